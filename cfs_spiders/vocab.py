@@ -1,0 +1,170 @@
+"""Closed vocabularies of the common record, in one place.
+
+Codes are those of ``shared/docs/DOMAIN.md``; the record JSON Schema, the config
+schema, the normalizers and the exports all read them from here, so a code is
+added or renamed once.
+"""
+
+from __future__ import annotations
+
+ADDRESS_GRANULARITY = (
+    "exact",
+    "block",
+    "intersection",
+    "street",
+    "area",
+    "withheld",
+    "unknown",
+)
+# Finest first: a policy ceiling may only be lowered, i.e. moved right.
+ADDRESS_RANK = {g: i for i, g in enumerate(ADDRESS_GRANULARITY)}
+
+COORD_GRANULARITY = (
+    "exact",
+    "snapped_intersection",
+    "block_point",
+    "blurred",
+    "centroid",
+    "none",
+)
+COORD_RANK = {g: i for i, g in enumerate(COORD_GRANULARITY)}
+
+CALL_TYPE_CATEGORIES = (
+    "violent_crime",
+    "weapons_shots",
+    "sex_offense",
+    "domestic",
+    "property_crime",
+    "drugs_vice",
+    "other_crime",
+    "warrant",
+    "disturbance",
+    "suspicious",
+    "alarm",
+    "traffic_collision",
+    "traffic_enforcement",
+    "traffic_hazard_parking",
+    "mental_health",
+    "welfare_check",
+    "medical",
+    "fire",
+    "hazard_rescue",
+    "missing_person",
+    "assist_public",
+    "animal",
+    "officer_agency_assist",
+    "proactive_patrol",
+    "administrative",
+    "call_problem",
+    "juvenile_status",
+    "unmapped",
+)
+CATEGORY_BASIS = ("crosswalk", "rule", "unmapped")
+
+CALL_SOURCES = (
+    "911",
+    "non_emergency_phone",
+    "officer_initiated",
+    "alarm",
+    "text",
+    "walk_in",
+    "online_report",
+    "other_agency",
+    "scheduled_or_admin",
+    "other",
+    "public_unknown",
+    "unknown",
+)
+CALL_SOURCE_BASIS = ("explicit_field", "inferred_from_call_type", "none")
+
+STATUSES = ("pending", "dispatched", "en_route", "on_scene", "closed", "unknown")
+STATUS_BASIS = ("explicit", "derived_from_timestamps", "feed_presence", "none")
+
+# Most severe first: when a record holds several, the first wins.
+DISPOSITIONS = (
+    "arrest",
+    "citation",
+    "report_written",
+    "warning_advised",
+    "handled_no_report",
+    "referred_other_agency",
+    "transport",
+    "gone_on_arrival",
+    "unable_to_locate",
+    "unfounded_no_merit",
+    "false_alarm",
+    "cancelled",
+    "duplicate_linked",
+    "no_dispatch_info",
+    "open",
+    "unknown",
+)
+DISPOSITION_RANK = {d: i for i, d in enumerate(DISPOSITIONS)}
+
+TZ_BASIS = ("explicit_offset", "platform_utc", "documented_local", "assumed_local")
+TIME_FLAGS = ("ambiguous", "nonexistent", "unparsed", "time_only")
+
+# The stage timestamps of a call, in life-cycle order.
+TIMESTAMPS = ("received", "dispatched", "enroute", "onscene", "closed", "updated")
+
+# Typed areas: never one untyped "area" string.
+AREA_TYPES = (
+    "district",
+    "division",
+    "precinct",
+    "sector",
+    "beat",
+    "zone",
+    "reporting_area",
+    "neighborhood",
+    "keymap",
+    "zip",
+    "council_district",
+    "supervisor_district",
+    "battalion",
+    "station_area",
+    "box",
+    "municipality",
+)
+
+# Availability levels used by the comparison (measured or declared).
+AVAILABILITY = (
+    "published",
+    "partial",
+    "published_aggregate",
+    "foia_only",
+    "withheld",
+    "not_published",
+)
+# Chicago's element statuses (DOMAIN.md, "Chicago").
+CHICAGO_STATUS = (
+    "published",
+    "published_aggregate",
+    "foia_only",
+    "withheld",
+    "not_collected",
+    "unknown",
+)
+
+PLATFORMS = ("socrata", "arcgis", "json", "csv", "xml", "html_table", "none")
+LIVENESS = ("live", "near_live", "history")
+# What leaving the listing means: on an active-calls board the call closed; on a
+# "most recent N" window it only rolled off; a history or append-only feed never
+# drops calls by design.
+BOARD_KINDS = ("active_calls", "recent_window", "append_only", "history")
+
+# The common elements compared city by city (compare.py, withheld.csv).
+ELEMENTS = (
+    "id",
+    "received_time",
+    "stage_times",
+    "address",
+    "coordinates",
+    "call_type",
+    "priority",
+    "status",
+    "disposition",
+    "call_source",
+    "area",
+    "units",
+)
