@@ -1,0 +1,249 @@
+"""The ``cfs`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .config import ConfigError, FeedConfig, configs_dir, load_all, validate_feed_id
+from .replay import DEFAULT_REPLAY_DIR, snapshot_count
+
+
+def _configs(args: argparse.Namespace) -> dict[str, FeedConfig]:
+    configs, errors = load_all(Path(args.configs) if args.configs else None)
+    for err in errors:
+        print(f"config error: {err}", file=sys.stderr)
+    return configs
+
+
+def _select(args: argparse.Namespace, configs: dict[str, FeedConfig]) -> list[FeedConfig]:
+    feeds = [c for c in configs.values() if c.has_feed]
+    if getattr(args, "all", False) or not getattr(args, "feeds", None):
+        return sorted(feeds, key=lambda c: c.feed_id)
+    chosen = []
+    for name in args.feeds:
+        validate_feed_id(name)
+        if name not in configs or not configs[name].has_feed:
+            raise SystemExit(f"cfs: no crawlable feed {name!r} (see `cfs list`)")
+        chosen.append(configs[name])
+    return chosen
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    configs = _configs(args)
+    replay = Path(args.replay_dir) if args.replay_dir else DEFAULT_REPLAY_DIR
+    print(f"{'feed_id':50} {'platform':10} {'liveness':9} {'verified':8} snapshots")
+    for cfg in sorted(configs.values(), key=lambda c: c.feed_id):
+        verified = "yes" if cfg["verified_against_capture"] else "no"
+        print(f"{cfg.feed_id:50} {cfg.platform:10} {cfg['liveness']:9} {verified:8} "
+              f"{snapshot_count(replay, cfg.feed_id) if cfg.has_feed else '-'}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    configs, errors = load_all(Path(args.configs) if args.configs else None)
+    for err in errors:
+        print(err, file=sys.stderr)
+    directory = Path(args.configs) if args.configs else configs_dir()
+    print(f"{len(configs)} configs valid, {len(errors)} invalid in {directory}")
+    return 1 if errors else 0
+
+
+def _online(configs: list[FeedConfig], timeout: float = 3.0) -> bool:
+    hosts = {urlparse(c.urls[0]).hostname for c in configs if c.urls}
+
+    def reach(host: str | None) -> bool:
+        if not host:
+            return False
+        try:
+            with socket.create_connection((host, 443), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return any(pool.map(reach, sorted(h for h in hosts if h)))
+
+
+def _replay_dir(args: argparse.Namespace, feeds: list[FeedConfig]) -> Path | None:
+    if args.replay is not None:
+        return Path(args.replay) if args.replay else DEFAULT_REPLAY_DIR
+    if getattr(args, "live", False):
+        return None
+    if getattr(args, "auto", False):
+        if _online(feeds):
+            return None
+        print("cfs: no feed host is reachable: replaying the bundled captures "
+              f"from {DEFAULT_REPLAY_DIR}", file=sys.stderr)
+        return DEFAULT_REPLAY_DIR
+    return None
+
+
+def _crawl(args: argparse.Namespace, feeds: list[FeedConfig]) -> int:
+    from .runner import crawl
+
+    replay_dir = _replay_dir(args, feeds)
+    result = crawl(
+        feeds,
+        replay_dir=replay_dir,
+        database_url=args.db,
+        output=Path(args.output) if args.output else None,
+        jsonl=not args.no_jsonl,
+        incremental=getattr(args, "incremental", False),
+    )
+    for rep in result.failed + result.degraded:
+        print(f"{rep.get('feed_id')}: {rep.get('status')}: "
+              f"{'; '.join((rep.get('errors') or []) + (rep.get('degraded_reasons') or []))[:300]}",
+              file=sys.stderr)
+    n_ok = len(result.reports) - len(result.failed) - len(result.degraded)
+    print(f"cfs: {len(result.reports)} runs: {n_ok} ok, {len(result.degraded)} degraded, "
+          f"{len(result.failed)} failed", file=sys.stderr)
+    return 0 if result.ok else 2
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    configs = _configs(args)
+    if not args.all and not args.feeds:
+        raise SystemExit("cfs crawl: name feeds or use --all")
+    return _crawl(args, _select(args, configs))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_calls
+    from .store import open_store
+
+    store = open_store(args.db)
+    try:
+        path, n = export_calls(store, Path(args.output) if args.output else None)
+    finally:
+        store.close()
+    print(f"wrote {n} calls to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import run_compare
+
+    paths = run_compare(database_url=args.db,
+                        output=Path(args.output) if args.output else None,
+                        configs_directory=Path(args.configs) if args.configs else None)
+    for p in paths:
+        print(f"wrote {p}", file=sys.stderr)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    configs = _configs(args)
+    feeds = _select(args, configs)
+    args.auto = True
+    code = _crawl(args, feeds)
+    cmd_export(args)
+    try:
+        import importlib
+
+        importlib.import_module("cfs_spiders.compare")
+    except ImportError:
+        return code
+    cmd_compare(args)
+    return code
+
+
+def cmd_categorize(args: argparse.Namespace) -> int:
+    from .categorize import categorize_csv
+
+    n = categorize_csv(args.kind, Path(args.input), args.column, feed_id=args.feed,
+                       output=Path(args.output) if args.output else None)
+    print(f"categorized {n} rows", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .status import feed_health
+
+    rows = feed_health(database_url=args.db,
+                       configs_directory=Path(args.configs) if args.configs else None)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'feed_id':50} {'health':9} {'last run':21} {'calls':>7}  note")
+    for r in rows:
+        print(f"{r['feed_id']:50} {r['health']:9} {r.get('last_run') or '-':21} "
+              f"{r.get('calls', 0):>7}  {r.get('note') or ''}")
+    return 0 if all(r["health"] in ("ok", "never") for r in rows) else 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cfs", description=__doc__)
+    p.add_argument("--configs", help="config folder (default: city_configs/)")
+    p.add_argument("--db", help="store: SQLite path or postgresql:// URL "
+                   "(default: $CFS_DATABASE_URL or output/cfs.sqlite)")
+    p.add_argument("--output", help="output folder (default: output/)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="list configured feeds")
+    s.add_argument("--replay-dir", help="recordings folder (default: tests/fixtures)")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("check", help="validate every config (non-zero exit on error)")
+    s.set_defaults(func=cmd_check)
+
+    def crawl_args(s: argparse.ArgumentParser) -> None:
+        s.add_argument("--replay", nargs="?", const="", default=None, metavar="DIR",
+                       help="answer requests from recorded responses (default folder: "
+                       "tests/fixtures)")
+        s.add_argument("--no-jsonl", action="store_true",
+                       help="skip the per-run JSON Lines export")
+
+    s = sub.add_parser("crawl", help="crawl feeds into the store")
+    s.add_argument("feeds", nargs="*", metavar="FEED")
+    s.add_argument("--all", action="store_true", help="every configured feed")
+    s.add_argument("--incremental", action="store_true",
+                   help="fetch only what changed since the last run, where possible")
+    crawl_args(s)
+    s.set_defaults(func=cmd_crawl)
+
+    s = sub.add_parser("export", help="write output/calls.csv from the store")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("compare", help="write the comparison exports and report")
+    s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser(
+        "run",
+        help="crawl every feed (live, or the bundled captures when offline), "
+        "export, compare",
+    )
+    s.add_argument("feeds", nargs="*", metavar="FEED")
+    s.add_argument("--live", action="store_true", help="never fall back to replay")
+    crawl_args(s)
+    s.set_defaults(func=cmd_run, all=True)
+
+    s = sub.add_parser("categorize", help="apply a normalizer to a CSV column")
+    s.add_argument("kind", choices=["call-type", "call-source", "disposition", "address"])
+    s.add_argument("--input", required=True)
+    s.add_argument("--column", required=True)
+    s.add_argument("--feed", help="use this feed's crosswalk and location policy")
+    s.set_defaults(func=cmd_categorize)
+
+    s = sub.add_parser("status", help="each feed's health at a glance")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"cfs: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""Declarative mapping from a raw record to element values.
+
+A config maps each common element to a raw field (``call_id: incident_number``) or
+to a small spec: ``field``/``fields`` + ``join``, ``const``, and a list of ``steps``
+(regex extract, split, value map, null_if, scale, replace, html_dl, count, template,
+case and whitespace). Specs are compiled once per feed into plain functions, so the
+per-record cost is a few dictionary lookups. Timestamp options (``format``,
+``epoch``...) are read by ``record.py``; here a timestamp is just its raw value.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+Getter = Callable[[dict[str, Any]], Any]
+Step = Callable[[Any], Any]
+
+_TAG_RE = re.compile(r"<[^>]+>")
+_SPACE_RE = re.compile(r"\s+")
+_MISSING = object()
+
+
+def get_path(raw: dict[str, Any], path: str) -> Any:
+    """A raw field by name, or a dotted path into nested JSON (``a.b.0``)."""
+    if path in raw:
+        return raw[path]
+    node: Any = raw
+    for part in path.split("."):
+        if isinstance(node, dict):
+            node = node.get(part, _MISSING)
+        elif isinstance(node, list) and part.lstrip("-").isdigit():
+            idx = int(part)
+            node = node[idx] if -len(node) <= idx < len(node) else _MISSING
+        else:
+            return None
+        if node is _MISSING:
+            return None
+    return node
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if isinstance(value, str) else str(value)
+
+
+def _html_dl(label: str) -> Step:
+    """Value of a ``<dt>label</dt><dd>value</dd>`` pair in (escaped) HTML."""
+    pattern = re.compile(
+        r"<dt>\s*" + re.escape(label) + r"\s*</dt>\s*<dd>(.*?)</dd>", re.I | re.S
+    )
+
+    def step(value: Any) -> Any:
+        text = _text(value)
+        if text is None:
+            return None
+        m = pattern.search(html.unescape(text) if "&lt;" in text else text)
+        return html.unescape(m.group(1)).strip() if m else None
+
+    return step
+
+
+def compile_step(spec: Any) -> Step:
+    """One transform step from its config form."""
+    if spec == "strip":
+        return lambda v: v.strip() if isinstance(v, str) else v
+    if spec == "upper":
+        return lambda v: v.upper() if isinstance(v, str) else v
+    if spec == "lower":
+        return lambda v: v.lower() if isinstance(v, str) else v
+    if spec == "title":
+        return lambda v: v.title() if isinstance(v, str) else v
+    if spec == "collapse_space":
+        return lambda v: _SPACE_RE.sub(" ", v).strip() if isinstance(v, str) else v
+    if spec == "html_text":
+        return lambda v: (
+            _SPACE_RE.sub(" ", html.unescape(_TAG_RE.sub(" ", v))).strip()
+            if isinstance(v, str)
+            else v
+        )
+    if not isinstance(spec, dict):
+        raise ValueError(f"unknown step {spec!r}")
+    if "regex" in spec:
+        rx = re.compile(spec["regex"])
+        group = spec.get("group")
+
+        def regex(v: Any) -> Any:
+            text = _text(v)
+            if text is None:
+                return None
+            m = rx.search(text)
+            if not m:
+                return None
+            if group is not None:
+                return m.group(group)
+            return m.group(1) if rx.groups else m.group(0)
+
+        return regex
+    if "split" in spec:
+        sep, index = spec["split"], spec.get("index", 0)
+
+        def split(v: Any) -> Any:
+            text = _text(v)
+            if text is None:
+                return None
+            parts = text.split(sep)
+            return parts[index].strip() if -len(parts) <= index < len(parts) else None
+
+        return split
+    if "map" in spec:
+        table = {str(k).strip().upper(): v for k, v in spec["map"].items()}
+        keep = spec.get("keep_unmapped", "default" not in spec)
+        default = spec.get("default")
+
+        def map_(v: Any) -> Any:
+            text = _text(v)
+            if text is None:
+                return None
+            hit = table.get(text.strip().upper(), _MISSING)
+            if hit is _MISSING:
+                return v if keep else default
+            return hit
+
+        return map_
+    if "null_if" in spec:
+        nulls = {str(x).strip().upper() for x in spec["null_if"]}
+        return lambda v: None if _text(v) is None or _text(v).strip().upper() in nulls else v
+    if "scale" in spec:
+        factor = float(spec["scale"])
+
+        def scale(v: Any) -> Any:
+            try:
+                return float(v) * factor
+            except (TypeError, ValueError):
+                return None
+
+        return scale
+    if "replace" in spec:
+        old, new = spec["replace"]
+        return lambda v: v.replace(old, new) if isinstance(v, str) else v
+    if "html_dl" in spec:
+        return _html_dl(spec["html_dl"])
+    if "count" in spec:
+        sep = spec["count"] or None
+
+        def count(v: Any) -> Any:
+            text = _text(v)
+            if not text or not text.strip():
+                return None
+            return len([p for p in text.split(sep) if p.strip()])
+
+        return count
+    if "template" in spec:
+        template = spec["template"]
+        return lambda v: None if v is None else template.replace("{}", _text(v) or "")
+    raise ValueError(f"unknown step {spec!r}")
+
+
+def compile_spec(spec: Any) -> Getter:
+    """A function raw record -> element value (None when absent)."""
+    if isinstance(spec, str):
+        path = spec
+
+        def simple(raw: dict[str, Any]) -> Any:
+            value = raw.get(path, _MISSING)
+            if value is _MISSING:
+                value = get_path(raw, path)
+            return _blank_to_none(value)
+
+        return simple
+    if "const" in spec:
+        base: Getter = lambda raw, c=spec["const"]: c  # noqa: E731
+    elif "fields" in spec:
+        paths, sep = spec["fields"], spec.get("join", " ")
+
+        def base(raw: dict[str, Any]) -> Any:
+            parts = [_text(_blank_to_none(get_path(raw, p))) for p in paths]
+            parts = [p.strip() for p in parts if p and p.strip()]
+            return sep.join(parts) if parts else None
+
+    elif "field" in spec:
+        names = [spec["field"]] if isinstance(spec["field"], str) else spec["field"]
+
+        def base(raw: dict[str, Any]) -> Any:
+            for name in names:
+                value = _blank_to_none(get_path(raw, name))
+                if value is not None:
+                    return value
+            return None
+
+    else:
+        base = lambda raw: None  # noqa: E731
+    steps = [compile_step(s) for s in spec.get("steps", [])]
+    fallback = compile_spec(spec["fallback"]) if "fallback" in spec else None
+    if not steps and fallback is None:
+        return base
+
+    def with_steps(raw: dict[str, Any]) -> Any:
+        value = base(raw)
+        for step in steps:
+            if value is None:
+                break
+            value = step(value)
+        value = _blank_to_none(value)
+        if value is None and fallback is not None:
+            return fallback(raw)
+        return value
+
+    return with_steps
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def compile_mapping(record_spec: dict[str, Any]) -> dict[str, Getter]:
+    """Element name -> getter; typed areas become ``area_<type>``."""
+    getters: dict[str, Getter] = {}
+    for name, spec in record_spec.items():
+        if name == "area":
+            for area_type, area_spec in spec.items():
+                getters[f"area_{area_type}"] = compile_spec(area_spec)
+        else:
+            getters[name] = compile_spec(spec)
+    return getters

@@ -1,0 +1,200 @@
+"""Timestamps: every value kept raw, as aware UTC and as feed-local time.
+
+Feeds publish time in four shapes: Socrata floating local times, ArcGIS epoch
+milliseconds (UTC unless the layer declares another reference), US-format portal
+exports, and ISO/RFC-822 strings with an offset (Atom, RSS). Local wall-clock times
+are localized with the feed's IANA zone, which every config must declare: no zone is
+ever assumed. A local time that falls in the fall-back hour is ambiguous and one in
+the spring-forward gap does not exist; both are flagged instead of guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+# Formats tried, in order, when a feed does not list its own.
+DEFAULT_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%Y/%m/%d %I:%M:%S %p",
+    "%Y/%m/%d %H:%M:%S",
+)
+
+_OFFSET_RE = re.compile(r"\s*(Z|[+-]\d{2}:?\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeValue:
+    """One published timestamp, normalized.
+
+    ``basis`` says why the UTC value is trusted: an offset in the value
+    (``explicit_offset``), the platform's documented UTC (``platform_utc``), or the
+    feed's documented zone applied to a wall-clock time (``documented_local``).
+    """
+
+    raw: str | None
+    utc: datetime | None
+    local: datetime | None
+    tz: str
+    basis: str | None
+    flag: str | None = None
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def localize(naive: datetime, tz: str) -> tuple[datetime, str | None]:
+    """Attach ``tz`` to a wall-clock time, flagging DST edge cases.
+
+    Returns the aware time (fold=0 for an ambiguous time, the pre-gap offset for a
+    non-existent one: both are flagged so no reader mistakes them for certain).
+    """
+    z = zone(tz)
+    first = naive.replace(tzinfo=z, fold=0)
+    second = naive.replace(tzinfo=z, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first, None
+    # Offsets differ: either the hour repeats (ambiguous) or it never happened.
+    round_trip = first.astimezone(UTC).astimezone(z).replace(tzinfo=None)
+    if round_trip == naive:
+        return first, "ambiguous"
+    return first, "nonexistent"
+
+
+def _from_aware(raw: str, aware: datetime, tz: str, basis: str) -> TimeValue:
+    utc = aware.astimezone(UTC)
+    return TimeValue(raw, utc, utc.astimezone(zone(tz)), tz, basis)
+
+
+def _from_naive(raw: str, naive: datetime, tz: str, basis: str) -> TimeValue:
+    local, flag = localize(naive, tz)
+    return TimeValue(raw, local.astimezone(UTC), local, tz, basis, flag)
+
+
+def unparsed(raw: object, tz: str) -> TimeValue:
+    text = None if raw is None else str(raw)
+    flag = None if text in (None, "") else "unparsed"
+    return TimeValue(text or None, None, None, tz, None, flag)
+
+
+def parse_epoch(raw: object, tz: str, *, unit: str = "ms", reference: str = "UTC") -> TimeValue:
+    """Epoch numbers (ArcGIS dates). ``reference`` is the layer's declared time zone."""
+    text = None if raw is None else str(raw)
+    try:
+        number = float(raw)  # type: ignore[arg-type]
+        seconds = number / 1000.0 if unit == "ms" else number
+        instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    except (TypeError, ValueError, OverflowError):
+        return unparsed(raw, tz)
+    if reference.upper() in ("UTC", "ETC/UTC", "GMT"):
+        return _from_aware(text or "", instant, tz, "platform_utc")
+    # A layer that declares a local reference stores wall-clock time as if UTC.
+    return _from_naive(text or "", instant.replace(tzinfo=None), reference, "documented_local")
+
+
+def parse_time(
+    raw: object,
+    *,
+    tz: str,
+    formats: tuple[str, ...] | list[str] | None = None,
+    epoch: str | None = None,
+    epoch_reference: str = "UTC",
+    ignore_offset: bool = False,
+    time_only_reference: datetime | None = None,
+) -> TimeValue:
+    """Parse one published timestamp. Never raises.
+
+    ``ignore_offset`` is for exports that print an offset the publisher does not
+    mean (Seattle's old portal CSV prints ``+0000`` on local times); the value is
+    then read as documented local time. ``time_only_reference`` (the aware fetch time)
+    supplies the date for pages that show only ``HHMM``: the latest such local time
+    not after the fetch. The result is flagged ``time_only`` because its date is
+    inferred.
+    """
+    if raw is None:
+        return unparsed(None, tz)
+    if epoch:
+        return parse_epoch(raw, tz, unit=epoch, reference=epoch_reference)
+    text = str(raw).strip()
+    if not text:
+        return unparsed(None, tz)
+    try:
+        if time_only_reference is not None:
+            return _time_only(text, tz, time_only_reference)
+        return _parse_text(text, tz, tuple(formats or DEFAULT_FORMATS), ignore_offset)
+    except (ValueError, OverflowError, TypeError, KeyError):
+        return unparsed(text, tz)
+
+
+def _parse_text(text: str, tz: str, formats: tuple[str, ...], ignore_offset: bool) -> TimeValue:
+    if text[:4].isdigit() and text[4:5] == "-":
+        # ISO 8601 (Socrata floating, Atom with offset): the C parser, fast path.
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            value = None
+        if value is not None:
+            if value.tzinfo is None:
+                return _from_naive(text, value, tz, "documented_local")
+            if not ignore_offset:
+                return _from_aware(text, value, tz, "explicit_offset")
+            return _from_naive(text, value.replace(tzinfo=None), tz, "documented_local")
+    if not ignore_offset and text[:3].isalpha() and "," in text[:5]:
+        # RFC 822 (RSS pubDate), e.g. "Fri, 09 May 2025 15:42:00 -0400".
+        try:
+            aware = parsedate_to_datetime(text)
+            if aware.tzinfo is not None:
+                return _from_aware(text, aware, tz, "explicit_offset")
+        except (TypeError, ValueError, IndexError):
+            pass
+    body = _OFFSET_RE.sub("", text).rstrip() if ignore_offset else text
+    for fmt in formats:
+        try:
+            naive = datetime.strptime(body, fmt)
+        except ValueError:
+            continue
+        if naive.tzinfo is not None:
+            if not ignore_offset:
+                return _from_aware(text, naive, tz, "explicit_offset")
+            naive = naive.replace(tzinfo=None)
+        return _from_naive(text, naive, tz, "documented_local")
+    return unparsed(text, tz)
+
+
+def _time_only(text: str, tz: str, reference: datetime) -> TimeValue:
+    digits = re.sub(r"\D", "", text)
+    if len(digits) not in (3, 4):
+        return unparsed(text, tz)
+    hour, minute = int(digits[:-2]), int(digits[-2:])
+    ref_local = reference.astimezone(zone(tz))
+    naive = datetime(ref_local.year, ref_local.month, ref_local.day, hour, minute)
+    if naive > ref_local.replace(tzinfo=None) + timedelta(minutes=5):
+        naive -= timedelta(days=1)  # shown before midnight, fetched after it
+    value = _from_naive(text, naive, tz, "documented_local")
+    return TimeValue(value.raw, value.utc, value.local, tz, value.basis, value.flag or "time_only")
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``: the one time format of every export."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_local(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

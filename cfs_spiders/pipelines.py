@@ -1,0 +1,228 @@
+"""Item pipelines: validate each record, store it, and finish the run.
+
+The store pipeline writes records in batches (one transaction each), and when the
+spider closes it writes the run row and report. Calls missing from a live listing
+are marked as gone only when the run read the whole listing without error: a
+broken feed is never read as "all its calls closed".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy.exceptions import DropItem
+
+from . import vocab
+from .config import PROJECT_ROOT
+from .elements import FillCounter
+from .items import record_validator
+from .normalize.time import iso_utc
+from .store import open_store
+
+log = logging.getLogger(__name__)
+
+_ENUMS = {
+    "address_granularity": set(vocab.ADDRESS_GRANULARITY),
+    "coord_granularity": set(vocab.COORD_GRANULARITY),
+    "call_type_category": set(vocab.CALL_TYPE_CATEGORIES),
+    "category_basis": set(vocab.CATEGORY_BASIS),
+    "status": set(vocab.STATUSES),
+    "status_basis": set(vocab.STATUS_BASIS),
+    "disposition_category": set(vocab.DISPOSITIONS),
+    "call_source": set(vocab.CALL_SOURCES),
+    "call_source_basis": set(vocab.CALL_SOURCE_BASIS),
+}
+
+
+def output_dir(settings: Any = None) -> Path:
+    configured = (settings.get("CFS_OUTPUT_DIR") if settings else None) or os.environ.get(
+        "CFS_OUTPUT_DIR"
+    )
+    return Path(configured) if configured else PROJECT_ROOT / "output"
+
+
+class ValidatePipeline:
+    """Every record against the closed vocabularies; the full JSON Schema when
+    ``CFS_VALIDATE_FULL`` is set (tests run it on every captured record)."""
+
+    def __init__(self, full: bool) -> None:
+        self.full = full
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ValidatePipeline:
+        return cls(crawler.settings.getbool("CFS_VALIDATE_FULL"))
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        for field, allowed in _ENUMS.items():
+            if item.get(field) not in allowed:
+                raise DropItem(
+                    f"record {item.get('record_key')!r} of {item.get('feed_id')}: "
+                    f"{field}={item.get(field)!r} not in the vocabulary"
+                )
+        if self.full:
+            errors = list(record_validator().iter_errors(dict(item)))
+            if errors:
+                raise DropItem(
+                    f"record {item.get('record_key')!r} of {item.get('feed_id')}: "
+                    + "; ".join(e.message for e in errors[:3])
+                )
+        return item
+
+
+class StorePipeline:
+    batch_size = 5000
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.settings = crawler.settings
+        self.buffer: list[dict[str, Any]] = []
+        self.fill = FillCounter()
+        self.new_calls = 0
+        self.new_observations = 0
+        self.store = None
+        self.started = time.monotonic()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StorePipeline:
+        return cls(crawler)
+
+    def open_spider(self, spider: Any = None) -> None:
+        spider = spider or self.crawler.spider
+        self.store = open_store(self.settings.get("CFS_DATABASE_URL"))
+        self.store.register_feeds([spider.config])
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        record = dict(item)
+        self.buffer.append(record)
+        self.fill.add(record)
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        if self.buffer and self.store is not None:
+            new_calls, new_obs = self.store.write_records(self.buffer)
+            self.new_calls += new_calls
+            self.new_observations += new_obs
+            self.buffer = []
+
+    def close_spider(self, spider: Any = None) -> None:
+        spider = spider or self.crawler.spider
+        run = spider.run
+        report: dict[str, Any] = {}
+        try:
+            self.flush()
+        except Exception as exc:  # the store refused: the run failed, say why
+            run.errors.append(f"store write failed: {type(exc).__name__}: {exc}")
+            run.complete = False
+        try:
+            report = self.finish_run(spider)
+        finally:
+            if self.store is not None:
+                self.store.close()
+        spider.report = report
+
+    def finish_run(self, spider: Any) -> dict[str, Any]:
+        run = spider.run
+        cfg = spider.config
+        thresholds = cfg.get("thresholds") or {}
+        fetched = iso_utc(run.fetched_at) if run.fetched_at else None
+        fill = self.fill.rates()
+        reasons: list[str] = []
+        ok = run.complete and not run.errors
+        if ok and not run.not_modified:
+            minimum = thresholds.get("min_records", 1)
+            if run.records < minimum:
+                reasons.append(f"{run.records} records, fewer than min_records={minimum}")
+            reasons.extend(self.fill_drops(cfg, fill, thresholds))
+        closed = 0
+        if ok and fetched and not run.not_modified and run.records > 0:
+            closed = self.store.mark_disappeared(cfg.feed_id, fetched, cfg.board)
+        status = "failed" if not ok else ("degraded" if reasons else "ok")
+        finished = datetime.now(UTC)
+        counts = dict(spider.builder.counts) if spider.builder else {}
+        report = {
+            "run_id": run.run_id,
+            "feed_id": run.feed_id,
+            "mode": run.mode,
+            "snapshot": getattr(spider, "snapshot", None),
+            "status": status,
+            "complete": run.complete,
+            "started_at": iso_utc(run.started_at),
+            "finished_at": iso_utc(finished),
+            "fetched_at": fetched,
+            "duration_s": round((finished - run.started_at).total_seconds(), 3),
+            "pages": run.pages,
+            "raw_records": run.raw_records,
+            "records": run.records,
+            "bad_records": run.bad_records,
+            "new_calls": self.new_calls,
+            "new_observations": self.new_observations,
+            "closed_calls": closed,
+            "not_modified": run.not_modified,
+            "fill_rates": fill,
+            "counts": counts,
+            "http_status": run.http_status,
+            "errors": run.errors[:50],
+            "degraded_reasons": reasons,
+        }
+        self.store.record_run({
+            **report,
+            "complete": int(run.complete),
+            "error": "; ".join(run.errors[:5] + reasons) or None,
+            "report_json": json.dumps(report, sort_keys=True),
+        })
+        if ok and not run.not_modified:
+            self.save_validators(spider)
+        self.write_report(report)
+        level = logging.INFO if status == "ok" else logging.WARNING
+        log.log(level, "%s run %s: %s, %d records, %d new calls, %d closed%s",
+                run.feed_id, run.run_id, status, run.records, self.new_calls, closed,
+                f" ({'; '.join(run.errors[:3] + reasons)})" if status != "ok" else "")
+        return report
+
+    def fill_drops(self, cfg: Any, fill: dict[str, float], thresholds: dict) -> list[str]:
+        """Elements whose fill rate fell further than allowed against recent runs."""
+        limit = thresholds.get("max_fill_drop", 0.5)
+        rows = self.store.query(
+            "SELECT report_json FROM runs WHERE feed_id = ? AND status = 'ok' "
+            "ORDER BY finished_at DESC LIMIT 5",
+            (cfg.feed_id,),
+        )
+        history = [json.loads(r["report_json"]).get("fill_rates", {}) for r in rows]
+        history = [h for h in history if h]
+        reasons = []
+        for element, now in fill.items():
+            past = [h.get(element, 0.0) for h in history]
+            if not past:
+                continue
+            before = sum(past) / len(past)
+            if before - now > limit:
+                reasons.append(
+                    f"{element} fill rate fell from {before:.0%} to {now:.0%}"
+                )
+        return reasons
+
+    def save_validators(self, spider: Any) -> None:
+        state = spider.state
+        values = {}
+        if state.get("etag_new"):
+            values["etag"] = state["etag_new"]
+        if state.get("last_modified_new"):
+            values["last_modified"] = state["last_modified_new"]
+        if values:
+            self.store.set_state(spider.config.feed_id, **values)
+
+    def write_report(self, report: dict[str, Any]) -> None:
+        folder = output_dir(self.settings) / "runs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{report['run_id']}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)

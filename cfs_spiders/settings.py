@@ -1,0 +1,60 @@
+"""Scrapy settings: a polite, identifiable crawler by default."""
+
+from __future__ import annotations
+
+import os
+
+from . import __version__
+
+BOT_NAME = "cfs"
+SPIDER_LOADER_CLASS = "cfs_spiders.spiderloader.FeedSpiderLoader"
+SPIDER_MODULES: list[str] = []
+
+CONTACT_URL = os.environ.get("CFS_CONTACT", "https://github.com/cfs-civic/cfs")
+USER_AGENT = f"cfs/{__version__} (calls-for-service comparison; +{CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+COOKIES_ENABLED = False  # only feeds that need them (ASP.NET cookie checks) turn it on
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 1  # one request at a time per host
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 256 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 64 * 1024 * 1024
+
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+CFS_BACKOFF_BASE = 2.0  # seconds; doubled per retry, capped by CFS_BACKOFF_MAX
+CFS_BACKOFF_MAX = 300.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "cfs_spiders.middlewares.BackoffRetryMiddleware": 550,
+}
+ITEM_PIPELINES = {
+    "cfs_spiders.pipelines.ValidatePipeline": 100,
+    "cfs_spiders.pipelines.StorePipeline": 500,
+}
+
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = os.environ.get("CFS_LOG_LEVEL", "INFO")
+FEED_EXPORT_ENCODING = "utf-8"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+
+# cfs settings (overridden by the `cfs` command)
+CFS_REPLAY_DIR = os.environ.get("CFS_REPLAY_DIR") or None
+CFS_DATABASE_URL = os.environ.get("CFS_DATABASE_URL") or None
+CFS_OUTPUT_DIR = os.environ.get("CFS_OUTPUT_DIR") or None
+CFS_INCREMENTAL = False
+CFS_FEED_STATE: dict = {}
+
+if CFS_REPLAY_DIR:
+    DOWNLOAD_HANDLERS = {
+        "http": "cfs_spiders.replay.ReplayDownloadHandler",
+        "https": "cfs_spiders.replay.ReplayDownloadHandler",
+    }
+    DOWNLOAD_DELAY = 0
+    AUTOTHROTTLE_ENABLED = False

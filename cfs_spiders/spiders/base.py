@@ -1,0 +1,240 @@
+"""The feed spider: what every platform shares.
+
+A platform spider only says how to ask for pages (``first_requests``,
+``next_request``) and how to find raw records in a response (``extract``). The base
+turns raw records into common records (``record.RecordBuilder``), merges unit rows,
+keeps the run's state (pages, records, errors, whether the listing was read to the
+end) and never lets one bad record stop the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.http import Request, Response
+
+from ..config import FeedConfig
+from ..items import CallRecord
+from ..record import RecordBuilder, merge_rows
+
+log = logging.getLogger(__name__)
+
+CAPTURED_AT_HEADER = b"X-Cfs-Captured-At"
+
+
+class FeedFormatError(ValueError):
+    """A response that is not what the feed serves (an error page, a changed schema)."""
+
+
+@dataclass
+class RunState:
+    """What one run of one feed did; the store pipeline writes it as the run row."""
+
+    run_id: str
+    feed_id: str
+    mode: str
+    started_at: datetime
+    fetched_at: datetime | None = None
+    pages: int = 0
+    raw_records: int = 0
+    records: int = 0
+    bad_records: int = 0
+    complete: bool = False
+    errors: list[str] = field(default_factory=list)
+    http_status: dict[str, int] = field(default_factory=dict)
+    not_modified: bool = False
+
+
+class FeedSpider(scrapy.Spider):
+    """Base of the platform spiders; one subclass per platform, none per city."""
+
+    platform = "none"
+    feed_config: FeedConfig  # set on the class by the spider loader
+    custom_settings: dict[str, Any] = {}
+
+    def __init__(
+        self,
+        *args: Any,
+        run_id: str | None = None,
+        snapshot: str | int | None = None,
+        replay: bool | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = self.feed_config
+        self.replay = replay if isinstance(replay, bool) else None
+        self.snapshot = int(snapshot) if snapshot not in (None, "") else 0
+        self.run_id = run_id or f"{self.name}-{datetime.now(UTC):%Y%m%dT%H%M%S}-" + \
+            uuid.uuid4().hex[:6]
+        self.run: RunState | None = None
+        self.builder: RecordBuilder | None = None
+        self.parse_options: dict[str, Any] = {}
+        self.request_options: dict[str, Any] = dict(self.config.get("request") or {})
+        self.state: dict[str, Any] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> FeedSpider:
+        if "replay" not in kwargs or kwargs["replay"] is None:
+            kwargs["replay"] = bool(crawler.settings.get("CFS_REPLAY_DIR"))
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.setup(crawler)
+        crawler.signals.connect(spider._on_spider_error, signal=signals.spider_error)
+        return spider
+
+    def setup(self, crawler: Any) -> None:
+        replay = bool(self.replay)
+        source = self.config.source(replay)
+        self.parse_options = source["parse"]
+        self.builder = RecordBuilder(self.config, replay=replay)
+        self.run = RunState(
+            run_id=self.run_id,
+            feed_id=self.name,
+            mode="replay" if replay else "live",
+            started_at=datetime.now(UTC),
+        )
+        self.state = crawler.settings.getdict("CFS_FEED_STATE").get(self.name, {})
+        self.incremental = bool(crawler.settings.getbool("CFS_INCREMENTAL")) and not replay
+
+    # ----------------------------------------------------------- requests
+    async def start(self) -> AsyncIterator[Request]:
+        for request in self.first_requests():
+            yield request
+
+    def first_requests(self) -> Iterable[Request]:
+        for url in self.config.urls[:1]:
+            yield self.make_request(url)
+
+    def make_request(self, url: str, **kwargs: Any) -> Request:
+        headers = dict(self.request_options.get("headers") or {})
+        if not self.replay:
+            if self.state.get("etag"):
+                headers.setdefault("If-None-Match", self.state["etag"])
+            if self.state.get("last_modified"):
+                headers.setdefault("If-Modified-Since", self.state["last_modified"])
+        meta = kwargs.pop("meta", {})
+        meta.setdefault("page", 0)
+        meta["handle_httpstatus_list"] = [304]
+        return Request(
+            url,
+            headers=headers,
+            callback=self.parse,
+            errback=self.on_error,
+            meta=meta,
+            dont_filter=True,
+            **kwargs,
+        )
+
+    def next_request(self, response: Response, page_records: int) -> Request | None:
+        """The next page, or None when the listing has been read to the end."""
+        return None
+
+    # ------------------------------------------------------------ parsing
+    def extract(self, response: Response) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    def fetched_at(self, response: Response) -> datetime:
+        stamp = response.headers.get(CAPTURED_AT_HEADER)
+        if stamp:
+            value = datetime.fromisoformat(stamp.decode("ascii").replace("Z", "+00:00"))
+            return value.astimezone(UTC)
+        return datetime.now(UTC)
+
+    def parse(self, response: Response) -> Iterator[Any]:
+        assert self.run is not None and self.builder is not None
+        run = self.run
+        run.pages += 1
+        run.http_status[str(response.status)] = run.http_status.get(
+            str(response.status), 0
+        ) + 1
+        fetched = self.fetched_at(response)
+        if run.fetched_at is None:
+            run.fetched_at = fetched
+        if response.status == 304:
+            run.not_modified = True
+            run.complete = True
+            return
+        self.remember_validators(response)
+        raw_records = list(self.extract(response))
+        run.raw_records += len(raw_records)
+        built = []
+        for index, raw in enumerate(raw_records):
+            try:
+                built.append(
+                    self.builder.build(
+                        raw,
+                        fetched_at=run.fetched_at,
+                        source_url=response.url,
+                        run_id=run.run_id,
+                    )
+                )
+            except Exception as exc:  # one bad record never stops the feed
+                run.bad_records += 1
+                run.errors.append(
+                    f"record {index} of {response.url}: {type(exc).__name__}: {exc}"
+                )
+                log.warning("%s: record %d skipped: %s", self.name, index, exc)
+        if self.config.get("rows_per", "call") != "call":
+            built = merge_rows(built)
+        for rec in built:
+            run.records += 1
+            yield CallRecord(rec)
+        nxt = self.next_request(response, len(raw_records))
+        if nxt is not None:
+            nxt.meta["page"] = response.meta.get("page", 0) + 1
+            max_pages = self.request_options.get("max_pages")
+            if max_pages and nxt.meta["page"] >= max_pages:
+                run.errors.append(f"stopped at max_pages={max_pages}: listing incomplete")
+                return
+            yield nxt
+        else:
+            run.complete = not run.errors
+
+    def remember_validators(self, response: Response) -> None:
+        etag = response.headers.get(b"ETag")
+        modified = response.headers.get(b"Last-Modified")
+        if etag:
+            self.state["etag_new"] = etag.decode("latin-1")
+        if modified:
+            self.state["last_modified_new"] = modified.decode("latin-1")
+
+    # ------------------------------------------------------------- errors
+    def on_error(self, failure: Any) -> None:
+        assert self.run is not None
+        request = getattr(failure, "request", None)
+        response = getattr(getattr(failure, "value", None), "response", None)
+        where = request.url if request is not None else "?"
+        if response is not None:
+            self.run.http_status[str(response.status)] = (
+                self.run.http_status.get(str(response.status), 0) + 1
+            )
+            self.run.errors.append(f"HTTP {response.status} for {where}")
+        else:
+            self.run.errors.append(f"{failure.type.__name__} for {where}: "
+                                   f"{failure.getErrorMessage()}")
+        self.run.complete = False
+
+    def _on_spider_error(self, failure: Any, response: Response, spider: Any) -> None:
+        if spider is not self or self.run is None:
+            return
+        self.run.errors.append(
+            f"{failure.type.__name__} parsing {response.url}: {failure.getErrorMessage()}"
+        )
+        self.run.complete = False
+
+    # ------------------------------------------------------------ helpers
+    def expect(self, condition: bool, response: Response, what: str) -> None:
+        """Fail loudly when a response is not what this feed serves."""
+        if not condition:
+            snippet = response.body[:120].decode("utf-8", "replace").replace("\n", " ")
+            raise FeedFormatError(
+                f"{self.name}: {what} at {response.url} "
+                f"(content-type {response.headers.get(b'Content-Type', b'?')!r}, "
+                f"starts {snippet!r})"
+            )

@@ -1,0 +1,404 @@
+"""The store: every call ever seen, every observation of it, every run.
+
+SQLite at ``output/cfs.sqlite`` by default (WAL, one transaction per batch), or
+PostgreSQL when ``CFS_DATABASE_URL`` is a ``postgresql://`` URL; the schema and the
+semantics are the same. Tables (named for people, so the store reads well in
+Datasette):
+
+- ``feeds``: one row per configured feed (catalog facts).
+- ``calls``: one row per (feed_id, record_key): the latest values, ``first_seen``,
+  ``last_seen`` and, for live listings, ``disappeared_at``.
+- ``observations``: append-only; one row each time a call is seen in a fetch, with
+  all its values. Unique on (feed_id, record_key, fetched_at), so replaying the same
+  responses again adds nothing.
+- ``runs``: one row per feed run, with its report (records, fill rates, errors).
+
+Times are ISO 8601 UTC text (``2025-12-13T17:28:12Z``), which sorts as time does on
+both engines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .config import PROJECT_ROOT
+from .schema import record_fields
+
+DEFAULT_SQLITE = PROJECT_ROOT / "output" / "cfs.sqlite"
+
+# Record fields stored as columns of ``calls`` (everything but the raw record).
+RECORD_COLUMNS: tuple[str, ...] = tuple(f for f in record_fields() if f != "raw")
+LIFECYCLE_COLUMNS = ("first_seen", "last_seen", "disappeared_at", "last_run_id")
+# Provenance varies between fetches of an unchanged call: not part of its values.
+_NOT_VALUES = {"fetched_at", "run_id", "source_url", "raw"}
+
+_SQL_TYPES = {"number": "REAL", "integer": "INTEGER", "boolean": "INTEGER"}
+
+
+def _sql_type(spec: dict[str, Any]) -> str:
+    types = spec.get("type", "string")
+    types = [types] if isinstance(types, str) else types
+    for t in types:
+        if t in _SQL_TYPES:
+            return _SQL_TYPES[t]
+    return "TEXT"
+
+
+def values_hash(record: dict[str, Any]) -> str:
+    """Hash of what a call looked like, so an unchanged call is recognised."""
+    payload = {k: v for k, v in record.items() if k not in _NOT_VALUES}
+    payload["raw"] = record.get("raw")
+    text = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def database_url() -> str:
+    return os.environ.get("CFS_DATABASE_URL") or str(DEFAULT_SQLITE)
+
+
+def open_store(url: str | Path | None = None) -> Store:
+    """SQLite for a path or ``sqlite:///path``; PostgreSQL for ``postgresql://``."""
+    target = str(url or database_url())
+    if target.startswith(("postgresql://", "postgres://")):
+        from .store_pg import PostgresStore
+
+        return PostgresStore(target)
+    if target.startswith("sqlite:///"):
+        target = target[len("sqlite:///") - 1 :]
+    return Store(Path(target))
+
+
+class Store:
+    """SQLite store. Subclassed by ``store_pg.PostgresStore``."""
+
+    placeholder = "?"
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.conn = self._connect()
+        self.create_schema()
+
+    # ------------------------------------------------------------ connection
+    def _connect(self) -> Any:
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=60000")
+        return conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One atomic unit: all of it lands or none of it does."""
+        with self._lock:
+            cur = self.conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+
+    def _sql(self, text: str) -> str:
+        return text
+
+    # ---------------------------------------------------------------- schema
+    def _ddl(self) -> list[str]:
+        fields = record_fields()
+        cols = ",\n  ".join(
+            f"{name} {_sql_type(fields[name])}" for name in RECORD_COLUMNS
+        )
+        ts = "TEXT"
+        return [
+            """CREATE TABLE IF NOT EXISTS feeds (
+  feed_id TEXT PRIMARY KEY,
+  agency TEXT, city TEXT, state TEXT, title TEXT, platform TEXT,
+  liveness TEXT, board TEXT, time_zone TEXT, live_url TEXT,
+  update_interval_minutes REAL, config_version INTEGER, capture_kind TEXT,
+  verified_against_capture INTEGER
+)""",
+            f"""CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY,
+  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  mode TEXT, started_at {ts}, finished_at {ts}, fetched_at {ts},
+  status TEXT, complete INTEGER, records INTEGER, new_calls INTEGER,
+  new_observations INTEGER, closed_calls INTEGER, error TEXT, report_json TEXT
+)""",
+            f"""CREATE TABLE IF NOT EXISTS calls (
+  {cols},
+  first_seen {ts} NOT NULL,
+  last_seen {ts} NOT NULL,
+  disappeared_at {ts},
+  last_run_id TEXT,
+  raw_json TEXT,
+  PRIMARY KEY (feed_id, record_key),
+  FOREIGN KEY (feed_id) REFERENCES feeds(feed_id)
+)""",
+            f"""CREATE TABLE IF NOT EXISTS observations (
+  feed_id TEXT NOT NULL,
+  record_key TEXT NOT NULL,
+  fetched_at {ts} NOT NULL,
+  run_id TEXT,
+  values_hash TEXT NOT NULL,
+  record_json TEXT NOT NULL,
+  PRIMARY KEY (feed_id, record_key, fetched_at),
+  FOREIGN KEY (feed_id, record_key) REFERENCES calls(feed_id, record_key)
+)""",
+            f"""CREATE TABLE IF NOT EXISTS feed_state (
+  feed_id TEXT PRIMARY KEY REFERENCES feeds(feed_id),
+  last_success_at {ts}, last_attempt_at {ts}, high_water TEXT,
+  etag TEXT, last_modified TEXT, consecutive_failures INTEGER DEFAULT 0,
+  lock_owner TEXT, lock_until {ts}
+)""",
+            "CREATE INDEX IF NOT EXISTS calls_feed_received ON calls(feed_id, "
+            "received_at_utc)",
+            "CREATE INDEX IF NOT EXISTS calls_category ON calls(call_type_category)",
+            "CREATE INDEX IF NOT EXISTS calls_last_seen ON calls(feed_id, last_seen)",
+            "CREATE INDEX IF NOT EXISTS runs_feed ON runs(feed_id, started_at)",
+            "CREATE INDEX IF NOT EXISTS observations_run ON observations(run_id)",
+        ]
+
+    def create_schema(self) -> None:
+        with self.transaction() as cur:
+            for stmt in self._ddl():
+                cur.execute(stmt)
+
+    # ----------------------------------------------------------------- feeds
+    def register_feeds(self, configs: Iterable[Any]) -> None:
+        rows = []
+        for cfg in configs:
+            d = cfg.data
+            rows.append((
+                cfg.feed_id, d["agency"], d["city"], d["state"], d["title"],
+                d["platform"], d["liveness"], cfg.board, d["time_zone"],
+                (d.get("urls") or [None])[0], d.get("update_interval_minutes"),
+                cfg.version, d["capture"]["kind"],
+                int(bool(d["verified_against_capture"])),
+            ))
+        p = ", ".join([self.placeholder] * 14)
+        sql = self._sql(
+            f"""INSERT INTO feeds VALUES ({p})
+ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
+ state=excluded.state, title=excluded.title, platform=excluded.platform,
+ liveness=excluded.liveness, board=excluded.board, time_zone=excluded.time_zone,
+ live_url=excluded.live_url, update_interval_minutes=excluded.update_interval_minutes,
+ config_version=excluded.config_version, capture_kind=excluded.capture_kind,
+ verified_against_capture=excluded.verified_against_capture"""
+        )
+        with self.transaction() as cur:
+            cur.executemany(sql, rows)
+
+    # ----------------------------------------------------------------- calls
+    def _upsert_sql(self) -> str:
+        cols = [*RECORD_COLUMNS, "first_seen", "last_seen", "last_run_id", "raw_json"]
+        p = ", ".join([self.placeholder] * len(cols))
+        newer = (
+            "(excluded.last_seen > calls.last_seen OR (excluded.last_seen = "
+            "calls.last_seen AND calls.disappeared_at IS NULL))"
+        )
+        least = "MIN" if self.dialect == "sqlite" else "LEAST"
+        greatest = "MAX" if self.dialect == "sqlite" else "GREATEST"
+        sets = [
+            f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE calls.{c} END"
+            for c in (*RECORD_COLUMNS, "last_run_id", "raw_json")
+            if c not in ("feed_id", "record_key")
+        ]
+        sets.append(
+            "disappeared_at = CASE WHEN excluded.last_seen > calls.disappeared_at "
+            "THEN NULL ELSE calls.disappeared_at END"
+        )
+        sets.append(f"first_seen = {least}(calls.first_seen, excluded.first_seen)")
+        sets.append(f"last_seen = {greatest}(calls.last_seen, excluded.last_seen)")
+        return self._sql(
+            f"INSERT INTO calls ({', '.join(cols)}) VALUES ({p})\n"
+            f"ON CONFLICT(feed_id, record_key) DO UPDATE SET {', '.join(sets)}"
+        )
+
+    def _observation_sql(self) -> str:
+        p = ", ".join([self.placeholder] * 6)
+        return self._sql(
+            f"INSERT INTO observations VALUES ({p}) "
+            "ON CONFLICT(feed_id, record_key, fetched_at) DO NOTHING"
+        )
+
+    def write_records(self, records: list[dict[str, Any]]) -> tuple[int, int]:
+        """Upsert calls and append observations in one transaction.
+
+        Returns (new calls, new observations). Idempotent: the same records
+        written twice change nothing the second time.
+        """
+        if not records:
+            return 0, 0
+        call_rows, obs_rows, keys = [], [], []
+        dumps = json.dumps
+        for rec in records:
+            raw_json = dumps(rec.get("raw"), ensure_ascii=False, default=str)
+            fetched = rec["fetched_at"]
+            row = [rec.get(c) for c in RECORD_COLUMNS]
+            row.extend((fetched, fetched, rec["run_id"], raw_json))
+            call_rows.append(row)
+            obs_rows.append((
+                rec["feed_id"], rec["record_key"], fetched, rec["run_id"],
+                values_hash(rec), dumps(rec, ensure_ascii=False, default=str),
+            ))
+            keys.append((rec["feed_id"], rec["record_key"]))
+        feed_id = records[0]["feed_id"]
+        with self.transaction() as cur:
+            existing = self._existing_keys(cur, feed_id, {k for _, k in keys})
+            cur.executemany(self._upsert_sql(), call_rows)
+            cur.executemany(self._observation_sql(), obs_rows)
+            new_obs = cur.rowcount
+        new_calls = len({k for _, k in keys} - existing)
+        return new_calls, int(new_obs if new_obs is not None and new_obs >= 0 else 0)
+
+    def _existing_keys(self, cur: Any, feed_id: str, keys: set[str]) -> set[str]:
+        found: set[str] = set()
+        ordered = list(keys)
+        for i in range(0, len(ordered), 500):
+            chunk = ordered[i : i + 500]
+            marks = ", ".join([self.placeholder] * len(chunk))
+            cur.execute(
+                self._sql(
+                    f"SELECT record_key FROM calls WHERE feed_id = {self.placeholder} "
+                    f"AND record_key IN ({marks})"
+                ),
+                (feed_id, *chunk),
+            )
+            found.update(r[0] for r in cur.fetchall())
+        return found
+
+    def _count(self, cur: Any, table: str, feed_id: str) -> int:
+        cur.execute(
+            self._sql(f"SELECT COUNT(*) FROM {table} WHERE feed_id = {self.placeholder}"),
+            (feed_id,),
+        )
+        return int(cur.fetchone()[0])
+
+    def mark_disappeared(self, feed_id: str, fetched_at: str, board: str) -> int:
+        """After a complete, successful fetch of a live listing: calls not in it.
+
+        On an active-calls board, leaving it means the call closed (status basis
+        ``feed_presence``); on a recent-window listing it only rolled off, so only
+        ``disappeared_at`` is set. Never called for a failed or partial run.
+        """
+        if board not in ("active_calls", "recent_window"):
+            return 0
+        ph = self.placeholder
+        close = (
+            ", status = 'closed', status_basis = 'feed_presence'"
+            if board == "active_calls"
+            else ""
+        )
+        sql = self._sql(
+            f"UPDATE calls SET disappeared_at = {ph}{close} WHERE feed_id = {ph} "
+            f"AND last_seen < {ph} AND disappeared_at IS NULL"
+        )
+        with self.transaction() as cur:
+            cur.execute(sql, (fetched_at, feed_id, fetched_at))
+            return int(cur.rowcount or 0)
+
+    # ------------------------------------------------------------------ runs
+    def record_run(self, run: dict[str, Any]) -> None:
+        cols = ("run_id", "feed_id", "mode", "started_at", "finished_at", "fetched_at",
+                "status", "complete", "records", "new_calls", "new_observations",
+                "closed_calls", "error", "report_json")
+        p = ", ".join([self.placeholder] * len(cols))
+        updates = ", ".join(f"{c}=excluded.{c}" for c in cols[1:])
+        sql = self._sql(
+            f"INSERT INTO runs ({', '.join(cols)}) VALUES ({p}) "
+            f"ON CONFLICT(run_id) DO UPDATE SET {updates}"
+        )
+        with self.transaction() as cur:
+            cur.execute(sql, [run.get(c) for c in cols])
+            if run.get("status") in ("ok", "degraded", "failed"):
+                self._update_state(cur, run)
+
+    def _update_state(self, cur: Any, run: dict[str, Any]) -> None:
+        ph = self.placeholder
+        ok = run["status"] != "failed"
+        cur.execute(
+            self._sql(f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
+                      "ON CONFLICT(feed_id) DO NOTHING"),
+            (run["feed_id"],),
+        )
+        if ok:
+            cur.execute(
+                self._sql(
+                    f"UPDATE feed_state SET last_success_at = {ph}, last_attempt_at = "
+                    f"{ph}, consecutive_failures = 0 WHERE feed_id = {ph}"
+                ),
+                (run["finished_at"], run["finished_at"], run["feed_id"]),
+            )
+        else:
+            cur.execute(
+                self._sql(
+                    f"UPDATE feed_state SET last_attempt_at = {ph}, consecutive_failures"
+                    f" = COALESCE(consecutive_failures, 0) + 1 WHERE feed_id = {ph}"
+                ),
+                (run["finished_at"], run["feed_id"]),
+            )
+
+    def feed_state(self, feed_id: str) -> dict[str, Any]:
+        cur = self.conn.cursor()
+        cur.execute(
+            self._sql(f"SELECT * FROM feed_state WHERE feed_id = {self.placeholder}"),
+            (feed_id,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return {}
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def set_state(self, feed_id: str, **values: Any) -> None:
+        ph = self.placeholder
+        with self.transaction() as cur:
+            cur.execute(
+                self._sql(f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
+                          "ON CONFLICT(feed_id) DO NOTHING"),
+                (feed_id,),
+            )
+            for key, value in values.items():
+                cur.execute(
+                    self._sql(f"UPDATE feed_state SET {key} = {ph} WHERE feed_id = {ph}"),
+                    (value, feed_id),
+                )
+
+    # --------------------------------------------------------------- reading
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.cursor()
+        cur.execute(self._sql(sql), tuple(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def iter_calls(self, batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every call, ordered by feed and key, streamed in batches."""
+        cur = self.conn.cursor()
+        cur.execute("SELECT * FROM calls ORDER BY feed_id, record_key")
+        names = [d[0] for d in cur.description]
+        while True:
+            rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            for row in rows:
+                yield dict(zip(names, row, strict=True))
+
+    def counts(self) -> dict[str, int]:
+        rows = self.query("SELECT feed_id, COUNT(*) AS n FROM calls GROUP BY feed_id")
+        return {r["feed_id"]: int(r["n"]) for r in rows}
