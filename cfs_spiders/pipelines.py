@@ -142,7 +142,8 @@ class StorePipeline:
                 reasons.append(f"{run.records} records, fewer than min_records={minimum}")
             reasons.extend(self.fill_drops(cfg, fill, thresholds))
         closed = 0
-        if ok and fetched and not run.not_modified and run.records > 0:
+        if (ok and fetched and not run.not_modified and run.records > 0
+                and run.full_listing):
             closed = self.store.mark_disappeared(cfg.feed_id, fetched, cfg.board)
         status = "failed" if not ok else ("degraded" if reasons else "ok")
         finished = datetime.now(UTC)
@@ -164,7 +165,7 @@ class StorePipeline:
             "bad_records": run.bad_records,
             "new_calls": self.new_calls,
             "new_observations": self.new_observations,
-            "closed_calls": closed,
+            "disappeared_calls": closed,
             "not_modified": run.not_modified,
             "fill_rates": fill,
             "counts": counts,
@@ -175,6 +176,7 @@ class StorePipeline:
         self.store.record_run({
             **report,
             "complete": int(run.complete),
+            "closed_calls": closed,
             "error": "; ".join(run.errors[:5] + reasons) or None,
             "report_json": json.dumps(report, sort_keys=True),
         })
@@ -182,7 +184,7 @@ class StorePipeline:
             self.save_validators(spider)
         self.write_report(report)
         level = logging.INFO if status == "ok" else logging.WARNING
-        log.log(level, "%s run %s: %s, %d records, %d new calls, %d closed%s",
+        log.log(level, "%s run %s: %s, %d records, %d new calls, %d gone%s",
                 run.feed_id, run.run_id, status, run.records, self.new_calls, closed,
                 f" ({'; '.join(run.errors[:3] + reasons)})" if status != "ok" else "")
         return report

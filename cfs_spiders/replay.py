@@ -18,6 +18,10 @@ snapshots:                     # replayed in order, one run each
       body: calls              # key of the response body inside each snapshot
 ```
 
+A snapshot marked ``board_snapshot: false`` (rows a scraper accumulated, not one
+view of the listing) is sent with ``X-Cfs-Listing: partial``, and the run does not
+read a call's absence from it as the call leaving the listing.
+
 Within a snapshot, requests are answered in order (page 1, page 2, ...); a response
 may instead name query parameters it answers (``match: {resultOffset: "2000"}``).
 Each response carries the snapshot's capture time in ``X-Cfs-Captured-At``, which the
@@ -70,6 +74,9 @@ class Snapshot:
     captured_at: datetime
     responses: tuple[RecordedResponse, ...]
     robots: RecordedResponse | None = None
+    # False for rows re-exported by a scraper: not what the listing showed at one
+    # moment, so absence from it says nothing about a call.
+    board_snapshot: bool = True
 
 
 def _when(value: Any) -> datetime:
@@ -147,6 +154,7 @@ def load_snapshots(replay_dir: str, feed_id: str) -> tuple[Snapshot, ...]:
                 captured_at=_when(entry["captured_at"]),
                 responses=tuple(_recorded(folder, r) for r in entry["responses"]),
                 robots=_recorded(folder, robots) if robots else None,
+                board_snapshot=bool(entry.get("board_snapshot", True)),
             )
         )
     snapshots.sort(key=lambda s: s.captured_at)
@@ -190,6 +198,8 @@ class ReplayDownloadHandler:
             "X-Cfs-Captured-At": snap.captured_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "X-Cfs-Replayed-From": rec.name,
         }
+        if not snap.board_snapshot:
+            headers["X-Cfs-Listing"] = "partial"
         cls = responsetypes.from_args(headers=headers, url=request.url, body=rec.body)
         return cls(
             url=request.url,

@@ -117,7 +117,7 @@ def crawl(
     from twisted.internet import reactor
 
     settings = build_settings(replay_dir=replay_dir, **settings_kwargs)
-    configure_logging(settings, install_root_handler=True)
+    configure_logging(settings)
     runner = AsyncCrawlerRunner(settings)
     result = CrawlResult()
     jobs = plan(configs, replay_dir)
@@ -151,7 +151,7 @@ def crawl(
                     + (f" snapshot {k + 1}/{n}" if replay_dir is not None else "")
                     + f": {report.get('status')}, {report.get('records', 0)} records, "
                     f"{report.get('new_calls', 0)} new calls, "
-                    f"{report.get('closed_calls', 0)} closed",
+                    f"{report.get('disappeared_calls', 0)} left the listing",
                     file=sys.stderr,
                     flush=True,
                 )

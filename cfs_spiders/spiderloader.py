@@ -9,14 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zope.interface import implementer
-
-from scrapy.interfaces import ISpiderLoader
-
 from .config import ConfigError, FeedConfig, configs_dir, get_config, load_all
 
 
-@implementer(ISpiderLoader)
 class FeedSpiderLoader:
     def __init__(self, settings: Any) -> None:
         self.settings = settings

@@ -27,6 +27,7 @@ from ..record import RecordBuilder, merge_rows
 log = logging.getLogger(__name__)
 
 CAPTURED_AT_HEADER = b"X-Cfs-Captured-At"
+LISTING_HEADER = b"X-Cfs-Listing"
 
 
 class FeedFormatError(ValueError):
@@ -50,6 +51,8 @@ class RunState:
     errors: list[str] = field(default_factory=list)
     http_status: dict[str, int] = field(default_factory=dict)
     not_modified: bool = False
+    # False when a response says it is not a whole listing (a re-exported capture)
+    full_listing: bool = True
 
 
 class FeedSpider(scrapy.Spider):
@@ -156,6 +159,8 @@ class FeedSpider(scrapy.Spider):
         fetched = self.fetched_at(response)
         if run.fetched_at is None:
             run.fetched_at = fetched
+        if response.headers.get(LISTING_HEADER) == b"partial":
+            run.full_listing = False
         if response.status == 304:
             run.not_modified = True
             run.complete = True
