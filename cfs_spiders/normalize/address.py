@@ -102,19 +102,25 @@ _WITHHELD = frozenset(
 # Street suffix types (USPS abbreviations plus the spellings these feeds use:
 # Milwaukee ``LA``/``BL``, Monroe ``TE``/``RN``, San Francisco ``HY``/``WY``).
 # ``PARK`` is left out on purpose: a bare ``X PARK`` is far more often a park.
-_STREET_TYPES = frozenset(
-    """
-    ST STREET AVE AV AVENUE RD ROAD DR DRIVE BLVD BL BOULEVARD LN LA LANE CT
-    COURT CIR CIRCLE PL PLACE WAY WY TER TE TERRACE TRL TRAIL PKWY PARKWAY HWY
-    HY HIGHWAY FWY FREEWAY EXPY EXPWY EXPRESSWAY LOOP LP CSWY CAUSEWAY ALY AL
-    ALLEY SQ SQUARE ROW MEWS RUN PT XING BR BRG BRIDGE PIKE PASS PASSWAY PATH
-    WALK PLZ PZ CV RN TPKE TURNPIKE BYP TOLLWAY SERV RAMP EXIT CRES CRESCENT
-    GRN HTS HOLW KNL TRCE VIS VW TR CR PK PW CRK RDG BLF LNDG LANDING PLAZA
-    """.split()
-)
-_DIRECTIONALS = frozenset(
-    "N S E W NE NW SE SW NB SB EB WB IB OB NORTH SOUTH EAST WEST".split()
-)
+# fmt: off
+_STREET_TYPES = frozenset({
+    "ST", "STREET", "AVE", "AV", "AVENUE", "RD", "ROAD", "DR", "DRIVE", "BLVD",
+    "BL", "BOULEVARD", "LN", "LA", "LANE", "CT", "COURT", "CIR", "CIRCLE", "PL",
+    "PLACE", "WAY", "WY", "TER", "TE", "TERRACE", "TRL", "TRAIL", "PKWY", "PARKWAY",
+    "HWY", "HY", "HIGHWAY", "FWY", "FREEWAY", "EXPY", "EXPWY", "EXPRESSWAY", "LOOP",
+    "LP", "CSWY", "CAUSEWAY", "ALY", "AL", "ALLEY", "SQ", "SQUARE", "ROW", "MEWS",
+    "RUN", "PT", "XING", "BR", "BRG", "BRIDGE", "PIKE", "PASS", "PASSWAY", "PATH",
+    "WALK", "PLZ", "PZ", "CV", "RN", "TPKE", "TURNPIKE", "BYP", "TOLLWAY", "SERV",
+    "RAMP", "EXIT", "CRES", "CRESCENT", "GRN", "HTS", "HOLW", "KNL", "TRCE", "VIS",
+    "VW", "TR", "CR", "PK", "PW", "CRK", "RDG", "BLF", "LNDG", "LANDING", "PLAZA",
+})
+# fmt: on
+# fmt: off
+_DIRECTIONALS = frozenset({
+    "N", "S", "E", "W", "NE", "NW", "SE", "SW", "NB", "SB", "EB", "WB", "IB", "OB",
+    "NORTH", "SOUTH", "EAST", "WEST",
+})
+# fmt: on
 # Route designators: I5, I-4, IH 35, SR520, SR 417, US 59, RT 531, SH 6, FM 78.
 _ROUTE_RE = re.compile(
     r"^(?:I-?\d+[A-Z]?|IH-?\d*|SR-?\d*|US-?\d*|RT-?\d*[A-Z]?|SH-?\d*|FM-?\d*"
@@ -122,13 +128,13 @@ _ROUTE_RE = re.compile(
 )
 _ORDINAL_RE = re.compile(r"^\d+(?:ST|ND|RD|TH)$")
 # Named places: the string locates the call only to a facility or landmark.
-_PLACE_WORDS = frozenset(
-    """
-    AIRPORT SCHOOL PARK HOSPITAL MALL CENTER CENTRE JAIL STADIUM CAMPUS LIBRARY
-    CHURCH COLLEGE UNIVERSITY ACADEMY CEMETERY PLAYGROUND PLGD ARENA ZOO
-    COURTHOUSE
-    """.split()
-)
+# fmt: off
+_PLACE_WORDS = frozenset({
+    "AIRPORT", "SCHOOL", "PARK", "HOSPITAL", "MALL", "CENTER", "CENTRE", "JAIL",
+    "STADIUM", "CAMPUS", "LIBRARY", "CHURCH", "COLLEGE", "UNIVERSITY", "ACADEMY",
+    "CEMETERY", "PLAYGROUND", "PLGD", "ARENA", "ZOO", "COURTHOUSE",
+})
+# fmt: on
 
 _WS_RE = re.compile(r"\s+")
 _BLOCK_WORD_RE = re.compile(r"\b(?:BLOCK|BLK)\b")
@@ -136,6 +142,9 @@ _XX_MASK_RE = re.compile(r"^\[?\d+X+\]?(?=\s|$)")
 _XX_FULL_RE = re.compile(r"^X{2,}(?=\s|$)")
 _RANGE_RE = re.compile(r"^\[?(\d{1,6})\]?\s*-\s*\[?(\d{1,6})\]?\s+\S")
 _HOUSE_RE = re.compile(r"^(\d{1,6})(?:[A-Z]|-[A-Z])?(?:\s+\d/\d)?\s+\S")
+# A house number usaddress found elsewhere than first: digits, optionally with a
+# letter or a fraction; ``Church`` (from ``Church St/Bank St``) is not one.
+_HOUSE_TOKEN_RE = re.compile(r"^\d{1,6}(?:[A-Z]|-[A-Z]|\s+\d/\d)?$", re.IGNORECASE)
 _ZIP_RE = re.compile(r"^\d{5}(?:-\d{4})?$")
 _MILE_MARKER_RE = re.compile(r"\bMM\s*\d")
 _RAMP_RE = re.compile(
@@ -304,6 +313,13 @@ def _name_only(main: str, upper: str) -> tuple[str, str]:
     labels = _usaddress_labels(main)
     if labels:
         kinds = set(labels)
+        if _HOUSE_TOKEN_RE.match(labels.get("AddressNumber", "")):
+            return "exact", "usaddress:exact"
+        separator = labels.get("IntersectionSeparator", "").upper()
+        if separator not in ("AND", "TO") and (
+            separator or any(k.startswith("Second") for k in kinds)
+        ):
+            return "intersection", "usaddress:intersection"
         if any(k.startswith("Street") for k in kinds):
             return "street", "usaddress:street"
         if kinds <= {"ZipCode", "PlaceName", "StateName", "CountryName"}:
@@ -381,10 +397,14 @@ def _classify_main(text: str) -> tuple[str | None, str, str]:
             return cleaned, "block", "pattern:zero_house_number"
         return cleaned, "exact", "pattern:house_number"
 
-    if not _has_type(umain) and suffixes and not _HOUSE_RE.match(umain):
+    if (
+        suffixes
+        and not _has_type(umain)
+        and _has_type(suffixes[0])
+        and _street_like(suffixes[0])
+    ):
         # "E KENWOOD, N LAKE DR": the "suffix" is a street, not a city.
-        if _has_type(suffixes[0]) and _street_like(suffixes[0]):
-            return f"{main}, {suffixes[0]}", "intersection", "pattern:comma_street"
+        return f"{main}, {suffixes[0]}", "intersection", "pattern:comma_street"
 
     gran, why = _name_only(main, umain)
     return cleaned, gran, why
@@ -447,11 +467,20 @@ def _classify_uncached(
     return AddressResult(cleaned, gran, reason)
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
-def _classify_cached(
-    text: str | None, ceiling: str, cross_street: str | None
-) -> AddressResult:
-    return _classify_uncached(text, ceiling, cross_street)
+def _classify_raw(text: object, ceiling: object, cross_street: object) -> AddressResult:
+    """Clean the inputs, then classify (the body of the cached function)."""
+    ceil = str(ceiling).strip().lower() if ceiling is not None else "exact"
+    clean = _clean_text(text)
+    cross = _clean_text(cross_street)
+    if cross is not None and len(cross) > _MAX_LEN:
+        cross = None
+    return _classify_uncached(clean, ceil, cross)
+
+
+# Keyed by the raw inputs, so a repeated address costs one dict lookup: no
+# cleaning, no regex, no usaddress.
+_classify_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(_classify_raw)
+_CACHEABLE_LEN = _MAX_LEN * 4
 
 
 def classify_address(
@@ -462,17 +491,20 @@ def classify_address(
     ``ceiling`` is the feed's documented location policy (the finest granularity
     the publisher releases); the string can only lower it. ``cross_street`` is a
     separate cross-street field where the feed has one. Never raises: anything
-    unexpected comes back as ``unknown`` with reason ``error``.
+    unexpected comes back as ``unknown`` with reason ``error``. Results are cached
+    by distinct ``(text, ceiling, cross_street)``.
     """
     try:
-        ceil = str(ceiling).strip().lower() if ceiling is not None else "exact"
-        clean = _clean_text(text)
-        cross = _clean_text(cross_street)
-        if clean is not None and len(clean) > _MAX_LEN:
-            return _classify_uncached(clean, ceil, cross)
-        if cross is not None and len(cross) > _MAX_LEN:
-            cross = None
-        return _classify_cached(clean, ceil, cross)
+        if (
+            (text is None or type(text) is str)
+            and (cross_street is None or type(cross_street) is str)
+            and type(ceiling) is str
+            and len(text or "") <= _CACHEABLE_LEN
+            and len(cross_street or "") <= _CACHEABLE_LEN
+        ):
+            return _classify_cached(text, ceiling, cross_street)
+        # Unhashable, exotic or huge input: classify without filling the cache.
+        return _classify_raw(text, ceiling, cross_street)
     except Exception:  # noqa: BLE001 - totality is the contract
         return AddressResult(None, "unknown", "error")
 
