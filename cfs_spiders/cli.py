@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -156,8 +157,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_categorize(args: argparse.Namespace) -> int:
     from .categorize import categorize_csv
 
+    if args.feed:
+        validate_feed_id(args.feed)
     n = categorize_csv(args.kind, Path(args.input), args.column, feed_id=args.feed,
-                       output=Path(args.output) if args.output else None)
+                       output=Path(args.cat_output) if args.cat_output else None)
     print(f"categorized {n} rows", file=sys.stderr)
     return 0
 
@@ -183,6 +186,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="store: SQLite path or postgresql:// URL "
                    "(default: $CFS_DATABASE_URL or output/cfs.sqlite)")
     p.add_argument("--output", help="output folder (default: output/)")
+    p.add_argument("-v", "--verbose", action="store_true", help="Scrapy's INFO log")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("list", help="list configured feeds")
@@ -228,6 +232,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--input", required=True)
     s.add_argument("--column", required=True)
     s.add_argument("--feed", help="use this feed's crosswalk and location policy")
+    s.add_argument("--output", dest="cat_output", help="output CSV (default: stdout)")
     s.set_defaults(func=cmd_categorize)
 
     s = sub.add_parser("status", help="each feed's health at a glance")
@@ -238,6 +243,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    os.environ.setdefault("CFS_LOG_LEVEL", "INFO" if args.verbose else "WARNING")
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:

@@ -58,3 +58,6 @@ if CFS_REPLAY_DIR:
     }
     DOWNLOAD_DELAY = 0
     AUTOTHROTTLE_ENABLED = False
+
+# Validate every record against the full JSON Schema (tests set it; costs time).
+CFS_VALIDATE_FULL = os.environ.get("CFS_VALIDATE_FULL", "") not in ("", "0")
