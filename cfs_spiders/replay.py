@@ -62,11 +62,21 @@ class ReplayError(LookupError):
 
 @dataclass(frozen=True)
 class RecordedResponse:
-    body: bytes
+    """One recorded response; a file's bytes are read when it is served, so a
+    backfill of many large pages never sits in memory at once."""
+
+    body: bytes | None
     content_type: str
     status: int
     match: dict[str, str] | None
     name: str
+    path: Path | None = None
+
+    def read(self) -> bytes:
+        if self.body is not None:
+            return self.body
+        assert self.path is not None
+        return self.path.read_bytes()
 
 
 @dataclass(frozen=True)
@@ -99,12 +109,15 @@ def _inside(folder: Path, name: str) -> Path:
 def _recorded(folder: Path, spec: dict[str, Any]) -> RecordedResponse:
     path = _inside(folder, spec["file"])
     ctype = spec.get("content_type") or _TYPES.get(path.suffix.lower(), "text/plain")
+    if not path.is_file():
+        raise ReplayError(f"{folder / 'manifest.yaml'}: no file {spec['file']!r}")
     return RecordedResponse(
-        body=path.read_bytes(),
+        body=None,
         content_type=ctype,
         status=int(spec.get("status", 200)),
         match={k: str(v) for k, v in (spec.get("match") or {}).items()} or None,
         name=spec["file"],
+        path=path,
     )
 
 
@@ -200,12 +213,13 @@ class ReplayDownloadHandler:
         }
         if not snap.board_snapshot:
             headers["X-Cfs-Listing"] = "partial"
-        cls = responsetypes.from_args(headers=headers, url=request.url, body=rec.body)
+        body = rec.read()
+        cls = responsetypes.from_args(headers=headers, url=request.url, body=body[:4096])
         return cls(
             url=request.url,
             status=rec.status,
             headers=headers,
-            body=rec.body,
+            body=body,
             request=request,
         )
 
