@@ -44,8 +44,14 @@ def normalizer(kind: str, feed_id: str | None) -> Callable[[str | None], str]:
     raise ValueError(f"unknown normalizer {kind!r}")
 
 
-def categorize_csv(kind: str, input_path: Path, column: str, *, feed_id: str | None = None,
-                   output: Path | None = None) -> int:
+def categorize_csv(
+    kind: str,
+    input_path: Path,
+    column: str,
+    *,
+    feed_id: str | None = None,
+    output: Path | None = None,
+) -> int:
     """Write the input rows plus the result column; return the number of rows."""
     apply = normalizer(kind, feed_id)
     result_col = RESULT_COLUMN[kind]

@@ -114,7 +114,9 @@ def _validator() -> Draft202012Validator:
 
 
 def _key_path(error: Any) -> str:
-    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in error.absolute_path]
+    parts = [
+        str(p) if not isinstance(p, int) else f"[{p}]" for p in error.absolute_path
+    ]
     return ".".join(parts).replace(".[", "[") or "(top level)"
 
 
@@ -157,8 +159,10 @@ def load_config(path: str | Path) -> FeedConfig:
         ) from None
     if data["platform"] != "none" and not data.get("urls"):
         raise ConfigError(f"{path}: urls: a feed with a platform needs its live URL(s)")
-    if data["platform"] != "none" and not data.get("record", {}).get("call_id") and not (
-        data.get("record_key")
+    if (
+        data["platform"] != "none"
+        and not data.get("record", {}).get("call_id")
+        and not (data.get("record_key"))
     ):
         raise ConfigError(
             f"{path}: record.call_id: map the call id, or give record_key fields"
@@ -175,7 +179,9 @@ def _check_regexes(path: Path, where: str, node: Any) -> None:
                 try:
                     re.compile(value)
                 except re.error as exc:
-                    raise ConfigError(f"{path}: {where}: bad regex {value!r}: {exc}") from None
+                    raise ConfigError(
+                        f"{path}: {where}: bad regex {value!r}: {exc}"
+                    ) from None
             else:
                 _check_regexes(path, f"{where}.{key}", value)
     elif isinstance(node, list):

@@ -25,13 +25,18 @@ HAS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "id": _any("call_id"),
     "received_time": _any("received_at_utc"),
     "stage_times": _any(*STAGE_FIELDS),
-    "address": lambda r: r.get("address_granularity") not in (None, "withheld", "unknown"),
-    "coordinates": lambda r: r.get("latitude") is not None
-    and r.get("longitude") is not None,
+    "address": lambda r: (
+        r.get("address_granularity") not in (None, "withheld", "unknown")
+    ),
+    "coordinates": lambda r: (
+        r.get("latitude") is not None and r.get("longitude") is not None
+    ),
     "call_type": _any("call_type_raw", "call_type_code_raw"),
     "priority": _any("priority_raw"),
-    "status": lambda r: r.get("status_raw") not in (None, "")
-    or r.get("status_basis") == "derived_from_timestamps",
+    "status": lambda r: (
+        r.get("status_raw") not in (None, "")
+        or r.get("status_basis") == "derived_from_timestamps"
+    ),
     "disposition": _any("disposition_raw"),
     "call_source": _any("source_raw"),
     "area": _any(*AREA_FIELDS),
@@ -41,8 +46,12 @@ HAS: dict[str, Callable[[dict[str, Any]], bool]] = {
 EXAMPLE_FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("call_id",),
     "received_time": ("received_at_raw",),
-    "stage_times": ("dispatched_at_raw", "enroute_at_raw", "onscene_at_raw",
-                    "closed_at_raw"),
+    "stage_times": (
+        "dispatched_at_raw",
+        "enroute_at_raw",
+        "onscene_at_raw",
+        "closed_at_raw",
+    ),
     "address": ("address_raw",),
     "coordinates": ("latitude", "longitude"),
     "call_type": ("call_type_raw", "call_type_code_raw"),

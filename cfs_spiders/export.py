@@ -74,8 +74,11 @@ CALLS_COLUMNS: tuple[str, ...] = (
     "source_url",
     "last_run_id",
 )
-_RENAMED = {"first_seen_utc": "first_seen", "last_seen_utc": "last_seen",
-            "disappeared_at_utc": "disappeared_at"}
+_RENAMED = {
+    "first_seen_utc": "first_seen",
+    "last_seen_utc": "last_seen",
+    "disappeared_at_utc": "disappeared_at",
+}
 
 
 def safe_cell(value: Any) -> Any:

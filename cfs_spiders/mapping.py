@@ -129,7 +129,9 @@ def compile_step(spec: Any) -> Step:
         return map_
     if "null_if" in spec:
         nulls = {str(x).strip().upper() for x in spec["null_if"]}
-        return lambda v: None if _text(v) is None or _text(v).strip().upper() in nulls else v
+        return lambda v: (
+            None if _text(v) is None or _text(v).strip().upper() in nulls else v
+        )
     if "scale" in spec:
         factor = float(spec["scale"])
 

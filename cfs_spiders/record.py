@@ -28,8 +28,12 @@ from .normalize.time import TimeValue, iso_local, iso_utc, parse_time
 TIME_OPTIONS = ("format", "epoch", "epoch_reference", "ignore_offset", "time_only")
 _UNIT_SPLIT = re.compile(r"[,;\s]+")
 # Stage order: a call's status is its furthest stage.
-_STAGE = {s: i for i, s in enumerate(("unknown", "pending", "dispatched", "en_route",
-                                      "on_scene", "closed"))}
+_STAGE = {
+    s: i
+    for i, s in enumerate(
+        ("unknown", "pending", "dispatched", "en_route", "on_scene", "closed")
+    )
+}
 
 
 def _str(value: Any) -> str | None:
@@ -99,7 +103,9 @@ class RecordBuilder:
         getter = self.getters.get(name)
         return getter(raw) if getter else None
 
-    def _time(self, name: str, raw: dict[str, Any], fetched: datetime) -> TimeValue | None:
+    def _time(
+        self, name: str, raw: dict[str, Any], fetched: datetime
+    ) -> TimeValue | None:
         opts = self.time_specs[name]
         if opts is None:
             return None
@@ -203,8 +209,8 @@ class RecordBuilder:
         if status_raw is not None:
             status, status_basis = status_from_raw(status_raw), "explicit"
         if status == "unknown" and any(
-            times.get(t) and times[t].utc for t in ("dispatched", "enroute", "onscene",
-                                                    "closed")
+            times.get(t) and times[t].utc
+            for t in ("dispatched", "enroute", "onscene", "closed")
         ):
             status = status_from_times(
                 dispatched=times["dispatched"] and times["dispatched"].utc,

@@ -185,7 +185,9 @@ class ReplayDownloadHandler:
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
-        self.replay_dir = str(crawler.settings.get("CFS_REPLAY_DIR") or DEFAULT_REPLAY_DIR)
+        self.replay_dir = str(
+            crawler.settings.get("CFS_REPLAY_DIR") or DEFAULT_REPLAY_DIR
+        )
         self.served: dict[int, int] = {}
 
     @classmethod
@@ -203,7 +205,9 @@ class ReplayDownloadHandler:
         snap = snapshots[index]
         parsed = urlparse(request.url)
         if parsed.path.endswith("/robots.txt"):
-            rec = snap.robots or RecordedResponse(b"", "text/plain", 404, None, "robots")
+            rec = snap.robots or RecordedResponse(
+                b"", "text/plain", 404, None, "robots"
+            )
         else:
             rec = self._pick(snap, request, parsed.query)
         headers = {
@@ -214,7 +218,9 @@ class ReplayDownloadHandler:
         if not snap.board_snapshot:
             headers["X-Cfs-Listing"] = "partial"
         body = rec.read()
-        cls = responsetypes.from_args(headers=headers, url=request.url, body=body[:4096])
+        cls = responsetypes.from_args(
+            headers=headers, url=request.url, body=body[:4096]
+        )
         return cls(
             url=request.url,
             status=rec.status,

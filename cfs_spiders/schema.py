@@ -72,7 +72,9 @@ def record_fields() -> dict[str, dict]:
     f["call_type_category"] = _d(
         _enum(vocab.CALL_TYPE_CATEGORIES), "Common call-type category."
     )
-    f["category_basis"] = _d(_enum(vocab.CATEGORY_BASIS), "crosswalk, rule or unmapped.")
+    f["category_basis"] = _d(
+        _enum(vocab.CATEGORY_BASIS), "crosswalk, rule or unmapped."
+    )
     f["apco_code"] = _d(_STR, "APCO common incident type, where the crosswalk has one.")
     f["priority_raw"] = _d(_STR, "Priority as published.")
     f["status_raw"] = _d(_STR, "Status as published.")
@@ -95,14 +97,15 @@ def record_fields() -> dict[str, dict]:
     f["unit_count"] = _d(_INT, "Number of units.")
     f["source_url"] = _d({"type": "string"}, "URL of the response.")
     f["fetched_at"] = _d(
-        {"type": "string"}, "When the response was fetched (ISO UTC); in replay, the "
-        "recorded capture time."
+        {"type": "string"},
+        "When the response was fetched (ISO UTC); in replay, the "
+        "recorded capture time.",
     )
     f["run_id"] = _d({"type": "string"}, "The run that fetched it.")
     f["config_version"] = _d({"type": "integer"}, "Version of the feed config.")
     f["raw"] = _d(
-        {"type": ["object", "array"]}, "The record as published (a list of rows where "
-        "one call spans several rows)."
+        {"type": ["object", "array"]},
+        "The record as published (a list of rows where one call spans several rows).",
     )
     return f
 
@@ -186,8 +189,12 @@ _STEP_SPECS: list[dict] = [
         "additionalProperties": False,
         "required": ["replace"],
         "properties": {
-            "replace": {"type": "array", "items": {"type": "string"}, "minItems": 2,
-                        "maxItems": 2}
+            "replace": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 2,
+                "maxItems": 2,
+            }
         },
     },
     {
@@ -293,7 +300,10 @@ def _parse_schema() -> dict:
                 "json: dotted paths tried in order to the list of records ('' = root).",
             ),
             "record_path": _d({"type": "string"}, "xml: path of one record element."),
-            "namespaces": {"type": "object", "additionalProperties": {"type": "string"}},
+            "namespaces": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+            },
             "fields": _d(
                 {"type": "object", "additionalProperties": {"type": "string"}},
                 "xml: raw field name -> path under the record ('@attr' for attributes; "
@@ -306,8 +316,9 @@ def _parse_schema() -> dict:
             ),
             "min_cells": {"type": "integer", "minimum": 1},
             "cell_class_field": _d(
-                {"type": "string"}, "html_table: raw field that receives the cells' CSS "
-                "class (Seattle's only status signal)."
+                {"type": "string"},
+                "html_table: raw field that receives the cells' CSS "
+                "class (Seattle's only status signal).",
             ),
             "encoding": {"type": "string"},
             "delimiter": {"type": "string"},
@@ -324,7 +335,9 @@ def _request_schema() -> dict:
         "properties": {
             "page_size": {"type": "integer", "minimum": 1},
             "order": _d({"type": "string"}, "socrata $order / arcgis orderByFields."),
-            "where": _d({"type": "string"}, "Fixed filter (socrata $where, arcgis where)."),
+            "where": _d(
+                {"type": "string"}, "Fixed filter (socrata $where, arcgis where)."
+            ),
             "incremental_field": _d(
                 {"type": "string"},
                 "Time field for incremental fetches above the last high-water mark.",
@@ -479,8 +492,10 @@ def config_schema() -> dict:
 
 def write() -> None:
     SCHEMA_DIR.mkdir(exist_ok=True)
-    for path, schema in ((RECORD_SCHEMA_PATH, record_schema()),
-                         (CONFIG_SCHEMA_PATH, config_schema())):
+    for path, schema in (
+        (RECORD_SCHEMA_PATH, record_schema()),
+        (CONFIG_SCHEMA_PATH, config_schema()),
+    ):
         path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
 
 

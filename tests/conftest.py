@@ -14,14 +14,22 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
-def run_cfs(*args: str, env: dict[str, str] | None = None, timeout: int = 600,
-            check: bool = True) -> subprocess.CompletedProcess:
+def run_cfs(
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: int = 600,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
     """Run the `cfs` command in a subprocess (a Twisted reactor runs once per
     process, so every crawl in the tests gets its own)."""
     full_env = {**os.environ, "CFS_LOG_LEVEL": "WARNING", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "cfs_spiders.cli", *args],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -38,8 +46,16 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("replayed")
     db = tmp / "cfs.sqlite"
     out = tmp / "output"
-    proc = run_cfs("--db", str(db), "--output", str(out), "crawl", "--all", "--replay",
-                   env={"CFS_VALIDATE_FULL": "1"})
+    proc = run_cfs(
+        "--db",
+        str(db),
+        "--output",
+        str(out),
+        "crawl",
+        "--all",
+        "--replay",
+        env={"CFS_VALIDATE_FULL": "1"},
+    )
     return {"db": db, "output": out, "proc": proc, "tmp": tmp}
 
 

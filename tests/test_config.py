@@ -18,8 +18,11 @@ from cfs_spiders.config import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-CAPTURE_FEEDS = sorted(p.name for p in (ROOT / "tests" / "fixtures").iterdir()
-                       if (p / "manifest.yaml").is_file())
+CAPTURE_FEEDS = sorted(
+    p.name
+    for p in (ROOT / "tests" / "fixtures").iterdir()
+    if (p / "manifest.yaml").is_file()
+)
 
 
 def test_every_config_validates():
@@ -40,10 +43,13 @@ def test_every_capture_has_a_config_and_every_feed_a_time_zone():
 
 def test_documented_feeds_without_capture_are_marked_unverified():
     configs, _ = load_all()
-    for feed in ("la_new_orleans_calls_for_service", "oh_cincinnati_police_calls",
-                 "md_montgomery_county_police_dispatched",
-                 "tn_nashville_police_active_dispatch",
-                 "ca_san_francisco_police_dispatched_closed"):
+    for feed in (
+        "la_new_orleans_calls_for_service",
+        "oh_cincinnati_police_calls",
+        "md_montgomery_county_police_dispatched",
+        "tn_nashville_police_active_dispatch",
+        "ca_san_francisco_police_dispatched_closed",
+    ):
         cfg = configs[feed]
         assert cfg["verified_against_capture"] is False
         assert cfg["capture"]["kind"] == "none"
@@ -57,8 +63,9 @@ def _write(tmp_path: Path, name: str, data: dict | str) -> Path:
 
 
 def _dallas() -> dict:
-    return yaml.safe_load((ROOT / "city_configs" /
-                           "tx_dallas_police_active_calls.yaml").read_text())
+    return yaml.safe_load(
+        (ROOT / "city_configs" / "tx_dallas_police_active_calls.yaml").read_text()
+    )
 
 
 def test_unknown_key_is_an_error_naming_file_and_key(tmp_path):
@@ -96,8 +103,16 @@ def test_python_object_tags_are_refused(tmp_path):
         load_config(_write(tmp_path, "tx_dallas_police_active_calls", text))
 
 
-@pytest.mark.parametrize("bad", ["../etc_passwd_x", "tx_dallas/../../x", "TX_Dallas_x",
-                                 "dallas", "tx_dallas_police;rm"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "../etc_passwd_x",
+        "tx_dallas/../../x",
+        "TX_Dallas_x",
+        "dallas",
+        "tx_dallas_police;rm",
+    ],
+)
 def test_feed_ids_that_could_escape_are_refused(bad):
     with pytest.raises(ConfigError):
         validate_feed_id(bad)
@@ -107,16 +122,24 @@ def test_cfs_check_exits_non_zero_on_a_bad_config(tmp_path):
     data = _dallas()
     data["platformm"] = "socrata"
     _write(tmp_path, "tx_dallas_police_active_calls", data)
-    proc = subprocess.run([sys.executable, "-m", "cfs_spiders.cli", "--configs",
-                           str(tmp_path), "check"], capture_output=True, text=True,
-                          cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cfs_spiders.cli", "--configs", str(tmp_path), "check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 1
     assert "platformm" in proc.stderr
 
 
 def test_scrapy_list_shows_every_feed():
-    proc = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=ROOT,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scrapy", "list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     listed = proc.stdout.split()
     configs, _ = load_all()
     assert listed == sorted(k for k, c in configs.items() if c.has_feed)

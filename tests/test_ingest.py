@@ -10,7 +10,6 @@ import csv
 import json
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 
@@ -26,10 +25,16 @@ def _distinct_ids() -> dict[str, int]:
     f = FIXTURES
     out: dict[str, int] = {}
     out["tx_dallas_police_active_calls"] = len(
-        {r["incident_number"] for r in _csv("tx_dallas_police_active_calls", "are8-xahz.csv")}
+        {
+            r["incident_number"]
+            for r in _csv("tx_dallas_police_active_calls", "are8-xahz.csv")
+        }
     )
-    archive = json.loads((f / "fl_clearwater_police_active_calls" /
-                          "archive_2025-12-13.json").read_text())
+    archive = json.loads(
+        (
+            f / "fl_clearwater_police_active_calls" / "archive_2025-12-13.json"
+        ).read_text()
+    )
     out["fl_clearwater_police_active_calls"] = len(
         {c["Master_Incident_Number"] for s in archive["snapshots"] for c in s["calls"]}
     )
@@ -45,48 +50,95 @@ def _distinct_ids() -> dict[str, int]:
     out["or_portland_boec_911_incidents"] = len(portland)
     html = set()
     for p in (f / "wa_seattle_fire_realtime911_html").glob("*.html"):
-        html |= set(re.findall(r"<tr id=row_\d+[^>]*>\s*<td[^>]*>[^<]*</td>\s*<td[^>]*>"
-                               r"\s*([^<\s]+)", p.read_text()))
+        html |= set(
+            re.findall(
+                r"<tr id=row_\d+[^>]*>\s*<td[^>]*>[^<]*</td>\s*<td[^>]*>"
+                r"\s*([^<\s]+)",
+                p.read_text(),
+            )
+        )
     out["wa_seattle_fire_realtime911_html"] = len(html)
-    seattle = {r["Incident Number"] for r in _csv(
-        "wa_seattle_fire_realtime911", "Seattle_Real_Time_Fire_911_Calls_Chrono.first300.csv")}
-    seattle |= {r["incident_number"] for r in json.loads(
-        (f / "wa_seattle_fire_realtime911" /
-         "socrata_kzjm-xkqj_api_response_sample.json").read_text())}
+    seattle = {
+        r["Incident Number"]
+        for r in _csv(
+            "wa_seattle_fire_realtime911",
+            "Seattle_Real_Time_Fire_911_Calls_Chrono.first300.csv",
+        )
+    }
+    seattle |= {
+        r["incident_number"]
+        for r in json.loads(
+            (
+                f
+                / "wa_seattle_fire_realtime911"
+                / "socrata_kzjm-xkqj_api_response_sample.json"
+            ).read_text()
+        )
+    }
     out["wa_seattle_fire_realtime911"] = len(seattle)
     simple = {
         "wa_seattle_police_calls": ("db_call_data_2018-2023.csv", "CAD Event Number"),
-        "fl_orlando_police_active_calls": ("active_calls_scraper_output_tail2500.csv",
-                                           "incident_id"),
-        "tx_san_antonio_police_calls": ("sapd_table_scraper_output_2018-09.csv",
-                                        "IncidentNumber"),
-        "wi_milwaukee_police_calls": ("logged-calls-03-14-19_scraper_output.csv",
-                                      "Call Number"),
+        "fl_orlando_police_active_calls": (
+            "active_calls_scraper_output_tail2500.csv",
+            "incident_id",
+        ),
+        "tx_san_antonio_police_calls": (
+            "sapd_table_scraper_output_2018-09.csv",
+            "IncidentNumber",
+        ),
+        "wi_milwaukee_police_calls": (
+            "logged-calls-03-14-19_scraper_output.csv",
+            "Call Number",
+        ),
         "tn_nashville_police_calls": ("calls_2024.first300.csv", "Event Number"),
         "ca_san_francisco_police_dispatched_realtime": (
             "Law_Enforcement_Dispatched_Calls_for_Service__Real-Time.first300.csv",
-            "cad_number"),
+            "cad_number",
+        ),
     }
     for feed, (name, col) in simple.items():
         out[feed] = len({r[col] for r in _csv(feed, name)})
     sffd = set()
-    for name in ("Fire_Department_Calls_for_Service_LoneMountainUSF_fires.first300.csv",
-                 "Fire_Department_Calls_for_Service_databricks_sample.first300.csv"):
+    for name in (
+        "Fire_Department_Calls_for_Service_LoneMountainUSF_fires.first300.csv",
+        "Fire_Department_Calls_for_Service_databricks_sample.first300.csv",
+    ):
         sffd |= {r["Call Number"] for r in _csv("ca_san_francisco_fire_calls", name)}
     out["ca_san_francisco_fire_calls"] = len(sffd)
-    out["ca_san_francisco_police_calls_legacy"] = len({r["crime_id"] for r in json.loads(
-        (f / "ca_san_francisco_police_calls_legacy" /
-         "police-department-calls-for-service.first176.json").read_text())})
-    caddo = _csv("la_caddo_911_active_events",
-                 "caddo911_incidents_scraper_output_2026-01-12.csv")
-    out["la_caddo_911_active_events"] = len(
-        {(r["agency"], r["time"], r["description"], r["street"], r["cross_streets"])
-         for r in caddo}
+    out["ca_san_francisco_police_calls_legacy"] = len(
+        {
+            r["crime_id"]
+            for r in json.loads(
+                (
+                    f
+                    / "ca_san_francisco_police_calls_legacy"
+                    / "police-department-calls-for-service.first176.json"
+                ).read_text()
+            )
+        }
     )
-    monroe = {r["ItemID"] for r in _csv("ny_monroe_county_911_incidents",
-                                        "pedestrians_scraper_output_2013.csv")}
-    monroe |= {r["guid"] for r in _csv("ny_monroe_county_911_incidents",
-                                       "mcsafetyfeed_dispatches_table_2014-10-21.csv")}
+    caddo = _csv(
+        "la_caddo_911_active_events", "caddo911_incidents_scraper_output_2026-01-12.csv"
+    )
+    out["la_caddo_911_active_events"] = len(
+        {
+            (r["agency"], r["time"], r["description"], r["street"], r["cross_streets"])
+            for r in caddo
+        }
+    )
+    monroe = {
+        r["ItemID"]
+        for r in _csv(
+            "ny_monroe_county_911_incidents", "pedestrians_scraper_output_2013.csv"
+        )
+    }
+    monroe |= {
+        r["guid"]
+        for r in _csv(
+            "ny_monroe_county_911_incidents",
+            "mcsafetyfeed_dispatches_table_2014-10-21.csv",
+        )
+    }
     out["ny_monroe_county_911_incidents"] = len(monroe)
     return out
 
@@ -117,10 +169,14 @@ def test_distinct_calls_equal_distinct_ids_in_the_capture(store_rows, feed):
 def test_dallas_unit_rows_are_merged_into_calls(store_rows):
     row = store_rows(
         "SELECT units_raw, unit_count, raw_json FROM calls WHERE feed_id = ? AND "
-        "call_id = ?", ("tx_dallas_police_active_calls", "18-0052901"))[0]
-    capture_units = [r["unit_number"] for r in _csv("tx_dallas_police_active_calls",
-                                                    "are8-xahz.csv")
-                     if r["incident_number"] == "18-0052901"]
+        "call_id = ?",
+        ("tx_dallas_police_active_calls", "18-0052901"),
+    )[0]
+    capture_units = [
+        r["unit_number"]
+        for r in _csv("tx_dallas_police_active_calls", "are8-xahz.csv")
+        if r["incident_number"] == "18-0052901"
+    ]
     assert row["unit_count"] == len(set(capture_units))
     assert sorted(row["units_raw"].split()) == sorted(set(capture_units))
     assert len(json.loads(row["raw_json"])) == len(capture_units)
@@ -129,23 +185,40 @@ def test_dallas_unit_rows_are_merged_into_calls(store_rows):
 def test_replaying_twice_adds_nothing_and_loses_nothing(replayed, tmp_path):
     db = tmp_path / "twice.sqlite"
     out = tmp_path / "out"
-    run_cfs("--db", str(db), "--output", str(out), "crawl", "--all", "--replay",
-            "--no-jsonl")
+    run_cfs(
+        "--db",
+        str(db),
+        "--output",
+        str(out),
+        "crawl",
+        "--all",
+        "--replay",
+        "--no-jsonl",
+    )
 
     def snapshot() -> tuple:
         conn = sqlite3.connect(db)
         try:
             calls = conn.execute(
                 "SELECT feed_id, record_key, first_seen, last_seen, disappeared_at, "
-                "status, call_type_category FROM calls ORDER BY 1, 2").fetchall()
+                "status, call_type_category FROM calls ORDER BY 1, 2"
+            ).fetchall()
             obs = conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
         finally:
             conn.close()
         return calls, obs
 
     first = snapshot()
-    run_cfs("--db", str(db), "--output", str(out), "crawl", "--all", "--replay",
-            "--no-jsonl")
+    run_cfs(
+        "--db",
+        str(db),
+        "--output",
+        str(out),
+        "crawl",
+        "--all",
+        "--replay",
+        "--no-jsonl",
+    )
     second = snapshot()
     assert first == second
     assert len(first[0]) == sum(EXPECTED.values())
@@ -169,10 +242,24 @@ def test_calls_csv_export(replayed, tmp_path):
 
     assert tuple(header) == CALLS_COLUMNS
     assert len(rows) == sum(EXPECTED.values())
-    for col in ("feed_id", "call_id", "received_at_utc", "address",
-                "address_granularity", "latitude", "longitude", "call_type_raw",
-                "call_type_category", "call_source", "status", "disposition_category",
-                "first_seen_utc", "last_seen_utc", "area_beat", "area_district"):
+    for col in (
+        "feed_id",
+        "call_id",
+        "received_at_utc",
+        "address",
+        "address_granularity",
+        "latitude",
+        "longitude",
+        "call_type_raw",
+        "call_type_category",
+        "call_source",
+        "status",
+        "disposition_category",
+        "first_seen_utc",
+        "last_seen_utc",
+        "area_beat",
+        "area_district",
+    ):
         assert col in header
     for row in rows:
         for col in ("received_at_utc", "first_seen_utc", "last_seen_utc"):

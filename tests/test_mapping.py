@@ -25,8 +25,11 @@ def test_join_skips_blanks():
 def test_first_of_and_fallback():
     spec = {"field": ["incident_number", "Incident Number"]}
     assert compile_spec(spec)({"Incident Number": "F1"}) == "F1"
-    spec = {"field": "content", "steps": [{"html_dl": "ID:"}],
-            "fallback": {"field": "id", "steps": [{"regex": r"/(\w+)$"}]}}
+    spec = {
+        "field": "content",
+        "steps": [{"html_dl": "ID:"}],
+        "fallback": {"field": "id", "steps": [{"regex": r"/(\w+)$"}]},
+    }
     assert compile_spec(spec)({"content": "", "id": "tag:x/PP17"}) == "PP17"
 
 
@@ -44,7 +47,9 @@ def test_steps():
     assert run([{"count": " "}], "A26 L10 M10") == 3
     assert run(["upper", "strip"], " ab ") == "AB"
     assert run(["html_text"], "<b>A &amp; B</b>") == "A & B"
-    escaped = "&lt;dl&gt;&lt;dt&gt;Address:&lt;/dt&gt;&lt;dd&gt;1 A ST&lt;/dd&gt;&lt;/dl&gt;"
+    escaped = (
+        "&lt;dl&gt;&lt;dt&gt;Address:&lt;/dt&gt;&lt;dd&gt;1 A ST&lt;/dd&gt;&lt;/dl&gt;"
+    )
     assert run([{"html_dl": "Address:"}], escaped) == "1 A ST"
     assert run([{"template": "{} BLOCK"}], "900") == "900 BLOCK"
 

@@ -19,11 +19,14 @@ def test_three_records_for_every_captured_feed():
         assert sum(1 for e in EXPECTED if e["feed_id"] == feed) >= 3
 
 
-@pytest.mark.parametrize("expected", EXPECTED,
-                         ids=[f"{e['feed_id']}:{e['record_key']}" for e in EXPECTED])
+@pytest.mark.parametrize(
+    "expected", EXPECTED, ids=[f"{e['feed_id']}:{e['record_key']}" for e in EXPECTED]
+)
 def test_exact_values(store_rows, expected):
-    rows = store_rows("SELECT * FROM calls WHERE feed_id = ? AND record_key = ?",
-                      (expected["feed_id"], expected["record_key"]))
+    rows = store_rows(
+        "SELECT * FROM calls WHERE feed_id = ? AND record_key = ?",
+        (expected["feed_id"], expected["record_key"]),
+    )
     assert len(rows) == 1
     row = dict(rows[0])
     for key, value in expected.items():

@@ -19,25 +19,57 @@ NY = "America/New_York"
     ("raw", "tz", "kwargs", "utc", "basis"),
     [
         # Socrata floating (Dallas SODA CSV)
-        ("2018-01-09T09:26:00.000", CHI, {}, "2018-01-09T15:26:00Z", "documented_local"),
+        (
+            "2018-01-09T09:26:00.000",
+            CHI,
+            {},
+            "2018-01-09T15:26:00Z",
+            "documented_local",
+        ),
         # Atom with offset (Portland)
-        ("2017-02-28T14:54:53.0-08:00", LA, {}, "2017-02-28T22:54:53Z", "explicit_offset"),
+        (
+            "2017-02-28T14:54:53.0-08:00",
+            LA,
+            {},
+            "2017-02-28T22:54:53Z",
+            "explicit_offset",
+        ),
         # RFC 822 (Monroe County RSS pubDate)
-        ("Fri, 09 May 2025 15:42:00 -0400", NY, {}, "2025-05-09T19:42:00Z",
-         "explicit_offset"),
+        (
+            "Fri, 09 May 2025 15:42:00 -0400",
+            NY,
+            {},
+            "2025-05-09T19:42:00Z",
+            "explicit_offset",
+        ),
         # ArcGIS epoch milliseconds (Houston CALL_TIME)
         (1787430720000, CHI, {"epoch": "ms"}, "2026-08-22T20:32:00Z", "platform_utc"),
         # Portal export, US format (Seattle police)
-        ("11/04/2023 6:08:26 PM", LA, {}, "2023-11-05T01:08:26Z", "documented_local"),  # PDT
+        (
+            "11/04/2023 6:08:26 PM",
+            LA,
+            {},
+            "2023-11-05T01:08:26Z",
+            "documented_local",
+        ),  # PDT
         # SF portal export
         ("2026/01/15 07:18:10 AM", LA, {}, "2026-01-15T15:18:10Z", "documented_local"),
         # Seattle's old export prints +0000 on local times: ignored on purpose
-        ("06/12/2015 08:52:00 PM +0000", LA,
-         {"ignore_offset": True, "formats": ["%m/%d/%Y %I:%M:%S %p"]},
-         "2015-06-13T03:52:00Z", "documented_local"),
+        (
+            "06/12/2015 08:52:00 PM +0000",
+            LA,
+            {"ignore_offset": True, "formats": ["%m/%d/%Y %I:%M:%S %p"]},
+            "2015-06-13T03:52:00Z",
+            "documented_local",
+        ),
         # a layer that declares a local time reference
-        (1787430720000, CHI, {"epoch": "ms", "epoch_reference": CHI},
-         "2026-08-23T01:32:00Z", "documented_local"),
+        (
+            1787430720000,
+            CHI,
+            {"epoch": "ms", "epoch_reference": CHI},
+            "2026-08-23T01:32:00Z",
+            "documented_local",
+        ),
     ],
 )
 def test_real_formats(raw, tz, kwargs, utc, basis):

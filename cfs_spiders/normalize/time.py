@@ -92,7 +92,9 @@ def unparsed(raw: object, tz: str) -> TimeValue:
     return TimeValue(text or None, None, None, tz, None, flag)
 
 
-def parse_epoch(raw: object, tz: str, *, unit: str = "ms", reference: str = "UTC") -> TimeValue:
+def parse_epoch(
+    raw: object, tz: str, *, unit: str = "ms", reference: str = "UTC"
+) -> TimeValue:
     """Epoch numbers (ArcGIS dates). ``reference`` is the layer's declared time zone."""
     text = None if raw is None else str(raw)
     try:
@@ -104,7 +106,9 @@ def parse_epoch(raw: object, tz: str, *, unit: str = "ms", reference: str = "UTC
     if reference.upper() in ("UTC", "ETC/UTC", "GMT"):
         return _from_aware(text or "", instant, tz, "platform_utc")
     # A layer that declares a local reference stores wall-clock time as if UTC.
-    return _from_naive(text or "", instant.replace(tzinfo=None), reference, "documented_local")
+    return _from_naive(
+        text or "", instant.replace(tzinfo=None), reference, "documented_local"
+    )
 
 
 def parse_time(
@@ -141,7 +145,9 @@ def parse_time(
         return unparsed(text, tz)
 
 
-def _parse_text(text: str, tz: str, formats: tuple[str, ...], ignore_offset: bool) -> TimeValue:
+def _parse_text(
+    text: str, tz: str, formats: tuple[str, ...], ignore_offset: bool
+) -> TimeValue:
     if text[:4].isdigit() and text[4:5] == "-":
         # ISO 8601 (Socrata floating, Atom with offset): the C parser, fast path.
         try:
@@ -186,7 +192,9 @@ def _time_only(text: str, tz: str, reference: datetime) -> TimeValue:
     if naive > ref_local.replace(tzinfo=None) + timedelta(minutes=5):
         naive -= timedelta(days=1)  # shown before midnight, fetched after it
     value = _from_naive(text, naive, tz, "documented_local")
-    return TimeValue(value.raw, value.utc, value.local, tz, value.basis, value.flag or "time_only")
+    return TimeValue(
+        value.raw, value.utc, value.local, tz, value.basis, value.flag or "time_only"
+    )
 
 
 def iso_utc(value: datetime | None) -> str | None:

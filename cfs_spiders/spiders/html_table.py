@@ -25,8 +25,12 @@ class HtmlTableSpider(FeedSpider):
         columns: list[str | None] = opts.get("columns") or []
         min_cells = int(opts.get("min_cells", len(columns) or 1))
         class_field = opts.get("cell_class_field")
-        selector = Selector(text=response.body.decode(
-            response.encoding if hasattr(response, "encoding") else "utf-8", "replace"))
+        selector = Selector(
+            text=response.body.decode(
+                response.encoding if hasattr(response, "encoding") else "utf-8",
+                "replace",
+            )
+        )
         rows = selector.xpath(opts.get("row_xpath", "//table//tr"))
         matched = 0
         for row in rows:
@@ -42,4 +46,6 @@ class HtmlTableSpider(FeedSpider):
                 record[class_field] = cells[0].attrib.get("class")
             yield record
         if rows and not matched:
-            self.expect(False, response, f"no row has {min_cells} cells: layout changed")
+            self.expect(
+                False, response, f"no row has {min_cells} cells: layout changed"
+            )
