@@ -124,7 +124,55 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"wrote {n} calls to {path}", file=sys.stderr)
+    try:
+        cmd_datasette_metadata(args)
+    except (OSError, ConfigError) as exc:  # the export itself succeeded
+        print(f"cfs: Datasette metadata not written: {exc}", file=sys.stderr)
     return 0
+
+
+def cmd_datasette_metadata(args: argparse.Namespace) -> int:
+    from .datasette_metadata import write_metadata
+
+    path = write_metadata(
+        Path(args.file) if getattr(args, "file", None) else None,
+        configs_directory=Path(args.configs) if args.configs else None,
+        database_url=args.db,
+        output=Path(args.output) if args.output else None,
+    )
+    print(f"wrote Datasette metadata to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_import_git(args: argparse.Namespace) -> int:
+    from .import_git import ImportGitError, import_git
+
+    try:
+        summary = import_git(
+            args.repo,
+            feeds=args.feed,
+            paths=args.path,
+            since=args.since,
+            until=args.until,
+            configs_directory=Path(args.configs) if args.configs else None,
+            database_url=args.db,
+            output=Path(args.output) if args.output else None,
+            chunk_size=args.chunk,
+            rev=args.rev,
+            time=args.time,
+        )
+    except ImportGitError as exc:
+        print(f"cfs import-git: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    stored = ", ".join(f"{k}: {v}" for k, v in sorted(summary.calls_stored.items()))
+    print(f"cfs import-git: {summary.selected} commits in range, "
+          f"{summary.already_done} already imported, {summary.snapshots} snapshots "
+          f"parsed now ({summary.failed} failed), {summary.new_calls} new calls, "
+          f"{summary.closed_calls} left the listing; calls stored: {stored}",
+          file=sys.stderr)
+    return 2 if summary.failed else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -213,6 +261,36 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("export", help="write output/calls.csv from the store")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser(
+        "datasette-metadata",
+        help="write the Datasette metadata (default: <output>/metadata.json)",
+    )
+    s.add_argument("--file", help="write it here instead")
+    s.set_defaults(func=cmd_datasette_metadata)
+
+    s = sub.add_parser(
+        "import-git",
+        help="import a git scraper's history of a feed's file into the store",
+        description="Feed each committed version of a file in a local git clone "
+        "through the feed's parser, as one snapshot fetched at the commit time. "
+        "Resumable; importing again changes nothing.",
+    )
+    s.add_argument("repo", metavar="REPO_PATH", help="a local git clone")
+    s.add_argument("--feed", action="append", required=True,
+                   metavar="FEED_ID[@SINCE..UNTIL]",
+                   help="the feed whose parser reads the file; repeat with ranges "
+                   "(SINCE inclusive, UNTIL exclusive) when the format changed")
+    s.add_argument("--path", action="append", required=True, metavar="FILE_IN_REPO",
+                   help="the file in the repository; repeat for its former names")
+    s.add_argument("--since", help="first commit time to import (ISO 8601, UTC)")
+    s.add_argument("--until", help="import commits before this time (ISO 8601, UTC)")
+    s.add_argument("--rev", default="HEAD", help="history to follow (default HEAD)")
+    s.add_argument("--time", choices=["committer", "author"], default="committer",
+                   help="which commit time is the fetch time (default committer)")
+    s.add_argument("--chunk", type=int, default=20,
+                   help="snapshots per replay process (default 20)")
+    s.set_defaults(func=cmd_import_git)
 
     s = sub.add_parser("compare", help="write the comparison exports and report")
     s.set_defaults(func=cmd_compare)

@@ -105,10 +105,15 @@ def crawl(
     *,
     replay_dir: Path | None = None,
     snapshots: list[int] | None = None,
+    run_ids: dict[int, str] | None = None,
     progress: bool = True,
     **settings_kwargs: Any,
 ) -> CrawlResult:
-    """Crawl feeds (live, or replayed from ``replay_dir``) in this process."""
+    """Crawl feeds (live, or replayed from ``replay_dir``) in this process.
+
+    ``run_ids`` names the run of a snapshot index (``import_git`` derives them from
+    commits, so a re-run snapshot updates its run row instead of adding one).
+    """
     from scrapy.crawler import AsyncCrawlerRunner
     from scrapy.utils.reactor import install_reactor
 
@@ -133,7 +138,8 @@ def crawl(
         for k in snapshots if snapshots is not None else range(n):
             crawler = runner.create_crawler(cls)
             try:
-                await runner.crawl(crawler, snapshot=k, replay=replay_dir is not None)
+                await runner.crawl(crawler, snapshot=k, replay=replay_dir is not None,
+                                   run_id=(run_ids or {}).get(k))
             except Exception as exc:  # a broken feed never stops the others
                 log.exception("%s: crawl crashed", cfg.feed_id)
                 result.reports.append({"feed_id": cfg.feed_id, "status": "failed",

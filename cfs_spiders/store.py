@@ -12,6 +12,7 @@ Datasette):
   all its values. Unique on (feed_id, record_key, fetched_at), so replaying the same
   responses again adds nothing.
 - ``runs``: one row per feed run, with its report (records, fill rates, errors).
+- ``imports``: one row per git commit imported by ``cfs import-git``.
 
 Times are ISO 8601 UTC text (``2025-12-13T17:28:12Z``), which sorts as time does on
 both engines.
@@ -159,7 +160,8 @@ class Store:
   values_hash TEXT NOT NULL,
   record_json TEXT NOT NULL,
   PRIMARY KEY (feed_id, record_key, fetched_at),
-  FOREIGN KEY (feed_id, record_key) REFERENCES calls(feed_id, record_key)
+  FOREIGN KEY (feed_id, record_key) REFERENCES calls(feed_id, record_key),
+  FOREIGN KEY (feed_id) REFERENCES feeds(feed_id)
 )""",
             f"""CREATE TABLE IF NOT EXISTS feed_state (
   feed_id TEXT PRIMARY KEY REFERENCES feeds(feed_id),
@@ -173,6 +175,21 @@ class Store:
             "CREATE INDEX IF NOT EXISTS calls_last_seen ON calls(feed_id, last_seen)",
             "CREATE INDEX IF NOT EXISTS runs_feed ON runs(feed_id, started_at)",
             "CREATE INDEX IF NOT EXISTS observations_run ON observations(run_id)",
+            "CREATE INDEX IF NOT EXISTS calls_received ON calls(received_at_utc)",
+            # import_git: one row per (repository, feed, commit) imported, so an
+            # interrupted import resumes and a repeated one skips what is done.
+            f"""CREATE TABLE IF NOT EXISTS imports (
+  repo TEXT NOT NULL,
+  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  commit_sha TEXT NOT NULL,
+  path TEXT NOT NULL,
+  committed_at {ts} NOT NULL,
+  status TEXT NOT NULL,
+  run_id TEXT REFERENCES runs(run_id),
+  imported_at {ts},
+  PRIMARY KEY (repo, feed_id, commit_sha)
+)""",
+            "CREATE INDEX IF NOT EXISTS imports_feed ON imports(feed_id, committed_at)",
         ]
 
     def create_schema(self) -> None:

@@ -1,0 +1,226 @@
+"""The store opens well in Datasette: described columns exist, foreign keys and
+indexes are declared, and `datasette cfs.sqlite -m metadata.json` serves it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cfs_spiders.config import load_all
+from cfs_spiders.datasette_metadata import TABLES, build_metadata
+from tests.conftest import ROOT, run_cfs
+
+HOUSTON = "tx_houston_hec_active_incidents"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A store made by a replay crawl, exported (which writes the metadata too)."""
+    tmp = tmp_path_factory.mktemp("datasette")
+    db, out = tmp / "cfs.sqlite", tmp / "output"
+    run_cfs(
+        "--db",
+        str(db),
+        "--output",
+        str(out),
+        "crawl",
+        HOUSTON,
+        "--replay",
+        "--no-jsonl",
+    )
+    run_cfs("--db", str(db), "--output", str(out), "export")
+    return {
+        "db": db,
+        "out": out,
+        "tmp": tmp,
+        "metadata": json.loads((out / "metadata.json").read_text("utf-8")),
+    }
+
+
+def _pragma(db: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_every_described_column_exists(store: dict) -> None:
+    tables = store["metadata"]["databases"]["cfs"]["tables"]
+    assert (
+        set(tables)
+        == set(TABLES)
+        == {
+            "feeds",
+            "calls",
+            "observations",
+            "runs",
+            "feed_state",
+            "listings",
+            "imports",
+        }
+    )
+    for table, spec in tables.items():
+        columns = {r[1] for r in _pragma(store["db"], f"PRAGMA table_info({table})")}
+        assert columns, f"no table {table}"
+        missing = set(spec["columns"]) - columns
+        assert not missing, f"{table}: described but not in the store: {missing}"
+        for option in ("sort", "sort_desc", "label_column"):
+            if option in spec:
+                assert spec[option] in columns
+        assert set(spec.get("facets", [])) <= columns
+    # The calls table is described column by column (record schema + lifecycle).
+    calls = {r[1] for r in _pragma(store["db"], "PRAGMA table_info(calls)")}
+    assert set(tables["calls"]["columns"]) == calls
+    assert all(tables["calls"]["columns"].values())
+    assert "One of: pending, dispatched" in tables["calls"]["columns"]["status"]
+
+
+def test_foreign_keys_and_indexes_are_declared(store: dict) -> None:
+    def fks(table: str) -> set[tuple[str, str, str]]:
+        return {
+            (r[3], r[2], r[4])
+            for r in _pragma(store["db"], f"PRAGMA foreign_key_list({table})")
+        }
+
+    assert ("feed_id", "feeds", "feed_id") in fks("calls")
+    assert ("feed_id", "feeds", "feed_id") in fks("runs")
+    assert ("feed_id", "feeds", "feed_id") in fks("feed_state")
+    assert ("feed_id", "feeds", "feed_id") in fks("imports")
+    assert ("run_id", "runs", "run_id") in fks("imports")
+    assert ("feed_id", "feeds", "feed_id") in fks("listings")
+    obs = fks("observations")
+    assert {
+        ("feed_id", "calls", "feed_id"),
+        ("record_key", "calls", "record_key"),
+        ("feed_id", "feeds", "feed_id"),
+    } <= obs
+    indexed = set()
+    for (name,) in _pragma(
+        store["db"],
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'calls'",
+    ):
+        first = _pragma(store["db"], f"PRAGMA index_info({name})")
+        indexed.add(min(first)[2])
+    assert {"feed_id", "received_at_utc", "call_type_category"} <= indexed
+
+
+def test_feed_sources_and_licenses_as_documented(store: dict) -> None:
+    configs, _ = load_all()
+    meta = build_metadata(configs.values())
+    assert meta == store["metadata"]
+    feeds_html = meta["databases"]["cfs"]["tables"]["feeds"]["description_html"]
+    for cfg in configs.values():
+        if cfg.has_feed:
+            assert f"<code>{cfg.feed_id}</code>" in feeds_html
+            if cfg.get("documentation_url"):
+                assert cfg["documentation_url"] in feeds_html
+    licensed = [c for c in configs.values() if c.has_feed and c.get("license")]
+    unlicensed = [c for c in configs.values() if c.has_feed and not c.get("license")]
+    for cfg in licensed:
+        assert cfg["license"] in feeds_html
+    assert feeds_html.count("not stated by the publisher") == len(unlicensed)
+
+
+def test_metadata_command_names_the_database(store: dict) -> None:
+    target = store["tmp"] / "meta.json"
+    run_cfs(
+        "--db",
+        str(store["tmp"] / "calls_2025.sqlite"),
+        "datasette-metadata",
+        "--file",
+        str(target),
+    )
+    meta = json.loads(target.read_text("utf-8"))
+    assert list(meta["databases"]) == ["calls_2025"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+        return response.read()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("datasette") is None, reason="datasette is not installed"
+)
+def test_datasette_serves_the_store_with_the_metadata(store: dict) -> None:
+    port = _free_port()
+    meta_path = store["out"] / "metadata.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "datasette",
+            "serve",
+            str(store["db"]),
+            "-m",
+            str(meta_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                served = json.loads(_get(f"{base}/-/metadata.json"))
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        "datasette did not start: "
+                        + (
+                            proc.stderr.read().decode()
+                            if proc.poll() is not None
+                            else "timeout"
+                        )
+                    ) from None
+                time.sleep(0.2)
+        assert served["title"] == store["metadata"]["title"]
+        assert (
+            served["databases"]["cfs"]["tables"]["calls"]["columns"]
+            == (store["metadata"]["databases"]["cfs"]["tables"]["calls"]["columns"])
+        )
+        rows = json.loads(
+            _get(f"{base}/cfs/calls.json?_shape=objects&_labels=on&_size=5")
+        )["rows"]
+        assert len(rows) == 5
+        title = store["metadata"]["databases"]["cfs"]["tables"]["feeds"]
+        assert title["label_column"] == "title"
+        assert rows[0]["feed_id"] == {
+            "value": HOUSTON,
+            "label": "Houston 911 Active Incidents (HEC)",
+        }
+        page = _get(f"{base}/cfs/calls").decode()
+        assert "call_type_category" in page and "facet" in page
+        assert "Houston" in _get(f"{base}/cfs/feeds").decode()
+        _get(f"{base}/cfs/imports")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,620 @@
+"""`cfs import-git`: a git scraper's history imported is what scheduled runs stored.
+
+Small git repositories are built here from the recorded captures, each commit dated
+with the capture time (GIT_COMMITTER_DATE/GIT_AUTHOR_DATE). Importing them must give
+what replaying the same captures as runs gives, and the first/last seen and
+closures an independent reading of the capture files predicts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cfs_spiders.import_git import (
+    Commit,
+    FeedRange,
+    ImportGitError,
+    check_ranges,
+    chunks,
+    parse_feed_spec,
+    plan,
+)
+from tests.conftest import FIXTURES, ROOT, run_cfs
+
+CLEARWATER = "fl_clearwater_police_active_calls"
+HOUSTON = "tx_houston_hec_active_incidents"
+PORTLAND = "or_portland_boec_911_incidents"
+LEGACY = "tx_houston_test_legacy_incidents"
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+# ------------------------------------------------------------------- helpers
+def _epoch(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_repo(folder: Path, commits: list[tuple[int, dict[str, bytes | None]]]) -> Path:
+    """A git repository with one commit per (time, {path: content, None = delete})."""
+    folder.mkdir(parents=True)
+    base = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(folder.parent)}
+
+    def git(*args: str, when: int | None = None) -> None:
+        env = dict(base)
+        if when is not None:
+            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{when} +0000"
+        subprocess.run(
+            [
+                "git",
+                "-c",
+                "user.name=scraper",
+                "-c",
+                "user.email=scraper@example.invalid",
+                *args,
+            ],
+            cwd=folder,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q", "-b", "main")
+    for when, files in commits:
+        for name, content in files.items():
+            path = folder / name
+            if content is None:
+                git("rm", "-q", name)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            git("add", name)
+        git("commit", "-q", "-m", f"snapshot {_iso(when)}", when=when)
+    return folder
+
+
+def state(db: Path) -> dict:
+    """Everything a run decides, without run ids and wall-clock times."""
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        calls = {}
+        for row in conn.execute("SELECT * FROM calls"):
+            d = dict(row)
+            d.pop("last_run_id")
+            d.pop("run_id")
+            calls[(d["feed_id"], d["record_key"])] = d
+        observations = sorted(
+            tuple(r)
+            for r in conn.execute(
+                "SELECT feed_id, record_key, fetched_at, values_hash FROM observations"
+            )
+        )
+        return {"calls": calls, "observations": observations}
+    finally:
+        conn.close()
+
+
+def query(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def lifecycle(db: Path, feed_id: str) -> dict[str, tuple]:
+    return {
+        r[0]: r[1:]
+        for r in query(
+            db,
+            "SELECT call_id, first_seen, last_seen, disappeared_at, "
+            "status FROM calls WHERE feed_id = ?",
+            (feed_id,),
+        )
+    }
+
+
+# ------------------------------------------------------------------ Clearwater
+def _clearwater_snapshots() -> list[dict]:
+    archive = json.loads(
+        (FIXTURES / CLEARWATER / "archive_2025-12-13.json").read_text(encoding="utf-8")
+    )
+    return archive["snapshots"]
+
+
+def _clearwater_expected() -> dict[str, tuple]:
+    """First/last seen, disappearance and status of every call, read straight from
+    the archive: a call leaves the active board at the first later snapshot that
+    lists calls but not it."""
+    snaps = [
+        (
+            _iso(_epoch(s["timestamp"])),
+            {c["Master_Incident_Number"] for c in s["calls"]},
+        )
+        for s in _clearwater_snapshots()
+    ]
+    out = {}
+    for cid in {c for _, ids in snaps for c in ids}:
+        seen = [t for t, ids in snaps if cid in ids]
+        first, last = seen[0], seen[-1]
+        gone = next(
+            (t for t, ids in snaps if t > last and ids and cid not in ids), None
+        )
+        out[cid] = (first, last, gone, "closed" if gone else None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def clearwater(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The 52 snapshots committed as data/current_calls.json in the scraper's
+    wrapper, plus unrelated commits; the same snapshots replayed as 52 runs."""
+    tmp = tmp_path_factory.mktemp("clearwater")
+    commits: list[tuple[int, dict[str, bytes | None]]] = [
+        (_epoch("2025-12-12T23:00:00Z"), {"README.md": b"active calls scraper\n"}),
+    ]
+    for i, snap in enumerate(_clearwater_snapshots()):
+        body = {
+            "calls": snap["calls"],
+            "timestamp": snap["timestamp"],
+            "count": len(snap["calls"]),
+        }
+        files: dict[str, bytes | None] = {
+            "data/current_calls.json": json.dumps(body, indent=2).encode("utf-8")
+        }
+        if i == 10:
+            files["data/other.json"] = b"{}"
+        commits.append((_epoch(snap["timestamp"]), files))
+    repo = make_repo(tmp / "repo", commits)
+    replay_db = tmp / "replay.sqlite"
+    run_cfs(
+        "--db",
+        str(replay_db),
+        "--output",
+        str(tmp / "out"),
+        "crawl",
+        CLEARWATER,
+        "--replay",
+        "--no-jsonl",
+    )
+    return {"tmp": tmp, "repo": repo, "replay_db": replay_db}
+
+
+def _import(
+    db: Path, repo: Path, *extra: str, out: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    return run_cfs(
+        "--db",
+        str(db),
+        "--output",
+        str(out or db.parent / "out"),
+        "import-git",
+        str(repo),
+        *extra,
+        check=check,
+    )
+
+
+CLEARWATER_ARGS = ("--feed", CLEARWATER, "--path", "data/current_calls.json")
+
+
+def test_clearwater_import_equals_replay_and_repeats_nothing(clearwater: dict) -> None:
+    db = clearwater["tmp"] / "imported.sqlite"
+    first = _import(db, clearwater["repo"], *CLEARWATER_ARGS)
+    assert "52 commits of data/current_calls.json in range; 0 already imported" in (
+        first.stderr
+    )
+    assert "[52/52 commits]" in first.stderr
+
+    # Same calls, values, first/last seen, closures and observations as 52 runs.
+    imported, replayed = state(db), state(clearwater["replay_db"])
+    assert imported == replayed
+
+    # Exactly what the archive says, read independently.
+    expected = _clearwater_expected()
+    got = {
+        cid: (f, la, gone, status if gone else None)
+        for cid, (f, la, gone, status) in lifecycle(db, CLEARWATER).items()
+    }
+    assert got == expected
+    assert len(got) == 161
+    assert sum(1 for v in got.values() if v[2]) == 154  # closed by leaving the board
+    assert len(imported["observations"]) == 319
+
+    # One run per commit, each tied to its commit in `imports`.
+    rows = query(
+        db,
+        "SELECT i.status, i.committed_at, r.fetched_at, i.path FROM "
+        "imports i JOIN runs r ON r.run_id = i.run_id",
+    )
+    assert len(rows) == 52
+    assert {r[0] for r in rows} == {"ok"}
+    assert all(r[1] == r[2] for r in rows)
+    assert {r[3] for r in rows} == {"data/current_calls.json"}
+
+    # A second import of the same range changes nothing.
+    runs_before = query(db, "SELECT * FROM runs ORDER BY run_id")
+    imports_before = query(db, "SELECT * FROM imports ORDER BY commit_sha")
+    again = _import(db, clearwater["repo"], *CLEARWATER_ARGS)
+    assert "52 already imported, 0 to go" in again.stderr
+    assert state(db) == imported
+    assert query(db, "SELECT * FROM runs ORDER BY run_id") == runs_before
+    assert query(db, "SELECT * FROM imports ORDER BY commit_sha") == imports_before
+
+
+@pytest.fixture(scope="module")
+def whole(clearwater: dict) -> Path:
+    """An uninterrupted import, in chunks of 20 snapshots."""
+    db = clearwater["tmp"] / "whole.sqlite"
+    _import(db, clearwater["repo"], *CLEARWATER_ARGS, "--chunk", "20")
+    return db
+
+
+def test_clearwater_import_interrupted_then_resumed(
+    clearwater: dict, whole: Path
+) -> None:
+    db = clearwater["tmp"] / "interrupted.sqlite"
+    env = {**os.environ, "CFS_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cfs_spiders.cli",
+            "--db",
+            str(db),
+            "--output",
+            str(db.parent / "out"),
+            "import-git",
+            str(clearwater["repo"]),
+            *CLEARWATER_ARGS,
+            "--chunk",
+            "20",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    runs = 0
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                runs = query(db, "SELECT COUNT(*) FROM runs")[0][0]
+            except sqlite3.Error:
+                runs = 0
+            if runs >= 26:  # in the middle of the second chunk (snapshots 21-40)
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.01)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the import ended before it was killed"
+    done = query(db, "SELECT COUNT(*) FROM runs")[0][0]
+    assert 26 <= done < 52
+    assert query(db, "SELECT COUNT(*) FROM imports WHERE status = 'pending'")[0][0] > 0
+
+    resumed = _import(db, clearwater["repo"], *CLEARWATER_ARGS, "--chunk", "20")
+    assert f"{done} already imported, {52 - done} to go" in resumed.stderr
+    assert state(db) == state(whole)
+    assert query(db, "SELECT COUNT(*) FROM runs")[0][0] == 52
+    assert query(db, "SELECT status, COUNT(*) FROM imports GROUP BY status") == [
+        ("ok", 52)
+    ]
+
+
+def test_clearwater_later_range_first_then_all(clearwater: dict, whole: Path) -> None:
+    """History imported newest part first (--since), then the rest: the store
+    orders what it learns by fetch time, so the end state is the same."""
+    db = clearwater["tmp"] / "later_first.sqlite"
+    later = _import(
+        db, clearwater["repo"], *CLEARWATER_ARGS, "--since", "2025-12-13T12:00:00Z"
+    )
+    assert "19 commits of data/current_calls.json in range" in later.stderr
+    rest = _import(db, clearwater["repo"], *CLEARWATER_ARGS)
+    assert "19 already imported, 33 to go" in rest.stderr
+    assert state(db) == state(whole)
+
+
+def test_broken_and_deleted_commits(tmp_path: Path) -> None:
+    """A commit holding an error page is a failed run (nothing concluded from it);
+    a commit that deletes the file gives no snapshot. Both are recorded, so they
+    are not retried, and the import exits 2 to say some snapshots failed."""
+    snaps = _clearwater_snapshots()[:2]
+
+    def body(snap: dict) -> bytes:
+        return json.dumps({"calls": snap["calls"]}).encode()
+
+    path = "data/current_calls.json"
+    repo = make_repo(
+        tmp_path / "repo",
+        [
+            (_epoch("2025-12-13T00:00:00Z"), {path: body(snaps[0])}),
+            (_epoch("2025-12-13T00:05:00Z"), {path: b"<html>502 Bad Gateway</html>"}),
+            (_epoch("2025-12-13T00:10:00Z"), {path: None}),
+            (_epoch("2025-12-13T00:15:00Z"), {path: body(snaps[1])}),
+        ],
+    )
+    db = tmp_path / "imported.sqlite"
+    proc = _import(db, repo, "--feed", CLEARWATER, "--path", path, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert query(db, "SELECT committed_at, status FROM imports ORDER BY 1") == [
+        ("2025-12-13T00:00:00Z", "ok"),
+        ("2025-12-13T00:05:00Z", "failed"),
+        ("2025-12-13T00:10:00Z", "no_file"),
+        ("2025-12-13T00:15:00Z", "ok"),
+    ]
+    first = {c["Master_Incident_Number"] for c in snaps[0]["calls"]}
+    second = {c["Master_Incident_Number"] for c in snaps[1]["calls"]}
+    seen = lifecycle(db, CLEARWATER)
+    assert set(seen) == first | second
+    assert first - second
+    for cid in first - second:  # gone at the next good listing, not the error page
+        assert seen[cid][1:3] == ("2025-12-13T00:00:00Z", "2025-12-13T00:15:00Z")
+    again = _import(db, repo, "--feed", CLEARWATER, "--path", path)
+    assert "4 already imported, 0 to go" in again.stderr
+
+
+# --------------------------------------------------------------------- Houston
+LEGACY_CONFIG = """\
+config_version: 1
+agency: Houston Fire Department (test stand-in for the retired web service)
+city: Houston
+state: TX
+title: Houston active incidents, legacy web service (test only)
+platform: json
+urls:
+  - https://example.invalid/hfd/incidents
+time_zone: America/Chicago
+location_policy:
+  address: block
+  coordinates: none
+liveness: live
+board: active_calls
+verified_against_capture: false
+capture:
+  kind: raw
+  folder: none
+  origin: synthetic, written by tests/test_import_git.py
+parse:
+  records_path: ["incidents"]
+record:
+  call_id: IncidentNumber
+  address: Address
+  call_type: Type
+declared:
+  id: published
+  received_time: not_published
+  stage_times: not_published
+  address: published
+  coordinates: not_published
+  call_type: published
+  priority: not_published
+  status: not_published
+  disposition: not_published
+  call_source: not_published
+  area: not_published
+  units: not_published
+"""
+
+
+def _legacy(*ids: str) -> bytes:
+    rows = [
+        {"IncidentNumber": i, "Address": "100 BLOCK MAIN ST", "Type": "EMS EVENT"}
+        for i in ids
+    ]
+    return json.dumps({"incidents": rows}).encode()
+
+
+def test_houston_format_switch_two_feeds_two_ranges(tmp_path: Path) -> None:
+    """The scraper committed incidents.json (a JSON web service, here a synthetic
+    stand-in) until October 2023, then data.json (ArcGIS). Each feed reads its
+    range; the ArcGIS part equals replaying the two recorded responses."""
+    configs = tmp_path / "configs"
+    shutil.copytree(ROOT / "city_configs", configs)
+    (configs / f"{LEGACY}.yaml").write_text(LEGACY_CONFIG, encoding="utf-8")
+    arc = sorted((FIXTURES / HOUSTON).glob("*.json"))
+    repo = make_repo(
+        tmp_path / "repo",
+        [
+            (_epoch("2023-10-01T12:00:00Z"), {"incidents.json": _legacy("F1", "F2")}),
+            (_epoch("2023-10-20T12:00:00Z"), {"incidents.json": _legacy("F2")}),
+            (
+                _epoch("2023-10-26T20:36:56Z"),
+                {"incidents.json": None, "data.json": arc[0].read_bytes()},
+            ),
+            (_epoch("2026-08-22T20:42:39Z"), {"data.json": arc[1].read_bytes()}),
+        ],
+    )
+    db = tmp_path / "imported.sqlite"
+    switch = "2023-10-26T20:00:00Z"
+    run_cfs(
+        "--configs",
+        str(configs),
+        "--db",
+        str(db),
+        "--output",
+        str(tmp_path / "out"),
+        "import-git",
+        str(repo),
+        "--path",
+        "data.json",
+        "--path",
+        "incidents.json",
+        "--feed",
+        f"{LEGACY}@..{switch}",
+        "--feed",
+        f"{HOUSTON}@{switch}..",
+    )
+    assert query(
+        db,
+        "SELECT feed_id, path, committed_at, status FROM imports ORDER BY committed_at",
+    ) == [
+        (LEGACY, "incidents.json", "2023-10-01T12:00:00Z", "ok"),
+        (LEGACY, "incidents.json", "2023-10-20T12:00:00Z", "ok"),
+        (HOUSTON, "data.json", "2023-10-26T20:36:56Z", "ok"),
+        (HOUSTON, "data.json", "2026-08-22T20:42:39Z", "ok"),
+    ]
+    assert lifecycle(db, LEGACY) == {
+        "F1": (
+            "2023-10-01T12:00:00Z",
+            "2023-10-01T12:00:00Z",
+            "2023-10-20T12:00:00Z",
+            "closed",
+        ),
+        # The legacy service stopped: its last call is never seen to leave.
+        "F2": ("2023-10-01T12:00:00Z", "2023-10-20T12:00:00Z", None, "unknown"),
+    }
+
+    replay_db = tmp_path / "replay.sqlite"
+    run_cfs(
+        "--db",
+        str(replay_db),
+        "--output",
+        str(tmp_path / "out2"),
+        "crawl",
+        HOUSTON,
+        "--replay",
+        "--no-jsonl",
+    )
+    imported = state(db)
+    imported["calls"] = {k: v for k, v in imported["calls"].items() if k[0] == HOUSTON}
+    imported["observations"] = [o for o in imported["observations"] if o[0] == HOUSTON]
+    assert imported == state(replay_db)
+    # No incident is on both boards, three years apart: every 2023 incident left
+    # the board at the 2026 commit, every 2026 incident is still on it.
+    rows = query(
+        db,
+        "SELECT first_seen, last_seen, disappeared_at, status, COUNT(*) "
+        "FROM calls WHERE feed_id = ? GROUP BY 1, 2, 3, 4 ORDER BY 1",
+        (HOUSTON,),
+    )
+    assert [r[:4] for r in rows] == [
+        (
+            "2023-10-26T20:36:56Z",
+            "2023-10-26T20:36:56Z",
+            "2026-08-22T20:42:39Z",
+            "closed",
+        ),
+        ("2026-08-22T20:42:39Z", "2026-08-22T20:42:39Z", None, rows[1][3]),
+    ]
+    assert rows[1][3] != "closed"
+    assert rows[1][4] == 107
+
+
+# -------------------------------------------------------------------- Portland
+def test_portland_renamed_file(tmp_path: Path) -> None:
+    """The Atom feed committed as rss_data/911incidents.cfm, then renamed to
+    rss_data/911incidents_2.cfm: both paths given, both snapshots imported; the
+    result equals replaying the two recorded feeds."""
+    first, second = sorted((FIXTURES / PORTLAND).glob("*.xml"))
+    repo = make_repo(
+        tmp_path / "repo",
+        [
+            (
+                _epoch("2017-02-28T22:58:29Z"),
+                {"rss_data/911incidents.cfm": first.read_bytes()},
+            ),
+            (
+                _epoch("2017-03-01T00:36:52Z"),
+                {
+                    "rss_data/911incidents.cfm": None,
+                    "rss_data/911incidents_2.cfm": second.read_bytes(),
+                },
+            ),
+        ],
+    )
+    db = tmp_path / "imported.sqlite"
+    _import(
+        db,
+        repo,
+        "--feed",
+        PORTLAND,
+        "--path",
+        "rss_data/911incidents.cfm",
+        "--path",
+        "rss_data/911incidents_2.cfm",
+    )
+    assert query(
+        db, "SELECT path, committed_at, status FROM imports ORDER BY committed_at"
+    ) == [
+        ("rss_data/911incidents.cfm", "2017-02-28T22:58:29Z", "ok"),
+        ("rss_data/911incidents_2.cfm", "2017-03-01T00:36:52Z", "ok"),
+    ]
+    replay_db = tmp_path / "replay.sqlite"
+    run_cfs(
+        "--db",
+        str(replay_db),
+        "--output",
+        str(tmp_path / "out2"),
+        "crawl",
+        PORTLAND,
+        "--replay",
+        "--no-jsonl",
+    )
+    assert state(db) == state(replay_db)
+    # A window of the 100 latest: rolling off is not closing.
+    gone = query(
+        db,
+        "SELECT COUNT(*), SUM(status = 'closed') FROM calls "
+        "WHERE disappeared_at = '2017-03-01T00:36:52Z'",
+    )[0]
+    assert gone[0] > 0 and gone[1] == 0
+    assert (
+        query(db, "SELECT COUNT(*) FROM calls WHERE disappeared_at IS NULL")[0][0]
+        == 100
+    )
+
+
+# ------------------------------------------------------------------- planning
+def _commit(iso: str, sha: str = "a" * 40) -> Commit:
+    return Commit(
+        sha=sha,
+        at=datetime.fromisoformat(iso.replace("Z", "+00:00")),
+        path="f.json",
+        blob="b" * 40,
+        order=0,
+    )
+
+
+def test_feed_ranges_route_commits_and_must_not_overlap() -> None:
+    old = parse_feed_spec("tx_houston_old_feed@..2023-10-26")
+    new = parse_feed_spec("tx_houston_hec_active_incidents@2023-10-26..")
+    assert str(old) == "tx_houston_old_feed@..2023-10-26T00:00:00Z"
+    check_ranges([old, new])
+    commits = [
+        _commit("2023-10-25T23:59:59Z", "1" * 40),
+        _commit("2023-10-26T00:00:00Z", "2" * 40),
+        _commit("2024-01-01T00:00:00Z", "3" * 40),
+    ]
+    routed = plan(commits, [old, new])
+    assert [p.feed_id for p in routed] == [old.feed_id, new.feed_id, new.feed_id]
+    assert [
+        p.feed_id
+        for p in plan(commits, [old, new], until=datetime(2024, 1, 1, tzinfo=UTC))
+    ] == [old.feed_id, new.feed_id]
+    assert [len(c) for c in chunks(routed, 1)] == [1, 1, 1]
+    assert [len(c) for c in chunks(routed, 20)] == [1, 2]
+    with pytest.raises(ImportGitError, match="overlap"):
+        check_ranges([old, FeedRange("tx_houston_hec_active_incidents")])
+    with pytest.raises(ImportGitError, match="SINCE is not before UNTIL"):
+        parse_feed_spec("tx_houston_old_feed@2024-01-01..2023-01-01")
+    with pytest.raises(ImportGitError, match="ISO 8601"):
+        parse_feed_spec("tx_houston_old_feed@last week..")
