@@ -1,0 +1,234 @@
+"""How a call reached the police: 911, another phone line, an alarm, an officer.
+
+Why it matters: the share of officer-initiated work is one of the few things a
+calls-for-service feed can say about policing itself, and a feed that only lists
+calls does not say who started them. The rules here are deliberately cautious:
+
+* An explicit source field wins (Seattle ``Call Type``, New Orleans
+  ``SelfInitiated``, Detroit ``officerinitiated``, San Francisco
+  ``onview_flag``), with ``basis="explicit_field"``.
+* Without one, a call type can show that an officer started the call
+  (``TRAFFIC STOP``, ``PREMISE CHECK``, ``ONVIEW`` ...), and a 911 hang-up shows
+  that it came in on 911; these say ``basis="inferred_from_call_type"``.
+* Otherwise the source is ``unknown`` with ``basis="none"``. A call is never
+  ``911`` merely because nothing says otherwise.
+
+A bare yes/no value (``Y``/``N``, ``Yes``/``No``) is read as an
+officer-initiated flag, because that is what it means in every feed seen so far;
+``N`` gives ``public_unknown`` (public-originated, channel unknown), not ``911``.
+A blank value is unknown, never "not officer-initiated".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from .. import vocab
+
+__all__ = ["SourceResult", "classify_source", "infer_from_call_type"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceResult:
+    """Source of one call.
+
+    ``source`` is in ``vocab.CALL_SOURCES``, ``basis`` in
+    ``vocab.CALL_SOURCE_BASIS``; ``is_officer_initiated`` is ``True``,
+    ``False`` or ``None`` (not known).
+    """
+
+    source: str
+    basis: str
+    is_officer_initiated: bool | None
+
+
+UNKNOWN = SourceResult("unknown", "none", None)
+
+# Whether each source means the officer started the call. ``other`` and
+# ``unknown`` say nothing either way.
+_OFFICER: dict[str, bool | None] = {
+    "911": False,
+    "non_emergency_phone": False,
+    "officer_initiated": True,
+    "alarm": False,
+    "text": False,
+    "walk_in": False,
+    "online_report": False,
+    "other_agency": False,
+    "scheduled_or_admin": False,
+    "other": None,
+    "public_unknown": False,
+    "unknown": None,
+}
+
+# Exact explicit values (normalized: upper case, punctuation to spaces).
+_EXPLICIT: dict[str, str] = {
+    # Seattle SPD "Call Type" (see reference/vera_self_initiated.csv).
+    "911": "911",
+    "ONVIEW": "officer_initiated",
+    "ON VIEW": "officer_initiated",
+    "TELEPHONE OTHER NOT 911": "non_emergency_phone",
+    "TELEPHONE OTHER": "non_emergency_phone",
+    "NOT 911": "non_emergency_phone",
+    "ALARM CALL NOT POLICE ALARM": "alarm",
+    "ALARM CALL": "alarm",
+    "POLICE VARDA ALARM": "alarm",
+    "HISTORY CALL RETRO": "scheduled_or_admin",
+    "IN PERSON COMPLAINT": "walk_in",
+    "TEXT MESSAGE": "text",
+    "PROACTIVE OFFICER INITIATED": "officer_initiated",
+    "SCHEDULED EVENT RECURRING": "scheduled_or_admin",
+    # Yes/no officer-initiated flags: New Orleans SelfInitiated, Detroit
+    # officerinitiated, San Francisco onview_flag.
+    "Y": "officer_initiated",
+    "YES": "officer_initiated",
+    "TRUE": "officer_initiated",
+    "N": "public_unknown",
+    "NO": "public_unknown",
+    "FALSE": "public_unknown",
+    # San Francisco onview_flag: Healthy Streets Operation Center, a city
+    # operations centre that hands calls to the police.
+    "HSOC": "other_agency",
+}
+# Values that are present but say nothing about the source.
+_NO_INFORMATION = frozenset({"FK ERROR", "UNKNOWN", "UNK", "NONE", "NULL", "N A", "NA"})
+
+# Keyword fallbacks for explicit values not listed above, first match wins.
+_EXPLICIT_KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (source, re.compile(pattern))
+    for source, pattern in (
+        ("text", r"\bTEXT\b|\bSMS\b"),
+        (
+            "officer_initiated",
+            r"\b(ON ?VIEW|OFFICER INITIATED|SELF INITIATED|FIELD INITIATED|"
+            r"PROACTIVE)\b",
+        ),
+        ("alarm", r"\bALARMS?\b"),
+        ("911", r"\b(E )?911\b"),
+        ("non_emergency_phone", r"\b(NON EMERGENCY|TELEPHONE|PHONE|311|10 DIGIT)\b"),
+        ("walk_in", r"\b(WALK ?IN|IN PERSON|FRONT DESK|LOBBY|STATION)\b"),
+        ("online_report", r"\b(ONLINE|INTERNET|WEB|E ?MAIL|APP)\b"),
+        (
+            "other_agency",
+            r"\b(OTHER AGENCY|ALLIED AGENCY|MUTUAL AID|OUTSIDE AGENCY|FIRE|EMS)\b",
+        ),
+        ("scheduled_or_admin", r"\b(SCHEDULED|ADMIN\w*|RETRO|HISTORY)\b"),
+        ("other", r"\bOTHER\b"),
+    )
+)
+
+# Call types that show an officer started the call (checked on normalized text).
+_OFFICER_CALL_TYPES = re.compile(
+    r"\b("
+    r"TRAFFIC STOPS?|OFFICER TRAFFIC STOP|TS TARGETED|"
+    r"ON ?VIEW|OFFICER INITIATED|SELF INITIATED|"
+    r"(PREMISES?|AREA|BUSINESS|BUILDING|HOUSE|HOME|VACANT \w+|TAVERN|PARK|PERIODIC|"
+    r"RESIDENCE|SCHOOL|ZONE) (CHECKS?|CHKS?)|HOUSE BUSINESS CHECK|"
+    r"DIRECTED PATROL|DESIGNATED PATROL|PATROL BY|EXTRA PATROL|FOOT PATROL|"
+    r"WALK (AND|&) TALK|PARK (AND|&) WALK|WALKING BEAT|FOOT BEAT|"
+    r"FIELD (INTERVIEW|CONTACT|INTERROGATION)S?|"
+    r"(PEDESTRIAN|SUBJ|SUBJECT|TERRY|SUSPICIOUS) STOPS?|PASSING CALLS?|"
+    r"COMMUNITY POLICING|PREDICTIVE POLICING"
+    r")\b"
+)
+_911_CALL_TYPES = re.compile(
+    r"\b(911 (HANG ?UPS?|HANGUP|OPEN LINE|DISCONNECT\w*|ABANDON\w*|CALL)|"
+    r"(SILENT|ABANDONED|INCOMPLETE) (E )?911)"
+)
+_NON_WORD = re.compile(r"[^A-Z0-9&]+")
+
+
+def _text(value: Any) -> str:
+    """Best-effort text for any input."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _norm(value: str) -> str:
+    return _NON_WORD.sub(" ", value.upper()).strip()
+
+
+def _result(source: str, basis: str) -> SourceResult:
+    return SourceResult(source, basis, _OFFICER[source])
+
+
+def _explicit(norm: str) -> str | None:
+    """Source named by an explicit field value, or None if it says nothing."""
+    if not norm or norm in _NO_INFORMATION:
+        return None
+    if norm in _EXPLICIT:
+        return _EXPLICIT[norm]
+    for source, pattern in _EXPLICIT_KEYWORDS:
+        if pattern.search(norm):
+            return source
+    return None
+
+
+@lru_cache(maxsize=16384)
+def infer_from_call_type(call_type: str | None) -> SourceResult:
+    """Source implied by a call type alone (``unknown`` when it implies none).
+
+    Only two inferences are made because only they are safe: officer-initiated
+    work named as such, and 911 hang-ups/open lines (which by definition came
+    in on 911).
+    """
+    norm = _norm(_text(call_type))
+    if not norm:
+        return UNKNOWN
+    if _OFFICER_CALL_TYPES.search(norm):
+        return _result("officer_initiated", "inferred_from_call_type")
+    if _911_CALL_TYPES.search(norm):
+        return _result("911", "inferred_from_call_type")
+    return UNKNOWN
+
+
+@lru_cache(maxsize=16384)
+def _classify(source_raw: str, call_type: str) -> SourceResult:
+    source = _explicit(_norm(source_raw))
+    if source is not None:
+        return _result(source, "explicit_field")
+    return infer_from_call_type(call_type)
+
+
+def classify_source(
+    source_raw: Any,
+    *,
+    feed_id: Any = None,
+    call_type: Any = None,
+) -> SourceResult:
+    """Classify a call's source: explicit field, else call type, else unknown.
+
+    ``feed_id`` is accepted for symmetry with the other normalizers and for
+    future per-feed tables; the values seen so far mean the same in every feed.
+    Never raises.
+    """
+    try:
+        return _classify(_text(source_raw).strip(), _text(call_type).strip())
+    except Exception:  # noqa: BLE001
+        log.exception("classify_source failed for %r", source_raw)
+        return UNKNOWN
+
+
+def _check_tables() -> None:
+    """Import-time guard: every table value is a vocabulary code."""
+    sources = set(_EXPLICIT.values()) | {s for s, _ in _EXPLICIT_KEYWORDS}
+    bad = (sources | set(_OFFICER)) - set(vocab.CALL_SOURCES)
+    if bad or set(_OFFICER) != set(vocab.CALL_SOURCES):
+        raise RuntimeError(f"call_source tables out of step with vocab: {bad}")
+
+
+_check_tables()
