@@ -433,9 +433,6 @@ def measure_feed(
         rows += detail
         if agree == "disagree":
             note = f"{fill:.0%} filled"
-            derived = next((r[3] for r in detail if r[2] == "share_derived"), None)
-            if derived:
-                note += f", {derived:.0%} of them derived from stage times"
             disagreements.append(
                 f"{element}: declared {decl}, measured {measured} ({note})"
             )
@@ -485,16 +482,6 @@ def _element_detail(
         if found:
             rows += _granularity_rows(feed, element, found, TIME_RESOLUTIONS)
             rows[-1] = (feed, element, "resolution", rows[-1][3] or _coarsest(found))
-    elif element == "status":
-        derived = sum(1 for c in carrying if not _present(c["status_raw"]))
-        rows.append(
-            (
-                feed,
-                element,
-                "share_derived",
-                round(derived / len(carrying), 4) if carrying else None,
-            )
-        )
     elif element == "area":
         kinds = [
             f.removeprefix("area_")
@@ -614,7 +601,6 @@ EXTRA_METRICS: dict[str, tuple[str, ...]] = {
     "address": tuple(f"share_{g}" for g in vocab.ADDRESS_GRANULARITY) + ("finest",),
     "coordinates": tuple(f"share_{g}" for g in vocab.COORD_GRANULARITY)
     + ("finest", "decimals_median"),
-    "status": ("share_derived",),
     "area": ("types",),
 }
 

@@ -33,10 +33,9 @@ HAS: dict[str, Callable[[dict[str, Any]], bool]] = {
     ),
     "call_type": _any("call_type_raw", "call_type_code_raw"),
     "priority": _any("priority_raw"),
-    "status": lambda r: (
-        r.get("status_raw") not in (None, "")
-        or r.get("status_basis") == "derived_from_timestamps"
-    ),
+    # Published status only: a status this project derives from stage times or
+    # from presence on a listing is an inference; stage_times shows those times.
+    "status": _any("status_raw"),
     "disposition": _any("disposition_raw"),
     "call_source": _any("source_raw"),
     "area": _any(*AREA_FIELDS),

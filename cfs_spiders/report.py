@@ -295,21 +295,9 @@ def findings(long: pd.DataFrame, withheld: pd.DataFrame) -> list[str]:
                 f for f in measured if idx.get((f, element, "measured")) == "partial"
             ]
             more = f" ({len(part)} more for some calls)" if part else ""
-            derived = ""
-            if element == "status":
-                n_derived = sum(
-                    1
-                    for f in full + part
-                    if (_num(idx.get((f, element, "share_derived"))) or 0) >= 0.5
-                )
-                if n_derived:
-                    derived = (
-                        f"; for {n_derived} of these the status is derived "
-                        "from the published stage times, not published"
-                    )
             out.append(
                 f"{len(full)} of {m} feeds publish {ELEMENT_PHRASES[element]} for "
-                f"at least {PUBLISHED_MIN:.0%} of calls{more}{derived}; "
+                f"at least {PUBLISHED_MIN:.0%} of calls{more}; "
                 f"{chi(element)}."
             )
     for f in measured:
