@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .config import get_config
-from .export import write_csv
+from .export import safe_cell, write_csv
 from .normalize.address import classify_address
 from .normalize.call_source import classify_source
 from .normalize.call_type import categorize
@@ -76,9 +76,9 @@ def categorize_csv(
 
     if output is None:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(out_header)
+        writer.writerow([safe_cell(c) for c in out_header])
         for r in results():
-            writer.writerow(["" if v is None else v for v in r])
+            writer.writerow([safe_cell(v) for v in r])
     else:
         write_csv(output, out_header, results())
     summary = ", ".join(f"{k}: {v}" for k, v in counts.most_common())

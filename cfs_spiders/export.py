@@ -109,7 +109,7 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]])
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(columns)
+            writer.writerow([safe_cell(c) for c in columns])
             for row in rows:
                 writer.writerow([safe_cell(v) for v in row])
                 count += 1

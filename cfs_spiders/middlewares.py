@@ -1,13 +1,13 @@
 """Retries that back off: exponential delay per attempt, Retry-After honoured.
 
 Scrapy's own retry middleware re-queues at once; a site that answers 429 or 503
-deserves a pause. The wait happens inside the downloader middleware (the request
-slot for that host stays busy, so nothing else is sent to it meanwhile).
+deserves a pause. The wait happens inside the downloader middleware, without blocking
+the reactor (other feeds go on). A Retry-After longer than ``CFS_BACKOFF_MAX`` is
+not waited out: the request is given up and the run says why.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from datetime import UTC, datetime
@@ -67,11 +67,23 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return response
         if response.status in self.retry_http_codes:
             reason = f"HTTP {response.status}"
+            after = retry_after_seconds(response.headers.get(b"Retry-After"))
+            if after is not None and after > self.cap:
+                # Asked to come back later than we are willing to wait: asking
+                # sooner would ignore the server, so give up and say why.
+                request.meta["cfs_retry_note"] = (
+                    f"Retry-After {after:.0f}s exceeds CFS_BACKOFF_MAX "
+                    f"{self.cap:.0f}s: not retried"
+                )
+                return response
             retry = get_retry_request(
                 request, spider=self.crawler.spider, reason=reason,
                 max_retry_times=self.max_retry_times,
             )
             if retry is None:
+                request.meta["cfs_retry_note"] = (
+                    f"gave up after {request.meta.get('retry_times', 0)} retries"
+                )
                 return response
             wait = self.delay(request, response)
             log.info("%s: %s, retrying in %.1fs", request.url, reason, wait)
@@ -89,6 +101,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
                 max_retry_times=self.max_retry_times,
             )
             if retry is None:
+                request.meta["cfs_retry_note"] = (
+                    f"gave up after {request.meta.get('retry_times', 0)} retries"
+                )
                 return None
             await sleep(self.delay(request, None))
             return retry

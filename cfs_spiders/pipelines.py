@@ -87,6 +87,7 @@ class StorePipeline:
         self.new_observations = 0
         self.store = None
         self.started = time.monotonic()
+        self.batch_size = crawler.settings.getint("CFS_STORE_BATCH", self.batch_size)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -142,8 +143,10 @@ class StorePipeline:
                 reasons.append(f"{run.records} records, fewer than min_records={minimum}")
             reasons.extend(self.fill_drops(cfg, fill, thresholds))
         closed = 0
-        if (ok and fetched and not run.not_modified and run.records > 0
-                and run.full_listing):
+        # Only a run that read the whole listing and looks normal may say that calls
+        # left it: a degraded run (too few records, a column gone) may not.
+        if (ok and not reasons and fetched and not run.not_modified
+                and run.records > 0 and run.full_listing):
             closed = self.store.mark_disappeared(cfg.feed_id, fetched, cfg.board)
         status = "failed" if not ok else ("degraded" if reasons else "ok")
         finished = datetime.now(UTC)
@@ -170,6 +173,13 @@ class StorePipeline:
             "fill_rates": fill,
             "counts": counts,
             "http_status": run.http_status,
+            "unknown": {k.split(":")[0]: v for k, v in counts.items()
+                        if k.endswith(":unknown")},
+            "unmapped": {k.split(":")[0]: v for k, v in counts.items()
+                         if k.endswith(":unmapped")},
+            "absent_fields": spider.absent_fields() if hasattr(
+                spider, "absent_fields") else [],
+            "downloader": self.downloader_stats(),
             "errors": run.errors[:50],
             "degraded_reasons": reasons,
         }
@@ -188,6 +198,21 @@ class StorePipeline:
                 run.feed_id, run.run_id, status, run.records, self.new_calls, closed,
                 f" ({'; '.join(run.errors[:3] + reasons)})" if status != "ok" else "")
         return report
+
+    def downloader_stats(self) -> dict[str, Any]:
+        """Every response and network error of the run, retried ones included."""
+        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        out: dict[str, Any] = {"responses": {}, "exceptions": {}, "retries": 0}
+        for key, value in stats.items():
+            if key.startswith("downloader/response_status_count/"):
+                out["responses"][key.rsplit("/", 1)[1]] = value
+            elif key.startswith("downloader/exception_type_count/"):
+                out["exceptions"][key.rsplit("/", 1)[1].rsplit(".", 1)[-1]] = value
+            elif key == "retry/count":
+                out["retries"] = value
+            elif key == "robotstxt/forbidden":
+                out["robots_forbidden"] = value
+        return out
 
     def fill_drops(self, cfg: Any, fill: dict[str, float], thresholds: dict) -> list[str]:
         """Elements whose fill rate fell further than allowed against recent runs."""

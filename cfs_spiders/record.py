@@ -259,9 +259,11 @@ class RecordBuilder:
         if count is None and units:
             count = len([u for u in _UNIT_SPLIT.split(units) if u])
         try:
-            rec["unit_count"] = None if count is None else int(float(count))
-        except (TypeError, ValueError):
-            rec["unit_count"] = None
+            count = None if count is None else int(float(count))
+        except (TypeError, ValueError, OverflowError):  # "1e400", inf
+            count = None
+        # a count no board could show is garbage (and would not fit the store)
+        rec["unit_count"] = count if count is not None and 0 <= count < 2**31 else None
 
         rec["source_url"] = source_url
         rec["fetched_at"] = iso_utc(fetched_at)

@@ -6,6 +6,22 @@ import os
 
 from . import __version__
 
+
+def _env_number(name: str, default: float, kind: type = float) -> float:
+    """A numeric setting from the environment (tests shorten waits with these);
+    the defaults are the polite ones."""
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
+    if number < 0:
+        raise ValueError(f"{name}={value!r} must not be negative")
+    return number
+
+
 BOT_NAME = "cfs"
 SPIDER_LOADER_CLASS = "cfs_spiders.spiderloader.FeedSpiderLoader"
 SPIDER_MODULES: list[str] = []
@@ -16,20 +32,25 @@ ROBOTSTXT_OBEY = True
 COOKIES_ENABLED = False  # only feeds that need them (ASP.NET cookie checks) turn it on
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 1  # one request at a time per host
-DOWNLOAD_DELAY = 1.0
+DOWNLOAD_DELAY = _env_number("CFS_DOWNLOAD_DELAY", 1.0)
 AUTOTHROTTLE_ENABLED = True
-AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_START_DELAY = _env_number("CFS_AUTOTHROTTLE_START_DELAY", 1.0)
 AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
-DOWNLOAD_TIMEOUT = 60
-DOWNLOAD_MAXSIZE = 256 * 1024 * 1024
-DOWNLOAD_WARNSIZE = 64 * 1024 * 1024
+DOWNLOAD_TIMEOUT = _env_number("CFS_DOWNLOAD_TIMEOUT", 60.0)
+# A response larger than this is cancelled and the run fails (say so, not OOM).
+DOWNLOAD_MAXSIZE = int(_env_number("CFS_DOWNLOAD_MAXSIZE", 256 * 1024 * 1024, int))
+DOWNLOAD_WARNSIZE = min(64 * 1024 * 1024, DOWNLOAD_MAXSIZE)
 
 RETRY_ENABLED = True
-RETRY_TIMES = 3
+RETRY_TIMES = int(_env_number("CFS_RETRY_TIMES", 3, int))
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
-CFS_BACKOFF_BASE = 2.0  # seconds; doubled per retry, capped by CFS_BACKOFF_MAX
-CFS_BACKOFF_MAX = 300.0
+# seconds; doubled per retry, capped by CFS_BACKOFF_MAX. A Retry-After longer than
+# CFS_BACKOFF_MAX is not waited out: the run fails and says so.
+CFS_BACKOFF_BASE = _env_number("CFS_BACKOFF_BASE", 2.0)
+CFS_BACKOFF_MAX = _env_number("CFS_BACKOFF_MAX", 300.0)
+# Records per store transaction (the run's calls are committed batch by batch).
+CFS_STORE_BATCH = int(_env_number("CFS_STORE_BATCH", 5000, int))
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "cfs_spiders.middlewares.BackoffRetryMiddleware": 550,

@@ -28,6 +28,8 @@ class ArcGISSpider(FeedSpider):
         if self.incremental and field and mark:
             overlap_ms = int(self.request_options.get("overlap_minutes", 60)) * 60_000
             clauses.append(f"{field} >= {int(mark) - overlap_ms}")
+            if self.run is not None:  # part of the listing: absence means nothing
+                self.run.full_listing = False
         return " AND ".join(f"({c})" for c in clauses) if len(clauses) > 1 else clauses[0]
 
     def page_url(self, base: str, offset: int) -> str:

@@ -10,6 +10,7 @@ end) and never lets one bad record stop the rest.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,12 +23,54 @@ from scrapy.http import Request, Response
 
 from ..config import FeedConfig
 from ..items import CallRecord
+from ..mapping import get_path
 from ..record import RecordBuilder, merge_rows
 
 log = logging.getLogger(__name__)
 
 CAPTURED_AT_HEADER = b"X-Cfs-Captured-At"
 LISTING_HEADER = b"X-Cfs-Listing"
+# What a download error means, for the run report (Scrapy's message may be empty).
+NETWORK_ERRORS = {
+    "DownloadTimeoutError": "no complete answer within DOWNLOAD_TIMEOUT",
+    "TimeoutError": "no complete answer within DOWNLOAD_TIMEOUT",
+    "DownloadCancelledError": "response larger than DOWNLOAD_MAXSIZE: not read",
+    "ResponseDataLossError": "response cut short (fewer bytes than announced)",
+    "DownloadFailedError": "connection reset or lost",
+    "ResponseFailed": "connection reset or lost",
+    "ResponseNeverReceived": "connection reset before any answer",
+    "ConnectionLost": "connection reset or lost",
+    "DownloadConnectionRefusedError": "connection refused",
+    "ConnectionRefusedError": "connection refused",
+    "CannotResolveHostError": "host name not found",
+    "DNSLookupError": "host name not found",
+}
+# Run ids name files (output/runs/<run_id>.json): no separators, no "..".
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}$")
+
+
+def validate_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id) or (
+        ".." in run_id
+    ):
+        raise ValueError(f"invalid run id {run_id!r}: it would not stay a file name")
+    return run_id
+
+
+def spec_paths(spec: Any) -> list[str]:
+    """The raw fields a mapping spec reads (none for a constant)."""
+    if isinstance(spec, str):
+        return [spec]
+    if not isinstance(spec, dict) or "const" in spec:
+        return []
+    paths: list[str] = []
+    if "field" in spec:
+        field_ = spec["field"]
+        paths.extend([field_] if isinstance(field_, str) else field_)
+    paths.extend(spec.get("fields") or ())
+    if "fallback" in spec:
+        paths.extend(spec_paths(spec["fallback"]))
+    return paths
 
 
 class FeedFormatError(ValueError):
@@ -52,7 +95,10 @@ class RunState:
     http_status: dict[str, int] = field(default_factory=dict)
     not_modified: bool = False
     # False when a response says it is not a whole listing (a re-exported capture)
+    # or the request asked for part of it (an incremental fetch)
     full_listing: bool = True
+    # raw field names seen in any record of the run (for schema-drift reports)
+    seen_fields: set[str] = field(default_factory=set)
 
 
 class FeedSpider(scrapy.Spider):
@@ -74,8 +120,10 @@ class FeedSpider(scrapy.Spider):
         self.config = self.feed_config
         self.replay = replay if isinstance(replay, bool) else None
         self.snapshot = int(snapshot) if snapshot not in (None, "") else 0
-        self.run_id = run_id or f"{self.name}-{datetime.now(UTC):%Y%m%dT%H%M%S}-" + \
-            uuid.uuid4().hex[:6]
+        self.run_id = validate_run_id(
+            run_id or f"{self.name}-{datetime.now(UTC):%Y%m%dT%H%M%S}-"
+            + uuid.uuid4().hex[:6]
+        )
         self.run: RunState | None = None
         self.builder: RecordBuilder | None = None
         self.parse_options: dict[str, Any] = {}
@@ -89,6 +137,8 @@ class FeedSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.setup(crawler)
         crawler.signals.connect(spider._on_spider_error, signal=signals.spider_error)
+        crawler.signals.connect(spider._on_item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(spider._on_item_error, signal=signals.item_error)
         return spider
 
     def setup(self, crawler: Any) -> None:
@@ -167,6 +217,7 @@ class FeedSpider(scrapy.Spider):
             return
         self.remember_validators(response)
         raw_records = list(self.extract(response))
+        self.check_schema(response, raw_records)
         run.raw_records += len(raw_records)
         built = []
         for index, raw in enumerate(raw_records):
@@ -209,20 +260,82 @@ class FeedSpider(scrapy.Spider):
         if modified:
             self.state["last_modified_new"] = modified.decode("latin-1")
 
+    def check_schema(self, response: Response, raw_records: list[dict[str, Any]]) -> None:
+        """Fail on schema drift that would corrupt the store: when no record carries
+        the field the call id (or the content key) is read from, every call would
+        get a new key, and the calls stored before would look gone."""
+        if not raw_records or self.builder is None:
+            return
+        assert self.run is not None
+        for rec in raw_records:
+            self.run.seen_fields.update(k for k in rec if isinstance(k, str))
+        now = sorted(self.run.seen_fields)[:15]
+        id_paths = spec_paths(self.builder.record_spec.get("call_id"))
+        if id_paths and not any(
+            get_path(rec, p) not in (None, "") for rec in raw_records for p in id_paths
+        ):
+            self.expect(False, response, f"schema drift: no record has the call id "
+                        f"field {id_paths} (fields now: {now})")
+        if "call_id" not in self.builder.record_spec:
+            missing = [f for f in self.builder.key_fields or ()
+                       if not any(f in rec for rec in raw_records)]
+            if missing:
+                self.expect(False, response, f"schema drift: record_key field(s) "
+                            f"{missing} absent from every record (fields now: {now})")
+
+    def absent_fields(self) -> list[str]:
+        """Mapped raw fields that no record of the run carried (renamed columns)."""
+        if self.builder is None or self.run is None or not self.run.seen_fields:
+            return []
+        seen = self.run.seen_fields
+        absent = set()
+        for name, spec in self.builder.record_spec.items():
+            specs = spec.values() if name == "area" and isinstance(spec, dict) else [
+                spec]
+            for one in specs:
+                for path in spec_paths(one):
+                    if path not in seen and path.split(".")[0] not in seen:
+                        absent.add(path)
+        return sorted(absent)
+
     # ------------------------------------------------------------- errors
     def on_error(self, failure: Any) -> None:
         assert self.run is not None
         request = getattr(failure, "request", None)
         response = getattr(getattr(failure, "value", None), "response", None)
         where = request.url if request is not None else "?"
+        note = request.meta.get("cfs_retry_note") if request is not None else None
         if response is not None:
             self.run.http_status[str(response.status)] = (
                 self.run.http_status.get(str(response.status), 0) + 1
             )
-            self.run.errors.append(f"HTTP {response.status} for {where}")
+            message = f"HTTP {response.status} for {where}"
         else:
-            self.run.errors.append(f"{failure.type.__name__} for {where}: "
-                                   f"{failure.getErrorMessage()}")
+            name = failure.type.__name__
+            detail = failure.getErrorMessage().strip()
+            why = NETWORK_ERRORS.get(name)
+            message = f"{name} for {where}: " + "; ".join(
+                p for p in (why, detail[:300]) if p)
+        self.run.errors.append(f"{message} ({note})" if note else message)
+        self.run.complete = False
+
+    def _on_item_dropped(self, item: Any, response: Any, exception: Exception,
+                         spider: Any) -> None:
+        # A dropped record is not stored, so its call would look gone: the run is
+        # not a complete read of the listing.
+        if spider is not self or self.run is None:
+            return
+        self.run.bad_records += 1
+        self.run.errors.append(f"record dropped: {exception}")
+        self.run.complete = False
+
+    def _on_item_error(self, item: Any, response: Any, spider: Any,
+                       failure: Any) -> None:
+        if spider is not self or self.run is None:
+            return
+        self.run.errors.append(
+            f"record not stored: {failure.type.__name__}: {failure.getErrorMessage()}"
+        )
         self.run.complete = False
 
     def _on_spider_error(self, failure: Any, response: Response, spider: Any) -> None:

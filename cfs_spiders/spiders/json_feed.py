@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,11 +13,32 @@ from ..mapping import get_path
 from .base import FeedSpider
 
 
+def _clean(value: Any) -> Any:
+    """Strings without lone surrogates (they cannot be stored or exported)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    return value
+
+
 def load_json(response: Response, spider: FeedSpider) -> Any:
+    """The response as JSON. Invalid UTF-8 (or a lone surrogate escape) in a value
+    is replaced, counted in the run report, and the rest of the listing kept."""
     try:
         return orjson.loads(response.body)
     except orjson.JSONDecodeError as exc:
-        spider.expect(False, response, f"expected JSON ({exc})")
+        error = exc
+    text = response.body.decode("utf-8", errors="replace")
+    try:
+        data = _clean(json.loads(text, strict=False))
+    except ValueError:
+        spider.expect(False, response, f"expected JSON ({error})")
+    if spider.builder is not None:
+        spider.builder.counts["response:json_recovered"] += 1
+    return data
 
 
 def records_at(data: Any, paths: list[str]) -> list[Any] | None:

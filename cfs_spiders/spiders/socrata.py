@@ -42,6 +42,8 @@ class SocrataSpider(FeedSpider):
                     zone(self.config.time_zone)
                 )
                 clauses.append(f"{field} >= '{since:%Y-%m-%dT%H:%M:%S}'")
+                if self.run is not None:  # part of the listing: absence means nothing
+                    self.run.full_listing = False
         return " AND ".join(clauses) or None
 
     def page_url(self, base: str, offset: int) -> str:
