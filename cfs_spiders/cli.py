@@ -9,6 +9,7 @@ import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from .config import ConfigError, FeedConfig, configs_dir, load_all, validate_feed_id
@@ -85,6 +86,17 @@ def _replay_dir(args: argparse.Namespace, feeds: list[FeedConfig]) -> Path | Non
     return None
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    """Scrapy settings given as ``-s NAME=VALUE``."""
+    out = {}
+    for item in getattr(args, "set", None) or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"cfs: -s expects NAME=VALUE, not {item!r}")
+        out[name] = value
+    return out
+
+
 def _crawl(args: argparse.Namespace, feeds: list[FeedConfig]) -> int:
     from .runner import crawl
 
@@ -96,7 +108,12 @@ def _crawl(args: argparse.Namespace, feeds: list[FeedConfig]) -> int:
         output=Path(args.output) if args.output else None,
         jsonl=not args.no_jsonl,
         incremental=getattr(args, "incremental", False),
+        overrides=_overrides(args),
     )
+    return _crawl_summary(result)
+
+
+def _crawl_summary(result: Any) -> int:
     for rep in result.failed + result.degraded:
         print(f"{rep.get('feed_id')}: {rep.get('status')}: "
               f"{'; '.join((rep.get('errors') or []) + (rep.get('degraded_reasons') or []))[:300]}",
@@ -109,9 +126,106 @@ def _crawl(args: argparse.Namespace, feeds: list[FeedConfig]) -> int:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     configs = _configs(args)
+    if getattr(args, "due", False):
+        return _crawl_due(args, _select(args, configs))
     if not args.all and not args.feeds:
-        raise SystemExit("cfs crawl: name feeds or use --all")
+        raise SystemExit("cfs crawl: name feeds or use --all (or --due)")
     return _crawl(args, _select(args, configs))
+
+
+def _crawl_due(args: argparse.Namespace, feeds: list[FeedConfig]) -> int:
+    """One scheduling pass (cron): crawl the feeds whose interval has passed."""
+    from datetime import timedelta
+
+    from .schedule import crawl_due
+
+    if args.replay is not None:
+        raise SystemExit("cfs crawl --due: polls live feeds; --replay does not apply")
+    chosen, result = crawl_due(
+        feeds,
+        database_url=args.db,
+        lock_ttl=timedelta(minutes=args.lock_ttl),
+        output=Path(args.output) if args.output else None,
+        jsonl=not args.no_jsonl,
+        incremental=not args.full,
+        overrides=_overrides(args),
+    )
+    if result is None:
+        print("cfs: no feed is due", file=sys.stderr)
+        return 0
+    return _crawl_summary(result)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from .schedule import WatchOptions, watch
+
+    def echo(line: str) -> None:
+        print(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {line}", file=sys.stderr,
+              flush=True)
+
+    feeds = _select(args, _configs(args))
+    return watch(
+        feeds,
+        database_url=args.db,
+        options=WatchOptions(
+            jitter=args.jitter,
+            max_backoff=timedelta(minutes=args.max_backoff),
+            lock_ttl=timedelta(minutes=args.lock_ttl),
+        ),
+        echo=echo,
+        output=Path(args.output) if args.output else None,
+        jsonl=not args.no_jsonl,
+        incremental=not args.full,
+        overrides=_overrides(args),
+    )
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .schedule import ScrapydError, build_egg, deploy, deploy_targets
+
+    if args.build_egg:
+        print(f"wrote {build_egg(Path(args.build_egg))}", file=sys.stderr)
+        return 0
+    try:
+        targets = deploy_targets(args.targets, args.project)
+        with tempfile.TemporaryDirectory() as tmp:
+            egg = build_egg(Path(tmp) / "cfs.egg")
+            for url, project in targets:
+                answer = deploy(url, egg, project=project, version=args.version)
+                print(f"{url}: project {project} version {answer.get('version')}, "
+                      f"{answer.get('spiders')} spiders", file=sys.stderr)
+    except ScrapydError as exc:
+        print(f"cfs deploy: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from .schedule import ScrapydError, print_jobs, schedule_scrapyd
+
+    feeds = _select(args, _configs(args))
+    replay = None
+    if args.replay is not None:
+        replay = Path(args.replay) if args.replay else DEFAULT_REPLAY_DIR
+    try:
+        jobs = schedule_scrapyd(
+            args.scrapyd, feeds, project=args.project, database_url=args.db,
+            replay_dir=replay, settings=_overrides(args),
+            lock_ttl=timedelta(minutes=args.lock_ttl), incremental=not args.full,
+            snapshots=args.snapshots,
+        )
+    except ScrapydError as exc:
+        print(f"cfs schedule: {exc}", file=sys.stderr)
+        return 1
+    print_jobs(jobs)
+    print(f"cfs schedule: {len(jobs)} job(s) sent", file=sys.stderr)
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -251,13 +365,76 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--no-jsonl", action="store_true",
                        help="skip the per-run JSON Lines export")
 
+    def poll_args(s: argparse.ArgumentParser) -> None:
+        s.add_argument("--lock-ttl", type=float, default=30.0, metavar="MIN",
+                       help="a run lock expires after this many minutes unless "
+                       "renewed (default 30)")
+        s.add_argument("--full", action="store_true",
+                       help="fetch whole listings (default: incremental)")
+
+    def settings_arg(s: argparse.ArgumentParser) -> None:
+        s.add_argument("-s", "--set", action="append", metavar="NAME=VALUE",
+                       help="a Scrapy setting (repeatable)")
+
     s = sub.add_parser("crawl", help="crawl feeds into the store")
     s.add_argument("feeds", nargs="*", metavar="FEED")
     s.add_argument("--all", action="store_true", help="every configured feed")
     s.add_argument("--incremental", action="store_true",
                    help="fetch only what changed since the last run, where possible")
+    s.add_argument("--due", action="store_true",
+                   help="only the feeds (named, or all) whose update interval has "
+                   "passed since their last successful run, each under a run lock; "
+                   "incremental; safe to call from cron every minute")
     crawl_args(s)
+    poll_args(s)
+    settings_arg(s)
     s.set_defaults(func=cmd_crawl)
+
+    s = sub.add_parser(
+        "watch",
+        help="poll every feed (or the named ones) at its interval until SIGTERM",
+    )
+    s.add_argument("feeds", nargs="*", metavar="FEED")
+    s.add_argument("--jitter", type=float, default=0.1,
+                   help="spread each interval by up to this fraction (default 0.1)")
+    s.add_argument("--max-backoff", type=float, default=360.0, metavar="MIN",
+                   help="longest wait after repeated failures (default 360)")
+    s.add_argument("--no-jsonl", action="store_true",
+                   help="skip the per-run JSON Lines export")
+    poll_args(s)
+    settings_arg(s)
+    s.set_defaults(func=cmd_watch)
+
+    s = sub.add_parser(
+        "deploy",
+        help="upload the project (an egg with the feed configs) to scrapyd nodes",
+    )
+    s.add_argument("targets", nargs="*", metavar="TARGET",
+                   help="scrapyd URL(s) or scrapy.cfg [deploy:NAME] target(s) "
+                   "(default: the first target in scrapy.cfg)")
+    s.add_argument("--project", help="scrapyd project (default: the target's, or cfs)")
+    s.add_argument("--version", help="egg version (default: a UTC timestamp)")
+    s.add_argument("--build-egg", metavar="FILE", help="only write the egg here")
+    s.set_defaults(func=cmd_deploy)
+
+    s = sub.add_parser(
+        "schedule",
+        help="send the due feeds (or, with --replay, every recorded snapshot) to "
+        "scrapyd nodes",
+    )
+    s.add_argument("feeds", nargs="*", metavar="FEED")
+    s.add_argument("--scrapyd", nargs="+", required=True, metavar="URL",
+                   help="scrapyd node(s), e.g. http://10.0.0.5:6800")
+    s.add_argument("--project", default="cfs", help="scrapyd project (default cfs)")
+    s.add_argument("--replay", nargs="?", const="", default=None, metavar="DIR",
+                   help="one job per recorded snapshot (the nodes run with "
+                   "CFS_REPLAY_DIR set)")
+    s.add_argument("--snapshots", metavar="LIST",
+                   help="with --replay: only these snapshots, e.g. 0-3,7,-1")
+    poll_args(s)
+    s.add_argument("-s", "--set", action="append", metavar="NAME=VALUE",
+                   help="a Scrapy setting passed to every job (repeatable)")
+    s.set_defaults(func=cmd_schedule)
 
     s = sub.add_parser("export", help="write output/calls.csv from the store")
     s.set_defaults(func=cmd_export)

@@ -97,6 +97,14 @@ class StorePipeline:
         spider = spider or self.crawler.spider
         self.store = open_store(self.settings.get("CFS_DATABASE_URL"))
         self.store.register_feeds([spider.config])
+        if getattr(spider, "incremental", False) and not spider.state:
+            # Before the first request is made (Scrapy opens the pipelines before it
+            # starts the spider's start()): validators and high-water mark of the
+            # last successful run, so that a scrapyd job or a `cfs watch` poll
+            # fetches only what changed.
+            saved = self.store.feed_state(spider.config.feed_id)
+            spider.state = {k: saved[k] for k in ("etag", "last_modified",
+                                                   "high_water") if saved.get(k)}
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         record = dict(item)
@@ -137,7 +145,11 @@ class StorePipeline:
         fill = self.fill.rates()
         reasons: list[str] = []
         ok = run.complete and not run.errors
-        if ok and not run.not_modified:
+        # An incremental fetch (the records changed since the high-water mark) may
+        # rightly bring few records or none, and they are no sample of the feed's
+        # fill rates: the thresholds apply to whole fetches.
+        partial = getattr(spider, "incremental", False) and not run.full_listing
+        if ok and not run.not_modified and not partial:
             minimum = thresholds.get("min_records", 1)
             if run.records < minimum:
                 reasons.append(f"{run.records} records, fewer than min_records={minimum}")
@@ -148,6 +160,9 @@ class StorePipeline:
         if (ok and not reasons and fetched and not run.not_modified
                 and run.records > 0 and run.full_listing):
             closed = self.store.mark_disappeared(cfg.feed_id, fetched, cfg.board)
+        elif ok and fetched and run.not_modified and run.full_listing:
+            # "Not modified": the listing still holds what it held last time.
+            self.store.touch_listing(cfg.feed_id, fetched, cfg.board)
         status = "failed" if not ok else ("degraded" if reasons else "ok")
         finished = datetime.now(UTC)
         counts = dict(spider.builder.counts) if spider.builder else {}
@@ -192,6 +207,9 @@ class StorePipeline:
         })
         if ok and not run.not_modified:
             self.save_validators(spider)
+        owner = getattr(spider, "lock_owner", None)
+        if owner:  # a scheduled job (``cfs schedule``) frees its feed's run lock
+            self.store.release_lock(cfg.feed_id, str(owner))
         self.write_report(report)
         level = logging.INFO if status == "ok" else logging.WARNING
         log.log(level, "%s run %s: %s, %d records, %d new calls, %d gone%s",
@@ -245,6 +263,8 @@ class StorePipeline:
             values["last_modified"] = state["last_modified_new"]
         if values:
             self.store.set_state(spider.config.feed_id, **values)
+        if state.get("high_water_new"):
+            self.store.raise_high_water(spider.config.feed_id, state["high_water_new"])
 
     def write_report(self, report: dict[str, Any]) -> None:
         folder = output_dir(self.settings) / "runs"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -54,6 +56,9 @@ def build_settings(
     jsonl: bool = True,
     overrides: dict[str, Any] | None = None,
 ) -> Settings:
+    # the project's settings wherever `cfs` is started (no scrapy.cfg above the
+    # working folder, e.g. from cron or systemd)
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "cfs_spiders.settings")
     settings = get_project_settings()
     if replay_dir is not None:
         settings.set("CFS_REPLAY_DIR", str(replay_dir))
@@ -113,6 +118,10 @@ def crawl(
 
     ``run_ids`` names the run of a snapshot index (``import_git`` derives them from
     commits, so a re-run snapshot updates its run row instead of adding one).
+
+    SIGTERM or SIGINT: no new run starts, the runs in flight finish and commit
+    (cron and systemd stop the process this way); a second signal stops those too,
+    recorded as incomplete.
     """
     from scrapy.crawler import AsyncCrawlerRunner
     from scrapy.utils.reactor import install_reactor
@@ -131,12 +140,26 @@ def crawl(
         by_host[_host(cfg)].append((cfg, n))
     total = sum(len(snapshots) if snapshots else n for _, n in jobs)
     done = 0
+    signals_seen: list[int] = []
+    in_flight: set[Any] = set()
+
+    def on_signal(signum: int) -> None:
+        signals_seen.append(signum)
+        if len(signals_seen) == 1:
+            log.warning("%s: finishing the %d run(s) in flight (again to stop them)",
+                        signal.Signals(signum).name, len(in_flight))
+        else:
+            for crawler in list(in_flight):
+                crawler.stop()
 
     async def run_feed(cfg: FeedConfig, n: int) -> None:
         nonlocal done
         cls = spider_class(cfg, replay=replay_dir is not None)
         for k in snapshots if snapshots is not None else range(n):
+            if signals_seen:
+                return
             crawler = runner.create_crawler(cls)
+            in_flight.add(crawler)
             try:
                 await runner.crawl(crawler, snapshot=k, replay=replay_dir is not None,
                                    run_id=(run_ids or {}).get(k))
@@ -145,6 +168,8 @@ def crawl(
                 result.reports.append({"feed_id": cfg.feed_id, "status": "failed",
                                        "errors": [f"{type(exc).__name__}: {exc}"]})
                 continue
+            finally:
+                in_flight.discard(crawler)
             report = getattr(crawler.spider, "report", None) or {
                 "feed_id": cfg.feed_id, "status": "failed",
                 "errors": ["run ended without a report"],
@@ -167,14 +192,21 @@ def crawl(
             await run_feed(cfg, n)
 
     async def main() -> None:
-        await asyncio.gather(*(run_host(items) for items in by_host.values()))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            await asyncio.gather(*(run_host(items) for items in by_host.values()))
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
 
     from scrapy.utils.defer import deferred_from_coro
 
     d = deferred_from_coro(main())
     d.addErrback(lambda f: log.error("crawl failed: %s", f.getTraceback()))
     d.addBoth(lambda _: reactor.stop())
-    reactor.run(installSignalHandlers=True)
+    reactor.run(installSignalHandlers=False)
     return result
 
 

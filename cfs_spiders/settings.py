@@ -7,6 +7,44 @@ import os
 from . import __version__
 
 
+def _run_from_extracted_egg() -> None:
+    """scrapyd runs a deployed project from its zipped egg, but the package reads
+    files that sit beside its modules (schemas, crosswalks, ``city_configs/``):
+    extract the egg once (a folder per egg content) and load the rest of the
+    package from there. Nothing happens when the package is a folder."""
+    import hashlib
+    import shutil
+    import sys
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    package = sys.modules[__package__]
+    egg = Path(package.__file__ or "").parent
+    if egg.is_dir():
+        return
+    while not egg.is_file():
+        if egg.parent == egg:
+            return
+        egg = egg.parent
+    digest = hashlib.sha256(egg.read_bytes()).hexdigest()[:16]
+    base = Path(os.environ.get("CFS_EGG_DIR") or tempfile.gettempdir())
+    root = base / f"cfs-egg-{digest}"
+    if not (root / "cfs_spiders").is_dir():
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=base))
+        with zipfile.ZipFile(egg) as archive:
+            archive.extractall(tmp)
+        try:
+            os.rename(tmp, root)
+        except OSError:  # a job started at the same moment extracted it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    package.__path__[:] = [str(root / "cfs_spiders")]
+
+
+_run_from_extracted_egg()
+
+
 def _env_number(name: str, default: float, kind: type = float) -> float:
     """A numeric setting from the environment (tests shorten waits with these);
     the defaults are the polite ones."""

@@ -61,6 +61,10 @@ def values_hash(record: dict[str, Any]) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
+def _db_value(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
+
 def database_url() -> str:
     return os.environ.get("CFS_DATABASE_URL") or str(DEFAULT_SQLITE)
 
@@ -104,8 +108,14 @@ class Store:
         self.conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """One atomic unit: all of it lands or none of it does."""
+    def transaction(self, feed_id: str | None = None) -> Iterator[Any]:
+        """One atomic unit: all of it lands or none of it does.
+
+        ``feed_id`` serialises the writers of one feed (SQLite's ``BEGIN
+        IMMEDIATE`` already serialises every writer; PostgreSQL takes a
+        transaction-level advisory lock on the feed), so that a call's life cycle
+        comes out the same whatever order concurrent runs commit in.
+        """
         with self._lock:
             cur = self.conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -190,6 +200,13 @@ class Store:
   PRIMARY KEY (repo, feed_id, commit_sha)
 )""",
             "CREATE INDEX IF NOT EXISTS imports_feed ON imports(feed_id, committed_at)",
+            # Every complete read of a live listing (active or recent-window board):
+            # what ``disappeared_at`` is computed from.
+            f"""CREATE TABLE IF NOT EXISTS listings (
+  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  fetched_at {ts} NOT NULL,
+  PRIMARY KEY (feed_id, fetched_at)
+)""",
         ]
 
     def create_schema(self) -> None:
@@ -268,7 +285,8 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         for rec in records:
             raw_json = dumps(rec.get("raw"), ensure_ascii=False, default=str)
             fetched = rec["fetched_at"]
-            row = [rec.get(c) for c in RECORD_COLUMNS]
+            # booleans as 0/1 on both engines (PostgreSQL will not cast them)
+            row = [_db_value(rec.get(c)) for c in RECORD_COLUMNS]
             row.extend((fetched, fetched, rec["run_id"], raw_json))
             call_rows.append(row)
             obs_rows.append((
@@ -277,11 +295,13 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
             ))
             keys.append((rec["feed_id"], rec["record_key"]))
         feed_id = records[0]["feed_id"]
-        with self.transaction() as cur:
+        with self.transaction(feed_id) as cur:
             existing = self._existing_keys(cur, feed_id, {k for _, k in keys})
             cur.executemany(self._upsert_sql(), call_rows)
             cur.executemany(self._observation_sql(), obs_rows)
             new_obs = cur.rowcount
+            for fetched in sorted({r["fetched_at"] for r in records}):
+                self._gone_since(cur, feed_id, fetched)
         new_calls = len({k for _, k in keys} - existing)
         return new_calls, int(new_obs if new_obs is not None and new_obs >= 0 else 0)
 
@@ -311,25 +331,110 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
     def mark_disappeared(self, feed_id: str, fetched_at: str, board: str) -> int:
         """After a complete, successful fetch of a live listing: calls not in it.
 
-        On an active-calls board, leaving it means the call closed (status basis
-        ``feed_presence``); on a recent-window listing it only rolled off, so only
+        On an active-calls board, leaving it means the call closed (status
+        ``closed``, basis ``feed_presence`` unless the feed itself already said
+        closed); on a recent-window listing it only rolled off, so only
         ``disappeared_at`` is set. Never called for a failed or partial run.
+
+        The listing is remembered (table ``listings``), and a call's
+        ``disappeared_at`` is the first complete listing after its ``last_seen``
+        that did not hold it: runs committed out of order (several writers,
+        re-imported history) give the same answer as runs committed in order.
         """
         if board not in ("active_calls", "recent_window"):
             return 0
         ph = self.placeholder
+        with self.transaction(feed_id) as cur:
+            cur.execute(
+                self._sql(
+                    f"INSERT INTO listings (feed_id, fetched_at) VALUES ({ph}, {ph}) "
+                    "ON CONFLICT(feed_id, fetched_at) DO NOTHING"
+                ),
+                (feed_id, fetched_at),
+            )
+            return self._set_gone(cur, feed_id, fetched_at, board,
+                                  f"last_seen < {ph}", (fetched_at,))
+
+    def _set_gone(self, cur: Any, feed_id: str, when: str, board: str | None,
+                  which: str, params: tuple[Any, ...], again: bool = False) -> int:
+        """Set ``disappeared_at = when`` (and close, on an active board) for the
+        calls of ``which`` not already gone earlier (``again``: nor at ``when``,
+        to close a call whose newer values were just written)."""
+        ph = self.placeholder
+        after = ">=" if again else ">"
         close = (
-            ", status = 'closed', status_basis = 'feed_presence'"
+            ", status = 'closed', status_basis = CASE WHEN status = 'closed' THEN "
+            "status_basis ELSE 'feed_presence' END"
             if board == "active_calls"
             else ""
         )
-        sql = self._sql(
-            f"UPDATE calls SET disappeared_at = {ph}{close} WHERE feed_id = {ph} "
-            f"AND last_seen < {ph} AND disappeared_at IS NULL"
+        cur.execute(
+            self._sql(
+                f"UPDATE calls SET disappeared_at = {ph}{close} WHERE feed_id = {ph} "
+                f"AND {which} AND (disappeared_at IS NULL OR disappeared_at {after} "
+                f"{ph})"
+            ),
+            (when, feed_id, *params, when),
         )
-        with self.transaction() as cur:
-            cur.execute(sql, (fetched_at, feed_id, fetched_at))
-            return int(cur.rowcount or 0)
+        return int(cur.rowcount or 0)
+
+    def _gone_since(self, cur: Any, feed_id: str, fetched_at: str) -> None:
+        """Calls just seen at ``fetched_at`` when a later complete listing is
+        already stored (a run committed out of order): gone at that listing."""
+        ph = self.placeholder
+        cur.execute(
+            self._sql(
+                f"SELECT MIN(fetched_at) FROM listings WHERE feed_id = {ph} "
+                f"AND fetched_at > {ph}"
+            ),
+            (feed_id, fetched_at),
+        )
+        later = cur.fetchone()[0]
+        if later is None:
+            return
+        cur.execute(self._sql(f"SELECT board FROM feeds WHERE feed_id = {ph}"),
+                    (feed_id,))
+        row = cur.fetchone()
+        self._set_gone(cur, feed_id, later, row[0] if row else None,
+                       f"last_seen = {ph}", (fetched_at,), again=True)
+
+    def touch_listing(self, feed_id: str, fetched_at: str, board: str) -> int:
+        """A live listing answered "not modified": what was on it is still on it.
+
+        The calls of the latest stored listing get ``last_seen = fetched_at`` and
+        the listing is remembered; no observation is added (no values were read).
+        Returns the number of calls still on the listing.
+        """
+        if board not in ("active_calls", "recent_window"):
+            return 0
+        ph = self.placeholder
+        with self.transaction(feed_id) as cur:
+            cur.execute(
+                self._sql(
+                    f"SELECT MAX(fetched_at) FROM listings WHERE feed_id = {ph} "
+                    f"AND fetched_at < {ph}"
+                ),
+                (feed_id, fetched_at),
+            )
+            previous = cur.fetchone()[0]
+            if previous is None:
+                return 0
+            cur.execute(
+                self._sql(
+                    f"UPDATE calls SET last_seen = {ph} WHERE feed_id = {ph} AND "
+                    f"last_seen = {ph} AND disappeared_at IS NULL"
+                ),
+                (fetched_at, feed_id, previous),
+            )
+            touched = int(cur.rowcount or 0)
+            cur.execute(
+                self._sql(
+                    f"INSERT INTO listings (feed_id, fetched_at) VALUES ({ph}, {ph}) "
+                    "ON CONFLICT(feed_id, fetched_at) DO NOTHING"
+                ),
+                (feed_id, fetched_at),
+            )
+            return touched
 
     # ------------------------------------------------------------------ runs
     def record_run(self, run: dict[str, Any]) -> None:
@@ -396,6 +501,67 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
                     self._sql(f"UPDATE feed_state SET {key} = {ph} WHERE feed_id = {ph}"),
                     (value, feed_id),
                 )
+
+    def feed_states(self) -> dict[str, dict[str, Any]]:
+        """Every feed's state row (scheduling: last success, failures, locks)."""
+        return {r["feed_id"]: r for r in self.query("SELECT * FROM feed_state")}
+
+    def raise_high_water(self, feed_id: str, mark: str) -> None:
+        """Keep the larger of the stored high-water mark and ``mark`` (ISO UTC)."""
+        ph = self.placeholder
+        with self.transaction(feed_id) as cur:
+            cur.execute(
+                self._sql(f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
+                          "ON CONFLICT(feed_id) DO NOTHING"),
+                (feed_id,),
+            )
+            cur.execute(
+                self._sql(
+                    f"UPDATE feed_state SET high_water = {ph} WHERE feed_id = {ph} AND "
+                    f"(high_water IS NULL OR high_water < {ph})"
+                ),
+                (mark, feed_id, mark),
+            )
+
+    def acquire_lock(self, feed_id: str, owner: str, until: str, now: str) -> bool:
+        """Take the feed's run lock until ``until`` (ISO UTC) unless someone else
+        holds an unexpired one; atomic on both engines. True when taken."""
+        ph = self.placeholder
+        with self.transaction() as cur:
+            cur.execute(
+                self._sql(f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
+                          "ON CONFLICT(feed_id) DO NOTHING"),
+                (feed_id,),
+            )
+            cur.execute(
+                self._sql(
+                    f"UPDATE feed_state SET lock_owner = {ph}, lock_until = {ph} "
+                    f"WHERE feed_id = {ph} AND (lock_owner IS NULL OR lock_until IS "
+                    f"NULL OR lock_until < {ph} OR lock_owner = {ph})"
+                ),
+                (owner, until, feed_id, now, owner),
+            )
+            return (cur.rowcount or 0) == 1
+
+    def renew_lock(self, feed_id: str, owner: str, until: str) -> bool:
+        ph = self.placeholder
+        with self.transaction() as cur:
+            cur.execute(
+                self._sql(f"UPDATE feed_state SET lock_until = {ph} WHERE feed_id = "
+                          f"{ph} AND lock_owner = {ph}"),
+                (until, feed_id, owner),
+            )
+            return (cur.rowcount or 0) == 1
+
+    def release_lock(self, feed_id: str, owner: str) -> bool:
+        ph = self.placeholder
+        with self.transaction() as cur:
+            cur.execute(
+                self._sql(f"UPDATE feed_state SET lock_owner = NULL, lock_until = NULL "
+                          f"WHERE feed_id = {ph} AND lock_owner = {ph}"),
+                (feed_id, owner),
+            )
+            return (cur.rowcount or 0) == 1
 
     # --------------------------------------------------------------- reading
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from scrapy.http import Request, Response
 from w3lib.url import add_or_replace_parameters
 
-from .base import FeedSpider
+from ..normalize.time import zone
+from .base import FeedSpider, high_water_time
 from .json_feed import load_json
 
 DEFAULT_PAGE = 2000
@@ -24,10 +26,17 @@ class ArcGISSpider(FeedSpider):
     def where(self) -> str:
         clauses = [self.request_options.get("where") or "1=1"]
         field = self.request_options.get("incremental_field")
-        mark = self.state.get("high_water_epoch_ms")
+        mark = high_water_time(self.state.get("high_water"))
         if self.incremental and field and mark:
-            overlap_ms = int(self.request_options.get("overlap_minutes", 60)) * 60_000
-            clauses.append(f"{field} >= {int(mark) - overlap_ms}")
+            # Standardized SQL compares date fields with TIMESTAMP literals, in UTC
+            # unless the layer stores local wall-clock time (epoch_reference).
+            since = mark - timedelta(minutes=int(
+                self.request_options.get("overlap_minutes", 60)))
+            reference = self._incremental_time_options(field).get(
+                "epoch_reference", "UTC")
+            if reference.upper() not in ("UTC", "ETC/UTC", "GMT"):
+                since = since.astimezone(zone(reference))
+            clauses.append(f"{field} > TIMESTAMP '{since:%Y-%m-%d %H:%M:%S}'")
             if self.run is not None:  # part of the listing: absence means nothing
                 self.run.full_listing = False
         return " AND ".join(f"({c})" for c in clauses) if len(clauses) > 1 else clauses[0]

@@ -24,6 +24,7 @@ from scrapy.http import Request, Response
 from ..config import FeedConfig
 from ..items import CallRecord
 from ..mapping import get_path
+from ..normalize.time import parse_time
 from ..record import RecordBuilder, merge_rows
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,23 @@ def spec_paths(spec: Any) -> list[str]:
     if "fallback" in spec:
         paths.extend(spec_paths(spec["fallback"]))
     return paths
+
+
+def iso_utc_ms(value: datetime) -> str:
+    """ISO 8601 UTC with milliseconds (fixed width, so the text sorts as time)."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def high_water_time(mark: Any) -> datetime | None:
+    """A stored high-water mark (ISO UTC) as an aware datetime."""
+    if not mark:
+        return None
+    try:
+        value = datetime.fromisoformat(str(mark).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class FeedFormatError(ValueError):
@@ -154,6 +172,7 @@ class FeedSpider(scrapy.Spider):
         )
         self.state = crawler.settings.getdict("CFS_FEED_STATE").get(self.name, {})
         self.incremental = bool(crawler.settings.getbool("CFS_INCREMENTAL")) and not replay
+        self.high_water: datetime | None = None
 
     # ----------------------------------------------------------- requests
     async def start(self) -> AsyncIterator[Request]:
@@ -215,10 +234,13 @@ class FeedSpider(scrapy.Spider):
             run.not_modified = True
             run.complete = True
             return
-        self.remember_validators(response)
+        if response.meta.get("page", 0) == 0:
+            self.remember_validators(response)
         raw_records = list(self.extract(response))
         self.check_schema(response, raw_records)
         run.raw_records += len(raw_records)
+        if not self.replay:
+            self.track_high_water(raw_records)
         built = []
         for index, raw in enumerate(raw_records):
             try:
@@ -244,6 +266,10 @@ class FeedSpider(scrapy.Spider):
         nxt = self.next_request(response, len(raw_records))
         if nxt is not None:
             nxt.meta["page"] = response.meta.get("page", 0) + 1
+            # Validators are the first page's: a later page answering 304 would
+            # be read as the whole listing unchanged.
+            for header in ("If-None-Match", "If-Modified-Since"):
+                nxt.headers.pop(header, None)
             max_pages = self.request_options.get("max_pages")
             if max_pages and nxt.meta["page"] >= max_pages:
                 run.errors.append(f"stopped at max_pages={max_pages}: listing incomplete")
@@ -251,6 +277,47 @@ class FeedSpider(scrapy.Spider):
             yield nxt
         else:
             run.complete = not run.errors
+
+    def track_high_water(self, raw_records: list[dict[str, Any]]) -> None:
+        """The largest value of the feed's ``incremental_field`` seen this run, as
+        ISO UTC with milliseconds in ``state["high_water_new"]``; the store
+        pipeline saves it (``feed_state.high_water``) after a successful run and
+        the next incremental run asks only for records above it."""
+        name = self.request_options.get("incremental_field")
+        if not name or not raw_records:
+            return
+        opts = self._incremental_time_options(name)
+        best = self.high_water
+        for raw in raw_records:
+            value = raw.get(name) if isinstance(raw, dict) else None
+            if value is None or value == "":
+                continue
+            epoch = opts.get("epoch")
+            if epoch is None and isinstance(value, int | float) and not isinstance(
+                value, bool
+            ):
+                epoch = "ms"
+            tv = parse_time(
+                value, tz=self.config.time_zone, formats=opts.get("format"),
+                epoch=epoch, epoch_reference=opts.get("epoch_reference", "UTC"),
+                ignore_offset=opts.get("ignore_offset", False),
+            )
+            if tv.utc is not None and (best is None or tv.utc > best):
+                best = tv.utc
+        if best is not None:
+            self.high_water = best
+            self.state["high_water_new"] = iso_utc_ms(best)
+
+    def _incremental_time_options(self, name: str) -> dict[str, Any]:
+        """Time options (format, epoch) of the mapped element read from ``name``."""
+        assert self.builder is not None
+        for element, spec in self.builder.record_spec.items():
+            if not element.endswith("_at") or spec is None:
+                continue
+            field_name = spec if isinstance(spec, str) else spec.get("field")
+            if field_name == name or (isinstance(field_name, list) and name in field_name):
+                return self.builder.time_specs.get(element) or {}
+        return {}
 
     def remember_validators(self, response: Response) -> None:
         etag = response.headers.get(b"ETag")

@@ -15,7 +15,7 @@ from scrapy.http import Request, Response
 from w3lib.url import add_or_replace_parameters
 
 from ..normalize.time import parse_time, zone
-from .base import FeedSpider
+from .base import FeedSpider, high_water_time
 from .csv_feed import csv_records
 from .json_feed import load_json
 
@@ -36,12 +36,16 @@ class SocrataSpider(FeedSpider):
         mark = self.state.get("high_water")
         if self.incremental and field and mark:
             overlap = int(self.request_options.get("overlap_minutes", 60))
-            tv = parse_time(mark, tz=self.config.time_zone)
-            if tv.utc is not None:
-                since = (tv.utc - timedelta(minutes=overlap)).astimezone(
+            # the stored mark is ISO UTC; the field is a floating (local) timestamp
+            mark_utc = high_water_time(mark) or parse_time(
+                mark, tz=self.config.time_zone
+            ).utc
+            if mark_utc is not None:
+                since = (mark_utc - timedelta(minutes=overlap)).astimezone(
                     zone(self.config.time_zone)
                 )
-                clauses.append(f"{field} >= '{since:%Y-%m-%dT%H:%M:%S}'")
+                stamp = f"{since:%Y-%m-%dT%H:%M:%S}.{since.microsecond // 1000:03d}"
+                clauses.append(f"{field} > '{stamp}'")
                 if self.run is not None:  # part of the listing: absence means nothing
                     self.run.full_listing = False
         return " AND ".join(clauses) or None
