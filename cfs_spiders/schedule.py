@@ -123,6 +123,15 @@ def due_feeds(configs: Iterable[FeedConfig], store: Store, now: datetime | None 
     return sorted(out, key=lambda c: c.feed_id)
 
 
+def still_due(cfg: FeedConfig, store: Store, now: datetime | None = None, *,
+              grace: timedelta = GRACE, max_backoff: timedelta = MAX_BACKOFF
+              ) -> bool:
+    """Due by the state read *after* taking the lock: another process may have run
+    the feed between the look at the store and the lock."""
+    when = due_at(cfg, store.feed_state(cfg.feed_id), max_backoff)
+    return when is None or when <= (now or now_utc()) + grace
+
+
 def new_owner(kind: str = "cfs") -> str:
     return f"{kind}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -203,7 +212,13 @@ def crawl_due(
     with RunLocks(database_url, lock_ttl) as locks:
         locks.store.register_feeds(configs)
         due = due_feeds(configs, locks.store, max_backoff=max_backoff)
-        chosen = [cfg for cfg in due if locks.acquire(cfg.feed_id)]
+        chosen = []
+        for cfg in due:
+            if locks.acquire(cfg.feed_id):
+                if still_due(cfg, locks.store, max_backoff=max_backoff):
+                    chosen.append(cfg)
+                else:
+                    locks.release(cfg.feed_id)
         if not chosen:
             return [], None
         log.info("due: %s", ", ".join(c.feed_id for c in chosen))
@@ -362,11 +377,20 @@ def watch(
                 for feed_id, cfg in sorted(feeds.items()):
                     if feed_id in running or next_at[feed_id] > at:
                         continue
-                    if locks.acquire(feed_id):
-                        running[feed_id] = asyncio.ensure_future(run_one(cfg, locks))
-                    else:  # another process is running it: look again later
+                    if not locks.acquire(feed_id):
+                        # another process is running it: look again later
                         next_at[feed_id] = at + min(interval(cfg),
                                                     timedelta(seconds=opts.tick))
+                        continue
+                    when = due_at(cfg, locks.store.feed_state(feed_id),
+                                  opts.max_backoff)
+                    slack = interval(cfg) * opts.jitter + timedelta(seconds=1)
+                    if when is not None and when > at + slack:
+                        # another process ran it meanwhile: its next turn is later
+                        locks.release(feed_id)
+                        next_at[feed_id] = when
+                        continue
+                    running[feed_id] = asyncio.ensure_future(run_one(cfg, locks))
                 idle = [t for f, t in next_at.items() if f not in running]
                 sleep = min([(t - now()).total_seconds() for t in idle] + [opts.tick])
                 with contextlib.suppress(TimeoutError):
@@ -595,6 +619,9 @@ def schedule_scrapyd(
             now = now_utc()
             if not store.acquire_lock(cfg.feed_id, owner, iso_utc(now + lock_ttl),
                                       iso_utc(now)):
+                continue
+            if not still_due(cfg, store, now, max_backoff=max_backoff):
+                store.release_lock(cfg.feed_id, owner)
                 continue
             for node in sorted(load, key=lambda n: (load[n], nodes.index(n))):
                 try:

@@ -36,7 +36,7 @@ import pytest
 import yaml
 
 from cfs_spiders.config import PROJECT_ROOT, get_config
-from cfs_spiders.schedule import backoff, due_at, due_feeds
+from cfs_spiders.schedule import backoff, due_at, due_feeds, still_due
 from cfs_spiders.store import open_store
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
@@ -347,6 +347,10 @@ def test_due_backoff_and_locks(tmp_path: Path) -> None:
                               "2025-12-13T12:31:00Z")
     assert not store.release_lock(CLEARWATER, "a")
     assert store.release_lock(CLEARWATER, "b")
+    # due when looked at, but run by someone else before the lock was taken
+    assert still_due(cfg, store, t0)
+    store.set_state(CLEARWATER, last_success_at="2025-12-13T11:59:00Z")
+    assert not still_due(cfg, store, t0)
     store.close()
 
 
