@@ -3,25 +3,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from scrapy.http import Request, Response
+from scrapy.http import Response
 from w3lib.url import add_or_replace_parameters
 
 from ..normalize.time import zone
-from .base import FeedSpider, high_water_time
+from .base import high_water_time
 from .json_feed import load_json
+from .paged import OffsetPagedSpider
 
-DEFAULT_PAGE = 2000
-
-
-class ArcGISSpider(FeedSpider):
+class ArcGISSpider(OffsetPagedSpider):
     platform = "arcgis"
-
-    def page_size(self) -> int:
-        return int(self.request_options.get("page_size", DEFAULT_PAGE))
+    default_page_size = 2000
 
     def where(self) -> str:
         clauses = [self.request_options.get("where") or "1=1"]
@@ -30,16 +26,20 @@ class ArcGISSpider(FeedSpider):
         if self.incremental and field and mark:
             # Standardized SQL compares date fields with TIMESTAMP literals, in UTC
             # unless the layer stores local wall-clock time (epoch_reference).
-            since = mark - timedelta(minutes=int(
-                self.request_options.get("overlap_minutes", 60)))
+            since = mark - timedelta(
+                minutes=int(self.request_options.get("overlap_minutes", 60))
+            )
             reference = self._incremental_time_options(field).get(
-                "epoch_reference", "UTC")
+                "epoch_reference", "UTC"
+            )
             if reference.upper() not in ("UTC", "ETC/UTC", "GMT"):
                 since = since.astimezone(zone(reference))
             clauses.append(f"{field} > TIMESTAMP '{since:%Y-%m-%d %H:%M:%S}'")
             if self.run is not None:  # part of the listing: absence means nothing
                 self.run.full_listing = False
-        return " AND ".join(f"({c})" for c in clauses) if len(clauses) > 1 else clauses[0]
+        return (
+            " AND ".join(f"({c})" for c in clauses) if len(clauses) > 1 else clauses[0]
+        )
 
     def page_url(self, base: str, offset: int) -> str:
         params = {
@@ -54,18 +54,8 @@ class ArcGISSpider(FeedSpider):
             params["orderByFields"] = self.request_options["order"]
         return add_or_replace_parameters(base, params)
 
-    def first_requests(self) -> Iterable[Request]:
-        base = self.config.urls[0]
-        yield self.make_request(self.page_url(base, 0), meta={"offset": 0, "base": base})
-
-    def next_request(self, response: Response, page_records: int) -> Request | None:
-        if not response.meta.get("exceeded") or page_records == 0:
-            return None
-        offset = response.meta.get("offset", 0) + page_records
-        base = response.meta.get("base", self.config.urls[0])
-        return self.make_request(
-            self.page_url(base, offset), meta={"offset": offset, "base": base}
-        )
+    def more_pages(self, response: Response, page_records: int) -> bool:
+        return bool(response.meta.get("exceeded")) and page_records > 0
 
     def extract(self, response: Response) -> Iterator[dict[str, Any]]:
         data = load_json(response, self)

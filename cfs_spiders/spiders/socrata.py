@@ -7,26 +7,22 @@ what changed, not the whole dataset. SODA serves JSON or CSV; both are read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from scrapy.http import Request, Response
+from scrapy.http import Response
 from w3lib.url import add_or_replace_parameters
 
 from ..normalize.time import parse_time, zone
-from .base import FeedSpider, high_water_time
+from .base import high_water_time
 from .csv_feed import csv_records
 from .json_feed import load_json
+from .paged import OffsetPagedSpider
 
-DEFAULT_PAGE = 1000
-
-
-class SocrataSpider(FeedSpider):
+class SocrataSpider(OffsetPagedSpider):
     platform = "socrata"
-
-    def page_size(self) -> int:
-        return int(self.request_options.get("page_size", DEFAULT_PAGE))
+    default_page_size = 1000
 
     def where(self) -> str | None:
         clauses = []
@@ -37,9 +33,9 @@ class SocrataSpider(FeedSpider):
         if self.incremental and field and mark:
             overlap = int(self.request_options.get("overlap_minutes", 60))
             # the stored mark is ISO UTC; the field is a floating (local) timestamp
-            mark_utc = high_water_time(mark) or parse_time(
-                mark, tz=self.config.time_zone
-            ).utc
+            mark_utc = (
+                high_water_time(mark) or parse_time(mark, tz=self.config.time_zone).utc
+            )
             if mark_utc is not None:
                 since = (mark_utc - timedelta(minutes=overlap)).astimezone(
                     zone(self.config.time_zone)
@@ -62,18 +58,8 @@ class SocrataSpider(FeedSpider):
             params["$where"] = where
         return add_or_replace_parameters(base, params)
 
-    def first_requests(self) -> Iterable[Request]:
-        base = self.config.urls[0]
-        yield self.make_request(self.page_url(base, 0), meta={"offset": 0, "base": base})
-
-    def next_request(self, response: Response, page_records: int) -> Request | None:
-        if page_records < self.page_size():
-            return None
-        offset = response.meta.get("offset", 0) + page_records
-        base = response.meta.get("base", self.config.urls[0])
-        return self.make_request(
-            self.page_url(base, offset), meta={"offset": offset, "base": base}
-        )
+    def more_pages(self, response: Response, page_records: int) -> bool:
+        return page_records >= self.page_size()
 
     def extract(self, response: Response) -> Iterator[dict[str, Any]]:
         ctype = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
