@@ -15,6 +15,7 @@ from .base import high_water_time
 from .json_feed import load_json
 from .paged import OffsetPagedSpider
 
+
 class ArcGISSpider(OffsetPagedSpider):
     platform = "arcgis"
     default_page_size = 2000

@@ -20,6 +20,7 @@ from .csv_feed import csv_records
 from .json_feed import load_json
 from .paged import OffsetPagedSpider
 
+
 class SocrataSpider(OffsetPagedSpider):
     platform = "socrata"
     default_page_size = 1000
