@@ -9,6 +9,7 @@ export only when complete (a crash mid-export leaves the previous file intact).
 from __future__ import annotations
 
 import csv
+import operator
 import os
 import re
 import tempfile
@@ -101,17 +102,32 @@ def safe_cell(value: Any) -> Any:
     return _NEWLINES.sub(" ", text)
 
 
+# A string ``safe_cell`` returns unchanged: no formula start, no control character.
+_PLAIN = re.compile(r"(?![=+\-@\t\r])[^\x00-\x1f\x7f]*\Z").match
+
+
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Write atomically; return the number of data rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
+    plain, cell = _PLAIN, safe_cell
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow([safe_cell(c) for c in columns])
             for row in rows:
-                writer.writerow([safe_cell(v) for v in row])
+                # safe_cell of each value; None and plain text (most cells) inline
+                writer.writerow(
+                    [
+                        ""
+                        if v is None
+                        else v
+                        if v.__class__ is str and plain(v) is not None
+                        else cell(v)
+                        for v in row
+                    ]
+                )
                 count += 1
             handle.flush()
             os.fsync(handle.fileno())
@@ -133,10 +149,15 @@ def export_calls(store: Store, output: Path | None = None) -> tuple[Path, int]:
     path = (output or output_dir()) / "calls.csv"
     source = [_RENAMED.get(c, c) for c in CALLS_COLUMNS]
 
+    idx = CALLS_COLUMNS.index("is_officer_initiated")
+    pick = operator.itemgetter(*source)
+
     def rows() -> Iterable[list[Any]]:
         for call in store.iter_calls():
-            row = [call.get(c) for c in source]
-            idx = CALLS_COLUMNS.index("is_officer_initiated")
+            try:
+                row = list(pick(call))
+            except KeyError:  # a store without some column: blank, as before
+                row = [call.get(c) for c in source]
             row[idx] = _bool(row[idx])
             yield row
 

@@ -16,16 +16,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scrapy import signals
 from scrapy.exceptions import DropItem
+from scrapy.utils.log import logformatter_adapter
 
 from . import vocab
 from .config import PROJECT_ROOT
 from .elements import FillCounter
-from .items import record_validator
+from .gcpause import paused_gc
+from .items import RecordBatch, record_validator
 from .normalize.time import iso_utc
-from .store import open_store
+from .store import json_text_exact, open_store
+from .store_writer import StoreWriter
 
 log = logging.getLogger(__name__)
+_scraper_log = logging.getLogger("scrapy.core.scraper")  # where Scrapy logs drops
 
 _ENUMS = {
     "address_granularity": set(vocab.ADDRESS_GRANULARITY),
@@ -51,14 +56,57 @@ class ValidatePipeline:
     """Every record against the closed vocabularies; the full JSON Schema when
     ``CFS_VALIDATE_FULL`` is set (tests run it on every captured record)."""
 
-    def __init__(self, full: bool) -> None:
+    def __init__(self, full: bool, crawler: Any = None) -> None:
         self.full = full
+        self.crawler = crawler
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ValidatePipeline:
-        return cls(crawler.settings.getbool("CFS_VALIDATE_FULL"))
+        return cls(crawler.settings.getbool("CFS_VALIDATE_FULL"), crawler)
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
+        if not isinstance(item, RecordBatch):
+            self.check(item)
+            return item
+        kept = []
+        for rec in item.records:
+            try:
+                self.check(rec)
+            except DropItem as exc:
+                self.dropped(rec, exc, spider)
+            else:
+                kept.append(rec)
+        if len(kept) != len(item.records):
+            item.records, item.encoded, item.exact = kept, None, None
+            if not kept:  # each record was reported on its own
+                raise DropItem(
+                    "every record of the batch was dropped", log_level="DEBUG"
+                )
+        return item
+
+    def dropped(self, record: dict[str, Any], exc: DropItem, spider: Any) -> None:
+        """What Scrapy does with a dropped item, for one record of a batch: log
+        it and send ``item_dropped`` (the spider counts it as a bad record)."""
+        crawler = self.crawler
+        if crawler is None:
+            raise exc
+        spider = spider or crawler.spider
+        logkws = crawler.logformatter.dropped(record, exc, None, spider)
+        if logkws is not None:
+            _scraper_log.log(
+                *logformatter_adapter(logkws), extra={"spider": spider, "item": record}
+            )
+        crawler.signals.send_catch_log(
+            signal=signals.item_dropped,
+            item=record,
+            response=None,
+            spider=spider,
+            exception=exc,
+        )
+
+    def check(self, item: Any) -> None:
+        """Raise ``DropItem`` unless the record fits the vocabularies (and the
+        schema, in full mode)."""
         for field, allowed in _ENUMS.items():
             if item.get(field) not in allowed:
                 raise DropItem(
@@ -72,7 +120,6 @@ class ValidatePipeline:
                     f"record {item.get('record_key')!r} of {item.get('feed_id')}: "
                     + "; ".join(e.message for e in errors[:3])
                 )
-        return item
 
 
 class StorePipeline:
@@ -82,12 +129,22 @@ class StorePipeline:
         self.crawler = crawler
         self.settings = crawler.settings
         self.buffer: list[dict[str, Any]] = []
+        self.encoded: list[str] = []  # record_json of each buffered record
+        self.exact: list[bool] = []  # each text reads back as its record
         self.fill = FillCounter()
         self.new_calls = 0
         self.new_observations = 0
         self.store = None
         self.started = time.monotonic()
         self.batch_size = crawler.settings.getint("CFS_STORE_BATCH", self.batch_size)
+        # A large run writes through a second process (store_writer.py) once it
+        # has seen this many records: "auto" (default), "on" (from the first
+        # batch) or "off".
+        self.writer_mode = str(crawler.settings.get("CFS_STORE_WRITER") or "auto")
+        self.writer_after = crawler.settings.getint("CFS_STORE_WRITER_AFTER", 20000)
+        self.writer: StoreWriter | None = None
+        self.writer_failed = False
+        self.seen = 0
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -107,19 +164,95 @@ class StorePipeline:
                                                    "high_water") if saved.get(k)}
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        record = dict(item)
-        self.buffer.append(record)
-        self.fill.add(record)
-        if len(self.buffer) >= self.batch_size:
-            self.flush()
+        records = item.records if isinstance(item, RecordBatch) else [dict(item)]
+        with paused_gc():  # rows of scalars, no cycles: see gcpause.py
+            # encoded once: for the observation and the JSON Lines export
+            texts = [json_text_exact(r) for r in records]
+            encoded = [t for t, _ in texts]
+            if isinstance(item, RecordBatch):
+                item.encoded, item.exact = encoded, [ok for _, ok in texts]
+            add = self.fill.add
+            for record in records:
+                add(record)
+            self.seen += len(records)
+            self.buffer.extend(records)
+            self.encoded.extend(encoded)
+            self.exact.extend(ok for _, ok in texts)
+            while len(self.buffer) >= self.batch_size and self.store is not None:
+                self._write(self.batch_size)
         return item
 
     def flush(self) -> None:
+        """Write what is buffered and wait until every batch is stored."""
         if self.buffer and self.store is not None:
-            new_calls, new_obs = self.store.write_records(self.buffer)
+            self._write(len(self.buffer))
+        if self.writer is not None:
+            try:
+                done = self.writer.drain()
+            except BaseException:
+                self._writer_failed()
+                raise
+            self._count(done)
+
+    def _write(self, n: int) -> None:
+        """Write the first ``n`` buffered records in one transaction (in this
+        process, or handed to the writer process)."""
+        assert self.store is not None
+        records, encoded, exact = self.buffer[:n], self.encoded[:n], self.exact[:n]
+        writer = self._writer()
+        if writer is None:
+            new_calls, new_obs = self.store.write_records(records, encoded)
+            self._count([(new_calls, new_obs)])
+        else:
+            del self.buffer[:n], self.encoded[:n], self.exact[:n]
+            try:
+                done = writer.submit(records, encoded, exact)
+            except BaseException:
+                self._writer_failed()
+                raise
+            self._count(done)
+            return
+        del self.buffer[:n]
+        del self.encoded[:n]
+        del self.exact[:n]
+
+    def _count(self, done: list[tuple[int, int]]) -> None:
+        for new_calls, new_obs in done:
             self.new_calls += new_calls
             self.new_observations += new_obs
-            self.buffer = []
+
+    def _writer(self) -> StoreWriter | None:
+        """The writer process, started once the run is large enough."""
+        if self.writer is not None or self.writer_failed:
+            return self.writer
+        mode = self.writer_mode.lower()
+        if mode == "off" or (mode != "on" and self.seen < self.writer_after):
+            return None
+        try:
+            self.writer = StoreWriter(
+                self.settings.get("CFS_DATABASE_URL"),
+                max_pending_records=3 * self.batch_size,
+            )
+        except Exception as exc:  # noqa: BLE001 - write in this process instead
+            log.warning(
+                "store writer process not started (%s): writing in process", exc
+            )
+            self.writer_failed = True
+        return self.writer
+
+    def _writer_failed(self) -> None:
+        """A write through the writer process failed: what it did not store comes
+        back to the front of the buffer, and the rest of the run writes in this
+        process (the next write retries, as an in-process failure would)."""
+        writer, self.writer = self.writer, None
+        self.writer_failed = True
+        if writer is None:
+            return
+        back = writer.take_back()
+        writer.close()
+        self.buffer[:0] = [r for batch in back for r in batch[0]]
+        self.encoded[:0] = [t for batch in back for t in batch[1]]
+        self.exact[:0] = [ok for batch in back for ok in batch[2]]
 
     def close_spider(self, spider: Any = None) -> None:
         spider = spider or self.crawler.spider
@@ -130,6 +263,10 @@ class StorePipeline:
         except Exception as exc:  # the store refused: the run failed, say why
             run.errors.append(f"store write failed: {type(exc).__name__}: {exc}")
             run.complete = False
+        finally:
+            if self.writer is not None:  # every batch is stored (or failed) by now
+                self.writer.close()
+                self.writer = None
         try:
             report = self.finish_run(spider)
         finally:

@@ -86,6 +86,24 @@ class RecordBuilder:
             for ts in vocab.TIMESTAMPS
         }
         self.counts: Counter[str] = Counter()
+        # Per-record work done once: field names, and the getters of the areas.
+        self._ts_names = [
+            (ts, f"{ts}_at", f"{ts}_at_raw", f"{ts}_at_utc", f"{ts}_at_local")
+            for ts in vocab.TIMESTAMPS
+        ]
+        self._areas = [
+            (f"area_{area}", self.getters.get(f"area_{area}"))
+            for area in vocab.AREA_TYPES
+        ]
+        # A call's stage times often repeat (received = dispatched = en route):
+        # a parsed value and its texts are kept for the values seen last.
+        self._time_keys = {
+            name: repr(sorted(opts.items())) if opts is not None else None
+            for name, opts in self.time_specs.items()
+        }
+        self._time_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._coord_memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._fetched: tuple[Any, str | None] = (None, None)
 
     @staticmethod
     def _time_spec(spec: Any) -> dict[str, Any] | None:
@@ -109,7 +127,60 @@ class RecordBuilder:
         opts = self.time_specs[name]
         if opts is None:
             return None
+        return self._parse_time(opts, self.value(name, raw), fetched)
+
+    def _time_texts(
+        self, name: str, raw: dict[str, Any], fetched: datetime
+    ) -> tuple[TimeValue | None, str | None, str | None]:
+        """``_time`` with its UTC and local texts, remembered per distinct value."""
+        opts = self.time_specs[name]
+        if opts is None:
+            return None, None, None
         value = self.value(name, raw)
+        key = (
+            self._time_keys[name],
+            value.__class__,
+            value,
+            fetched if opts.get("time_only") else None,
+        )
+        memo = self._time_memo
+        try:
+            hit = memo.get(key)
+        except TypeError:  # an unhashable published value (a list): no memo
+            hit, key = None, None
+        if hit is None:
+            tv = self._parse_time(opts, value, fetched)
+            hit = (tv, iso_utc(tv.utc), iso_local(tv.local))
+            if key is not None:
+                if len(memo) >= 4096:
+                    memo.clear()
+                memo[key] = hit
+        return hit
+
+    def _coordinates(self, lat_raw: Any, lon_raw: Any) -> tuple[Any, ...]:
+        """(latitude, longitude, coord_granularity), remembered per distinct
+        published pair (points repeat: intersections, block points)."""
+        key = (lat_raw.__class__, lat_raw, lon_raw.__class__, lon_raw)
+        memo = self._coord_memo
+        try:
+            hit = memo.get(key)
+        except TypeError:  # unhashable published value: no memo
+            hit, key = None, None
+        if hit is None:
+            hit = (
+                _float(lat_raw),
+                _float(lon_raw),
+                classify_coordinates(lat_raw, lon_raw, policy=self.coord_policy),
+            )
+            if key is not None:
+                if len(memo) >= 65536:
+                    memo.clear()
+                memo[key] = hit
+        return hit
+
+    def _parse_time(
+        self, opts: dict[str, Any], value: Any, fetched: datetime
+    ) -> TimeValue:
         return parse_time(
             value,
             tz=self.tz,
@@ -143,13 +214,12 @@ class RecordBuilder:
         flags: list[str] = []
         basis: str | None = None
         times: dict[str, TimeValue | None] = {}
-        for ts in vocab.TIMESTAMPS:
-            name = f"{ts}_at"
-            tv = self._time(name, raw, fetched_at)
+        for ts, name, raw_key, utc_key, local_key in self._ts_names:
+            tv, utc_text, local_text = self._time_texts(name, raw, fetched_at)
             times[ts] = tv
-            rec[f"{name}_raw"] = tv.raw if tv else None
-            rec[f"{name}_utc"] = iso_utc(tv.utc) if tv else None
-            rec[f"{name}_local"] = iso_local(tv.local) if tv else None
+            rec[raw_key] = tv.raw if tv else None
+            rec[utc_key] = utc_text
+            rec[local_key] = local_text
             if tv is not None:
                 if tv.flag:
                     flags.append(f"{name}:{tv.flag}")
@@ -181,10 +251,8 @@ class RecordBuilder:
             self.counts["address_granularity:unknown"] += 1
 
         lat_raw, lon_raw = self.value("latitude", raw), self.value("longitude", raw)
-        rec["latitude"] = _float(lat_raw)
-        rec["longitude"] = _float(lon_raw)
-        rec["coord_granularity"] = classify_coordinates(
-            lat_raw, lon_raw, policy=self.coord_policy
+        rec["latitude"], rec["longitude"], rec["coord_granularity"] = self._coordinates(
+            lat_raw, lon_raw
         )
 
         call_type = _str(self.value("call_type", raw))
@@ -250,8 +318,8 @@ class RecordBuilder:
             self.counts["call_source:unknown"] += 1
 
         rec["agency_raw"] = _str(self.value("agency", raw))
-        for area in vocab.AREA_TYPES:
-            rec[f"area_{area}"] = _str(self.value(f"area_{area}", raw))
+        for area_key, getter in self._areas:
+            rec[area_key] = _str(getter(raw)) if getter is not None else None
 
         units = _str(self.value("units", raw))
         rec["units_raw"] = units
@@ -266,7 +334,9 @@ class RecordBuilder:
         rec["unit_count"] = count if count is not None and 0 <= count < 2**31 else None
 
         rec["source_url"] = source_url
-        rec["fetched_at"] = iso_utc(fetched_at)
+        if self._fetched[0] is not fetched_at:
+            self._fetched = (fetched_at, iso_utc(fetched_at))
+        rec["fetched_at"] = self._fetched[1]
         rec["run_id"] = run_id
         rec["config_version"] = self.config.version
         rec["raw"] = raw

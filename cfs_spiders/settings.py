@@ -70,6 +70,7 @@ ROBOTSTXT_OBEY = True
 COOKIES_ENABLED = False  # only feeds that need them (ASP.NET cookie checks) turn it on
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 1  # one request at a time per host
+
 DOWNLOAD_DELAY = _env_number("CFS_DOWNLOAD_DELAY", 1.0)
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = _env_number("CFS_AUTOTHROTTLE_START_DELAY", 1.0)
@@ -89,6 +90,15 @@ CFS_BACKOFF_BASE = _env_number("CFS_BACKOFF_BASE", 2.0)
 CFS_BACKOFF_MAX = _env_number("CFS_BACKOFF_MAX", 300.0)
 # Records per store transaction (the run's calls are committed batch by batch).
 CFS_STORE_BATCH = int(_env_number("CFS_STORE_BATCH", 5000, int))
+# A run that has seen CFS_STORE_WRITER_AFTER records hands its batches to a second
+# process (cfs_spiders/store_writer.py) that writes them while this one parses:
+# "auto"; "on" from the first batch; "off" never.
+CFS_STORE_WRITER = os.environ.get("CFS_STORE_WRITER", "auto")
+CFS_STORE_WRITER_AFTER = int(_env_number("CFS_STORE_WRITER_AFTER", 20000, int))
+# A response's items (batches of records) go through the pipelines one or two at a
+# time, so a page is built as it is stored instead of all at once (the pipelines
+# are synchronous: more items at once would only hold more of the page in memory).
+CONCURRENT_ITEMS = 2
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "cfs_spiders.middlewares.BackoffRetryMiddleware": 550,
@@ -101,6 +111,8 @@ ITEM_PIPELINES = {
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = os.environ.get("CFS_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"
+# Records travel in batches (items.RecordBatch): one JSON Lines row per record.
+FEED_EXPORTERS = {"jsonlines": "cfs_spiders.exporters.RecordJsonLinesExporter"}
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
 # cfs settings (overridden by the `cfs` command)

@@ -201,7 +201,11 @@ def iso_utc(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``: the one time format of every export."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = value.astimezone(UTC)
+    if value.year < 1000:  # strftime does not pad such a year: keep its text
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # the same text as strftime("%Y-%m-%dT%H:%M:%SZ"), a few times faster
+    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def iso_local(value: datetime | None) -> str | None:

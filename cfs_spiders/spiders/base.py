@@ -22,7 +22,8 @@ from scrapy import signals
 from scrapy.http import Request, Response
 
 from ..config import FeedConfig
-from ..items import CallRecord
+from ..gcpause import paused_gc
+from ..items import RecordBatch
 from ..mapping import get_path
 from ..normalize.time import parse_time
 from ..record import RecordBuilder, merge_rows
@@ -172,6 +173,7 @@ class FeedSpider(scrapy.Spider):
         )
         self.state = crawler.settings.getdict("CFS_FEED_STATE").get(self.name, {})
         self.incremental = bool(crawler.settings.getbool("CFS_INCREMENTAL")) and not replay
+        self.batch_records = max(1, crawler.settings.getint("CFS_STORE_BATCH", 5000))
         self.high_water: datetime | None = None
 
     # ----------------------------------------------------------- requests
@@ -236,34 +238,29 @@ class FeedSpider(scrapy.Spider):
             return
         if response.meta.get("page", 0) == 0:
             self.remember_validators(response)
-        raw_records = list(self.extract(response))
-        self.check_schema(response, raw_records)
-        run.raw_records += len(raw_records)
-        if not self.replay:
-            self.track_high_water(raw_records)
-        built = []
-        for index, raw in enumerate(raw_records):
-            try:
-                built.append(
-                    self.builder.build(
-                        raw,
-                        fetched_at=run.fetched_at,
-                        source_url=response.url,
-                        run_id=run.run_id,
-                    )
-                )
-            except Exception as exc:  # one bad record never stops the feed
-                run.bad_records += 1
-                run.errors.append(
-                    f"record {index} of {response.url}: {type(exc).__name__}: {exc}"
-                )
-                log.warning("%s: record %d skipped: %s", self.name, index, exc)
-        if self.config.get("rows_per", "call") != "call":
-            built = merge_rows(built)
-        for rec in built:
-            run.records += 1
-            yield CallRecord(rec)
-        nxt = self.next_request(response, len(raw_records))
+        with paused_gc():  # a page of dicts, no cycles: see gcpause.py
+            raw_records = list(self.extract(response))
+            self.check_schema(response, raw_records)
+            run.raw_records += len(raw_records)
+            if not self.replay:
+                self.track_high_water(raw_records)
+        n_raw = len(raw_records)
+        # The page goes on in batches (one Scrapy item each), built as the store
+        # takes them (CONCURRENT_ITEMS): a 50,000-row page is never all built at
+        # once. Rows merged into calls (rows_per) need the whole page first.
+        merge = self.config.get("rows_per", "call") != "call"
+        step = max(n_raw, 1) if merge else self.batch_records
+        for start in range(0, n_raw, step):
+            with paused_gc():
+                built = self.build_records(raw_records, start, start + step, response)
+                if merge:
+                    built = merge_rows(built)
+            run.records += len(built)
+            if built:  # one item a batch: Scrapy's per-item cost paid once
+                yield RecordBatch(built)
+            del built
+        del raw_records
+        nxt = self.next_request(response, n_raw)
         if nxt is not None:
             nxt.meta["page"] = response.meta.get("page", 0) + 1
             # Validators are the first page's: a later page answering 304 would
@@ -277,6 +274,33 @@ class FeedSpider(scrapy.Spider):
             yield nxt
         else:
             run.complete = not run.errors
+
+    def build_records(
+        self, raw_records: list[Any], start: int, end: int, response: Response
+    ) -> list[dict[str, Any]]:
+        """Common records of ``raw_records[start:end]`` (each raw row is let go
+        once built); one bad record never stops the rest."""
+        assert self.run is not None and self.builder is not None
+        run, build = self.run, self.builder.build
+        built = []
+        for index in range(start, min(end, len(raw_records))):
+            raw, raw_records[index] = raw_records[index], None
+            try:
+                built.append(
+                    build(
+                        raw,
+                        fetched_at=run.fetched_at,
+                        source_url=response.url,
+                        run_id=run.run_id,
+                    )
+                )
+            except Exception as exc:  # one bad record never stops the feed
+                run.bad_records += 1
+                run.errors.append(
+                    f"record {index} of {response.url}: {type(exc).__name__}: {exc}"
+                )
+                log.warning("%s: record %d skipped: %s", self.name, index, exc)
+        return built
 
     def track_high_water(self, raw_records: list[dict[str, Any]]) -> None:
         """The largest value of the feed's ``incremental_field`` seen this run, as
@@ -390,8 +414,8 @@ class FeedSpider(scrapy.Spider):
                          spider: Any) -> None:
         # A dropped record is not stored, so its call would look gone: the run is
         # not a complete read of the listing.
-        if spider is not self or self.run is None:
-            return
+        if spider is not self or self.run is None or isinstance(item, RecordBatch):
+            return  # (a batch is dropped only when each record was, and counted)
         self.run.bad_records += 1
         self.run.errors.append(f"record dropped: {exception}")
         self.run.complete = False

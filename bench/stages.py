@@ -1,0 +1,176 @@
+#!/usr/bin/env python
+"""Per-record cost of each stage of the hot path, outside Scrapy.
+
+Reads a generated replay set (``bench/data/<size>/replay``) and times, per feed,
+in CPU microseconds a record: JSON parse and record extraction,
+``RecordBuilder.build``, the page's ``RecordBatch``, validation, the record's JSON
+text, fill counting, the store write (batches of 5,000 as the pipeline writes
+them; ``values_hash`` and ``raw_json`` are part of it and also shown alone), the
+JSON Lines lines; and the normalizer caches (a repeated address or call type,
+first call and later calls).
+
+``python bench/stages.py [--size 100000] [--limit 50000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cfs_spiders.config import load_config  # noqa: E402
+from cfs_spiders.elements import FillCounter  # noqa: E402
+from cfs_spiders.exporters import RecordJsonLinesExporter  # noqa: E402
+from cfs_spiders.items import RecordBatch  # noqa: E402
+from cfs_spiders.pipelines import ValidatePipeline  # noqa: E402
+from cfs_spiders.record import RecordBuilder  # noqa: E402
+from cfs_spiders.store import Store, raw_json, record_json, values_hash  # noqa: E402
+
+
+def raw_records(folder: Path, limit: int) -> list[dict[str, Any]]:
+    doc = yaml.safe_load((folder / "manifest.yaml").read_text(encoding="utf-8"))
+    out: list[dict[str, Any]] = []
+    for snap in doc["snapshots"]:
+        for resp in snap["responses"]:
+            data = orjson.loads((folder / resp["file"]).read_bytes())
+            if isinstance(data, dict):
+                for feature in data["features"]:
+                    attrs = dict(feature.get("attributes") or {})
+                    out.append(attrs)
+            else:
+                out.extend(data)
+            if len(out) >= limit:
+                return out[:limit]
+    return out
+
+
+def timed(label: str, n: int, fn: Any, results: dict[str, float]) -> Any:
+    """CPU time (other processes on the machine do not count) per record."""
+    t0 = time.process_time()
+    value = fn()
+    dt = time.process_time() - t0
+    results[label] = dt / n * 1e6
+    return value
+
+
+def cache_figures() -> dict[str, float]:
+    """Seconds per call: the first time a value is seen, and after."""
+    from cfs_spiders.normalize import address, call_type
+
+    out = {}
+    address.cache_clear()
+    text = "1400 BLOCK OF HARRISON ST"
+    t0 = time.perf_counter()
+    address.classify_address(text, ceiling="exact")
+    out["address_first_us"] = (time.perf_counter() - t0) * 1e6
+    n = 200_000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        address.classify_address(text, ceiling="exact")
+    out["address_repeat_us"] = (time.perf_counter() - t0) / n * 1e6
+    call_type._categorize.cache_clear()
+    t0 = time.perf_counter()
+    call_type.categorize(
+        "TRAFFIC STOP", feed_id="ca_san_francisco_bench_socrata", code="916"
+    )
+    out["call_type_first_us"] = (time.perf_counter() - t0) * 1e6
+    t0 = time.perf_counter()
+    for _ in range(n):
+        call_type.categorize(
+            "TRAFFIC STOP", feed_id="ca_san_francisco_bench_socrata", code="916"
+        )
+    out["call_type_repeat_us"] = (time.perf_counter() - t0) / n * 1e6
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--size", type=int, default=100_000)
+    p.add_argument("--limit", type=int, default=50_000)
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    args = p.parse_args(argv)
+    data = ROOT / "bench" / "data" / str(args.size)
+    if not data.is_dir():
+        raise SystemExit(f"no {data}: run bench/generate.py --sizes {args.size}")
+    report: dict[str, dict[str, float]] = {}
+    fetched = datetime(2026, 1, 17, 17, 14, 9, tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "cfs.sqlite")
+        for cfg_path in sorted((data / "configs").glob("*.yaml")):
+            cfg = load_config(cfg_path)
+            store.register_feeds([cfg])
+            res: dict[str, float] = {}
+            folder = data / "replay" / cfg.feed_id
+            raws = timed(
+                "parse+extract",
+                args.limit,
+                lambda f=folder: raw_records(f, args.limit),
+                res,
+            )
+            n = len(raws)
+            builder = RecordBuilder(cfg)
+            recs = timed(
+                "build",
+                n,
+                lambda b=builder, r=raws: [
+                    b.build(x, fetched_at=fetched, source_url="https://x/", run_id="r1")
+                    for x in r
+                ],
+                res,
+            )
+            batch = timed("RecordBatch", n, lambda r=recs: RecordBatch(r), res)
+            validate = ValidatePipeline(False)
+            timed("validate", n, lambda b=batch, v=validate: v.process_item(b), res)
+            encoded = timed(
+                "record_json", n, lambda r=recs: [record_json(x) for x in r], res
+            )
+            fill = FillCounter()
+            timed("fill", n, lambda r=recs, f=fill: [f.add(x) for x in r], res)
+            timed("values_hash", n, lambda r=recs: [values_hash(x) for x in r], res)
+            timed(
+                "raw_json",
+                n,
+                lambda r=recs, e=encoded: [
+                    raw_json(x, t) for x, t in zip(r, e, strict=True)
+                ],
+                res,
+            )
+
+            def write(r: list[dict[str, Any]] = recs, e: list[str] = encoded) -> None:
+                for i in range(0, len(r), 5000):
+                    store.write_records(r[i : i + 5000], e[i : i + 5000])
+
+            timed("store.write_records (incl. hash)", n, write, res)
+            batch.encoded = encoded
+            with open(Path(tmp) / "x.jsonl", "wb") as handle:
+                exporter = RecordJsonLinesExporter(handle, encoding="utf-8")
+                exporter.start_exporting()
+                timed("jsonl", n, lambda b=batch, e=exporter: e.export_item(b), res)
+            res["total"] = sum(
+                v for k, v in res.items() if k not in ("values_hash", "raw_json")
+            )
+            report[cfg.feed_id] = res
+        store.close()
+    report["caches"] = cache_figures()
+    if not args.json:
+        for feed, res in report.items():
+            print(feed)
+            for k, v in res.items():
+                print(f"  {k:34} {v:9.2f} us")
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,395 @@
+"""The backfill fast path keeps results identical.
+
+Records travel through Scrapy a page at a time (``items.RecordBatch``), are
+encoded once (orjson, falling back to ``json``), stored by a second process on
+large runs (``store_writer.py``), and the builder remembers parsed times and
+points. Each shortcut is checked here against the plain computation it replaces.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from scrapy.exporters import JsonLinesItemExporter
+
+from cfs_spiders import store as store_mod
+from cfs_spiders.config import load_config
+from cfs_spiders.exporters import RecordJsonLinesExporter
+from cfs_spiders.gcpause import paused_gc
+from cfs_spiders.items import CallRecord, RecordBatch
+from cfs_spiders.normalize.time import iso_utc
+from cfs_spiders.record import RecordBuilder
+from cfs_spiders.store import (
+    Store,
+    json_text_exact,
+    raw_json,
+    record_json,
+    values_hash,
+)
+from cfs_spiders.store_writer import StoreWriter
+from tests.conftest import ROOT, run_cfs
+
+CONFIGS = ROOT / "city_configs"
+WHEN = datetime(2026, 1, 17, 17, 14, 9, tzinfo=UTC)
+
+
+def dumps(value):  # what the store wrote before the fast path
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def old_values_hash(record):
+    import hashlib
+
+    payload = {
+        k: v
+        for k, v in record.items()
+        if k not in {"fetched_at", "run_id", "source_url", "raw"}
+    }
+    payload["raw"] = record.get("raw")
+    text = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def sf_records(n: int = 50) -> list[dict]:
+    cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
+    builder = RecordBuilder(cfg)
+    sample = json.loads(
+        (
+            ROOT / "tests/fixtures/wa_seattle_fire_realtime911/"
+            "socrata_kzjm-xkqj_api_response_sample.json"
+        ).read_text()
+    )
+    return [
+        builder.build(
+            sample[i % len(sample)],
+            fetched_at=WHEN,
+            source_url="https://x/",
+            run_id="r1",
+        )
+        for i in range(n)
+    ]
+
+
+ODD_RAWS = [
+    {"raw": {"raw": 1}, "x": ', "raw": ', "y": ',"raw":'},
+    {"a": float("nan")},
+    {"a": float("inf"), "b": [1.5, -0.0, 1e-05, 1e16]},
+    {"when": datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)},
+    {"big": 2**70},
+    {"surrogate": "\ud800"},
+    {1: "int key"},
+    {"ctl": '\x00\x1f\x7f\u2028"\\', "nested": [{"k": [None, True, 0.1]}]},
+    ["list", "raw"],
+    None,
+    "text",
+]
+
+
+@pytest.mark.parametrize("raw", ODD_RAWS, ids=range(len(ODD_RAWS)))
+def test_json_texts_hold_what_json_dumps_held(raw):
+    rec = {**sf_records(1)[0], "raw": raw}
+    text, exact = json_text_exact(rec)
+    try:
+        before = dumps(rec)
+    except ValueError:
+        return
+    # the same JSON value (the text may be compact)
+    assert json.loads(text) == json.loads(before) or raw != raw  # NaN != NaN
+    if "NaN" in before or "Infinity" in before or "\\ud800" in ascii(rec):
+        assert text == before and not exact  # json wrote it, as before
+    assert raw_json(rec, text) == (
+        raw_json(rec) if not exact else text[text.index(',"raw":') + 7 : -1]
+    )
+    assert json.loads(raw_json(rec, text)) == json.loads(dumps(raw)) or raw != raw
+    if exact:
+        import orjson
+
+        assert orjson.loads(text) == rec  # the writer process reads it back
+    assert outcome(values_hash, rec) == outcome(old_values_hash, rec)
+
+
+def outcome(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - the same failure counts as equal
+        return type(exc)
+
+
+def test_raw_json_is_cut_only_when_unambiguous():
+    rec = sf_records(1)[0]
+    rec["raw"] = {"outer": {"raw": {"raw": "x"}}}
+    text = record_json(rec)
+    assert json.loads(raw_json(rec, text)) == rec["raw"]
+    rec2 = dict(rec)
+    rec2["zzz"] = 1  # raw no longer last
+    assert json.loads(raw_json(rec2, record_json(rec2))) == rec["raw"]
+
+
+def test_values_hash_unchanged_on_real_records():
+    for rec in sf_records(30):
+        assert values_hash(rec) == old_values_hash(rec)
+
+
+def test_iso_utc_matches_strftime():
+    rnd = random.Random(7)
+    for _ in range(20000):
+        tz = timezone(timedelta(minutes=rnd.randint(-720, 720)))
+        value = datetime(
+            rnd.randint(1, 9998),
+            rnd.randint(1, 12),
+            rnd.randint(1, 28),
+            rnd.randint(0, 23),
+            rnd.randint(0, 59),
+            rnd.randint(0, 59),
+            rnd.choice((0, rnd.randint(0, 999999))),
+            tzinfo=tz,
+        )
+        try:
+            expected = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except OverflowError:
+            continue
+        assert iso_utc(value) == expected
+
+
+def test_builder_memo_keeps_values_of_each_type_apart():
+    cfg = load_config(CONFIGS / "tx_houston_hec_active_incidents.yaml")
+    builder = RecordBuilder(cfg)
+    base = {
+        "Agency": "F",
+        "Address": "MAIN ST",
+        "CrossStreet": "ELM ST",
+        "LATITUDE": 29.7,
+        "LONGITUDE": -95.3,
+    }
+    seen = []
+    for stamp in (1700000000000, 1700000000000.0, "1700000000000", True, 1700000000000):
+        for lat in (29.7, "29.7", "29.700000", 29.7):
+            rec = builder.build(
+                {**base, "CALL_TIME": stamp, "LATITUDE": lat},
+                fetched_at=WHEN,
+                source_url="u",
+                run_id="r",
+            )
+            fresh = RecordBuilder(cfg).build(
+                {**base, "CALL_TIME": stamp, "LATITUDE": lat},
+                fetched_at=WHEN,
+                source_url="u",
+                run_id="r",
+            )
+            assert rec == fresh
+            seen.append((rec["received_at_raw"], rec["coord_granularity"]))
+    # equal-hashing values of different types were not taken for one another
+    assert {raw for raw, _ in seen} == {"1700000000000", "1700000000000.0", "True"}
+    assert len({gran for _, gran in seen}) > 1
+
+
+def test_record_batch_checks_fields_like_callrecord():
+    RecordBatch([{"feed_id": "x"}])
+    with pytest.raises(KeyError):
+        CallRecord({"not_a_field": 1})
+    with pytest.raises(KeyError):
+        RecordBatch([{"feed_id": "x"}, {"not_a_field": 1}])
+
+
+def test_jsonl_lines_are_scrapy_lines_of_callrecords():
+    records = sf_records(20)
+    records[3] = {**records[3], "raw": {"when": WHEN}}  # json writes this one
+    plain, fast = BytesIO(), BytesIO()
+    scrapy_exporter = JsonLinesItemExporter(plain, encoding="utf-8")
+    ours = RecordJsonLinesExporter(fast, encoding="utf-8")
+    for rec in records:
+        scrapy_exporter.export_item(CallRecord(rec))
+    batch = RecordBatch(records)
+    batch.encoded = [record_json(r) for r in records]
+    ours.export_item(batch)
+    ours.export_item(CallRecord(records[0]))  # single items still work
+    a = plain.getvalue().decode().splitlines()
+    b = fast.getvalue().decode().splitlines()
+    assert len(b) == len(a) + 1
+    for x, y in zip(a, b, strict=False):
+        assert json.loads(x) == json.loads(y)
+        assert list(json.loads(x)) == list(json.loads(y))  # field order too
+    assert b[-1] == a[0]
+
+
+def test_validate_drops_single_records_of_a_batch():
+    from scrapy import Spider, signals
+    from scrapy.utils.test import get_crawler
+
+    from cfs_spiders.pipelines import ValidatePipeline
+
+    crawler = get_crawler(Spider)
+    spider = Spider.from_crawler(crawler, name="zz_validate")
+    dropped = []
+
+    def on_dropped(item, exception, **kw):
+        dropped.append(item)
+
+    crawler.signals.connect(on_dropped, signal=signals.item_dropped)
+    pipe = ValidatePipeline(False, crawler)
+    records = sf_records(5)
+    records[2] = {**records[2], "status": "not-a-status"}
+    batch = pipe.process_item(RecordBatch(records), spider)
+    assert len(batch.records) == 4 and dropped == [records[2]]
+    from scrapy.exceptions import DropItem
+
+    with pytest.raises(DropItem):
+        pipe.process_item(RecordBatch([records[2]]), spider)
+
+
+def test_paused_gc_nests_and_restores():
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # it was off: it stays off
+    finally:
+        gc.enable()
+
+
+def _store_rows(db: Path) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        calls = conn.execute("SELECT * FROM calls ORDER BY feed_id, record_key")
+        obs = conn.execute(
+            "SELECT feed_id, record_key, fetched_at, run_id, "
+            "values_hash, record_json FROM observations ORDER BY 1, 2, 3"
+        )
+        return [*calls.fetchall(), *obs.fetchall()]
+    finally:
+        conn.close()
+
+
+def test_writer_process_stores_what_the_pipeline_would(tmp_path: Path):
+    cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
+    records = sf_records(60)
+    for i, rec in enumerate(records):
+        rec["call_id"] = rec["record_key"] = f"K{i:03d}"
+    records[7]["raw"] = {"when": WHEN}  # goes pickled, not as text
+    texts = [json_text_exact(r) for r in records]
+    direct = Store(tmp_path / "direct.sqlite")
+    direct.register_feeds([cfg])
+    viaproc = Store(tmp_path / "writer.sqlite")
+    viaproc.register_feeds([cfg])
+    counts = []
+    for i in range(0, 60, 20):
+        counts.append(
+            direct.write_records(records[i : i + 20], [t for t, _ in texts[i : i + 20]])
+        )
+    writer = StoreWriter(str(tmp_path / "writer.sqlite"), max_pending_records=20)
+    got = []
+    try:
+        for i in range(0, 60, 20):
+            got += writer.submit(
+                records[i : i + 20],
+                [t for t, _ in texts[i : i + 20]],
+                [ok for _, ok in texts[i : i + 20]],
+            )
+        got += writer.drain()
+    finally:
+        writer.close()
+    assert got == counts == [(20, 20)] * 3
+    direct.close()
+    viaproc.close()
+    assert _store_rows(tmp_path / "direct.sqlite") == _store_rows(
+        tmp_path / "writer.sqlite"
+    )
+
+
+def test_writer_process_failure_gives_batches_back_in_order(tmp_path: Path):
+    cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
+    records = sf_records(30)
+    for i, rec in enumerate(records):
+        rec["call_id"] = rec["record_key"] = f"K{i:03d}"
+    bad = [{**r, "feed_id": "zz_not_registered"} for r in records[10:20]]
+    batches = [records[:10], bad, records[20:]]
+    db = tmp_path / "cfs.sqlite"
+    Store(db).register_feeds([cfg])
+    writer = StoreWriter(str(db), max_pending_records=100)
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            for batch in batches:
+                texts = [json_text_exact(r) for r in batch]
+                writer.submit(batch, [t for t, _ in texts], [ok for _, ok in texts])
+            writer.drain()
+        back = writer.take_back()
+    finally:
+        writer.close()
+    assert [b[0] for b in back] == [bad, records[20:]]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 10
+    conn.close()
+
+
+def test_crawl_with_and_without_writer_process_is_identical(tmp_path: Path):
+    feeds = [
+        "tx_houston_hec_active_incidents",
+        "wa_seattle_fire_realtime911",
+        "fl_clearwater_police_active_calls",
+    ]
+    outs = {}
+    for mode in ("off", "on"):
+        db, out = tmp_path / f"{mode}.sqlite", tmp_path / mode
+        run_cfs(
+            "--db",
+            str(db),
+            "--output",
+            str(out),
+            "crawl",
+            *feeds,
+            "--replay",
+            env={"CFS_STORE_WRITER": mode, "CFS_STORE_BATCH": "7"},
+        )
+        run_cfs("--db", str(db), "--output", str(out), "export")
+        outs[mode] = db
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "compare_outputs.py"),
+            str(outs["off"]),
+            str(tmp_path / "off"),
+            str(outs["on"]),
+            str(tmp_path / "on"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_store_keeps_using_the_record_text_it_is_given(tmp_path: Path):
+    cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
+    st = Store(tmp_path / "cfs.sqlite")
+    st.register_feeds([cfg])
+    recs = sf_records(3)
+    for i, rec in enumerate(recs):
+        rec["call_id"] = rec["record_key"] = f"K{i}"
+    st.write_records(recs)  # encodes itself when not given the texts
+    rows = st.query("SELECT raw_json FROM calls ORDER BY record_key")
+    assert [json.loads(r["raw_json"]) for r in rows] == [r["raw"] for r in recs]
+    obs = st.query(
+        "SELECT record_json, values_hash FROM observations ORDER BY record_key"
+    )
+    assert [json.loads(o["record_json"]) for o in obs] == recs
+    assert [o["values_hash"] for o in obs] == [old_values_hash(r) for r in recs]
+    st.close()
+    assert store_mod.record_json is record_json
