@@ -207,6 +207,20 @@ class StorePipeline:
             del self.buffer[:n], self.encoded[:n], self.exact[:n]
             try:
                 done = writer.submit(records, encoded, exact)
+            except Exception as exc:
+                started = writer.ready
+                self._writer_failed()
+                if started:
+                    raise
+                # the child never came up (it could not import or open the
+                # store): this process writes, as if it had never been tried
+                log.warning(
+                    "store writer process did not start (%s: %s): writing in process",
+                    type(exc).__name__,
+                    exc,
+                )
+                self._write(n)
+                return
             except BaseException:
                 self._writer_failed()
                 raise

@@ -41,6 +41,9 @@ Batch = tuple[list[dict[str, Any]], list[str], list[bool]]
 Sent = tuple[list[str], list[bool], dict[int, dict[str, Any]]]
 
 
+START_TIMEOUT = 60.0  # seconds for the child to import and open the store
+
+
 class StoreWriterError(RuntimeError):
     """The writer process failed in a way that is not a store error."""
 
@@ -138,6 +141,11 @@ class StoreWriter:
         self._unsent: list[Batch] = []  # could not be sent (the writer failed)
         self._ready = False
 
+    @property
+    def ready(self) -> bool:
+        """Whether the child has started and opened the store."""
+        return self._ready
+
     # ----------------------------------------------------------------- parent
     def submit(
         self, records: list[dict[str, Any]], encoded: list[str], exact: list[bool]
@@ -208,6 +216,10 @@ class StoreWriter:
         while True:
             if not block and not self._conn.poll():
                 return done
+            if not self._ready and not self._conn.poll(START_TIMEOUT):
+                raise StoreWriterError(
+                    f"store writer process did not start in {START_TIMEOUT} s"
+                )
             try:
                 reply = self._conn.recv()
             except (EOFError, OSError) as exc:

@@ -393,3 +393,39 @@ def test_store_keeps_using_the_record_text_it_is_given(tmp_path: Path):
     assert [o["values_hash"] for o in obs] == [old_values_hash(r) for r in recs]
     st.close()
     assert store_mod.record_json is record_json
+
+
+def test_pipeline_writes_in_process_when_the_writer_cannot_start(
+    tmp_path: Path, monkeypatch
+):
+    from scrapy import Spider
+    from scrapy.utils.test import get_crawler
+
+    from cfs_spiders import pipelines
+
+    cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
+    db = tmp_path / "cfs.sqlite"
+    crawler = get_crawler(
+        Spider,
+        {"CFS_DATABASE_URL": str(db), "CFS_STORE_WRITER": "on", "CFS_STORE_BATCH": 10},
+    )
+    pipe = pipelines.StorePipeline(crawler)
+    pipe.store = Store(db)
+    pipe.store.register_feeds([cfg])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    # the child cannot open its store (its folder would be inside a file)
+    monkeypatch.setattr(
+        pipelines,
+        "StoreWriter",
+        lambda url, **kw: StoreWriter(str(blocker / "x.sqlite"), **kw),
+    )
+    records = sf_records(25)
+    for i, rec in enumerate(records):
+        rec["call_id"] = rec["record_key"] = f"K{i:03d}"
+    pipe.process_item(RecordBatch(records), None)
+    pipe.flush()
+    assert pipe.writer is None and pipe.writer_failed
+    assert (pipe.new_calls, pipe.new_observations) == (25, 25)
+    assert pipe.store.counts() == {cfg.feed_id: 25}
+    pipe.store.close()
