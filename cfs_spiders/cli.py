@@ -23,7 +23,9 @@ def _configs(args: argparse.Namespace) -> dict[str, FeedConfig]:
     return configs
 
 
-def _select(args: argparse.Namespace, configs: dict[str, FeedConfig]) -> list[FeedConfig]:
+def _select(
+    args: argparse.Namespace, configs: dict[str, FeedConfig]
+) -> list[FeedConfig]:
     feeds = [c for c in configs.values() if c.has_feed]
     if getattr(args, "all", False) or not getattr(args, "feeds", None):
         return sorted(feeds, key=lambda c: c.feed_id)
@@ -42,8 +44,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'feed_id':50} {'platform':10} {'liveness':9} {'verified':8} snapshots")
     for cfg in sorted(configs.values(), key=lambda c: c.feed_id):
         verified = "yes" if cfg["verified_against_capture"] else "no"
-        print(f"{cfg.feed_id:50} {cfg.platform:10} {cfg['liveness']:9} {verified:8} "
-              f"{snapshot_count(replay, cfg.feed_id) if cfg.has_feed else '-'}")
+        print(
+            f"{cfg.feed_id:50} {cfg.platform:10} {cfg['liveness']:9} {verified:8} "
+            f"{snapshot_count(replay, cfg.feed_id) if cfg.has_feed else '-'}"
+        )
     return 0
 
 
@@ -80,8 +84,11 @@ def _replay_dir(args: argparse.Namespace, feeds: list[FeedConfig]) -> Path | Non
     if getattr(args, "auto", False):
         if _online(feeds):
             return None
-        print("cfs: no feed host is reachable: replaying the bundled captures "
-              f"from {DEFAULT_REPLAY_DIR}", file=sys.stderr)
+        print(
+            "cfs: no feed host is reachable: replaying the bundled captures "
+            f"from {DEFAULT_REPLAY_DIR}",
+            file=sys.stderr,
+        )
         return DEFAULT_REPLAY_DIR
     return None
 
@@ -115,12 +122,17 @@ def _crawl(args: argparse.Namespace, feeds: list[FeedConfig]) -> int:
 
 def _crawl_summary(result: Any) -> int:
     for rep in result.failed + result.degraded:
-        print(f"{rep.get('feed_id')}: {rep.get('status')}: "
-              f"{'; '.join((rep.get('errors') or []) + (rep.get('degraded_reasons') or []))[:300]}",
-              file=sys.stderr)
+        print(
+            f"{rep.get('feed_id')}: {rep.get('status')}: "
+            f"{'; '.join((rep.get('errors') or []) + (rep.get('degraded_reasons') or []))[:300]}",
+            file=sys.stderr,
+        )
     n_ok = len(result.reports) - len(result.failed) - len(result.degraded)
-    print(f"cfs: {len(result.reports)} runs: {n_ok} ok, {len(result.degraded)} degraded, "
-          f"{len(result.failed)} failed", file=sys.stderr)
+    print(
+        f"cfs: {len(result.reports)} runs: {n_ok} ok, {len(result.degraded)} degraded, "
+        f"{len(result.failed)} failed",
+        file=sys.stderr,
+    )
     return 0 if result.ok else 2
 
 
@@ -162,8 +174,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from .schedule import WatchOptions, watch
 
     def echo(line: str) -> None:
-        print(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {line}", file=sys.stderr,
-              flush=True)
+        print(
+            f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {line}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     feeds = _select(args, _configs(args))
     return watch(
@@ -196,8 +211,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             egg = build_egg(Path(tmp) / "cfs.egg")
             for url, project in targets:
                 answer = deploy(url, egg, project=project, version=args.version)
-                print(f"{url}: project {project} version {answer.get('version')}, "
-                      f"{answer.get('spiders')} spiders", file=sys.stderr)
+                print(
+                    f"{url}: project {project} version {answer.get('version')}, "
+                    f"{answer.get('spiders')} spiders",
+                    file=sys.stderr,
+                )
     except ScrapydError as exc:
         print(f"cfs deploy: {exc}", file=sys.stderr)
         return 1
@@ -215,9 +233,14 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         replay = Path(args.replay) if args.replay else DEFAULT_REPLAY_DIR
     try:
         jobs = schedule_scrapyd(
-            args.scrapyd, feeds, project=args.project, database_url=args.db,
-            replay_dir=replay, settings=_overrides(args),
-            lock_ttl=timedelta(minutes=args.lock_ttl), incremental=not args.full,
+            args.scrapyd,
+            feeds,
+            project=args.project,
+            database_url=args.db,
+            replay_dir=replay,
+            settings=_overrides(args),
+            lock_ttl=timedelta(minutes=args.lock_ttl),
+            incremental=not args.full,
             snapshots=args.snapshots,
         )
     except ScrapydError as exc:
@@ -281,20 +304,24 @@ def cmd_import_git(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     stored = ", ".join(f"{k}: {v}" for k, v in sorted(summary.calls_stored.items()))
-    print(f"cfs import-git: {summary.selected} commits in range, "
-          f"{summary.already_done} already imported, {summary.snapshots} snapshots "
-          f"parsed now ({summary.failed} failed), {summary.new_calls} new calls, "
-          f"{summary.closed_calls} left the listing; calls stored: {stored}",
-          file=sys.stderr)
+    print(
+        f"cfs import-git: {summary.selected} commits in range, "
+        f"{summary.already_done} already imported, {summary.snapshots} snapshots "
+        f"parsed now ({summary.failed} failed), {summary.new_calls} new calls, "
+        f"{summary.closed_calls} left the listing; calls stored: {stored}",
+        file=sys.stderr,
+    )
     return 2 if summary.failed else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import run_compare
 
-    paths = run_compare(database_url=args.db,
-                        output=Path(args.output) if args.output else None,
-                        configs_directory=Path(args.configs) if args.configs else None)
+    paths = run_compare(
+        database_url=args.db,
+        output=Path(args.output) if args.output else None,
+        configs_directory=Path(args.configs) if args.configs else None,
+    )
     for p in paths:
         print(f"wrote {p}", file=sys.stderr)
     return 0
@@ -321,8 +348,13 @@ def cmd_categorize(args: argparse.Namespace) -> int:
 
     if args.feed:
         validate_feed_id(args.feed)
-    n = categorize_csv(args.kind, Path(args.input), args.column, feed_id=args.feed,
-                       output=Path(args.cat_output) if args.cat_output else None)
+    n = categorize_csv(
+        args.kind,
+        Path(args.input),
+        args.column,
+        feed_id=args.feed,
+        output=Path(args.cat_output) if args.cat_output else None,
+    )
     print(f"categorized {n} rows", file=sys.stderr)
     return 0
 
@@ -330,23 +362,30 @@ def cmd_categorize(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from .status import feed_health
 
-    rows = feed_health(database_url=args.db,
-                       configs_directory=Path(args.configs) if args.configs else None)
+    rows = feed_health(
+        database_url=args.db,
+        configs_directory=Path(args.configs) if args.configs else None,
+    )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'feed_id':50} {'health':9} {'last run':21} {'calls':>7}  note")
     for r in rows:
-        print(f"{r['feed_id']:50} {r['health']:9} {r.get('last_run') or '-':21} "
-              f"{r.get('calls', 0):>7}  {r.get('note') or ''}")
+        print(
+            f"{r['feed_id']:50} {r['health']:9} {r.get('last_run') or '-':21} "
+            f"{r.get('calls', 0):>7}  {r.get('note') or ''}"
+        )
     return 0 if all(r["health"] in ("ok", "never") for r in rows) else 2
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cfs", description=__doc__)
     p.add_argument("--configs", help="config folder (default: city_configs/)")
-    p.add_argument("--db", help="store: SQLite path or postgresql:// URL "
-                   "(default: $CFS_DATABASE_URL or output/cfs.sqlite)")
+    p.add_argument(
+        "--db",
+        help="store: SQLite path or postgresql:// URL "
+        "(default: $CFS_DATABASE_URL or output/cfs.sqlite)",
+    )
     p.add_argument("--output", help="output folder (default: output/)")
     p.add_argument("-v", "--verbose", action="store_true", help="Scrapy's INFO log")
     sub = p.add_subparsers(dest="command", required=True)
@@ -359,32 +398,58 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_check)
 
     def crawl_args(s: argparse.ArgumentParser) -> None:
-        s.add_argument("--replay", nargs="?", const="", default=None, metavar="DIR",
-                       help="answer requests from recorded responses (default folder: "
-                       "tests/fixtures)")
-        s.add_argument("--no-jsonl", action="store_true",
-                       help="skip the per-run JSON Lines export")
+        s.add_argument(
+            "--replay",
+            nargs="?",
+            const="",
+            default=None,
+            metavar="DIR",
+            help="answer requests from recorded responses (default folder: "
+            "tests/fixtures)",
+        )
+        s.add_argument(
+            "--no-jsonl", action="store_true", help="skip the per-run JSON Lines export"
+        )
 
     def poll_args(s: argparse.ArgumentParser) -> None:
-        s.add_argument("--lock-ttl", type=float, default=30.0, metavar="MIN",
-                       help="a run lock expires after this many minutes unless "
-                       "renewed (default 30)")
-        s.add_argument("--full", action="store_true",
-                       help="fetch whole listings (default: incremental)")
+        s.add_argument(
+            "--lock-ttl",
+            type=float,
+            default=30.0,
+            metavar="MIN",
+            help="a run lock expires after this many minutes unless "
+            "renewed (default 30)",
+        )
+        s.add_argument(
+            "--full",
+            action="store_true",
+            help="fetch whole listings (default: incremental)",
+        )
 
     def settings_arg(s: argparse.ArgumentParser) -> None:
-        s.add_argument("-s", "--set", action="append", metavar="NAME=VALUE",
-                       help="a Scrapy setting (repeatable)")
+        s.add_argument(
+            "-s",
+            "--set",
+            action="append",
+            metavar="NAME=VALUE",
+            help="a Scrapy setting (repeatable)",
+        )
 
     s = sub.add_parser("crawl", help="crawl feeds into the store")
     s.add_argument("feeds", nargs="*", metavar="FEED")
     s.add_argument("--all", action="store_true", help="every configured feed")
-    s.add_argument("--incremental", action="store_true",
-                   help="fetch only what changed since the last run, where possible")
-    s.add_argument("--due", action="store_true",
-                   help="only the feeds (named, or all) whose update interval has "
-                   "passed since their last successful run, each under a run lock; "
-                   "incremental; safe to call from cron every minute")
+    s.add_argument(
+        "--incremental",
+        action="store_true",
+        help="fetch only what changed since the last run, where possible",
+    )
+    s.add_argument(
+        "--due",
+        action="store_true",
+        help="only the feeds (named, or all) whose update interval has "
+        "passed since their last successful run, each under a run lock; "
+        "incremental; safe to call from cron every minute",
+    )
     crawl_args(s)
     poll_args(s)
     settings_arg(s)
@@ -395,12 +460,22 @@ def parser() -> argparse.ArgumentParser:
         help="poll every feed (or the named ones) at its interval until SIGTERM",
     )
     s.add_argument("feeds", nargs="*", metavar="FEED")
-    s.add_argument("--jitter", type=float, default=0.1,
-                   help="spread each interval by up to this fraction (default 0.1)")
-    s.add_argument("--max-backoff", type=float, default=360.0, metavar="MIN",
-                   help="longest wait after repeated failures (default 360)")
-    s.add_argument("--no-jsonl", action="store_true",
-                   help="skip the per-run JSON Lines export")
+    s.add_argument(
+        "--jitter",
+        type=float,
+        default=0.1,
+        help="spread each interval by up to this fraction (default 0.1)",
+    )
+    s.add_argument(
+        "--max-backoff",
+        type=float,
+        default=360.0,
+        metavar="MIN",
+        help="longest wait after repeated failures (default 360)",
+    )
+    s.add_argument(
+        "--no-jsonl", action="store_true", help="skip the per-run JSON Lines export"
+    )
     poll_args(s)
     settings_arg(s)
     s.set_defaults(func=cmd_watch)
@@ -409,9 +484,13 @@ def parser() -> argparse.ArgumentParser:
         "deploy",
         help="upload the project (an egg with the feed configs) to scrapyd nodes",
     )
-    s.add_argument("targets", nargs="*", metavar="TARGET",
-                   help="scrapyd URL(s) or scrapy.cfg [deploy:NAME] target(s) "
-                   "(default: the first target in scrapy.cfg)")
+    s.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help="scrapyd URL(s) or scrapy.cfg [deploy:NAME] target(s) "
+        "(default: the first target in scrapy.cfg)",
+    )
     s.add_argument("--project", help="scrapyd project (default: the target's, or cfs)")
     s.add_argument("--version", help="egg version (default: a UTC timestamp)")
     s.add_argument("--build-egg", metavar="FILE", help="only write the egg here")
@@ -423,17 +502,35 @@ def parser() -> argparse.ArgumentParser:
         "scrapyd nodes",
     )
     s.add_argument("feeds", nargs="*", metavar="FEED")
-    s.add_argument("--scrapyd", nargs="+", required=True, metavar="URL",
-                   help="scrapyd node(s), e.g. http://10.0.0.5:6800")
+    s.add_argument(
+        "--scrapyd",
+        nargs="+",
+        required=True,
+        metavar="URL",
+        help="scrapyd node(s), e.g. http://10.0.0.5:6800",
+    )
     s.add_argument("--project", default="cfs", help="scrapyd project (default cfs)")
-    s.add_argument("--replay", nargs="?", const="", default=None, metavar="DIR",
-                   help="one job per recorded snapshot (the nodes run with "
-                   "CFS_REPLAY_DIR set)")
-    s.add_argument("--snapshots", metavar="LIST",
-                   help="with --replay: only these snapshots, e.g. 0-3,7,-1")
+    s.add_argument(
+        "--replay",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="one job per recorded snapshot (the nodes run with CFS_REPLAY_DIR set)",
+    )
+    s.add_argument(
+        "--snapshots",
+        metavar="LIST",
+        help="with --replay: only these snapshots, e.g. 0-3,7,-1",
+    )
     poll_args(s)
-    s.add_argument("-s", "--set", action="append", metavar="NAME=VALUE",
-                   help="a Scrapy setting passed to every job (repeatable)")
+    s.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a Scrapy setting passed to every job (repeatable)",
+    )
     s.set_defaults(func=cmd_schedule)
 
     s = sub.add_parser("export", help="write output/calls.csv from the store")
@@ -454,19 +551,36 @@ def parser() -> argparse.ArgumentParser:
         "Resumable; importing again changes nothing.",
     )
     s.add_argument("repo", metavar="REPO_PATH", help="a local git clone")
-    s.add_argument("--feed", action="append", required=True,
-                   metavar="FEED_ID[@SINCE..UNTIL]",
-                   help="the feed whose parser reads the file; repeat with ranges "
-                   "(SINCE inclusive, UNTIL exclusive) when the format changed")
-    s.add_argument("--path", action="append", required=True, metavar="FILE_IN_REPO",
-                   help="the file in the repository; repeat for its former names")
+    s.add_argument(
+        "--feed",
+        action="append",
+        required=True,
+        metavar="FEED_ID[@SINCE..UNTIL]",
+        help="the feed whose parser reads the file; repeat with ranges "
+        "(SINCE inclusive, UNTIL exclusive) when the format changed",
+    )
+    s.add_argument(
+        "--path",
+        action="append",
+        required=True,
+        metavar="FILE_IN_REPO",
+        help="the file in the repository; repeat for its former names",
+    )
     s.add_argument("--since", help="first commit time to import (ISO 8601, UTC)")
     s.add_argument("--until", help="import commits before this time (ISO 8601, UTC)")
     s.add_argument("--rev", default="HEAD", help="history to follow (default HEAD)")
-    s.add_argument("--time", choices=["committer", "author"], default="committer",
-                   help="which commit time is the fetch time (default committer)")
-    s.add_argument("--chunk", type=int, default=20,
-                   help="snapshots per replay process (default 20)")
+    s.add_argument(
+        "--time",
+        choices=["committer", "author"],
+        default="committer",
+        help="which commit time is the fetch time (default committer)",
+    )
+    s.add_argument(
+        "--chunk",
+        type=int,
+        default=20,
+        help="snapshots per replay process (default 20)",
+    )
     s.set_defaults(func=cmd_import_git)
 
     s = sub.add_parser("compare", help="write the comparison exports and report")
@@ -483,7 +597,9 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_run, all=True)
 
     s = sub.add_parser("categorize", help="apply a normalizer to a CSV column")
-    s.add_argument("kind", choices=["call-type", "call-source", "disposition", "address"])
+    s.add_argument(
+        "kind", choices=["call-type", "call-source", "disposition", "address"]
+    )
     s.add_argument("--input", required=True)
     s.add_argument("--column", required=True)
     s.add_argument("--feed", help="use this feed's crosswalk and location policy")

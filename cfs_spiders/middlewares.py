@@ -23,7 +23,9 @@ from twisted.internet.task import deferLater
 log = logging.getLogger(__name__)
 
 
-def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
+def retry_after_seconds(
+    value: bytes | str | None, now: datetime | None = None
+) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
     if not value:
         return None
@@ -61,8 +63,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
                 wait = min(self.cap, max(wait, after))
         return wait
 
-    async def process_response(self, request: Request, response: Response,
-                               spider: Any = None) -> Request | Response:
+    async def process_response(
+        self, request: Request, response: Response, spider: Any = None
+    ) -> Request | Response:
         if request.meta.get("dont_retry", False):
             return response
         if response.status in self.retry_http_codes:
@@ -77,7 +80,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
                 )
                 return response
             retry = get_retry_request(
-                request, spider=self.crawler.spider, reason=reason,
+                request,
+                spider=self.crawler.spider,
+                reason=reason,
                 max_retry_times=self.max_retry_times,
             )
             if retry is None:
@@ -91,13 +96,16 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return retry
         return response
 
-    async def process_exception(self, request: Request, exception: Exception,
-                                spider: Any = None) -> Request | Response | None:
+    async def process_exception(
+        self, request: Request, exception: Exception, spider: Any = None
+    ) -> Request | Response | None:
         if isinstance(exception, self.exceptions_to_retry) and not request.meta.get(
             "dont_retry", False
         ):
             retry = get_retry_request(
-                request, spider=self.crawler.spider, reason=type(exception).__name__,
+                request,
+                spider=self.crawler.spider,
+                reason=type(exception).__name__,
                 max_retry_times=self.max_retry_times,
             )
             if retry is None:

@@ -46,9 +46,9 @@ _ENUMS = {
 
 
 def output_dir(settings: Any = None) -> Path:
-    configured = (settings.get("CFS_OUTPUT_DIR") if settings else None) or os.environ.get(
-        "CFS_OUTPUT_DIR"
-    )
+    configured = (
+        settings.get("CFS_OUTPUT_DIR") if settings else None
+    ) or os.environ.get("CFS_OUTPUT_DIR")
     return Path(configured) if configured else PROJECT_ROOT / "output"
 
 
@@ -160,8 +160,11 @@ class StorePipeline:
             # last successful run, so that a scrapyd job or a `cfs watch` poll
             # fetches only what changed.
             saved = self.store.feed_state(spider.config.feed_id)
-            spider.state = {k: saved[k] for k in ("etag", "last_modified",
-                                                   "high_water") if saved.get(k)}
+            spider.state = {
+                k: saved[k]
+                for k in ("etag", "last_modified", "high_water")
+                if saved.get(k)
+            }
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         records = item.records if isinstance(item, RecordBatch) else [dict(item)]
@@ -303,13 +306,21 @@ class StorePipeline:
         if ok and not run.not_modified and not partial:
             minimum = thresholds.get("min_records", 1)
             if run.records < minimum:
-                reasons.append(f"{run.records} records, fewer than min_records={minimum}")
+                reasons.append(
+                    f"{run.records} records, fewer than min_records={minimum}"
+                )
             reasons.extend(self.fill_drops(cfg, fill, thresholds))
         closed = 0
         # Only a run that read the whole listing and looks normal may say that calls
         # left it: a degraded run (too few records, a column gone) may not.
-        if (ok and not reasons and fetched and not run.not_modified
-                and run.records > 0 and run.full_listing):
+        if (
+            ok
+            and not reasons
+            and fetched
+            and not run.not_modified
+            and run.records > 0
+            and run.full_listing
+        ):
             closed = self.store.mark_disappeared(cfg.feed_id, fetched, cfg.board)
         elif ok and fetched and run.not_modified and run.full_listing:
             # "Not modified": the listing still holds what it held last time.
@@ -339,23 +350,28 @@ class StorePipeline:
             "fill_rates": fill,
             "counts": counts,
             "http_status": run.http_status,
-            "unknown": {k.split(":")[0]: v for k, v in counts.items()
-                        if k.endswith(":unknown")},
-            "unmapped": {k.split(":")[0]: v for k, v in counts.items()
-                         if k.endswith(":unmapped")},
-            "absent_fields": spider.absent_fields() if hasattr(
-                spider, "absent_fields") else [],
+            "unknown": {
+                k.split(":")[0]: v for k, v in counts.items() if k.endswith(":unknown")
+            },
+            "unmapped": {
+                k.split(":")[0]: v for k, v in counts.items() if k.endswith(":unmapped")
+            },
+            "absent_fields": spider.absent_fields()
+            if hasattr(spider, "absent_fields")
+            else [],
             "downloader": self.downloader_stats(),
             "errors": run.errors[:50],
             "degraded_reasons": reasons,
         }
-        self.store.record_run({
-            **report,
-            "complete": int(run.complete),
-            "closed_calls": closed,
-            "error": "; ".join(run.errors[:5] + reasons) or None,
-            "report_json": json.dumps(report, sort_keys=True),
-        })
+        self.store.record_run(
+            {
+                **report,
+                "complete": int(run.complete),
+                "closed_calls": closed,
+                "error": "; ".join(run.errors[:5] + reasons) or None,
+                "report_json": json.dumps(report, sort_keys=True),
+            }
+        )
         if ok and not run.not_modified:
             self.save_validators(spider)
         owner = getattr(spider, "lock_owner", None)
@@ -363,9 +379,17 @@ class StorePipeline:
             self.store.release_lock(cfg.feed_id, str(owner))
         self.write_report(report)
         level = logging.INFO if status == "ok" else logging.WARNING
-        log.log(level, "%s run %s: %s, %d records, %d new calls, %d gone%s",
-                run.feed_id, run.run_id, status, run.records, self.new_calls, closed,
-                f" ({'; '.join(run.errors[:3] + reasons)})" if status != "ok" else "")
+        log.log(
+            level,
+            "%s run %s: %s, %d records, %d new calls, %d gone%s",
+            run.feed_id,
+            run.run_id,
+            status,
+            run.records,
+            self.new_calls,
+            closed,
+            f" ({'; '.join(run.errors[:3] + reasons)})" if status != "ok" else "",
+        )
         return report
 
     def downloader_stats(self) -> dict[str, Any]:
@@ -383,7 +407,9 @@ class StorePipeline:
                 out["robots_forbidden"] = value
         return out
 
-    def fill_drops(self, cfg: Any, fill: dict[str, float], thresholds: dict) -> list[str]:
+    def fill_drops(
+        self, cfg: Any, fill: dict[str, float], thresholds: dict
+    ) -> list[str]:
         """Elements whose fill rate fell further than allowed against recent runs."""
         limit = thresholds.get("max_fill_drop", 0.5)
         rows = self.store.query(

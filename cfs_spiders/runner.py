@@ -62,10 +62,13 @@ def build_settings(
     settings = get_project_settings()
     if replay_dir is not None:
         settings.set("CFS_REPLAY_DIR", str(replay_dir))
-        settings.set("DOWNLOAD_HANDLERS", {
-            "http": "cfs_spiders.replay.ReplayDownloadHandler",
-            "https": "cfs_spiders.replay.ReplayDownloadHandler",
-        })
+        settings.set(
+            "DOWNLOAD_HANDLERS",
+            {
+                "http": "cfs_spiders.replay.ReplayDownloadHandler",
+                "https": "cfs_spiders.replay.ReplayDownloadHandler",
+            },
+        )
         settings.set("DOWNLOAD_DELAY", 0)
         settings.set("AUTOTHROTTLE_ENABLED", False)
     if database_url:
@@ -76,11 +79,16 @@ def build_settings(
     settings.set("CFS_FEED_STATE", feed_state or {})
     if jsonl:
         folder = output_dir(settings) / "runs"
-        settings.set("FEEDS", {
-            f"{folder.as_posix()}/%(name)s/%(run_id)s.jsonl": {
-                "format": "jsonlines", "encoding": "utf-8", "store_empty": False,
-            }
-        })
+        settings.set(
+            "FEEDS",
+            {
+                f"{folder.as_posix()}/%(name)s/%(run_id)s.jsonl": {
+                    "format": "jsonlines",
+                    "encoding": "utf-8",
+                    "store_empty": False,
+                }
+            },
+        )
     for key, value in (overrides or {}).items():
         settings.set(key, value)
     return settings
@@ -90,14 +98,18 @@ def _host(cfg: FeedConfig) -> str:
     return urlparse(cfg.urls[0]).netloc if cfg.urls else cfg.feed_id
 
 
-def plan(configs: list[FeedConfig], replay_dir: Path | None) -> list[tuple[FeedConfig, int]]:
+def plan(
+    configs: list[FeedConfig], replay_dir: Path | None
+) -> list[tuple[FeedConfig, int]]:
     """(feed, number of runs) for each feed; a replayed feed runs once per snapshot."""
     out = []
     for cfg in configs:
         if replay_dir is not None:
             n = snapshot_count(replay_dir, cfg.feed_id)
             if n == 0:
-                log.warning("%s: no recordings under %s, skipped", cfg.feed_id, replay_dir)
+                log.warning(
+                    "%s: no recordings under %s, skipped", cfg.feed_id, replay_dir
+                )
                 continue
             out.append((cfg, n))
         else:
@@ -146,8 +158,11 @@ def crawl(
     def on_signal(signum: int) -> None:
         signals_seen.append(signum)
         if len(signals_seen) == 1:
-            log.warning("%s: finishing the %d run(s) in flight (again to stop them)",
-                        signal.Signals(signum).name, len(in_flight))
+            log.warning(
+                "%s: finishing the %d run(s) in flight (again to stop them)",
+                signal.Signals(signum).name,
+                len(in_flight),
+            )
         else:
             for crawler in list(in_flight):
                 crawler.stop()
@@ -161,17 +176,27 @@ def crawl(
             crawler = runner.create_crawler(cls)
             in_flight.add(crawler)
             try:
-                await runner.crawl(crawler, snapshot=k, replay=replay_dir is not None,
-                                   run_id=(run_ids or {}).get(k))
+                await runner.crawl(
+                    crawler,
+                    snapshot=k,
+                    replay=replay_dir is not None,
+                    run_id=(run_ids or {}).get(k),
+                )
             except Exception as exc:  # a broken feed never stops the others
                 log.exception("%s: crawl crashed", cfg.feed_id)
-                result.reports.append({"feed_id": cfg.feed_id, "status": "failed",
-                                       "errors": [f"{type(exc).__name__}: {exc}"]})
+                result.reports.append(
+                    {
+                        "feed_id": cfg.feed_id,
+                        "status": "failed",
+                        "errors": [f"{type(exc).__name__}: {exc}"],
+                    }
+                )
                 continue
             finally:
                 in_flight.discard(crawler)
             report = getattr(crawler.spider, "report", None) or {
-                "feed_id": cfg.feed_id, "status": "failed",
+                "feed_id": cfg.feed_id,
+                "status": "failed",
                 "errors": ["run ended without a report"],
             }
             result.reports.append(report)

@@ -74,17 +74,20 @@ def interval(cfg: FeedConfig) -> timedelta:
     return timedelta(minutes=float(minutes))
 
 
-def backoff(cfg: FeedConfig, failures: int, max_backoff: timedelta = MAX_BACKOFF
-            ) -> timedelta:
+def backoff(
+    cfg: FeedConfig, failures: int, max_backoff: timedelta = MAX_BACKOFF
+) -> timedelta:
     """Wait before the next attempt after ``failures`` failed runs in a row."""
     if failures <= 0:
         return interval(cfg)
-    return min(interval(cfg) * (2 ** min(failures - 1, 20)), max(max_backoff,
-                                                                  interval(cfg)))
+    return min(
+        interval(cfg) * (2 ** min(failures - 1, 20)), max(max_backoff, interval(cfg))
+    )
 
 
-def due_at(cfg: FeedConfig, state: dict[str, Any] | None,
-           max_backoff: timedelta = MAX_BACKOFF) -> datetime | None:
+def due_at(
+    cfg: FeedConfig, state: dict[str, Any] | None, max_backoff: timedelta = MAX_BACKOFF
+) -> datetime | None:
     """When the feed is next due; None when it has never run (due now)."""
     state = state or {}
     last_ok = _time(state.get("last_success_at"))
@@ -97,18 +100,26 @@ def due_at(cfg: FeedConfig, state: dict[str, Any] | None,
     return due
 
 
-def locked(state: dict[str, Any] | None, now: datetime, owner: str | None = None
-           ) -> bool:
+def locked(
+    state: dict[str, Any] | None, now: datetime, owner: str | None = None
+) -> bool:
     state = state or {}
     until = _time(state.get("lock_until"))
-    return bool(state.get("lock_owner")) and state.get("lock_owner") != owner and (
-        until is None or until >= now
+    return (
+        bool(state.get("lock_owner"))
+        and state.get("lock_owner") != owner
+        and (until is None or until >= now)
     )
 
 
-def due_feeds(configs: Iterable[FeedConfig], store: Store, now: datetime | None = None,
-              *, grace: timedelta = GRACE, max_backoff: timedelta = MAX_BACKOFF
-              ) -> list[FeedConfig]:
+def due_feeds(
+    configs: Iterable[FeedConfig],
+    store: Store,
+    now: datetime | None = None,
+    *,
+    grace: timedelta = GRACE,
+    max_backoff: timedelta = MAX_BACKOFF,
+) -> list[FeedConfig]:
     """The feeds due at ``now`` and not locked by a run in progress."""
     now = now or now_utc()
     states = store.feed_states()
@@ -123,9 +134,14 @@ def due_feeds(configs: Iterable[FeedConfig], store: Store, now: datetime | None 
     return sorted(out, key=lambda c: c.feed_id)
 
 
-def still_due(cfg: FeedConfig, store: Store, now: datetime | None = None, *,
-              grace: timedelta = GRACE, max_backoff: timedelta = MAX_BACKOFF
-              ) -> bool:
+def still_due(
+    cfg: FeedConfig,
+    store: Store,
+    now: datetime | None = None,
+    *,
+    grace: timedelta = GRACE,
+    max_backoff: timedelta = MAX_BACKOFF,
+) -> bool:
     """Due by the state read *after* taking the lock: another process may have run
     the feed between the look at the store and the lock."""
     when = due_at(cfg, store.feed_state(cfg.feed_id), max_backoff)
@@ -139,8 +155,12 @@ def new_owner(kind: str = "cfs") -> str:
 class RunLocks:
     """Run locks held by this process, renewed by a thread while it works."""
 
-    def __init__(self, database_url: str | None, ttl: timedelta = LOCK_TTL,
-                 owner: str | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str | None,
+        ttl: timedelta = LOCK_TTL,
+        owner: str | None = None,
+    ) -> None:
         self.store = open_store(database_url)
         self.ttl = ttl
         self.owner = owner or new_owner()
@@ -152,8 +172,9 @@ class RunLocks:
     def acquire(self, feed_id: str) -> bool:
         now = now_utc()
         with self._mutex:
-            ok = self.store.acquire_lock(feed_id, self.owner, iso_utc(now + self.ttl),
-                                         iso_utc(now))
+            ok = self.store.acquire_lock(
+                feed_id, self.owner, iso_utc(now + self.ttl), iso_utc(now)
+            )
             if ok:
                 self.held.add(feed_id)
         return ok
@@ -172,13 +193,16 @@ class RunLocks:
                 for feed_id in sorted(self.held):
                     try:
                         if not self.store.renew_lock(feed_id, self.owner, until):
-                            log.warning("%s: run lock lost (expired and taken)", feed_id)
+                            log.warning(
+                                "%s: run lock lost (expired and taken)", feed_id
+                            )
                     except Exception:  # a store hiccup must not kill the renewer
                         log.exception("%s: could not renew the run lock", feed_id)
 
     def __enter__(self) -> RunLocks:
-        self._thread = threading.Thread(target=self._renew, name="cfs-lock-renew",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._renew, name="cfs-lock-renew", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -320,12 +344,17 @@ def watch(
                 try:
                     await runner.crawl(crawler)
                     report = getattr(crawler.spider, "report", None) or {
-                        "feed_id": cfg.feed_id, "status": "failed",
-                        "errors": ["run ended without a report"]}
+                        "feed_id": cfg.feed_id,
+                        "status": "failed",
+                        "errors": ["run ended without a report"],
+                    }
                 except Exception as exc:  # one feed never stops the others
                     log.exception("%s: crawl crashed", cfg.feed_id)
-                    report = {"feed_id": cfg.feed_id, "status": "failed",
-                              "errors": [f"{type(exc).__name__}: {exc}"]}
+                    report = {
+                        "feed_id": cfg.feed_id,
+                        "status": "failed",
+                        "errors": [f"{type(exc).__name__}: {exc}"],
+                    }
                 finally:
                     crawlers.pop(cfg.feed_id, None)
             state = locks.store.feed_state(cfg.feed_id)
@@ -349,8 +378,11 @@ def watch(
             nonlocal signals_seen
             signals_seen += 1
             if signals_seen == 1:
-                say(logging.INFO, f"watch: {signal.Signals(signum).name}: finishing "
-                    f"{len(running)} run(s) in flight, then exiting")
+                say(
+                    logging.INFO,
+                    f"watch: {signal.Signals(signum).name}: finishing "
+                    f"{len(running)} run(s) in flight, then exiting",
+                )
                 stopping.set()
                 wake.set()
             else:
@@ -367,8 +399,10 @@ def watch(
             for feed_id, cfg in feeds.items():
                 when = due_at(cfg, states.get(feed_id), opts.max_backoff)
                 # spread the first polls a little, so they do not all start at once
-                first = start + timedelta(seconds=rng() * min(
-                    interval(cfg).total_seconds() * opts.jitter, 30.0))
+                first = start + timedelta(
+                    seconds=rng()
+                    * min(interval(cfg).total_seconds() * opts.jitter, 30.0)
+                )
                 next_at[feed_id] = max(when, first) if when else first
             say(logging.INFO, f"watch: polling {len(feeds)} feed(s); SIGTERM to stop")
             while not stopping.is_set():
@@ -379,11 +413,13 @@ def watch(
                         continue
                     if not locks.acquire(feed_id):
                         # another process is running it: look again later
-                        next_at[feed_id] = at + min(interval(cfg),
-                                                    timedelta(seconds=opts.tick))
+                        next_at[feed_id] = at + min(
+                            interval(cfg), timedelta(seconds=opts.tick)
+                        )
                         continue
-                    when = due_at(cfg, locks.store.feed_state(feed_id),
-                                  opts.max_backoff)
+                    when = due_at(
+                        cfg, locks.store.feed_state(feed_id), opts.max_backoff
+                    )
                     slack = interval(cfg) * opts.jitter + timedelta(seconds=1)
                     if when is not None and when > at + slack:
                         # another process ran it meanwhile: its next turn is later
@@ -419,8 +455,13 @@ class ScrapydError(RuntimeError):
     pass
 
 
-def _scrapyd(url: str, endpoint: str, data: list[tuple[str, str]] | None = None,
-             timeout: float = 30.0, auth: str | None = None) -> dict[str, Any]:
+def _scrapyd(
+    url: str,
+    endpoint: str,
+    data: list[tuple[str, str]] | None = None,
+    timeout: float = 30.0,
+    auth: str | None = None,
+) -> dict[str, Any]:
     """Call one scrapyd JSON endpoint (GET, or POST with form ``data``)."""
     target = urljoin(url.rstrip("/") + "/", endpoint)
     body = urlencode(data).encode("ascii") if data is not None else None
@@ -428,8 +469,9 @@ def _scrapyd(url: str, endpoint: str, data: list[tuple[str, str]] | None = None,
     if auth:
         import base64
 
-        req.add_header("Authorization",
-                       "Basic " + base64.b64encode(auth.encode()).decode("ascii"))
+        req.add_header(
+            "Authorization", "Basic " + base64.b64encode(auth.encode()).decode("ascii")
+        )
     try:
         with urlopen(req, timeout=timeout) as resp:
             answer = json.loads(resp.read().decode("utf-8"))
@@ -448,7 +490,9 @@ def _auth(url: str) -> tuple[str, str | None]:
     netloc = parsed.hostname or ""
     if parsed.port:
         netloc += f":{parsed.port}"
-    return parsed._replace(netloc=netloc).geturl(), f"{parsed.username}:{parsed.password or ''}"
+    return parsed._replace(
+        netloc=netloc
+    ).geturl(), f"{parsed.username}:{parsed.password or ''}"
 
 
 def node_load(url: str) -> int:
@@ -467,14 +511,19 @@ def build_egg(target: Path, *, version: str | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     package = PROJECT_ROOT / "cfs_spiders"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as egg:
-        egg.writestr("EGG-INFO/PKG-INFO", "Metadata-Version: 2.1\nName: cfs\n"
-                     f"Version: {version or __version__}\n")
-        egg.writestr("EGG-INFO/entry_points.txt",
-                     "[scrapy]\nsettings = cfs_spiders.settings\n")
+        egg.writestr(
+            "EGG-INFO/PKG-INFO",
+            f"Metadata-Version: 2.1\nName: cfs\nVersion: {version or __version__}\n",
+        )
+        egg.writestr(
+            "EGG-INFO/entry_points.txt", "[scrapy]\nsettings = cfs_spiders.settings\n"
+        )
         egg.writestr("EGG-INFO/top_level.txt", "cfs_spiders\n")
         for path in sorted(package.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and (
-                path.suffix not in (".pyc", ".pyo")
+            if (
+                path.is_file()
+                and "__pycache__" not in path.parts
+                and (path.suffix not in (".pyc", ".pyo"))
             ):
                 egg.write(path, path.relative_to(PROJECT_ROOT).as_posix())
         for path in sorted((PROJECT_ROOT / "city_configs").glob("*.yaml")):
@@ -482,8 +531,9 @@ def build_egg(target: Path, *, version: str | None = None) -> Path:
     return target
 
 
-def deploy(url: str, egg: Path, *, project: str = "cfs", version: str | None = None
-           ) -> dict[str, Any]:
+def deploy(
+    url: str, egg: Path, *, project: str = "cfs", version: str | None = None
+) -> dict[str, Any]:
     """Upload an egg to one scrapyd node (``addversion.json``)."""
 
     base, auth = _auth(url)
@@ -491,20 +541,28 @@ def deploy(url: str, egg: Path, *, project: str = "cfs", version: str | None = N
     boundary = uuid.uuid4().hex
     parts = []
     for name, value in (("project", project), ("version", version)):
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
-                     f"\r\n\r\n{value}\r\n".encode())
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="egg"; '
-                 f'filename="{project}.egg"\r\nContent-Type: application/octet-stream'
-                 "\r\n\r\n".encode() + Path(egg).read_bytes() + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
+            f"\r\n\r\n{value}\r\n".encode()
+        )
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="egg"; '
+        f'filename="{project}.egg"\r\nContent-Type: application/octet-stream'
+        "\r\n\r\n".encode()
+        + Path(egg).read_bytes()
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
-    req = Request(urljoin(base.rstrip("/") + "/", "addversion.json"),
-                  data=b"".join(parts))
+    req = Request(
+        urljoin(base.rstrip("/") + "/", "addversion.json"), data=b"".join(parts)
+    )
     req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
     if auth:
         import base64
 
-        req.add_header("Authorization",
-                       "Basic " + base64.b64encode(auth.encode()).decode("ascii"))
+        req.add_header(
+            "Authorization", "Basic " + base64.b64encode(auth.encode()).decode("ascii")
+        )
     try:
         with urlopen(req, timeout=60) as resp:
             answer = json.loads(resp.read().decode("utf-8"))
@@ -515,8 +573,9 @@ def deploy(url: str, egg: Path, *, project: str = "cfs", version: str | None = N
     return answer
 
 
-def deploy_targets(names: list[str], project: str | None = None
-                   ) -> list[tuple[str, str]]:
+def deploy_targets(
+    names: list[str], project: str | None = None
+) -> list[tuple[str, str]]:
     """(URL, project) for each name: a URL, or a ``[deploy:NAME]`` target of
     ``scrapy.cfg`` (``[deploy]`` for ``default``; no name: the first target)."""
     import configparser
@@ -524,8 +583,9 @@ def deploy_targets(names: list[str], project: str | None = None
     cfg = configparser.ConfigParser()
     cfg.read(PROJECT_ROOT / "scrapy.cfg")
     if not names:  # the first target of scrapy.cfg
-        sections = [s for s in cfg.sections() if s == "deploy" or s.startswith(
-            "deploy:")]
+        sections = [
+            s for s in cfg.sections() if s == "deploy" or s.startswith("deploy:")
+        ]
         if not sections:
             raise ScrapydError("no deploy target in scrapy.cfg: name a scrapyd URL")
         names = [sections[0].partition(":")[2] or "default"]
@@ -537,8 +597,12 @@ def deploy_targets(names: list[str], project: str | None = None
         section = "deploy" if name == "default" else f"deploy:{name}"
         if not cfg.has_section(section):
             raise ScrapydError(f"no [{section}] target in scrapy.cfg")
-        out.append((cfg.get(section, "url"),
-                    project or cfg.get(section, "project", fallback="cfs")))
+        out.append(
+            (
+                cfg.get(section, "url"),
+                project or cfg.get(section, "project", fallback="cfs"),
+            )
+        )
     return out
 
 
@@ -583,8 +647,12 @@ def schedule_scrapyd(
 
     def send(node: str, feed_id: str, args: dict[str, str]) -> str:
         base, auth = _auth(node)
-        data = [("project", project), ("spider", feed_id), *extra,
-                *sorted(args.items())]
+        data = [
+            ("project", project),
+            ("spider", feed_id),
+            *extra,
+            *sorted(args.items()),
+        ]
         return str(_scrapyd(base, "schedule.json", data, auth=auth)["jobid"])
 
     if replay_dir is not None:
@@ -592,12 +660,19 @@ def schedule_scrapyd(
 
         turn = 0
         for cfg in configs:
-            for k in snapshot_indexes(snapshots, snapshot_count(replay_dir,
-                                                                cfg.feed_id)):
+            for k in snapshot_indexes(
+                snapshots, snapshot_count(replay_dir, cfg.feed_id)
+            ):
                 node = nodes[turn % len(nodes)]
                 turn += 1
-                jobs.append(Job(cfg.feed_id, node,
-                                send(node, cfg.feed_id, {"snapshot": str(k)}), k))
+                jobs.append(
+                    Job(
+                        cfg.feed_id,
+                        node,
+                        send(node, cfg.feed_id, {"snapshot": str(k)}),
+                        k,
+                    )
+                )
         return jobs
 
     store = open_store(database_url)
@@ -617,8 +692,9 @@ def schedule_scrapyd(
         for cfg in due:
             owner = new_owner("scrapyd")
             now = now_utc()
-            if not store.acquire_lock(cfg.feed_id, owner, iso_utc(now + lock_ttl),
-                                      iso_utc(now)):
+            if not store.acquire_lock(
+                cfg.feed_id, owner, iso_utc(now + lock_ttl), iso_utc(now)
+            ):
                 continue
             if not still_due(cfg, store, now, max_backoff=max_backoff):
                 store.release_lock(cfg.feed_id, owner)
@@ -657,8 +733,14 @@ def snapshot_indexes(spec: str | None, count: int) -> list[int]:
     return chosen
 
 
-def wait_for_jobs(nodes: Iterable[str], jobids: set[str], *, project: str = "cfs",
-                  timeout: float = 300.0, poll: float = 0.5) -> dict[str, Any]:
+def wait_for_jobs(
+    nodes: Iterable[str],
+    jobids: set[str],
+    *,
+    project: str = "cfs",
+    timeout: float = 300.0,
+    poll: float = 0.5,
+) -> dict[str, Any]:
     """Wait until every job has finished on its node; returns the finished entries."""
     import time
 
@@ -674,8 +756,9 @@ def wait_for_jobs(nodes: Iterable[str], jobids: set[str], *, project: str = "cfs
         if set(done) >= jobids:
             return done
         if time.monotonic() > deadline:
-            raise ScrapydError(f"jobs not finished after {timeout} s: "
-                               f"{sorted(jobids - set(done))}")
+            raise ScrapydError(
+                f"jobs not finished after {timeout} s: {sorted(jobids - set(done))}"
+            )
         time.sleep(poll)
 
 

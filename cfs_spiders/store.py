@@ -195,8 +195,9 @@ class Store:
 
     # ------------------------------------------------------------ connection
     def _connect(self) -> Any:
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=60, isolation_level=None, check_same_thread=False
+        )
         # 16 KiB pages for a new store (an existing one keeps its own): a call
         # and its observation are ~4 KB, and bulk writes run ~25% faster.
         conn.execute("PRAGMA page_size=16384")
@@ -321,13 +322,24 @@ class Store:
         rows = []
         for cfg in configs:
             d = cfg.data
-            rows.append((
-                cfg.feed_id, d["agency"], d["city"], d["state"], d["title"],
-                d["platform"], d["liveness"], cfg.board, d["time_zone"],
-                (d.get("urls") or [None])[0], d.get("update_interval_minutes"),
-                cfg.version, d["capture"]["kind"],
-                int(bool(d["verified_against_capture"])),
-            ))
+            rows.append(
+                (
+                    cfg.feed_id,
+                    d["agency"],
+                    d["city"],
+                    d["state"],
+                    d["title"],
+                    d["platform"],
+                    d["liveness"],
+                    cfg.board,
+                    d["time_zone"],
+                    (d.get("urls") or [None])[0],
+                    d.get("update_interval_minutes"),
+                    cfg.version,
+                    d["capture"]["kind"],
+                    int(bool(d["verified_against_capture"])),
+                )
+            )
         p = ", ".join([self.placeholder] * 14)
         sql = self._sql(
             f"""INSERT INTO feeds VALUES ({p})
@@ -444,7 +456,9 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
 
     def _count(self, cur: Any, table: str, feed_id: str) -> int:
         cur.execute(
-            self._sql(f"SELECT COUNT(*) FROM {table} WHERE feed_id = {self.placeholder}"),
+            self._sql(
+                f"SELECT COUNT(*) FROM {table} WHERE feed_id = {self.placeholder}"
+            ),
             (feed_id,),
         )
         return int(cur.fetchone()[0])
@@ -473,11 +487,20 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
                 ),
                 (feed_id, fetched_at),
             )
-            return self._set_gone(cur, feed_id, fetched_at, board,
-                                  f"last_seen < {ph}", (fetched_at,))
+            return self._set_gone(
+                cur, feed_id, fetched_at, board, f"last_seen < {ph}", (fetched_at,)
+            )
 
-    def _set_gone(self, cur: Any, feed_id: str, when: str, board: str | None,
-                  which: str, params: tuple[Any, ...], again: bool = False) -> int:
+    def _set_gone(
+        self,
+        cur: Any,
+        feed_id: str,
+        when: str,
+        board: str | None,
+        which: str,
+        params: tuple[Any, ...],
+        again: bool = False,
+    ) -> int:
         """Set ``disappeared_at = when`` (and close, on an active board) for the
         calls of ``which`` not already gone earlier (``again``: nor at ``when``,
         to close a call whose newer values were just written)."""
@@ -513,11 +536,19 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         later = cur.fetchone()[0]
         if later is None:
             return
-        cur.execute(self._sql(f"SELECT board FROM feeds WHERE feed_id = {ph}"),
-                    (feed_id,))
+        cur.execute(
+            self._sql(f"SELECT board FROM feeds WHERE feed_id = {ph}"), (feed_id,)
+        )
         row = cur.fetchone()
-        self._set_gone(cur, feed_id, later, row[0] if row else None,
-                       f"last_seen = {ph}", (fetched_at,), again=True)
+        self._set_gone(
+            cur,
+            feed_id,
+            later,
+            row[0] if row else None,
+            f"last_seen = {ph}",
+            (fetched_at,),
+            again=True,
+        )
 
     def touch_listing(self, feed_id: str, fetched_at: str, board: str) -> int:
         """A live listing answered "not modified": what was on it is still on it.
@@ -559,9 +590,22 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
 
     # ------------------------------------------------------------------ runs
     def record_run(self, run: dict[str, Any]) -> None:
-        cols = ("run_id", "feed_id", "mode", "started_at", "finished_at", "fetched_at",
-                "status", "complete", "records", "new_calls", "new_observations",
-                "closed_calls", "error", "report_json")
+        cols = (
+            "run_id",
+            "feed_id",
+            "mode",
+            "started_at",
+            "finished_at",
+            "fetched_at",
+            "status",
+            "complete",
+            "records",
+            "new_calls",
+            "new_observations",
+            "closed_calls",
+            "error",
+            "report_json",
+        )
         p = ", ".join([self.placeholder] * len(cols))
         updates = ", ".join(f"{c}=excluded.{c}" for c in cols[1:])
         sql = self._sql(
@@ -577,8 +621,10 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         ph = self.placeholder
         ok = run["status"] != "failed"
         cur.execute(
-            self._sql(f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
-                      "ON CONFLICT(feed_id) DO NOTHING"),
+            self._sql(
+                f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
+                "ON CONFLICT(feed_id) DO NOTHING"
+            ),
             (run["feed_id"],),
         )
         if ok:
@@ -613,13 +659,17 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         ph = self.placeholder
         with self.transaction() as cur:
             cur.execute(
-                self._sql(f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
-                          "ON CONFLICT(feed_id) DO NOTHING"),
+                self._sql(
+                    f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
+                    "ON CONFLICT(feed_id) DO NOTHING"
+                ),
                 (feed_id,),
             )
             for key, value in values.items():
                 cur.execute(
-                    self._sql(f"UPDATE feed_state SET {key} = {ph} WHERE feed_id = {ph}"),
+                    self._sql(
+                        f"UPDATE feed_state SET {key} = {ph} WHERE feed_id = {ph}"
+                    ),
                     (value, feed_id),
                 )
 
@@ -632,8 +682,10 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         ph = self.placeholder
         with self.transaction(feed_id) as cur:
             cur.execute(
-                self._sql(f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
-                          "ON CONFLICT(feed_id) DO NOTHING"),
+                self._sql(
+                    f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
+                    "ON CONFLICT(feed_id) DO NOTHING"
+                ),
                 (feed_id,),
             )
             cur.execute(
@@ -650,8 +702,10 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         ph = self.placeholder
         with self.transaction() as cur:
             cur.execute(
-                self._sql(f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
-                          "ON CONFLICT(feed_id) DO NOTHING"),
+                self._sql(
+                    f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
+                    "ON CONFLICT(feed_id) DO NOTHING"
+                ),
                 (feed_id,),
             )
             cur.execute(
@@ -668,8 +722,10 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         ph = self.placeholder
         with self.transaction() as cur:
             cur.execute(
-                self._sql(f"UPDATE feed_state SET lock_until = {ph} WHERE feed_id = "
-                          f"{ph} AND lock_owner = {ph}"),
+                self._sql(
+                    f"UPDATE feed_state SET lock_until = {ph} WHERE feed_id = "
+                    f"{ph} AND lock_owner = {ph}"
+                ),
                 (until, feed_id, owner),
             )
             return (cur.rowcount or 0) == 1
@@ -678,8 +734,10 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         ph = self.placeholder
         with self.transaction() as cur:
             cur.execute(
-                self._sql(f"UPDATE feed_state SET lock_owner = NULL, lock_until = NULL "
-                          f"WHERE feed_id = {ph} AND lock_owner = {ph}"),
+                self._sql(
+                    f"UPDATE feed_state SET lock_owner = NULL, lock_until = NULL "
+                    f"WHERE feed_id = {ph} AND lock_owner = {ph}"
+                ),
                 (feed_id, owner),
             )
             return (cur.rowcount or 0) == 1

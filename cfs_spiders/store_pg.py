@@ -74,14 +74,18 @@ class PostgresStore(Store):
         with self._lock, self.conn.transaction():
             cur = self.conn.cursor()
             if feed_id is not None:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_feed_lock_key(feed_id),))
+                cur.execute(
+                    "SELECT pg_advisory_xact_lock(%s)", (_feed_lock_key(feed_id),)
+                )
             yield cur
 
     def _sql(self, text: str) -> str:
         return to_psycopg(text)
 
     def _ddl(self) -> list[str]:
-        return [re.sub(r"\bREAL\b", "DOUBLE PRECISION", stmt) for stmt in super()._ddl()]
+        return [
+            re.sub(r"\bREAL\b", "DOUBLE PRECISION", stmt) for stmt in super()._ddl()
+        ]
 
     def create_schema(self) -> None:
         ddl = self._ddl()
@@ -89,8 +93,11 @@ class PostgresStore(Store):
         with self.transaction() as cur:
             # every run opens the store: skip the DDL (and its lock) when every
             # table and index is there already
-            cur.execute("SELECT COUNT(*) FROM pg_class WHERE relname = ANY(%s) AND "
-                        "relnamespace = current_schema()::regnamespace", (names,))
+            cur.execute(
+                "SELECT COUNT(*) FROM pg_class WHERE relname = ANY(%s) AND "
+                "relnamespace = current_schema()::regnamespace",
+                (names,),
+            )
             if cur.fetchone()[0] == len(names):
                 return
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))

@@ -44,13 +44,18 @@ SF = "ca_san_francisco_police_dispatched_realtime"
 CLEARWATER = "fl_clearwater_police_active_calls"
 PORTLAND = "or_portland_boec_911_incidents"
 PAGE = 120
-SF_CSV = FIXTURES / SF / "Law_Enforcement_Dispatched_Calls_for_Service__Real-Time.first300.csv"
+SF_CSV = (
+    FIXTURES
+    / SF
+    / "Law_Enforcement_Dispatched_Calls_for_Service__Real-Time.first300.csv"
+)
 
 
 def _iso_floating(text: str) -> str:
     """Portal CSV time (``2026/01/15 07:18:10 AM``) -> SODA floating timestamp."""
     return datetime.strptime(text, "%Y/%m/%d %I:%M:%S %p").strftime(
-        "%Y-%m-%dT%H:%M:%S.000")
+        "%Y-%m-%dT%H:%M:%S.000"
+    )
 
 
 def soda_rows() -> list[dict[str, Any]]:
@@ -76,8 +81,11 @@ def soda_rows() -> list[dict[str, Any]]:
 class FeedServer:
     def __init__(self) -> None:
         self.soda = soda_rows()
-        snaps = json.loads((FIXTURES / CLEARWATER / "archive_2025-12-13.json")
-                           .read_text(encoding="utf-8"))["snapshots"]
+        snaps = json.loads(
+            (FIXTURES / CLEARWATER / "archive_2025-12-13.json").read_text(
+                encoding="utf-8"
+            )
+        )["snapshots"]
         self.board = snaps[-1]["calls"]
         # (path, query, request headers, status, records served)
         self.requests: list[tuple[str, dict[str, str], dict[str, str], int, int]] = []
@@ -110,8 +118,15 @@ class FeedServer:
         with self.lock:
             return [r for r in self.requests if r[0] == path][-1]
 
-    def _send(self, h: BaseHTTPRequestHandler, path: str, status: int,
-              body: bytes = b"", records: int = 0, etag: str | None = None) -> None:
+    def _send(
+        self,
+        h: BaseHTTPRequestHandler,
+        path: str,
+        status: int,
+        body: bytes = b"",
+        records: int = 0,
+        etag: str | None = None,
+    ) -> None:
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
         if etag:
@@ -163,7 +178,7 @@ class FeedServer:
         order = [f.strip().split()[0] for f in q.get("$order", ":id").split(",")]
         rows.sort(key=lambda r: tuple(str(r.get(f, "")) for f in order))
         offset, limit = int(q.get("$offset", 0)), int(q.get("$limit", 1000))
-        return rows[offset:offset + limit]
+        return rows[offset : offset + limit]
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -177,8 +192,9 @@ def server() -> Iterator[FeedServer]:
     srv.close()
 
 
-def write_configs(folder: Path, server: FeedServer, *, interval: float,
-                  broken: bool = False) -> Path:
+def write_configs(
+    folder: Path, server: FeedServer, *, interval: float, broken: bool = False
+) -> Path:
     """The two feeds' real configs, pointed at the local server."""
     folder.mkdir(parents=True, exist_ok=True)
     sf = yaml.safe_load(get_config(SF).path.read_text(encoding="utf-8"))
@@ -212,16 +228,30 @@ FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
 def cfs(tmp: Path, configs: Path, *args: str) -> subprocess.CompletedProcess:
     db = tmp / "cfs.sqlite"
     proc = subprocess.run(
-        [sys.executable, "-m", "cfs_spiders.cli", "--db", str(db), "--output",
-         str(tmp / "out"), *args],
-        cwd=tmp, env=cfs_env(configs), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "cfs_spiders.cli",
+            "--db",
+            str(db),
+            "--output",
+            str(tmp / "out"),
+            *args,
+        ],
+        cwd=tmp,
+        env=cfs_env(configs),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     return proc
 
 
 def utc_mark(floating: str) -> str:
     """A SODA floating time in San Francisco as the stored mark (ISO UTC, ms)."""
-    local = datetime.fromisoformat(floating).replace(tzinfo=ZoneInfo("America/Los_Angeles"))
+    local = datetime.fromisoformat(floating).replace(
+        tzinfo=ZoneInfo("America/Los_Angeles")
+    )
     return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
@@ -233,8 +263,9 @@ def one(db: Path, sql: str, *params: Any) -> Any:
         con.close()
 
 
-def test_second_poll_fetches_and_stores_nothing_new(server: FeedServer,
-                                                    tmp_path: Path) -> None:
+def test_second_poll_fetches_and_stores_nothing_new(
+    server: FeedServer, tmp_path: Path
+) -> None:
     configs = write_configs(tmp_path / "configs", server, interval=0.001)
     db = tmp_path / "cfs.sqlite"
     total = len(server.soda)
@@ -250,11 +281,13 @@ def test_second_poll_fetches_and_stores_nothing_new(server: FeedServer,
     assert one(db, "SELECT COUNT(*) FROM observations WHERE feed_id = ?", SF) == total
     assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ?", CLEARWATER) == board
     mark = max(r["call_last_updated_at"] for r in server.soda)  # local floating time
-    assert one(db, "SELECT high_water FROM feed_state WHERE feed_id = ?",
-               SF) == utc_mark(mark)
+    assert one(
+        db, "SELECT high_water FROM feed_state WHERE feed_id = ?", SF
+    ) == utc_mark(mark)
     assert one(db, "SELECT etag FROM feed_state WHERE feed_id = ?", CLEARWATER)
-    seen_before = one(db, "SELECT MAX(last_seen) FROM calls WHERE feed_id = ?",
-                      CLEARWATER)
+    seen_before = one(
+        db, "SELECT MAX(last_seen) FROM calls WHERE feed_id = ?", CLEARWATER
+    )
 
     # 2. unchanged second poll: $where above the mark finds nothing, the board is
     #    "not modified"; no record is served twice, nothing new is stored
@@ -270,18 +303,31 @@ def test_second_poll_fetches_and_stores_nothing_new(server: FeedServer,
     assert status == 304 and headers.get("If-None-Match")
     assert one(db, "SELECT COUNT(*) FROM calls") == total + board
     assert one(db, "SELECT COUNT(*) FROM observations") == total + board
-    runs = sqlite3.connect(db).execute(
-        "SELECT feed_id, status, records FROM runs ORDER BY started_at").fetchall()
+    runs = (
+        sqlite3.connect(db)
+        .execute("SELECT feed_id, status, records FROM runs ORDER BY started_at")
+        .fetchall()
+    )
     assert len(runs) == 4 and all(r[1] == "ok" for r in runs), runs
     # not modified: the board's calls are still on it, seen at the second poll
-    assert one(db, "SELECT MAX(last_seen) FROM calls WHERE feed_id = ?",
-               CLEARWATER) > seen_before
-    assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ? AND disappeared_at "
-               "IS NOT NULL", CLEARWATER) == 0
+    assert (
+        one(db, "SELECT MAX(last_seen) FROM calls WHERE feed_id = ?", CLEARWATER)
+        > seen_before
+    )
+    assert (
+        one(
+            db,
+            "SELECT COUNT(*) FROM calls WHERE feed_id = ? AND disappeared_at "
+            "IS NOT NULL",
+            CLEARWATER,
+        )
+        == 0
+    )
 
     # 3. the dataset changes: 5 rows updated in place, 2 new; only those 7 come
     later = (datetime.fromisoformat(mark) + timedelta(minutes=30)).strftime(
-        "%Y-%m-%dT%H:%M:%S.000")
+        "%Y-%m-%dT%H:%M:%S.000"
+    )
     for row in server.soda[:5]:
         row["call_last_updated_at"] = later
         row["disposition"] = "CHANGED"
@@ -294,15 +340,31 @@ def test_second_poll_fetches_and_stores_nothing_new(server: FeedServer,
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert server.served("/resource/gnap-fj3t.json") == (5, total + 7)
     assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ?", SF) == total + 2
-    assert one(db, "SELECT COUNT(*) FROM observations WHERE feed_id = ?",
-               SF) == total + 7
-    assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ? AND "
-               "disposition_raw = 'CHANGED'", SF) == 5
+    assert (
+        one(db, "SELECT COUNT(*) FROM observations WHERE feed_id = ?", SF) == total + 7
+    )
+    assert (
+        one(
+            db,
+            "SELECT COUNT(*) FROM calls WHERE feed_id = ? AND "
+            "disposition_raw = 'CHANGED'",
+            SF,
+        )
+        == 5
+    )
     # an incremental fetch is part of the listing: nothing is read as gone
-    assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ? AND disappeared_at "
-               "IS NOT NULL", SF) == 0
-    assert one(db, "SELECT high_water FROM feed_state WHERE feed_id = ?",
-               SF) == utc_mark(later)
+    assert (
+        one(
+            db,
+            "SELECT COUNT(*) FROM calls WHERE feed_id = ? AND disappeared_at "
+            "IS NOT NULL",
+            SF,
+        )
+        == 0
+    )
+    assert one(
+        db, "SELECT high_water FROM feed_state WHERE feed_id = ?", SF
+    ) == utc_mark(later)
 
 
 def test_where_clauses(tmp_path: Path) -> None:
@@ -321,7 +383,9 @@ def test_where_clauses(tmp_path: Path) -> None:
     nash = spider_class(get_config("tn_nashville_police_calls"))
     spider = nash.from_crawler(get_crawler(nash, {"CFS_INCREMENTAL": True}))
     spider.state = {"high_water": "2024-03-10T10:00:00.000Z"}
-    assert spider.where() == "(1=1) AND (Call_Received > TIMESTAMP '2024-03-10 09:00:00')"
+    assert (
+        spider.where() == "(1=1) AND (Call_Received > TIMESTAMP '2024-03-10 09:00:00')"
+    )
 
 
 def test_due_backoff_and_locks(tmp_path: Path) -> None:
@@ -330,21 +394,28 @@ def test_due_backoff_and_locks(tmp_path: Path) -> None:
     assert due_at(cfg, None) is None  # never run: due now
     ok = {"last_success_at": "2025-12-13T12:00:00Z", "consecutive_failures": 0}
     assert due_at(cfg, ok) == t0 + timedelta(minutes=5)
-    failing = {**ok, "consecutive_failures": 3, "last_attempt_at": "2025-12-13T13:00:00Z"}
+    failing = {
+        **ok,
+        "consecutive_failures": 3,
+        "last_attempt_at": "2025-12-13T13:00:00Z",
+    }
     assert due_at(cfg, failing) == t0 + timedelta(hours=1, minutes=20)
     assert backoff(cfg, 30) == timedelta(hours=6)  # capped
 
     store = open_store(tmp_path / "due.sqlite")
     store.register_feeds([cfg])
     assert [c.feed_id for c in due_feeds([cfg], store, t0)] == [CLEARWATER]
-    assert store.acquire_lock(CLEARWATER, "a", "2025-12-13T12:30:00Z",
-                              "2025-12-13T12:00:00Z")
-    assert not store.acquire_lock(CLEARWATER, "b", "2025-12-13T12:30:00Z",
-                                  "2025-12-13T12:10:00Z")
+    assert store.acquire_lock(
+        CLEARWATER, "a", "2025-12-13T12:30:00Z", "2025-12-13T12:00:00Z"
+    )
+    assert not store.acquire_lock(
+        CLEARWATER, "b", "2025-12-13T12:30:00Z", "2025-12-13T12:10:00Z"
+    )
     assert due_feeds([cfg], store, t0) == []  # locked: a run is in progress
     # an expired lock (its holder died) can be taken over
-    assert store.acquire_lock(CLEARWATER, "b", "2025-12-13T13:00:00Z",
-                              "2025-12-13T12:31:00Z")
+    assert store.acquire_lock(
+        CLEARWATER, "b", "2025-12-13T13:00:00Z", "2025-12-13T12:31:00Z"
+    )
     assert not store.release_lock(CLEARWATER, "a")
     assert store.release_lock(CLEARWATER, "b")
     # due when looked at, but run by someone else before the lock was taken
@@ -359,8 +430,9 @@ def test_due_skips_locked_and_recent_feeds(server: FeedServer, tmp_path: Path) -
     db = tmp_path / "cfs.sqlite"
     store = open_store(db)
     store.register_feeds([get_config(CLEARWATER)])
-    assert store.acquire_lock(CLEARWATER, "someone-else", "2999-01-01T00:00:00Z",
-                              "2025-01-01T00:00:00Z")
+    assert store.acquire_lock(
+        CLEARWATER, "someone-else", "2999-01-01T00:00:00Z", "2025-01-01T00:00:00Z"
+    )
     store.close()
     proc = cfs(tmp_path, configs, "crawl", "--due", "--no-jsonl", *FAST)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -373,15 +445,29 @@ def test_due_skips_locked_and_recent_feeds(server: FeedServer, tmp_path: Path) -
     assert one(db, "SELECT lock_owner FROM feed_state WHERE feed_id = ?", SF) is None
 
 
-def test_watch_polls_backs_off_and_stops_cleanly(server: FeedServer,
-                                                 tmp_path: Path) -> None:
+def test_watch_polls_backs_off_and_stops_cleanly(
+    server: FeedServer, tmp_path: Path
+) -> None:
     configs = write_configs(tmp_path / "configs", server, interval=0.01, broken=True)
     db = tmp_path / "cfs.sqlite"
     server.delay = 0.5
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cfs_spiders.cli", "--db", str(db), "--output",
-         str(tmp_path / "out"), "watch", "--no-jsonl", *FAST],
-        cwd=tmp_path, env=cfs_env(configs), stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "cfs_spiders.cli",
+            "--db",
+            str(db),
+            "--output",
+            str(tmp_path / "out"),
+            "watch",
+            "--no-jsonl",
+            *FAST,
+        ],
+        cwd=tmp_path,
+        env=cfs_env(configs),
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -400,10 +486,17 @@ def test_watch_polls_backs_off_and_stops_cleanly(server: FeedServer,
     attempts = server.served("/broken")[0]
     con = sqlite3.connect(db)
     runs = dict(con.execute("SELECT feed_id, COUNT(*) FROM runs GROUP BY feed_id"))
-    statuses = dict(con.execute(
-        "SELECT feed_id, GROUP_CONCAT(DISTINCT status) FROM runs GROUP BY feed_id"))
-    state = {r[0]: r[1:] for r in con.execute(
-        "SELECT feed_id, consecutive_failures, lock_owner FROM feed_state")}
+    statuses = dict(
+        con.execute(
+            "SELECT feed_id, GROUP_CONCAT(DISTINCT status) FROM runs GROUP BY feed_id"
+        )
+    )
+    state = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT feed_id, consecutive_failures, lock_owner FROM feed_state"
+        )
+    }
     con.close()
     # every request answered became a recorded run, the one in flight included
     assert runs[CLEARWATER] == polls >= 5, err[-2000:]
@@ -419,17 +512,32 @@ def test_watch_polls_backs_off_and_stops_cleanly(server: FeedServer,
     assert state[CLEARWATER][1] is None and state[PORTLAND][1] is None  # released
 
 
-def test_due_pass_finishes_the_run_in_flight_on_sigterm(server: FeedServer,
-                                                        tmp_path: Path) -> None:
+def test_due_pass_finishes_the_run_in_flight_on_sigterm(
+    server: FeedServer, tmp_path: Path
+) -> None:
     """systemd stops the cron pass with SIGTERM: the run in flight still lands."""
     configs = write_configs(tmp_path / "configs", server, interval=5)
     db = tmp_path / "cfs.sqlite"
     server.delay = 1.0
     with (tmp_path / "stderr.log").open("w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cfs_spiders.cli", "--db", str(db), "--output",
-             str(tmp_path / "out"), "crawl", "--due", CLEARWATER, "--no-jsonl", *FAST],
-            cwd=tmp_path, env=cfs_env(configs), stderr=err,
+            [
+                sys.executable,
+                "-m",
+                "cfs_spiders.cli",
+                "--db",
+                str(db),
+                "--output",
+                str(tmp_path / "out"),
+                "crawl",
+                "--due",
+                CLEARWATER,
+                "--no-jsonl",
+                *FAST,
+            ],
+            cwd=tmp_path,
+            env=cfs_env(configs),
+            stderr=err,
         )
         try:
             assert server.in_flight.wait(30)
@@ -442,7 +550,10 @@ def test_due_pass_finishes_the_run_in_flight_on_sigterm(server: FeedServer,
     assert proc.returncode == 0, log[-3000:]
     assert "SIGTERM: finishing the 1 run(s) in flight" in log
     assert one(db, "SELECT status FROM runs WHERE feed_id = ?", CLEARWATER) == "ok"
-    assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ?",
-               CLEARWATER) == len(server.board)
-    assert one(db, "SELECT lock_owner FROM feed_state WHERE feed_id = ?",
-               CLEARWATER) is None
+    assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ?", CLEARWATER) == len(
+        server.board
+    )
+    assert (
+        one(db, "SELECT lock_owner FROM feed_state WHERE feed_id = ?", CLEARWATER)
+        is None
+    )

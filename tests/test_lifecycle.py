@@ -81,7 +81,8 @@ def calls(db: Path, feed_id: str) -> dict[str, dict[str, Any]]:
     con.row_factory = sqlite3.Row
     rows = con.execute(
         "SELECT record_key, first_seen, last_seen, disappeared_at, status, "
-        "status_basis, received_at_utc FROM calls WHERE feed_id = ?", (feed_id,)
+        "status_basis, received_at_utc FROM calls WHERE feed_id = ?",
+        (feed_id,),
     ).fetchall()
     con.close()
     return {r["record_key"]: dict(r) for r in rows}
@@ -94,9 +95,25 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp / "cfs.sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CFS_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "cfs_spiders.cli", "--db", str(db), "--output",
-         str(tmp / "out"), "crawl", CLEARWATER, PORTLAND, "--replay", "--no-jsonl"],
-        cwd=tmp, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "cfs_spiders.cli",
+            "--db",
+            str(db),
+            "--output",
+            str(tmp / "out"),
+            "crawl",
+            CLEARWATER,
+            PORTLAND,
+            "--replay",
+            "--no-jsonl",
+        ],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "54 runs: 54 ok" in proc.stderr, proc.stderr[-2000:]
@@ -152,7 +169,8 @@ def test_clearwater_every_change_is_an_observation(replayed: Path) -> None:
     con = sqlite3.connect(replayed)
     rows = con.execute(
         "SELECT record_key, values_hash FROM observations WHERE feed_id = ? "
-        "ORDER BY record_key, fetched_at", (CLEARWATER,)
+        "ORDER BY record_key, fetched_at",
+        (CLEARWATER,),
     ).fetchall()
     con.close()
     seen: dict[str, int] = {}
@@ -180,7 +198,10 @@ def test_portland_recent_window_disappears_but_never_closes(replayed: Path) -> N
     for key, exp in expected.items():
         row = got[key]
         assert (row["first_seen"], row["last_seen"], row["disappeared_at"]) == (
-            exp["first_seen"], exp["last_seen"], exp["disappeared_at"]), key
+            exp["first_seen"],
+            exp["last_seen"],
+            exp["disappeared_at"],
+        ), key
         # leaving a "most recent 100" window says nothing about the call's state
         assert row["status"] != "closed", key
         assert row["status_basis"] != "feed_presence", key
@@ -191,23 +212,42 @@ def test_portland_recent_window_disappears_but_never_closes(replayed: Path) -> N
 
 # ------------------------------------------------------ order does not matter
 def _record(feed_id: str, key: str, fetched: str, values: dict[str, Any]) -> dict:
-    return {"feed_id": feed_id, "record_key": key, "call_id": key,
-            "fetched_at": fetched, "run_id": f"{feed_id}-{fetched}",
-            "status": "dispatched", "status_basis": "derived_from_timestamps",
-            "source_url": "https://example.invalid/", "config_version": 1,
-            "is_officer_initiated": False, "raw": values}
+    return {
+        "feed_id": feed_id,
+        "record_key": key,
+        "call_id": key,
+        "fetched_at": fetched,
+        "run_id": f"{feed_id}-{fetched}",
+        "status": "dispatched",
+        "status_basis": "derived_from_timestamps",
+        "source_url": "https://example.invalid/",
+        "config_version": 1,
+        "is_officer_initiated": False,
+        "raw": values,
+    }
 
 
-def write_snapshot(store: Any, feed_id: str, board: str, fetched: str,
-                   rows: list[dict[str, Any]], key_field: str) -> None:
+def write_snapshot(
+    store: Any,
+    feed_id: str,
+    board: str,
+    fetched: str,
+    rows: list[dict[str, Any]],
+    key_field: str,
+) -> None:
     store.write_records([_record(feed_id, r[key_field], fetched, r) for r in rows])
     store.mark_disappeared(feed_id, fetched, board)
 
 
 def lifecycle_rows(store: Any, feed_id: str) -> list[tuple]:
-    return [tuple(r.values()) for r in store.query(
-        "SELECT record_key, first_seen, last_seen, disappeared_at, status, "
-        "status_basis FROM calls WHERE feed_id = ? ORDER BY record_key", (feed_id,))]
+    return [
+        tuple(r.values())
+        for r in store.query(
+            "SELECT record_key, first_seen, last_seen, disappeared_at, status, "
+            "status_basis FROM calls WHERE feed_id = ? ORDER BY record_key",
+            (feed_id,),
+        )
+    ]
 
 
 def test_runs_written_out_of_order_give_the_same_life_cycle(tmp_path: Path) -> None:
@@ -215,10 +255,15 @@ def test_runs_written_out_of_order_give_the_same_life_cycle(tmp_path: Path) -> N
     cfg = get_config(CLEARWATER)
     snaps = clearwater_snapshots()
     # a call that leaves and comes back: closed in between, open again at the end
-    stays = sorted(set.intersection(*({c["Master_Incident_Number"] for c in cs}
-                                      for _, cs in snaps[-4:])))[0]
-    snaps[-3] = (snaps[-3][0], [c for c in snaps[-3][1]
-                                if c["Master_Incident_Number"] != stays])
+    stays = sorted(
+        set.intersection(
+            *({c["Master_Incident_Number"] for c in cs} for _, cs in snaps[-4:])
+        )
+    )[0]
+    snaps[-3] = (
+        snaps[-3][0],
+        [c for c in snaps[-3][1] if c["Master_Incident_Number"] != stays],
+    )
     results = []
     for seed in (None, 1, 2):
         store = open_store(tmp_path / f"order-{seed}.sqlite")
@@ -227,8 +272,14 @@ def test_runs_written_out_of_order_give_the_same_life_cycle(tmp_path: Path) -> N
         if seed is not None:
             random.Random(seed).shuffle(order)
         for fetched, rows in order:
-            write_snapshot(store, CLEARWATER, "active_calls", fetched, rows,
-                           "Master_Incident_Number")
+            write_snapshot(
+                store,
+                CLEARWATER,
+                "active_calls",
+                fetched,
+                rows,
+                "Master_Incident_Number",
+            )
         results.append(lifecycle_rows(store, CLEARWATER))
         store.close()
     assert results[0] == results[1] == results[2]
@@ -236,10 +287,14 @@ def test_runs_written_out_of_order_give_the_same_life_cycle(tmp_path: Path) -> N
     last = snaps[-1][0]
     assert rows[stays][2:5] == (last, None, "dispatched")
     expected = expected_lifecycle(
-        [(t, [c["Master_Incident_Number"] for c in cs]) for t, cs in snaps])
+        [(t, [c["Master_Incident_Number"] for c in cs]) for t, cs in snaps]
+    )
     for key, exp in expected.items():
-        assert rows[key][1:4] == (exp["first_seen"], exp["last_seen"],
-                                  exp["disappeared_at"]), key
+        assert rows[key][1:4] == (
+            exp["first_seen"],
+            exp["last_seen"],
+            exp["disappeared_at"],
+        ), key
 
 
 def test_a_call_that_comes_back_reopens(tmp_path: Path) -> None:
@@ -252,7 +307,12 @@ def test_a_call_that_comes_back_reopens(tmp_path: Path) -> None:
     assert lifecycle_rows(store, CLEARWATER)[0][3:] == (t[1], "closed", "feed_presence")
     write_snapshot(store, CLEARWATER, "active_calls", t[2], [a, b], "id")
     assert lifecycle_rows(store, CLEARWATER)[0][1:] == (
-        t[0], t[2], None, "dispatched", "derived_from_timestamps")
+        t[0],
+        t[2],
+        None,
+        "dispatched",
+        "derived_from_timestamps",
+    )
     # "not modified": what was on the board is still on it
     assert store.touch_listing(CLEARWATER, "2025-12-13T00:15:00Z", "active_calls") == 2
     assert {r[2] for r in lifecycle_rows(store, CLEARWATER)} == {"2025-12-13T00:15:00Z"}

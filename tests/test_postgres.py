@@ -70,10 +70,15 @@ def test_same_semantics_as_sqlite(pg_url: str, tmp_path: Path) -> None:
     keep their digits and booleans read back as 0/1 on both."""
     cfg = get_config(CLEARWATER)
     snaps = clearwater_snapshots()
-    stays = sorted(set.intersection(*({c["Master_Incident_Number"] for c in cs}
-                                      for _, cs in snaps[-4:])))[0]
-    snaps[-3] = (snaps[-3][0], [c for c in snaps[-3][1]
-                                if c["Master_Incident_Number"] != stays])
+    stays = sorted(
+        set.intersection(
+            *({c["Master_Incident_Number"] for c in cs} for _, cs in snaps[-4:])
+        )
+    )[0]
+    snaps[-3] = (
+        snaps[-3][0],
+        [c for c in snaps[-3][1] if c["Master_Incident_Number"] != stays],
+    )
     order = list(snaps)
     random.Random(3).shuffle(order)
     stores = [open_store(pg_url), open_store(tmp_path / "cfs.sqlite")]
@@ -82,35 +87,54 @@ def test_same_semantics_as_sqlite(pg_url: str, tmp_path: Path) -> None:
             store.register_feeds([cfg])
             for fetched, rows in order:
                 records = [
-                    {**_record(CLEARWATER, r["Master_Incident_Number"], fetched, r),
-                     "latitude": 27.9659063, "longitude": -82.8001026,
-                     "is_officer_initiated": True, "unit_count": 2}
+                    {
+                        **_record(CLEARWATER, r["Master_Incident_Number"], fetched, r),
+                        "latitude": 27.9659063,
+                        "longitude": -82.8001026,
+                        "is_officer_initiated": True,
+                        "unit_count": 2,
+                    }
                     for r in rows
                 ]
                 store.write_records(records)
                 store.mark_disappeared(CLEARWATER, fetched, "active_calls")
-            store.record_run({"run_id": "r1", "feed_id": CLEARWATER, "status": "ok",
-                              "finished_at": "2025-12-14T00:00:00Z", "complete": 1})
+            store.record_run(
+                {
+                    "run_id": "r1",
+                    "feed_id": CLEARWATER,
+                    "status": "ok",
+                    "finished_at": "2025-12-14T00:00:00Z",
+                    "complete": 1,
+                }
+            )
         pg, lite = stores
         assert pg.dialect == "postgresql" and lite.dialect == "sqlite"
-        for name, key in (("calls", "record_key"), ("observations", "record_key, "
-                          "fetched_at"), ("listings", "fetched_at"), ("feeds", "1"),
-                          ("runs", "1"), ("feed_state", "1")):
+        for name, key in (
+            ("calls", "record_key"),
+            ("observations", "record_key, fetched_at"),
+            ("listings", "fetched_at"),
+            ("feeds", "1"),
+            ("runs", "1"),
+            ("feed_state", "1"),
+        ):
             sql = f"SELECT * FROM {name} ORDER BY feed_id, {key}"
             assert table(pg, sql) == table(lite, sql), name
         assert len(table(pg, "SELECT * FROM calls")) == 161
-        assert table(pg, "SELECT DISTINCT latitude, is_officer_initiated FROM calls"
-                     ) == [(27.9659063, 1)]
-        back = pg.query("SELECT disappeared_at, status FROM calls WHERE record_key = ?",
-                        (stays,))
+        assert table(
+            pg, "SELECT DISTINCT latitude, is_officer_initiated FROM calls"
+        ) == [(27.9659063, 1)]
+        back = pg.query(
+            "SELECT disappeared_at, status FROM calls WHERE record_key = ?", (stays,)
+        )
         assert back == [{"disappeared_at": None, "status": "dispatched"}]
     finally:
         for store in stores:
             store.close()
 
 
-def writer(db: str, tmp: Path, feed_id: str, snapshots: list[int]
-           ) -> tuple[subprocess.Popen, Path]:
+def writer(
+    db: str, tmp: Path, feed_id: str, snapshots: list[int]
+) -> tuple[subprocess.Popen, Path]:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
@@ -128,15 +152,26 @@ def writer(db: str, tmp: Path, feed_id: str, snapshots: list[int]
     log = out / "stderr.log"
     with log.open("w") as err:  # a file: a full pipe would stall the writer
         proc = subprocess.Popen(
-            [sys.executable, "-c", script, feed_id, ",".join(map(str, snapshots)), db,
-             str(out)],
-            cwd=out, env=env(), stdout=subprocess.DEVNULL, stderr=err,
+            [
+                sys.executable,
+                "-c",
+                script,
+                feed_id,
+                ",".join(map(str, snapshots)),
+                db,
+                str(out),
+            ],
+            cwd=out,
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
         )
     return proc, log
 
 
-def test_concurrent_writers_lose_and_duplicate_nothing(pg_url: str,
-                                                       tmp_path: Path) -> None:
+def test_concurrent_writers_lose_and_duplicate_nothing(
+    pg_url: str, tmp_path: Path
+) -> None:
     """Three processes replay overlapping sets of Clearwater's snapshots, in
     different orders, into one database at once (and two Portland's two, in both
     orders): every call's life cycle exactly as if one process had written them
@@ -145,9 +180,9 @@ def test_concurrent_writers_lose_and_duplicate_nothing(pg_url: str,
     shuffled = list(range(n))
     random.Random(7).shuffle(shuffled)
     plans = [
-        (CLEARWATER, list(range(0, 28))),                 # ascending
-        (CLEARWATER, list(range(n - 1, 23, -1))),         # descending
-        (CLEARWATER, shuffled[::2]),                      # half of them, any order
+        (CLEARWATER, list(range(0, 28))),  # ascending
+        (CLEARWATER, list(range(n - 1, 23, -1))),  # descending
+        (CLEARWATER, shuffled[::2]),  # half of them, any order
         (PORTLAND, [1, 0]),
         (PORTLAND, [0, 1]),
     ]
@@ -158,40 +193,70 @@ def test_concurrent_writers_lose_and_duplicate_nothing(pg_url: str,
 
     store = open_store(pg_url)
     try:
-        for feed, snaps in ((CLEARWATER, [(t, [c["Master_Incident_Number"] for c in cs])
-                                          for t, cs in clearwater_snapshots()]),
-                            (PORTLAND, portland_snapshots())):
+        for feed, snaps in (
+            (
+                CLEARWATER,
+                [
+                    (t, [c["Master_Incident_Number"] for c in cs])
+                    for t, cs in clearwater_snapshots()
+                ],
+            ),
+            (PORTLAND, portland_snapshots()),
+        ):
             expected = expected_lifecycle(snaps)
-            rows = {r["record_key"]: r for r in store.query(
-                "SELECT record_key, first_seen, last_seen, disappeared_at, status, "
-                "status_basis FROM calls WHERE feed_id = ?", (feed,))}
+            rows = {
+                r["record_key"]: r
+                for r in store.query(
+                    "SELECT record_key, first_seen, last_seen, disappeared_at, status, "
+                    "status_basis FROM calls WHERE feed_id = ?",
+                    (feed,),
+                )
+            }
             assert set(rows) == set(expected), feed
             for key, exp in expected.items():
                 row = rows[key]
                 assert (row["first_seen"], row["last_seen"], row["disappeared_at"]) == (
-                    exp["first_seen"], exp["last_seen"], exp["disappeared_at"]), key
+                    exp["first_seen"],
+                    exp["last_seen"],
+                    exp["disappeared_at"],
+                ), key
                 closed = feed == CLEARWATER and exp["disappeared_at"] is not None
                 assert (row["status"] == "closed") == closed, key
             obs = store.query(
                 "SELECT record_key, COUNT(*) AS n FROM observations WHERE feed_id = ? "
-                "GROUP BY record_key", (feed,))
+                "GROUP BY record_key",
+                (feed,),
+            )
             assert {r["record_key"]: r["n"] for r in obs} == {
-                k: e["sightings"] for k, e in expected.items()}
-        counts = {r["feed_id"]: (r["calls"], r["closed"], r["gone"]) for r in store.query(
-            "SELECT feed_id, COUNT(*) AS calls, SUM(CASE WHEN status = 'closed' THEN 1 "
-            "ELSE 0 END) AS closed, COUNT(disappeared_at) AS gone FROM calls "
-            "GROUP BY feed_id")}
+                k: e["sightings"] for k, e in expected.items()
+            }
+        counts = {
+            r["feed_id"]: (r["calls"], r["closed"], r["gone"])
+            for r in store.query(
+                "SELECT feed_id, COUNT(*) AS calls, SUM(CASE WHEN status = 'closed' THEN 1 "
+                "ELSE 0 END) AS closed, COUNT(disappeared_at) AS gone FROM calls "
+                "GROUP BY feed_id"
+            )
+        }
         assert counts[CLEARWATER] == (161, 154, 154)
         assert counts[PORTLAND][:2] == (161, 0) and counts[PORTLAND][2] == 61
-        assert store.query("SELECT COUNT(*) AS n FROM observations")[0]["n"] == 319 + 200
-        runs = store.query("SELECT COUNT(*) AS n, COUNT(DISTINCT run_id) AS d, "
-                           "SUM(CASE WHEN status = 'ok' THEN 1 ELSE 0 END) AS ok "
-                           "FROM runs")[0]
+        assert (
+            store.query("SELECT COUNT(*) AS n FROM observations")[0]["n"] == 319 + 200
+        )
+        runs = store.query(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT run_id) AS d, "
+            "SUM(CASE WHEN status = 'ok' THEN 1 ELSE 0 END) AS ok "
+            "FROM runs"
+        )[0]
         assert runs["n"] == runs["d"] == runs["ok"] == sum(len(s) for _, s in plans)
-        listings = store.query("SELECT feed_id, COUNT(*) AS n FROM listings "
-                               "GROUP BY feed_id ORDER BY feed_id")
-        assert [(r["feed_id"], r["n"]) for r in listings] == [(CLEARWATER, 52),
-                                                              (PORTLAND, 2)]
+        listings = store.query(
+            "SELECT feed_id, COUNT(*) AS n FROM listings "
+            "GROUP BY feed_id ORDER BY feed_id"
+        )
+        assert [(r["feed_id"], r["n"]) for r in listings] == [
+            (CLEARWATER, 52),
+            (PORTLAND, 2),
+        ]
     finally:
         store.close()
 
@@ -211,10 +276,17 @@ def test_one_lock_among_many_processes(pg_url: str, tmp_path: Path) -> None:
     store = open_store(pg_url)
     store.register_feeds([get_config(CLEARWATER)])
     store.close()
-    procs = [subprocess.Popen([sys.executable, "-c", LOCKER, pg_url, f"p{i}"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env())
-             for i in range(6)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LOCKER, pg_url, f"p{i}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+        )
+        for i in range(6)
+    ]
     for p in procs:  # all at once
         p.stdin.write("go\n")
         p.stdin.flush()
@@ -230,4 +302,5 @@ def test_sql_placeholders() -> None:
     from cfs_spiders.store_pg import to_psycopg
 
     assert to_psycopg("SELECT a FROM t WHERE b = ? AND c LIKE '%?%' AND d = ?") == (
-        "SELECT a FROM t WHERE b = %s AND c LIKE '%%?%%' AND d = %s")
+        "SELECT a FROM t WHERE b = %s AND c LIKE '%%?%%' AND d = %s"
+    )

@@ -67,8 +67,13 @@ def start_node(folder: Path, environ: dict[str, str]) -> tuple[subprocess.Popen,
         encoding="utf-8",
     )
     with (folder / "scrapyd.out").open("w") as out:
-        proc = subprocess.Popen([str(SCRAPYD)], cwd=folder, env=environ, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(SCRAPYD)],
+            cwd=folder,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -89,10 +94,12 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
 def nodes(pg_url: str, tmp_path: Path) -> Iterator[tuple[list[str], Path]]:  # noqa: F811
     """Two scrapyd nodes, replaying recordings, writing to the test database."""
     environ = env()
-    environ.update(CFS_DATABASE_URL=pg_url,
-                   CFS_REPLAY_DIR=str(PROJECT_ROOT / "tests" / "fixtures"),
-                   CFS_OUTPUT_DIR=str(tmp_path / "out"),
-                   CFS_EGG_DIR=str(tmp_path / "eggcache"))
+    environ.update(
+        CFS_DATABASE_URL=pg_url,
+        CFS_REPLAY_DIR=str(PROJECT_ROOT / "tests" / "fixtures"),
+        CFS_OUTPUT_DIR=str(tmp_path / "out"),
+        CFS_EGG_DIR=str(tmp_path / "eggcache"),
+    )
     started = [start_node(tmp_path / f"node{i}", environ) for i in range(2)]
     try:
         for proc, url in started:
@@ -109,42 +116,76 @@ def nodes(pg_url: str, tmp_path: Path) -> Iterator[tuple[list[str], Path]]:  # n
 
 
 def cfs(*args: str, db: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cfs_spiders.cli", "--db", db, *args],
-                          cwd=cwd, env=env(), capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cfs_spiders.cli", "--db", db, *args],
+        cwd=cwd,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.scrapyd
 @pytest.mark.postgres
-def test_deploy_schedule_replay_into_postgres(nodes: tuple[list[str], Path],
-                                              pg_url: str) -> None:  # noqa: F811
+def test_deploy_schedule_replay_into_postgres(
+    nodes: tuple[list[str], Path],
+    pg_url: str,  # noqa: F811 (the fixture imported above)
+) -> None:
     urls, tmp = nodes
     # 1. deploy: scrapyd lists the egg's spiders (one per configured feed)
     proc = cfs("deploy", *urls, "--version", "r1", db=pg_url, cwd=tmp)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    feeds = len([p for p in (PROJECT_ROOT / "city_configs").glob("*.yaml")
-                 if "platform: none" not in p.read_text(encoding="utf-8")])
+    feeds = len(
+        [
+            p
+            for p in (PROJECT_ROOT / "city_configs").glob("*.yaml")
+            if "platform: none" not in p.read_text(encoding="utf-8")
+        ]
+    )
     assert proc.stderr.count(f"version r1, {feeds} spiders") == 2, proc.stderr
 
     # a run lock that a job will release when its run is recorded
     store = open_store(pg_url)
     store.register_feeds([get_config(PORTLAND)])
-    assert store.acquire_lock(PORTLAND, "scrapyd:test", "2999-01-01T00:00:00Z",
-                              "2025-01-01T00:00:00Z")
+    assert store.acquire_lock(
+        PORTLAND, "scrapyd:test", "2999-01-01T00:00:00Z", "2025-01-01T00:00:00Z"
+    )
     store.close()
 
     # 2. schedule: Clearwater's last four snapshots and Portland's two
-    proc = cfs("schedule", "--scrapyd", *urls, "--replay", "--snapshots=-4,-3,-2,-1",
-               CLEARWATER, PORTLAND, db=pg_url, cwd=tmp)
+    proc = cfs(
+        "schedule",
+        "--scrapyd",
+        *urls,
+        "--replay",
+        "--snapshots=-4,-3,-2,-1",
+        CLEARWATER,
+        PORTLAND,
+        db=pg_url,
+        cwd=tmp,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = re.findall(r"(\S+) snapshot (\d+) -> (\S+) job (\w+)", proc.stderr)
     assert sorted((f, int(k)) for f, k, _, _ in jobs) == [
-        (CLEARWATER, 48), (CLEARWATER, 49), (CLEARWATER, 50), (CLEARWATER, 51),
-        (PORTLAND, 0), (PORTLAND, 1)]
+        (CLEARWATER, 48),
+        (CLEARWATER, 49),
+        (CLEARWATER, 50),
+        (CLEARWATER, 51),
+        (PORTLAND, 0),
+        (PORTLAND, 1),
+    ]
     assert {node for _, _, node, _ in jobs} == set(urls)  # spread over both
-    extra = _scrapyd(urls[0], "schedule.json", [
-        ("project", "cfs"), ("spider", PORTLAND), ("snapshot", "1"),
-        ("lock_owner", "scrapyd:test")])["jobid"]
+    extra = _scrapyd(
+        urls[0],
+        "schedule.json",
+        [
+            ("project", "cfs"),
+            ("spider", PORTLAND),
+            ("snapshot", "1"),
+            ("lock_owner", "scrapyd:test"),
+        ],
+    )["jobid"]
     done = wait_for_jobs(urls, {j for *_, j in jobs} | {extra}, timeout=120)
     assert len(done) == 7
 
@@ -153,26 +194,38 @@ def test_deploy_schedule_replay_into_postgres(nodes: tuple[list[str], Path],
     try:
         runs = store.query("SELECT feed_id, status, mode FROM runs")
         assert len(runs) == 7 and {(r["status"], r["mode"]) for r in runs} == {
-            ("ok", "replay")}, runs
+            ("ok", "replay")
+        }, runs
         snaps = clearwater_snapshots()[-4:]
         for feed, snap_list in (
-            (CLEARWATER, [(t, [c["Master_Incident_Number"] for c in cs])
-                          for t, cs in snaps]),
+            (
+                CLEARWATER,
+                [(t, [c["Master_Incident_Number"] for c in cs]) for t, cs in snaps],
+            ),
             (PORTLAND, portland_snapshots()),
         ):
             expected = expected_lifecycle(snap_list)
-            rows = {r["record_key"]: r for r in store.query(
-                "SELECT record_key, first_seen, last_seen, disappeared_at, status "
-                "FROM calls WHERE feed_id = ?", (feed,))}
+            rows = {
+                r["record_key"]: r
+                for r in store.query(
+                    "SELECT record_key, first_seen, last_seen, disappeared_at, status "
+                    "FROM calls WHERE feed_id = ?",
+                    (feed,),
+                )
+            }
             assert set(rows) == set(expected), feed
             for key, exp in expected.items():
                 row = rows[key]
                 assert (row["first_seen"], row["last_seen"], row["disappeared_at"]) == (
-                    exp["first_seen"], exp["last_seen"], exp["disappeared_at"]), key
+                    exp["first_seen"],
+                    exp["last_seen"],
+                    exp["disappeared_at"],
+                ), key
                 closed = feed == CLEARWATER and exp["disappeared_at"] is not None
                 assert (row["status"] == "closed") == closed, key
-            n_obs = store.query("SELECT COUNT(*) AS n FROM observations WHERE "
-                                "feed_id = ?", (feed,))[0]["n"]
+            n_obs = store.query(
+                "SELECT COUNT(*) AS n FROM observations WHERE feed_id = ?", (feed,)
+            )[0]["n"]
             assert n_obs == sum(e["sightings"] for e in expected.values())
         assert store.feed_state(PORTLAND)["lock_owner"] is None  # released by the job
     finally:
@@ -202,8 +255,9 @@ class FakeScrapyd:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:  # noqa: N802
-                self.reply({"status": "ok", "pending": fake.load, "running": 0,
-                            "finished": 0})
+                self.reply(
+                    {"status": "ok", "pending": fake.load, "running": 0, "finished": 0}
+                )
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers["Content-Length"])
@@ -228,11 +282,13 @@ def test_schedule_sends_due_feeds_with_locks(tmp_path: Path) -> None:
     try:
         store = open_store(db)
         store.register_feeds(configs)
-        store.acquire_lock(PORTLAND, "cron", "2999-01-01T00:00:00Z",
-                           "2025-01-01T00:00:00Z")  # running elsewhere
+        store.acquire_lock(
+            PORTLAND, "cron", "2999-01-01T00:00:00Z", "2025-01-01T00:00:00Z"
+        )  # running elsewhere
         store.close()
-        jobs = schedule_scrapyd([dead, busy.url, idle.url], configs,
-                                database_url=str(db))
+        jobs = schedule_scrapyd(
+            [dead, busy.url, idle.url], configs, database_url=str(db)
+        )
         assert [(j.feed_id, j.node) for j in jobs] == [(CLEARWATER, idle.url)]
         form = idle.scheduled[0]
         assert form["spider"] == [CLEARWATER] and form["project"] == ["cfs"]

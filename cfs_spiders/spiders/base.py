@@ -52,8 +52,10 @@ RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}$")
 
 
 def validate_run_id(run_id: str) -> str:
-    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id) or (
-        ".." in run_id
+    if (
+        not isinstance(run_id, str)
+        or not RUN_ID_RE.fullmatch(run_id)
+        or (".." in run_id)
     ):
         raise ValueError(f"invalid run id {run_id!r}: it would not stay a file name")
     return run_id
@@ -140,8 +142,8 @@ class FeedSpider(scrapy.Spider):
         self.replay = replay if isinstance(replay, bool) else None
         self.snapshot = int(snapshot) if snapshot not in (None, "") else 0
         self.run_id = validate_run_id(
-            run_id or f"{self.name}-{datetime.now(UTC):%Y%m%dT%H%M%S}-"
-            + uuid.uuid4().hex[:6]
+            run_id
+            or f"{self.name}-{datetime.now(UTC):%Y%m%dT%H%M%S}-" + uuid.uuid4().hex[:6]
         )
         self.run: RunState | None = None
         self.builder: RecordBuilder | None = None
@@ -172,7 +174,9 @@ class FeedSpider(scrapy.Spider):
             started_at=datetime.now(UTC),
         )
         self.state = crawler.settings.getdict("CFS_FEED_STATE").get(self.name, {})
-        self.incremental = bool(crawler.settings.getbool("CFS_INCREMENTAL")) and not replay
+        self.incremental = (
+            bool(crawler.settings.getbool("CFS_INCREMENTAL")) and not replay
+        )
         self.batch_records = max(1, crawler.settings.getint("CFS_STORE_BATCH", 5000))
         self.high_water: datetime | None = None
 
@@ -224,9 +228,9 @@ class FeedSpider(scrapy.Spider):
         assert self.run is not None and self.builder is not None
         run = self.run
         run.pages += 1
-        run.http_status[str(response.status)] = run.http_status.get(
-            str(response.status), 0
-        ) + 1
+        run.http_status[str(response.status)] = (
+            run.http_status.get(str(response.status), 0) + 1
+        )
         fetched = self.fetched_at(response)
         if run.fetched_at is None:
             run.fetched_at = fetched
@@ -269,7 +273,9 @@ class FeedSpider(scrapy.Spider):
                 nxt.headers.pop(header, None)
             max_pages = self.request_options.get("max_pages")
             if max_pages and nxt.meta["page"] >= max_pages:
-                run.errors.append(f"stopped at max_pages={max_pages}: listing incomplete")
+                run.errors.append(
+                    f"stopped at max_pages={max_pages}: listing incomplete"
+                )
                 return
             yield nxt
         else:
@@ -317,13 +323,18 @@ class FeedSpider(scrapy.Spider):
             if value is None or value == "":
                 continue
             epoch = opts.get("epoch")
-            if epoch is None and isinstance(value, int | float) and not isinstance(
-                value, bool
+            if (
+                epoch is None
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
             ):
                 epoch = "ms"
             tv = parse_time(
-                value, tz=self.config.time_zone, formats=opts.get("format"),
-                epoch=epoch, epoch_reference=opts.get("epoch_reference", "UTC"),
+                value,
+                tz=self.config.time_zone,
+                formats=opts.get("format"),
+                epoch=epoch,
+                epoch_reference=opts.get("epoch_reference", "UTC"),
                 ignore_offset=opts.get("ignore_offset", False),
             )
             if tv.utc is not None and (best is None or tv.utc > best):
@@ -339,7 +350,9 @@ class FeedSpider(scrapy.Spider):
             if not element.endswith("_at") or spec is None:
                 continue
             field_name = spec if isinstance(spec, str) else spec.get("field")
-            if field_name == name or (isinstance(field_name, list) and name in field_name):
+            if field_name == name or (
+                isinstance(field_name, list) and name in field_name
+            ):
                 return self.builder.time_specs.get(element) or {}
         return {}
 
@@ -351,7 +364,9 @@ class FeedSpider(scrapy.Spider):
         if modified:
             self.state["last_modified_new"] = modified.decode("latin-1")
 
-    def check_schema(self, response: Response, raw_records: list[dict[str, Any]]) -> None:
+    def check_schema(
+        self, response: Response, raw_records: list[dict[str, Any]]
+    ) -> None:
         """Fail on schema drift that would corrupt the store: when no record carries
         the field the call id (or the content key) is read from, every call would
         get a new key, and the calls stored before would look gone."""
@@ -365,14 +380,25 @@ class FeedSpider(scrapy.Spider):
         if id_paths and not any(
             get_path(rec, p) not in (None, "") for rec in raw_records for p in id_paths
         ):
-            self.expect(False, response, f"schema drift: no record has the call id "
-                        f"field {id_paths} (fields now: {now})")
+            self.expect(
+                False,
+                response,
+                f"schema drift: no record has the call id "
+                f"field {id_paths} (fields now: {now})",
+            )
         if "call_id" not in self.builder.record_spec:
-            missing = [f for f in self.builder.key_fields or ()
-                       if not any(f in rec for rec in raw_records)]
+            missing = [
+                f
+                for f in self.builder.key_fields or ()
+                if not any(f in rec for rec in raw_records)
+            ]
             if missing:
-                self.expect(False, response, f"schema drift: record_key field(s) "
-                            f"{missing} absent from every record (fields now: {now})")
+                self.expect(
+                    False,
+                    response,
+                    f"schema drift: record_key field(s) "
+                    f"{missing} absent from every record (fields now: {now})",
+                )
 
     def absent_fields(self) -> list[str]:
         """Mapped raw fields that no record of the run carried (renamed columns)."""
@@ -381,8 +407,9 @@ class FeedSpider(scrapy.Spider):
         seen = self.run.seen_fields
         absent = set()
         for name, spec in self.builder.record_spec.items():
-            specs = spec.values() if name == "area" and isinstance(spec, dict) else [
-                spec]
+            specs = (
+                spec.values() if name == "area" and isinstance(spec, dict) else [spec]
+            )
             for one in specs:
                 for path in spec_paths(one):
                     if path not in seen and path.split(".")[0] not in seen:
@@ -406,12 +433,14 @@ class FeedSpider(scrapy.Spider):
             detail = failure.getErrorMessage().strip()
             why = NETWORK_ERRORS.get(name)
             message = f"{name} for {where}: " + "; ".join(
-                p for p in (why, detail[:300]) if p)
+                p for p in (why, detail[:300]) if p
+            )
         self.run.errors.append(f"{message} ({note})" if note else message)
         self.run.complete = False
 
-    def _on_item_dropped(self, item: Any, response: Any, exception: Exception,
-                         spider: Any) -> None:
+    def _on_item_dropped(
+        self, item: Any, response: Any, exception: Exception, spider: Any
+    ) -> None:
         # A dropped record is not stored, so its call would look gone: the run is
         # not a complete read of the listing.
         if spider is not self or self.run is None or isinstance(item, RecordBatch):
@@ -420,8 +449,9 @@ class FeedSpider(scrapy.Spider):
         self.run.errors.append(f"record dropped: {exception}")
         self.run.complete = False
 
-    def _on_item_error(self, item: Any, response: Any, spider: Any,
-                       failure: Any) -> None:
+    def _on_item_error(
+        self, item: Any, response: Any, spider: Any, failure: Any
+    ) -> None:
         if spider is not self or self.run is None:
             return
         self.run.errors.append(

@@ -43,8 +43,13 @@ def load_json(response: Response, spider: FeedSpider) -> Any:
 
 def records_at(data: Any, paths: list[str]) -> list[Any] | None:
     for path in paths:
-        node = data if path in ("", "$") else get_path(data, path) if isinstance(
-            data, dict) else None
+        node = (
+            data
+            if path in ("", "$")
+            else get_path(data, path)
+            if isinstance(data, dict)
+            else None
+        )
         if isinstance(node, list):
             return node
     return None
@@ -62,4 +67,6 @@ class JsonSpider(FeedSpider):
             if isinstance(rec, dict):
                 yield rec
             else:
-                self.run.errors.append(f"non-object record in {response.url}: {rec!r:.60}")
+                self.run.errors.append(
+                    f"non-object record in {response.url}: {rec!r:.60}"
+                )
