@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 import re
 import statistics
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -36,7 +34,7 @@ import pandas as pd
 from . import vocab
 from .config import FeedConfig, load_all
 from .elements import AREA_FIELDS, EXAMPLE_FIELDS, HAS, STAGE_FIELDS
-from .export import write_csv
+from .export import write_atomic, write_csv
 from .pipelines import output_dir
 from .store import Store, open_store
 
@@ -746,20 +744,6 @@ def withheld_table(long: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------- writing
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write bytes to a temporary file beside ``path``, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _cell(value: Any) -> Any:

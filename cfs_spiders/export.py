@@ -106,6 +106,22 @@ def safe_cell(value: Any) -> Any:
 _PLAIN = re.compile(r"(?![=+\-@\t\r])[^\x00-\x1f\x7f]*\Z").match
 
 
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write bytes to a temporary file beside ``path``, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Write atomically; return the number of data rows."""
     path.parent.mkdir(parents=True, exist_ok=True)

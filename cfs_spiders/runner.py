@@ -23,7 +23,7 @@ from scrapy.utils.project import get_project_settings
 
 from .config import FeedConfig
 from .pipelines import output_dir
-from .replay import DEFAULT_REPLAY_DIR, snapshot_count
+from .replay import snapshot_count
 from .spiderloader import spider_class
 
 log = logging.getLogger(__name__)
@@ -233,7 +233,3 @@ def crawl(
     d.addBoth(lambda _: reactor.stop())
     reactor.run(installSignalHandlers=False)
     return result
-
-
-def default_replay_dir() -> Path:
-    return DEFAULT_REPLAY_DIR

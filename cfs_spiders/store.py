@@ -454,15 +454,6 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
             found.update(r[0] for r in cur.fetchall())
         return found
 
-    def _count(self, cur: Any, table: str, feed_id: str) -> int:
-        cur.execute(
-            self._sql(
-                f"SELECT COUNT(*) FROM {table} WHERE feed_id = {self.placeholder}"
-            ),
-            (feed_id,),
-        )
-        return int(cur.fetchone()[0])
-
     def mark_disappeared(self, feed_id: str, fetched_at: str, board: str) -> int:
         """After a complete, successful fetch of a live listing: calls not in it.
 
@@ -617,16 +608,20 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
             if run.get("status") in ("ok", "degraded", "failed"):
                 self._update_state(cur, run)
 
+    def _ensure_state_row(self, cur: Any, feed_id: str) -> None:
+        """The feed's ``feed_state`` row exists (created empty if it did not)."""
+        cur.execute(
+            self._sql(
+                f"INSERT INTO feed_state (feed_id) VALUES ({self.placeholder}) "
+                "ON CONFLICT(feed_id) DO NOTHING"
+            ),
+            (feed_id,),
+        )
+
     def _update_state(self, cur: Any, run: dict[str, Any]) -> None:
         ph = self.placeholder
         ok = run["status"] != "failed"
-        cur.execute(
-            self._sql(
-                f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
-                "ON CONFLICT(feed_id) DO NOTHING"
-            ),
-            (run["feed_id"],),
-        )
+        self._ensure_state_row(cur, run["feed_id"])
         if ok:
             cur.execute(
                 self._sql(
@@ -658,13 +653,7 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
     def set_state(self, feed_id: str, **values: Any) -> None:
         ph = self.placeholder
         with self.transaction() as cur:
-            cur.execute(
-                self._sql(
-                    f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
-                    "ON CONFLICT(feed_id) DO NOTHING"
-                ),
-                (feed_id,),
-            )
+            self._ensure_state_row(cur, feed_id)
             for key, value in values.items():
                 cur.execute(
                     self._sql(
@@ -681,13 +670,7 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         """Keep the larger of the stored high-water mark and ``mark`` (ISO UTC)."""
         ph = self.placeholder
         with self.transaction(feed_id) as cur:
-            cur.execute(
-                self._sql(
-                    f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
-                    "ON CONFLICT(feed_id) DO NOTHING"
-                ),
-                (feed_id,),
-            )
+            self._ensure_state_row(cur, feed_id)
             cur.execute(
                 self._sql(
                     f"UPDATE feed_state SET high_water = {ph} WHERE feed_id = {ph} AND "
@@ -701,13 +684,7 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         holds an unexpired one; atomic on both engines. True when taken."""
         ph = self.placeholder
         with self.transaction() as cur:
-            cur.execute(
-                self._sql(
-                    f"INSERT INTO feed_state (feed_id) VALUES ({ph}) "
-                    "ON CONFLICT(feed_id) DO NOTHING"
-                ),
-                (feed_id,),
-            )
+            self._ensure_state_row(cur, feed_id)
             cur.execute(
                 self._sql(
                     f"UPDATE feed_state SET lock_owner = {ph}, lock_until = {ph} "
