@@ -29,14 +29,15 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cfs_spiders.config import load_config  # noqa: E402
-from cfs_spiders.elements import FillCounter  # noqa: E402
-from cfs_spiders.exporters import RecordJsonLinesExporter  # noqa: E402
-from cfs_spiders.gcpause import paused_gc  # noqa: E402
-from cfs_spiders.items import RecordBatch  # noqa: E402
-from cfs_spiders.pipelines import ValidatePipeline  # noqa: E402
-from cfs_spiders.record import RecordBuilder  # noqa: E402
-from cfs_spiders.store import Store, raw_json, record_json, values_hash  # noqa: E402
+from cfs_spiders.config.loader import load_config  # noqa: E402
+from cfs_spiders.ingest.exporters import RecordJsonLinesExporter  # noqa: E402
+from cfs_spiders.ingest.pipelines import ValidatePipeline  # noqa: E402
+from cfs_spiders.records.builder import RecordBuilder  # noqa: E402
+from cfs_spiders.records.elements import FillCounter  # noqa: E402
+from cfs_spiders.records.encoding import raw_json, record_json, values_hash  # noqa: E402
+from cfs_spiders.records.gcpause import paused_gc  # noqa: E402
+from cfs_spiders.records.items import RecordBatch  # noqa: E402
+from cfs_spiders.store.sqlite import Store  # noqa: E402
 
 
 def raw_records(folder: Path, limit: int) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # allow `python bench/vera_leave_one_out.py`
     sys.path.insert(0, str(ROOT))
 
-from cfs_spiders import vocab  # noqa: E402
+from cfs_spiders.config import vocab  # noqa: E402
 from cfs_spiders.normalize import rules  # noqa: E402
 
 REFERENCE = ROOT / "tests" / "fixtures" / "reference" / "vera_call_types.csv"

@@ -16,13 +16,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cfs_spiders.config.vocab import (
+    ADDRESS_GRANULARITY,
+    ADDRESS_RANK,
+    COORD_GRANULARITY,
+)
 from cfs_spiders.normalize import address
 from cfs_spiders.normalize.address import (
     AddressResult,
     classify_address,
     classify_coordinates,
 )
-from cfs_spiders.vocab import ADDRESS_GRANULARITY, ADDRESS_RANK, COORD_GRANULARITY
 
 LABELS = Path(__file__).parent / "data" / "address_labels.csv"
 

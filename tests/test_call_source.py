@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfs_spiders import vocab
+from cfs_spiders.config import vocab
 from cfs_spiders.normalize.call_source import (
     SourceResult,
     classify_source,

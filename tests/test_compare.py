@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from cfs_spiders import compare, report, vocab
-from cfs_spiders.config import load_all
-from cfs_spiders.export import CALLS_COLUMNS
+from cfs_spiders.compare import constants, measure, report, run
+from cfs_spiders.config import vocab
+from cfs_spiders.config.loader import load_all
+from cfs_spiders.exports.calls_csv import CALLS_COLUMNS
 from tests.conftest import FIXTURES, ROOT, run_cfs
 
 CHICAGO = "il_chicago_oemc"
@@ -90,7 +91,7 @@ def test_one_row_per_configured_feed_plus_chicago(wide: pd.DataFrame) -> None:
     feeds = [c for c in configs.values() if c.has_feed]
     assert len(wide) == len(feeds) + 1
     for element in vocab.ELEMENTS:
-        assert set(wide[element]) <= {*vocab.AVAILABILITY, compare.NO_DATA}
+        assert set(wide[element]) <= {*vocab.AVAILABILITY, constants.NO_DATA}
 
 
 def test_dallas_hand_count(wide: pd.DataFrame) -> None:
@@ -201,8 +202,8 @@ def test_chicago_row_comes_from_its_config(wide: pd.DataFrame) -> None:
         spec = doc["elements"][element]
         assert row[f"{element}_declared"] == spec["status"]
         assert row[f"{element}_source"] == spec["source"]
-        assert row[f"{element}_measured"] == compare.NO_FEED
-        assert row[element] == compare.CHICAGO_TO_AVAILABILITY[spec["status"]]
+        assert row[f"{element}_measured"] == constants.NO_FEED
+        assert row[element] == constants.CHICAGO_TO_AVAILABILITY[spec["status"]]
     assert row.address == "withheld"
     assert row.received_time == "foia_only"
 
@@ -214,7 +215,7 @@ def test_feeds_without_records_show_their_declaration(wide: pd.DataFrame) -> Non
     assert row.records_stored == "0"
     assert row.evidence.startswith("declared only")
     for element in vocab.ELEMENTS:
-        assert row[f"{element}_measured"] == compare.NO_DATA
+        assert row[f"{element}_measured"] == constants.NO_DATA
         assert row[element] == cfg["declared"][element]
         assert row[f"{element}_fill_rate"] == ""
 
@@ -399,7 +400,7 @@ def test_failed_compare_leaves_previous_exports_intact(
 
     monkeypatch.setattr(report, "render_html", boom)
     with pytest.raises(RuntimeError):
-        compare.run_compare(database_url=str(cfs_run["db"]), output=out)
+        run.run_compare(database_url=str(cfs_run["db"]), output=out)
     after = {p.name: p.read_bytes() for p in out.iterdir()}
     assert set(after) == set(before)  # no temp files left behind
     assert after["report.html"] == before["report.html"]
@@ -407,7 +408,7 @@ def test_failed_compare_leaves_previous_exports_intact(
 
 
 def test_run_compare_returns_paths(cfs_run: dict, tmp_path: Path) -> None:
-    paths = compare.run_compare(database_url=str(cfs_run["db"]), output=tmp_path)
+    paths = run.run_compare(database_url=str(cfs_run["db"]), output=tmp_path)
     assert {p.name for p in paths} == {
         "comparison.csv",
         "comparison_long.csv",
@@ -434,20 +435,20 @@ def test_run_compare_returns_paths(cfs_run: dict, tmp_path: Path) -> None:
     ],
 )
 def test_time_resolution(raw, utc, flags, expected) -> None:
-    assert compare.time_resolution(raw, utc, flags) == expected
+    assert measure.time_resolution(raw, utc, flags) == expected
 
 
 def test_measured_levels_and_agreement() -> None:
-    assert compare.measured_level(0.95) == "published"
-    assert compare.measured_level(0.9499) == "partial"
-    assert compare.measured_level(0.0) == "not_published"
-    assert compare.measured_level(None) == compare.NO_DATA
+    assert measure.measured_level(0.95) == "published"
+    assert measure.measured_level(0.9499) == "partial"
+    assert measure.measured_level(0.0) == "not_published"
+    assert measure.measured_level(None) == constants.NO_DATA
     assert (
-        compare.measured_level(0.0, address_policy="withheld", element="address")
+        measure.measured_level(0.0, address_policy="withheld", element="address")
         == "withheld"
     )
-    assert compare.agreement("withheld", "not_published") == "agree"
-    assert compare.agreement("published", "partial") == "disagree"
-    assert compare.agreement("not_published", "partial") == "disagree"
-    assert compare.agreement(None, "published") == "not declared"
-    assert compare.agreement("published", compare.NO_DATA) == compare.NO_DATA
+    assert measure.agreement("withheld", "not_published") == "agree"
+    assert measure.agreement("published", "partial") == "disagree"
+    assert measure.agreement("not_published", "partial") == "disagree"
+    assert measure.agreement(None, "published") == "not declared"
+    assert measure.agreement("published", constants.NO_DATA) == constants.NO_DATA

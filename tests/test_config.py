@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cfs_spiders.config import (
+from cfs_spiders.config.loader import (
     ConfigError,
     config_paths,
     load_all,

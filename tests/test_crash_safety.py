@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -164,9 +165,9 @@ WRITER = textwrap.dedent("""
     import sys, time
     from datetime import UTC, datetime
     from pathlib import Path
-    from cfs_spiders.config import load_config
-    from cfs_spiders.record import RecordBuilder
-    from cfs_spiders.store import open_store
+    from cfs_spiders.config.loader import load_config
+    from cfs_spiders.records.builder import RecordBuilder
+    from cfs_spiders.store.connect import open_store
 
     config_path, db, marker = sys.argv[1:4]
     cfg = load_config(config_path)
@@ -222,8 +223,8 @@ def test_kill_inside_a_store_transaction_loses_only_that_batch(tmp_path: Path):
 EXPORTER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from cfs_spiders import export
-    from cfs_spiders.store import open_store
+    from cfs_spiders.exports import calls_csv as export
+    from cfs_spiders.store.connect import open_store
 
     db, out, marker = sys.argv[1:4]
     store = open_store(db)
@@ -248,9 +249,9 @@ def test_kill_during_export_keeps_the_previous_file(tmp_path: Path):
     seed = textwrap.dedent("""
         import sys
         from datetime import UTC, datetime
-        from cfs_spiders.config import load_config
-        from cfs_spiders.record import RecordBuilder
-        from cfs_spiders.store import open_store
+        from cfs_spiders.config.loader import load_config
+        from cfs_spiders.records.builder import RecordBuilder
+        from cfs_spiders.store.connect import open_store
         cfg = load_config(sys.argv[1]); builder = RecordBuilder(cfg)
         store = open_store(sys.argv[2]); store.register_feeds([cfg])
         when = datetime(2025, 12, 13, 17, 0, tzinfo=UTC)
@@ -311,27 +312,39 @@ def test_kill_during_export_keeps_the_previous_file(tmp_path: Path):
 
 def test_run_report_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch):
     """The JSON run report goes through a temporary file and a rename too."""
-    from cfs_spiders import pipelines
+    from cfs_spiders.exports import files
+    from cfs_spiders.exports.run_report import write_run_report
 
-    class Settings:
-        def get(self, key, default=None):
-            return str(tmp_path) if key == "CFS_OUTPUT_DIR" else default
-
-    pipe = pipelines.StorePipeline.__new__(pipelines.StorePipeline)
-    pipe.settings = Settings()
-    pipe.write_report({"run_id": "zz-run-1", "status": "ok"})
-    path = tmp_path / "runs" / "zz-run-1.json"
+    folder = tmp_path / "runs"
+    write_run_report({"run_id": "zz-run-1", "status": "ok"}, folder)
+    path = folder / "zz-run-1.json"
     before = path.read_bytes()
 
-    real_write = Path.write_text
+    real_fdopen = os.fdopen
 
-    def dies_half_way(self, data, *args, **kwargs):
-        real_write(self, data[: len(data) // 2], *args, **kwargs)
-        raise KeyboardInterrupt("killed while writing")
+    class DiesHalfWay:
+        def __init__(self, handle):
+            self.handle = handle
 
-    monkeypatch.setattr(Path, "write_text", dies_half_way)
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+            return False
+
+        def write(self, data):
+            self.handle.write(data[: len(data) // 2])
+            self.handle.flush()
+            raise KeyboardInterrupt("killed while writing")
+
+    monkeypatch.setattr(
+        files.os, "fdopen", lambda *a, **kw: DiesHalfWay(real_fdopen(*a, **kw))
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        pipe.write_report({"run_id": "zz-run-1", "status": "failed", "pad": "x" * 999})
+        write_run_report(
+            {"run_id": "zz-run-1", "status": "failed", "pad": "x" * 999}, folder
+        )
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert json.loads(before)["status"] == "ok"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cfs_spiders.config import load_all
-from cfs_spiders.datasette_metadata import TABLES, build_metadata
+from cfs_spiders.config.loader import load_all
+from cfs_spiders.exports.datasette import TABLES, build_metadata
 from tests.conftest import ROOT, run_cfs
 
 HOUSTON = "tx_houston_hec_active_incidents"

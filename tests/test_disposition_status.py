@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfs_spiders import vocab
+from cfs_spiders.config import vocab
 from cfs_spiders.normalize.disposition import classify_disposition, most_severe
 from cfs_spiders.normalize.status import status_from_raw, status_from_times
 

@@ -25,18 +25,18 @@ from faultserver import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfs_spiders.config import (
+from cfs_spiders.config.loader import (
     ConfigError,
     get_config,
     load_all,
     load_config,
     validate_feed_id,
 )
-from cfs_spiders.export import safe_cell, write_csv
+from cfs_spiders.exports.files import safe_cell, write_csv
+from cfs_spiders.ingest.parsers import parse_xml
+from cfs_spiders.ingest.replay import ReplayError, load_snapshots
+from cfs_spiders.ingest.spiders.base import validate_run_id
 from cfs_spiders.normalize.call_type import load_crosswalk
-from cfs_spiders.replay import ReplayError, load_snapshots
-from cfs_spiders.spiders.base import validate_run_id
-from cfs_spiders.spiders.xml_feed import parse_xml
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SYNTHETIC_CONFIG = json_feed_config("zz_hostile_config", "http://127.0.0.1:9/calls")
@@ -158,7 +158,7 @@ def test_replay_manifest_cannot_read_outside_its_folder(tmp_path: Path):
     "run_id", ["../../x", "a/b", "/abs", "..", ".hidden", "x\x00y", "a\\b", ""]
 )
 def test_run_ids_that_could_escape_are_refused(run_id: str):
-    from cfs_spiders.spiderloader import spider_class
+    from cfs_spiders.ingest.spiderloader import spider_class
 
     with pytest.raises(ValueError):
         validate_run_id(run_id)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from cfs_spiders.import_git import (
+from cfs_spiders.importers.git import (
     Commit,
     FeedRange,
     ImportGitError,

@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from cfs_spiders.config import PROJECT_ROOT, get_config
-from cfs_spiders.schedule import backoff, due_at, due_feeds, still_due
-from cfs_spiders.store import open_store
+from cfs_spiders.config.loader import PROJECT_ROOT, get_config
+from cfs_spiders.schedule.due import backoff, due_at, due_feeds, still_due
+from cfs_spiders.store.connect import open_store
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 SF = "ca_san_francisco_police_dispatched_realtime"
@@ -371,7 +371,7 @@ def test_where_clauses(tmp_path: Path) -> None:
     """Socrata: floating local time above mark - overlap; ArcGIS: TIMESTAMP (UTC)."""
     from scrapy.utils.test import get_crawler
 
-    from cfs_spiders.spiderloader import spider_class
+    from cfs_spiders.ingest.spiderloader import spider_class
 
     sf = spider_class(get_config(SF))
     crawler = get_crawler(sf, {"CFS_INCREMENTAL": True})

@@ -238,7 +238,7 @@ def test_calls_csv_export(replayed, tmp_path):
         reader = csv.DictReader(handle)
         rows = list(reader)
         header = reader.fieldnames
-    from cfs_spiders.export import CALLS_COLUMNS
+    from cfs_spiders.exports.calls_csv import CALLS_COLUMNS
 
     assert tuple(header) == CALLS_COLUMNS
     assert len(rows) == sum(EXPECTED.values())

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from cfs_spiders.config import PROJECT_ROOT, get_config
-from cfs_spiders.store import open_store
+from cfs_spiders.config.loader import PROJECT_ROOT, get_config
+from cfs_spiders.store.connect import open_store
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 CLEARWATER = "fl_clearwater_police_active_calls"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cfs_spiders.mapping import compile_mapping, compile_spec, get_path
+from cfs_spiders.records.mapping import compile_mapping, compile_spec, get_path
 
 
 def test_shorthand_and_dotted_paths():

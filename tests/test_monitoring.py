@@ -21,8 +21,8 @@ from faultserver import (
     synthetic_calls,
 )
 
-from cfs_spiders.elements import HAS
-from cfs_spiders.status import feed_health
+from cfs_spiders.records.elements import HAS
+from cfs_spiders.schedule.health import feed_health
 
 CALLS = synthetic_calls(["1", "2", "3", "4"])
 CALLS[3]["Online_Description"] = "ZZQX SYNTHETIC NOTHING"  # no category matches

@@ -159,7 +159,7 @@ def test_default_settings_are_polite():
     """With no overrides: robots.txt, AutoThrottle, one request per host, a 1 s
     delay, an identifying user agent; CFS_CONTACT changes the contact."""
     script = (
-        "import json; from cfs_spiders.runner import build_settings as b; "
+        "import json; from cfs_spiders.schedule.orchestrator import build_settings as b; "
         "s = b(jsonl=False); print(json.dumps({k: s.get(k) for k in ["
         "'ROBOTSTXT_OBEY', 'AUTOTHROTTLE_ENABLED', "
         "'CONCURRENT_REQUESTS_PER_DOMAIN', 'DOWNLOAD_DELAY', 'USER_AGENT', "

@@ -26,8 +26,8 @@ from test_lifecycle import (
     portland_snapshots,
 )
 
-from cfs_spiders.config import get_config
-from cfs_spiders.store import open_store
+from cfs_spiders.config.loader import get_config
+from cfs_spiders.store.connect import open_store
 
 pytestmark = pytest.mark.postgres
 SERVER_URL = os.environ.get("CFS_TEST_DATABASE_URL")
@@ -138,9 +138,9 @@ def writer(
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from cfs_spiders.config import get_config\n"
-        "from cfs_spiders.replay import DEFAULT_REPLAY_DIR\n"
-        "from cfs_spiders.runner import crawl\n"
+        "from cfs_spiders.config.loader import get_config\n"
+        "from cfs_spiders.ingest.replay import DEFAULT_REPLAY_DIR\n"
+        "from cfs_spiders.schedule.orchestrator import crawl\n"
         "snaps = [int(s) for s in sys.argv[2].split(',')]\n"
         "r = crawl([get_config(sys.argv[1])], replay_dir=DEFAULT_REPLAY_DIR,\n"
         "          snapshots=snaps, database_url=sys.argv[3], output=Path(sys.argv[4]),\n"
@@ -263,7 +263,7 @@ def test_concurrent_writers_lose_and_duplicate_nothing(
 
 LOCKER = """
 import sys
-from cfs_spiders.store import open_store
+from cfs_spiders.store.connect import open_store
 s = open_store(sys.argv[1])
 sys.stdin.readline()  # all start together
 ok = s.acquire_lock("fl_clearwater_police_active_calls", sys.argv[2],
@@ -299,7 +299,7 @@ def test_one_lock_among_many_processes(pg_url: str, tmp_path: Path) -> None:
 
 
 def test_sql_placeholders() -> None:
-    from cfs_spiders.store_pg import to_psycopg
+    from cfs_spiders.store.postgres import to_psycopg
 
     assert to_psycopg("SELECT a FROM t WHERE b = ? AND c LIKE '%?%' AND d = ?") == (
         "SELECT a FROM t WHERE b = %s AND c LIKE '%%?%%' AND d = %s"

@@ -22,13 +22,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cfs_spiders.config import load_all
-from cfs_spiders.items import record_validator
-from cfs_spiders.mapping import compile_mapping, compile_spec, compile_step, get_path
-from cfs_spiders.pipelines import ValidatePipeline
-from cfs_spiders.record import RecordBuilder, content_key, merge_rows
-from cfs_spiders.spiders.base import spec_paths
-from cfs_spiders.store import Store
+from cfs_spiders.config.loader import load_all
+from cfs_spiders.ingest.pipelines import ValidatePipeline
+from cfs_spiders.ingest.spiders.base import spec_paths
+from cfs_spiders.records.builder import RecordBuilder, content_key, merge_rows
+from cfs_spiders.records.items import record_validator
+from cfs_spiders.records.mapping import (
+    compile_mapping,
+    compile_spec,
+    compile_step,
+    get_path,
+)
+from cfs_spiders.store.sqlite import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {k: v for k, v in load_all(ROOT / "city_configs")[0].items() if v.has_feed}

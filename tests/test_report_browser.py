@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from cfs_spiders.config import load_all
+from cfs_spiders.config.loader import load_all
 from tests.conftest import run_cfs
 
 pytestmark = pytest.mark.browser

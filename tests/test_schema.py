@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from cfs_spiders import vocab
-from cfs_spiders.items import CallRecord
-from cfs_spiders.schema import (
+from cfs_spiders.config import vocab
+from cfs_spiders.config.schema import (
     CONFIG_SCHEMA_PATH,
     RECORD_SCHEMA_PATH,
     config_schema,
     record_schema,
 )
+from cfs_spiders.records.items import CallRecord
 
 
 def test_committed_schemas_match_the_vocabularies():

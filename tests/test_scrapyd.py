@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,43 @@ from test_lifecycle import (
 )
 from test_postgres import env, pg_url  # noqa: F401  (the fixture)
 
-from cfs_spiders.config import PROJECT_ROOT, get_config
-from cfs_spiders.schedule import _scrapyd, schedule_scrapyd, wait_for_jobs
-from cfs_spiders.store import open_store
+from cfs_spiders.config.loader import PROJECT_ROOT, get_config
+from cfs_spiders.schedule.scrapyd import (
+    ScrapydError,
+    _auth,
+    _scrapyd,
+    schedule_scrapyd,
+)
+from cfs_spiders.store.connect import open_store
+
+
+def wait_for_jobs(
+    nodes: Iterable[str],
+    jobids: set[str],
+    *,
+    project: str = "cfs",
+    timeout: float = 300.0,
+    poll: float = 0.5,
+) -> dict[str, Any]:
+    """Wait until every job has finished on its node; returns the finished entries
+    (only the tests wait for scrapyd jobs)."""
+    deadline = time.monotonic() + timeout
+    done: dict[str, Any] = {}
+    while True:
+        for node in nodes:
+            base, auth = _auth(node)
+            answer = _scrapyd(base, f"listjobs.json?project={project}", auth=auth)
+            for job in answer.get("finished", []):
+                if job["id"] in jobids:
+                    done[job["id"]] = job
+        if set(done) >= jobids:
+            return done
+        if time.monotonic() > deadline:
+            raise ScrapydError(
+                f"jobs not finished after {timeout} s: {sorted(jobids - set(done))}"
+            )
+        time.sleep(poll)
+
 
 SCRAPYD = Path(sys.executable).parent / "scrapyd"
 
@@ -94,6 +128,13 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
 def nodes(pg_url: str, tmp_path: Path) -> Iterator[tuple[list[str], Path]]:  # noqa: F811
     """Two scrapyd nodes, replaying recordings, writing to the test database."""
     environ = env()
+    # the jobs must import the deployed egg: a PYTHONPATH naming this checkout (as
+    # when the project is run without installing it) would shadow it
+    environ["PYTHONPATH"] = os.pathsep.join(
+        p
+        for p in environ.get("PYTHONPATH", "").split(os.pathsep)
+        if p and Path(p).resolve() != PROJECT_ROOT.resolve()
+    )
     environ.update(
         CFS_DATABASE_URL=pg_url,
         CFS_REPLAY_DIR=str(PROJECT_ROOT / "tests" / "fixtures"),

@@ -19,21 +19,21 @@ from pathlib import Path
 import pytest
 from scrapy.exporters import JsonLinesItemExporter
 
-from cfs_spiders import store as store_mod
-from cfs_spiders.config import load_config
-from cfs_spiders.exporters import RecordJsonLinesExporter
-from cfs_spiders.gcpause import paused_gc
-from cfs_spiders.items import CallRecord, RecordBatch
+from cfs_spiders.config.loader import load_config
+from cfs_spiders.ingest.exporters import RecordJsonLinesExporter
 from cfs_spiders.normalize.time import iso_utc
-from cfs_spiders.record import RecordBuilder
-from cfs_spiders.store import (
-    Store,
+from cfs_spiders.records.builder import RecordBuilder
+from cfs_spiders.records.encoding import (
     json_text_exact,
     raw_json,
     record_json,
     values_hash,
 )
-from cfs_spiders.store_writer import StoreWriter
+from cfs_spiders.records.gcpause import paused_gc
+from cfs_spiders.records.items import CallRecord, RecordBatch
+from cfs_spiders.store import sqlite as store_mod
+from cfs_spiders.store.sqlite import Store
+from cfs_spiders.store.writer import StoreWriter
 from tests.conftest import ROOT, run_cfs
 
 CONFIGS = ROOT / "city_configs"
@@ -223,7 +223,7 @@ def test_validate_drops_single_records_of_a_batch():
     from scrapy import Spider, signals
     from scrapy.utils.test import get_crawler
 
-    from cfs_spiders.pipelines import ValidatePipeline
+    from cfs_spiders.ingest.pipelines import ValidatePipeline
 
     crawler = get_crawler(Spider)
     spider = Spider.from_crawler(crawler, name="zz_validate")
@@ -401,7 +401,7 @@ def test_pipeline_writes_in_process_when_the_writer_cannot_start(
     from scrapy import Spider
     from scrapy.utils.test import get_crawler
 
-    from cfs_spiders import pipelines
+    from cfs_spiders.ingest import pipelines
 
     cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
     db = tmp_path / "cfs.sqlite"

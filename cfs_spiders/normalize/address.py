@@ -33,7 +33,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from cfs_spiders.vocab import (
+from ..config.vocab import (
     ADDRESS_GRANULARITY,
     ADDRESS_RANK,
     COORD_GRANULARITY,

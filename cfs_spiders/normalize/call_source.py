@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .. import vocab
+from ..config import vocab
 
 __all__ = ["SourceResult", "classify_source", "infer_from_call_type"]
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .. import vocab
+from ..config import vocab
 from . import rules
 
 __all__ = [

@@ -21,7 +21,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from .. import vocab
+from ..config import vocab
 
 __all__ = ["KNOWN_VALUES", "classify_disposition", "most_severe"]
 

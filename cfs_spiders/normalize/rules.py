@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .. import vocab
+from ..config import vocab
 
 __all__ = [
     "RULES",

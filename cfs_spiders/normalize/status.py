@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from .. import vocab
+from ..config import vocab
 
 __all__ = ["status_from_raw", "status_from_times"]
 

@@ -1,0 +1,52 @@
+"""``cfs compare``: measure the store, then write every comparison export."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..config.loader import load_all
+from ..config.paths import output_dir
+from ..exports.files import write_atomic
+from ..store.connect import open_store
+from . import datapackage, report
+from .measure import measure
+from .tables import to_wide, withheld_table, write_frame
+
+log = logging.getLogger(__name__)
+
+
+def run_compare(
+    database_url: str | None = None,
+    output: Path | None = None,
+    configs_directory: Path | None = None,
+) -> list[Path]:
+    """Write every comparison export; return the paths written.
+
+    comparison_long.csv, comparison.csv, withheld.csv, heatmap.png, report.html and
+    datapackage.json (which also describes calls.csv when it exists). Each file is
+    written atomically, so a crash never leaves a half-written export behind.
+    """
+    out = Path(output) if output else output_dir()
+    configs, errors = load_all(configs_directory)
+    for err in errors:
+        log.warning("config skipped: %s", err)
+    store = open_store(database_url)
+    try:
+        long = measure(store, configs)
+    finally:
+        store.close()
+    wide = to_wide(long)
+    withheld = withheld_table(long)
+    paths = [
+        write_frame(out / "comparison_long.csv", long),
+        write_frame(out / "comparison.csv", wide),
+        write_frame(out / "withheld.csv", withheld),
+    ]
+    png = report.heatmap_png(wide)
+    paths.append(write_atomic(out / "heatmap.png", png))
+    html = report.render_html(long=long, wide=wide, withheld=withheld, heatmap=png)
+    paths.append(write_atomic(out / "report.html", html.encode("utf-8")))
+    descriptor = datapackage.build(out)
+    paths.append(write_atomic(out / "datapackage.json", datapackage.dumps(descriptor)))
+    return paths

@@ -1,0 +1,215 @@
+"""Feed configs: one YAML file per feed, validated before anything runs.
+
+The file name is the feed id and the spider name. YAML is read with
+``yaml.safe_load`` only (a Python object tag is an error, never executed), and every
+config is checked against ``schemas/config.schema.json``; an error names the file and
+the key path, and unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from .paths import PROJECT_ROOT
+from .schema import CONFIG_SCHEMA_PATH
+
+FEED_ID_RE = re.compile(r"^[a-z]{2}_[a-z0-9]+(?:_[a-z0-9]+)+$")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the file and the key."""
+
+
+def configs_dir() -> Path:
+    return Path(os.environ.get("CFS_CONFIG_DIR", PROJECT_ROOT / "city_configs"))
+
+
+def validate_feed_id(feed_id: str) -> str:
+    """Feed ids become file and folder names: only ``state_city_feed`` snake case."""
+    if not isinstance(feed_id, str) or not FEED_ID_RE.fullmatch(feed_id):
+        raise ConfigError(
+            f"invalid feed id {feed_id!r}: expected <state>_<city>_<feed> in lower-case "
+            "letters, digits and underscores"
+        )
+    return feed_id
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """A validated feed config. ``data`` is the YAML document as loaded."""
+
+    feed_id: str
+    path: Path
+    data: dict[str, Any] = field(repr=False)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    @property
+    def version(self) -> int:
+        return int(self.data["config_version"])
+
+    @property
+    def time_zone(self) -> str:
+        return self.data["time_zone"]
+
+    @property
+    def platform(self) -> str:
+        return self.data["platform"]
+
+    @property
+    def has_feed(self) -> bool:
+        return self.platform != "none"
+
+    @property
+    def board(self) -> str:
+        default = "history" if self.data["liveness"] == "history" else "append_only"
+        return self.data.get("board", default)
+
+    @property
+    def urls(self) -> list[str]:
+        return list(self.data.get("urls", []))
+
+    def source(self, replay: bool) -> dict[str, Any]:
+        """Platform, parse options and mapping for live use or for the capture.
+
+        A re-exported capture is not in the live format; ``replay`` says how to read
+        it and overrides the live platform, parse options and (per element) mapping.
+        """
+        live = {
+            "platform": self.platform,
+            "parse": self.data.get("parse", {}),
+            "record": self.data.get("record", {}),
+            "record_key": self.data.get("record_key"),
+        }
+        override = self.data.get("replay") if replay else None
+        if not override:
+            return live
+        record = {**live["record"], **override.get("record", {})}
+        return {
+            "platform": override["platform"],
+            "parse": override.get("parse", {}),
+            "record": record,
+            "record_key": override.get("record_key", live["record_key"]),
+        }
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    schema = json.loads(CONFIG_SCHEMA_PATH.read_text(encoding="utf-8"))
+    return Draft202012Validator(schema)
+
+
+def _key_path(error: Any) -> str:
+    parts = [
+        str(p) if not isinstance(p, int) else f"[{p}]" for p in error.absolute_path
+    ]
+    return ".".join(parts).replace(".[", "[") or "(top level)"
+
+
+def _friendly(error: Any) -> str:
+    if error.validator == "additionalProperties":
+        return f"unknown key: {error.message}"
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        best = min(error.context, key=lambda e: len(list(e.absolute_path)))
+        return best.message
+    return error.message
+
+
+def load_config(path: str | Path) -> FeedConfig:
+    """Load and validate one config file; raise ConfigError naming file and key."""
+    path = Path(path)
+    feed_id = path.stem
+    try:
+        validate_feed_id(feed_id)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not safe YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{path}: {_key_path(e)}: {_friendly(e)}" for e in errors[:10]]
+        raise ConfigError("\n".join(lines))
+    try:
+        ZoneInfo(data["time_zone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{path}: time_zone: {data['time_zone']!r} is not an IANA time zone"
+        ) from None
+    if data["platform"] != "none" and not data.get("urls"):
+        raise ConfigError(f"{path}: urls: a feed with a platform needs its live URL(s)")
+    if (
+        data["platform"] != "none"
+        and not data.get("record", {}).get("call_id")
+        and not (data.get("record_key"))
+    ):
+        raise ConfigError(
+            f"{path}: record.call_id: map the call id, or give record_key fields"
+        )
+    for name in ("record", "replay"):
+        _check_regexes(path, name, data.get(name) or {})
+    return FeedConfig(feed_id, path, data)
+
+
+def _check_regexes(path: Path, where: str, node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "regex" and isinstance(value, str):
+                try:
+                    re.compile(value)
+                except re.error as exc:
+                    raise ConfigError(
+                        f"{path}: {where}: bad regex {value!r}: {exc}"
+                    ) from None
+            else:
+                _check_regexes(path, f"{where}.{key}", value)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_regexes(path, f"{where}[{i}]", value)
+
+
+def config_paths(directory: Path | None = None) -> list[Path]:
+    return sorted((directory or configs_dir()).glob("*.yaml"))
+
+
+def load_all(directory: Path | None = None) -> tuple[dict[str, FeedConfig], list[str]]:
+    """All configs that validate, and an error message for each that does not."""
+    configs: dict[str, FeedConfig] = {}
+    errors: list[str] = []
+    for path in config_paths(directory):
+        try:
+            cfg = load_config(path)
+        except ConfigError as exc:
+            errors.append(str(exc))
+            continue
+        configs[cfg.feed_id] = cfg
+    return configs, errors
+
+
+def get_config(feed_id: str, directory: Path | None = None) -> FeedConfig:
+    validate_feed_id(feed_id)
+    path = (directory or configs_dir()) / f"{feed_id}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no config for feed {feed_id!r} (looked for {path})")
+    return load_config(path)

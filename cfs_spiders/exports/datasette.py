@@ -1,0 +1,250 @@
+"""Datasette metadata for the store: ``datasette output/cfs.sqlite -m output/metadata.json``.
+
+Built from the feed configs (title, agency, source page, live URL, license where the
+config states one) and from the record schema's field descriptions
+(``schemas/record.schema.json``). The other tables' columns are described here.
+Written by ``cfs datasette-metadata`` and at the end of ``cfs export``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..config.loader import FeedConfig, load_all
+from ..config.paths import output_dir, store_target
+from ..config.schema import RECORD_SCHEMA_PATH
+from .files import write_atomic
+
+_LIFECYCLE = {
+    "first_seen": "First fetch (ISO UTC) in which the call was seen.",
+    "last_seen": "Last fetch (ISO UTC) in which the call was seen.",
+    "disappeared_at": "First complete fetch (ISO UTC) of a live listing without the "
+    "call: on an active-calls board the call closed then (status closed, basis "
+    "feed_presence); on a recent-window listing it rolled off. Empty while listed.",
+    "last_run_id": "The run that last wrote the call's values (runs.run_id).",
+    "raw_json": "The record exactly as the feed published it, as JSON.",
+}
+
+TABLES: dict[str, dict[str, Any]] = {
+    "feeds": {
+        "description": "One row per configured feed: who publishes it, what it is, "
+        "and how it is read. Sources and licenses are listed below.",
+        "columns": {
+            "feed_id": "Feed id: the config file name (city_configs/<feed_id>.yaml).",
+            "agency": "Publishing agency.",
+            "city": "City.",
+            "state": "State (two letters).",
+            "title": "Name of the feed.",
+            "platform": "How it is published: socrata, arcgis, json, csv, xml or "
+            "html_table.",
+            "liveness": "live, near_live or history.",
+            "board": "What the listing is: active_calls (leaving it means the call "
+            "closed), recent_window (calls roll off), append_only or history.",
+            "time_zone": "The feed's IANA time zone.",
+            "live_url": "URL the crawler fetches.",
+            "update_interval_minutes": "How often the publisher refreshes it.",
+            "config_version": "Version of the feed config.",
+            "capture_kind": "What the bundled capture is (raw response, re-export...).",
+            "verified_against_capture": "1 when the config was checked against a "
+            "recorded response.",
+        },
+    },
+    "calls": {
+        "description": "One row per call (feed_id + record_key): its latest values "
+        "and when it was first seen, last seen and left the listing. Every "
+        "column is described.",
+        "columns": {},  # the record schema's fields, then _LIFECYCLE
+    },
+    "observations": {
+        "description": "Append-only: one row each time a call was seen in a fetch, "
+        "with all its values then. Unique on (feed_id, record_key, fetched_at).",
+        "columns": {
+            "feed_id": "Feed id (feeds.feed_id).",
+            "record_key": "The call (calls.record_key within the feed).",
+            "fetched_at": "When the response was fetched (ISO UTC); in replay or a "
+            "git import, the capture or commit time.",
+            "run_id": "The run that fetched it (runs.run_id).",
+            "values_hash": "Hash of the call's values: equal hashes, unchanged call.",
+            "record_json": "The whole common record as JSON.",
+        },
+    },
+    "runs": {
+        "description": "One row per run of one feed, with its report.",
+        "columns": {
+            "run_id": "Run id (<feed_id>-<UTC start>-<random>, or "
+            "<feed_id>-git-<commit> for a git import).",
+            "feed_id": "Feed id (feeds.feed_id).",
+            "mode": "live or replay (a git import replays commits).",
+            "started_at": "When the run started (ISO UTC, wall clock).",
+            "finished_at": "When the run finished (ISO UTC, wall clock).",
+            "fetched_at": "When the response was fetched (ISO UTC); in replay, the "
+            "capture time.",
+            "status": "ok, degraded (fewer records or emptier fields than usual) or "
+            "failed (nothing concluded from it).",
+            "complete": "1 when the whole listing was read without error.",
+            "records": "Records read.",
+            "new_calls": "Calls seen for the first time.",
+            "new_observations": "Observations added.",
+            "closed_calls": "Calls found gone from the listing by this run.",
+            "error": "Errors and reasons for degradation, shortened.",
+            "report_json": "The full run report as JSON (fill rates, counts, HTTP "
+            "statuses).",
+        },
+    },
+    "feed_state": {
+        "description": "What the crawler remembers per feed between runs.",
+        "columns": {
+            "feed_id": "Feed id (feeds.feed_id).",
+            "last_success_at": "Last run that did not fail (ISO UTC).",
+            "last_attempt_at": "Last run (ISO UTC).",
+            "high_water": "Newest record time seen, for incremental fetches.",
+            "etag": "ETag of the last response, for conditional requests.",
+            "last_modified": "Last-Modified of the last response.",
+            "consecutive_failures": "Failed runs in a row.",
+            "lock_owner": "Process holding the feed's run lock.",
+            "lock_until": "When that lock expires (ISO UTC).",
+        },
+    },
+    "listings": {
+        "description": "Every complete read of a live listing (active-calls or "
+        "recent-window board): a call's disappeared_at is the first of these after "
+        "its last_seen that did not hold it.",
+        "columns": {
+            "feed_id": "Feed id (feeds.feed_id).",
+            "fetched_at": "When the complete listing was fetched (ISO UTC).",
+        },
+    },
+    "imports": {
+        "description": "Commits of git scrapers imported by cfs import-git: one row "
+        "per repository, feed and commit, so an import resumes and repeats nothing.",
+        "columns": {
+            "repo": "The local clone imported from (absolute path).",
+            "feed_id": "Feed whose parser read the commit (feeds.feed_id).",
+            "commit_sha": "The commit.",
+            "path": "File in the repository that the commit gave.",
+            "committed_at": "Commit time (ISO UTC): the snapshot's fetch time.",
+            "status": "The snapshot run's status (ok, degraded, failed), pending "
+            "while running, no_file when the commit only deleted the file, no_run "
+            "when the run ended without a report.",
+            "run_id": "The run that replayed the commit (runs.run_id).",
+            "imported_at": "When it was imported (ISO UTC, wall clock).",
+        },
+    },
+}
+
+_TABLE_OPTIONS: dict[str, dict[str, Any]] = {
+    "feeds": {"label_column": "title", "sort": "feed_id"},
+    "calls": {
+        "facets": ["feed_id", "call_type_category", "status"],
+        "sort_desc": "received_at_utc",
+    },
+    "runs": {"facets": ["feed_id", "status"], "sort_desc": "started_at"},
+    "imports": {"facets": ["feed_id", "status"], "sort_desc": "committed_at"},
+}
+
+
+def record_column_descriptions() -> dict[str, str]:
+    """The calls table's columns: the record schema's fields (all but ``raw``, which
+    is stored as ``raw_json``), the allowed values of each closed vocabulary, then
+    the lifecycle columns."""
+    schema = json.loads(RECORD_SCHEMA_PATH.read_text(encoding="utf-8"))
+    out = {}
+    for name, spec in schema["properties"].items():
+        if name == "raw":
+            continue
+        text = spec.get("description", "")
+        values = [v for v in spec.get("enum", []) if v is not None]
+        if values:
+            text = f"{text} One of: {', '.join(values)}."
+        out[name] = text.strip()
+    out.update(_LIFECYCLE)
+    return out
+
+
+def _feeds_html(configs: list[FeedConfig]) -> str:
+    def link(url: str | None) -> str:
+        if not url:
+            return "-"
+        u = html.escape(url, quote=True)
+        return f'<a href="{u}">{u}</a>'
+
+    rows = []
+    for cfg in configs:
+        license_text = cfg.get("license") or "not stated by the publisher"
+        rows.append(
+            "<tr>"
+            f"<td><code>{html.escape(cfg.feed_id)}</code></td>"
+            f"<td>{html.escape(cfg['title'])} ({html.escape(cfg['agency'])})</td>"
+            f"<td>{link(cfg.get('documentation_url'))}</td>"
+            f"<td>{link(cfg.urls[0] if cfg.urls else None)}</td>"
+            f"<td>{html.escape(license_text)}</td>"
+            "</tr>"
+        )
+    return (
+        "<p>" + html.escape(TABLES["feeds"]["description"]) + "</p>"
+        "<table><thead><tr><th>feed</th><th>title</th><th>source</th>"
+        "<th>live URL</th><th>license</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def build_metadata(configs: Iterable[FeedConfig], *, database: str = "cfs") -> dict:
+    """Datasette metadata for a store named ``database`` (the SQLite file's stem)."""
+    feeds = sorted((c for c in configs if c.has_feed), key=lambda c: c.feed_id)
+    licenses = sorted({c.get("license") for c in feeds if c.get("license")})
+    tables: dict[str, Any] = {}
+    for name, spec in TABLES.items():
+        columns = record_column_descriptions() if name == "calls" else spec["columns"]
+        table: dict[str, Any] = {
+            "description": spec["description"],
+            "columns": dict(columns),
+        }
+        table.update(_TABLE_OPTIONS.get(name, {}))
+        tables[name] = table
+    tables["feeds"]["description_html"] = _feeds_html(feeds)
+    del tables["feeds"]["description"]
+    agencies = len({c["agency"] for c in feeds})
+    return {
+        "title": "Calls for service",
+        "description": (
+            f"Public police and fire calls-for-service feeds ({len(feeds)} feeds of "
+            f"{agencies} agencies), normalized to one record: calls (one row per "
+            "call, with first/last seen and when it left the listing), observations "
+            "(every time a call was seen), runs, feeds, and imports of git-scraper "
+            "history."
+        ),
+        "source": "Each feed's publisher: see the feeds table",
+        "license": (
+            "Varies by feed: see the feeds table"
+            + (f" (stated: {'; '.join(licenses)})" if licenses else "")
+        ),
+        "databases": {database: {"tables": tables}},
+    }
+
+
+def database_name(database_url: str | None = None) -> str:
+    """The name Datasette gives the store: the SQLite file's stem."""
+    kind, target = store_target(database_url)
+    return "cfs" if kind == "postgresql" else Path(target).stem
+
+
+def write_metadata(
+    path: Path | None = None,
+    *,
+    configs_directory: Path | None = None,
+    database_url: str | None = None,
+    output: Path | None = None,
+) -> Path:
+    """Write the metadata JSON (default ``<output>/metadata.json``), atomically."""
+    if path is None:
+        folder = Path(output) if output else output_dir()
+        path = folder / "metadata.json"
+    configs, _ = load_all(configs_directory)
+    meta = build_metadata(configs.values(), database=database_name(database_url))
+    text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    return write_atomic(path, text.encode("utf-8"))

@@ -1,0 +1,98 @@
+"""Safe, atomic files: the CSV writer every export uses and the one atomic writer.
+
+Every CSV the project writes goes through ``write_csv``: UTF-8, a fixed column
+order, control characters replaced, cells a spreadsheet would run as a formula
+neutralized, and written to a temporary file that replaces the old export only
+when complete (a crash mid-export leaves the previous file intact). Every other
+file the project writes whole (run reports, Datasette metadata, the comparison's
+JSON, HTML and PNG) goes through ``atomic_open`` / ``write_atomic`` too.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NEWLINES = re.compile(r"[\r\n\t]+")
+
+
+def safe_cell(value: Any) -> Any:
+    """A value a spreadsheet shows as text, never runs.
+
+    Strings starting with ``= + - @``, a tab or a carriage return get a leading
+    apostrophe (OWASP's advice), unless they are plain numbers such as a negative
+    longitude; control characters and line breaks become spaces.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return value
+    text = str(value)
+    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
+        text = "'" + text
+    text = _CONTROL.sub(" ", text)
+    return _NEWLINES.sub(" ", text)
+
+
+# A string ``safe_cell`` returns unchanged: no formula start, no control character.
+_PLAIN = re.compile(r"(?![=+\-@\t\r])[^\x00-\x1f\x7f]*\Z").match
+
+
+@contextmanager
+def atomic_open(path: Path, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
+    """A file to write that replaces ``path`` only once complete: a temporary file
+    beside it, flushed to disk, then renamed over it. A crash (or an exception)
+    part way leaves the previous file as it was and no temporary file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write bytes to a temporary file beside ``path``, then rename over it."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Write atomically; return the number of data rows."""
+    count = 0
+    plain, cell = _PLAIN, safe_cell
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([safe_cell(c) for c in columns])
+        for row in rows:
+            # safe_cell of each value; None and plain text (most cells) inline
+            writer.writerow(
+                [
+                    ""
+                    if v is None
+                    else v
+                    if v.__class__ is str and plain(v) is not None
+                    else cell(v)
+                    for v in row
+                ]
+            )
+            count += 1
+    return count

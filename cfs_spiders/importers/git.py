@@ -1,0 +1,502 @@
+"""Recover a live feed's past from a git scraper's history (``cfs import-git``).
+
+A git scraper commits what a feed served every few minutes. Each commit that changed
+the file is one snapshot, fetched at the commit time. The import runs the snapshots
+through the same path a scheduled run takes: the committed bytes are written to a
+temporary replay folder laid out like ``tests/fixtures`` (``manifest.yaml``, one
+snapshot per commit, ``captured_at`` = commit time), and the runner replays it. The
+replay download handler, the feed's spider, the pipelines and the store see what
+they would have seen live. So first/last seen, disappearances and observations are
+what scheduled runs would have stored at those times.
+
+- ``--path`` may be repeated (a file renamed over time). Each commit gives one
+  snapshot: the file at the first given path that the commit changed and that
+  exists after it. A commit that only deletes the file gives none.
+- ``--feed`` may be repeated as ``FEED_ID@SINCE..UNTIL`` (either end may be left
+  open; SINCE inclusive, UNTIL exclusive). Each commit goes to the feed whose range
+  holds its time, so a file that changed format over time goes to the right parser.
+- The history followed is the first-parent history of ``--rev`` (default ``HEAD``),
+  processed oldest first.
+- Resumable and idempotent: every (repository, feed, commit) is recorded in the
+  store's ``imports`` table, and each snapshot's run has a run id derived from the
+  commit (``<feed_id>-git-<sha12>``). A commit already done is skipped. If an
+  import is interrupted, the next one first marks done each commit whose run row
+  was written, then resumes with the oldest commit not done. Work is done in chunks
+  (``--chunk``, 20 snapshots by default), each in its own process, because the
+  Twisted reactor runs once per process. An interruption loses at most the
+  snapshot in progress, and re-running that snapshot changes nothing it already
+  wrote.
+
+Limit: a git scraper commits only when the file changed. A call's ``last_seen`` is
+therefore the last commit that showed it, not the last time a scheduled run would
+have seen it unchanged. ``disappeared_at`` (the first commit without it) is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config.loader import FeedConfig, get_config, validate_feed_id
+from .git_repo import Commit, ImportGitError, Repo
+
+DEFAULT_CHUNK = 20
+FINAL_STATUSES = ("ok", "degraded", "failed", "no_run", "no_file")
+# A response's content type, from the committed file's suffix, else the platform.
+_SUFFIX_TYPES = {
+    ".json": "application/json",
+    ".geojson": "application/json",
+    ".csv": "text/csv",
+    ".xml": "application/xml",
+    ".rss": "application/rss+xml",
+    ".atom": "application/atom+xml",
+    ".html": "text/html",
+    ".htm": "text/html",
+}
+_PLATFORM_TYPES = {
+    "json": "application/json",
+    "arcgis": "application/json",
+    "socrata": "application/json",
+    "csv": "text/csv",
+    "xml": "application/xml",
+    "html_table": "text/html",
+}
+
+
+# ------------------------------------------------------------------ arguments
+def parse_when(text: str, *, what: str = "date") -> datetime:
+    """ISO 8601 date or date-time; a date means 00:00 UTC, a time without an offset
+    is UTC."""
+    try:
+        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ImportGitError(
+            f"{what} {text!r}: expected ISO 8601, e.g. 2023-10-26 or "
+            "2023-10-26T20:36:56Z"
+        ) from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class FeedRange:
+    """A feed and the commit times it applies to: [since, until)."""
+
+    feed_id: str
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def covers(self, when: datetime) -> bool:
+        return (self.since is None or when >= self.since) and (
+            self.until is None or when < self.until
+        )
+
+    def __str__(self) -> str:
+        if self.since is None and self.until is None:
+            return self.feed_id
+        a = _iso(self.since) if self.since else ""
+        b = _iso(self.until) if self.until else ""
+        return f"{self.feed_id}@{a}..{b}"
+
+
+def parse_feed_spec(text: str) -> FeedRange:
+    """``FEED_ID`` or ``FEED_ID@SINCE..UNTIL`` (either end may be empty)."""
+    feed_id, _, span = text.partition("@")
+    validate_feed_id(feed_id)
+    if not span:
+        return FeedRange(feed_id)
+    if ".." not in span:
+        raise ImportGitError(f"--feed {text!r}: expected FEED_ID@SINCE..UNTIL")
+    since, _, until = span.partition("..")
+    rng = FeedRange(
+        feed_id,
+        parse_when(since, what="since") if since else None,
+        parse_when(until, what="until") if until else None,
+    )
+    if rng.since and rng.until and rng.since >= rng.until:
+        raise ImportGitError(f"--feed {text!r}: SINCE is not before UNTIL")
+    return rng
+
+
+def check_ranges(ranges: list[FeedRange]) -> None:
+    """No two feeds may claim the same moment: each commit has one parser."""
+    if not ranges:
+        raise ImportGitError("name the feed to import into (--feed FEED_ID)")
+    lo = datetime.min.replace(tzinfo=UTC)
+    hi = datetime.max.replace(tzinfo=UTC)
+    spans = sorted(
+        ((r.since or lo, r.until or hi, r) for r in ranges), key=lambda s: s[0]
+    )
+    for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
+        if start < end:
+            raise ImportGitError(
+                f"--feed {a} and --feed {b} overlap: say which feed applies when "
+                "(FEED_ID@SINCE..UNTIL, UNTIL exclusive)"
+            )
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_id_for(feed_id: str, sha: str) -> str:
+    return f"{feed_id}-git-{sha[:12]}"
+
+
+# --------------------------------------------------------------------- import
+@dataclass
+class Planned:
+    commit: Commit
+    feed_id: str
+
+    @property
+    def run_id(self) -> str:
+        return run_id_for(self.feed_id, self.commit.sha)
+
+
+@dataclass
+class ImportSummary:
+    repo: str
+    selected: int = 0  # commits in range with a feed
+    already_done: int = 0
+    done: int = 0  # commits done by this import (snapshots run or skipped)
+    snapshots: int = 0  # snapshots run by this import
+    failed: int = 0
+    records: int = 0
+    new_calls: int = 0
+    closed_calls: int = 0
+    calls_stored: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+def plan(
+    commits: Iterable[Commit],
+    ranges: list[FeedRange],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Planned]:
+    out = []
+    for c in commits:
+        if (since and c.at < since) or (until and c.at >= until):
+            continue
+        feed = next((r.feed_id for r in ranges if r.covers(c.at)), None)
+        if feed is not None:
+            out.append(Planned(c, feed))
+    return out
+
+
+def chunks(items: list[Planned], size: int) -> list[list[Planned]]:
+    """Consecutive snapshots of one feed, at most ``size`` each, in time order."""
+    out: list[list[Planned]] = []
+    for item in items:
+        if out and out[-1][0].feed_id == item.feed_id and len(out[-1]) < size:
+            out[-1].append(item)
+        else:
+            out.append([item])
+    return out
+
+
+class _Imports:
+    """The ``imports`` table, through the store's own connection and dialect."""
+
+    def __init__(self, store: Any, repo: str) -> None:
+        self.store = store
+        self.repo = repo
+        self.ph = store.placeholder
+
+    def statuses(self, feed_ids: set[str]) -> dict[tuple[str, str], str]:
+        out = {}
+        for feed_id in sorted(feed_ids):
+            rows = self.store.query(
+                "SELECT commit_sha, status FROM imports WHERE repo = ? AND feed_id = ?",
+                (self.repo, feed_id),
+            )
+            out.update({(feed_id, r["commit_sha"]): r["status"] for r in rows})
+        return out
+
+    def run_statuses(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(run_ids), 500):
+            part = run_ids[i : i + 500]
+            marks = ", ".join("?" * len(part))
+            for r in self.store.query(
+                "SELECT run_id, status, records, new_calls, closed_calls FROM runs "
+                f"WHERE run_id IN ({marks})",
+                part,
+            ):
+                found[r["run_id"]] = r
+        return found
+
+    def mark(self, items: list[tuple[Planned, str, str | None]]) -> None:
+        ph = self.ph
+        now = _iso(datetime.now(UTC))
+        sql = self.store._sql(
+            "INSERT INTO imports (repo, feed_id, commit_sha, path, committed_at, status,"
+            f" run_id, imported_at) VALUES ({', '.join([ph] * 8)}) "
+            "ON CONFLICT(repo, feed_id, commit_sha) DO UPDATE SET path = excluded.path,"
+            " committed_at = excluded.committed_at, status = excluded.status,"
+            " run_id = excluded.run_id, imported_at = excluded.imported_at"
+        )
+        rows = [
+            (
+                self.repo,
+                p.feed_id,
+                p.commit.sha,
+                p.commit.path or "",
+                _iso(p.commit.at),
+                status,
+                run_id,
+                now,
+            )
+            for p, status, run_id in items
+        ]
+        with self.store.transaction() as cur:
+            cur.executemany(sql, rows)
+
+
+def _content_type(cfg: FeedConfig, path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in _SUFFIX_TYPES:
+        return _SUFFIX_TYPES[suffix]
+    return _PLATFORM_TYPES.get(cfg.source(True)["platform"], "application/octet-stream")
+
+
+def write_replay_folder(
+    folder: Path, cfg: FeedConfig, items: list[Planned], contents: list[bytes]
+) -> dict[int, str]:
+    """A replay folder for one chunk: ``<folder>/<feed_id>/manifest.yaml`` and one
+    file per commit. Returns the run id of each snapshot index."""
+    feed_dir = folder / cfg.feed_id
+    feed_dir.mkdir(parents=True, exist_ok=True)
+    snapshots, run_ids = [], {}
+    for k, (item, body) in enumerate(zip(items, contents, strict=True)):
+        path = item.commit.path or ""
+        name = f"{k:05d}_{item.commit.sha[:12]}{Path(path).suffix}"
+        (feed_dir / name).write_bytes(body)
+        snapshots.append(
+            {
+                "captured_at": _iso(item.commit.at),
+                "note": f"commit {item.commit.sha} {path}",
+                "responses": [{"file": name, "content_type": _content_type(cfg, path)}],
+            }
+        )
+        run_ids[k] = item.run_id
+    manifest = {"snapshots": snapshots}
+    (feed_dir / "manifest.yaml").write_text(
+        yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8"
+    )
+    return run_ids
+
+
+def import_git(
+    repo_path: str | Path,
+    *,
+    feeds: list[str | FeedRange],
+    paths: list[str],
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    configs_directory: Path | None = None,
+    database_url: str | None = None,
+    output: Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    rev: str = "HEAD",
+    time: str = "committer",
+    progress: Callable[[str], None] | None = None,
+) -> ImportSummary:
+    """Import every committed version of ``paths`` into the store (see module doc)."""
+    from ..store.connect import open_store
+
+    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    ranges = [f if isinstance(f, FeedRange) else parse_feed_spec(f) for f in feeds]
+    check_ranges(ranges)
+    if not paths:
+        raise ImportGitError("name the file to import (--path FILE_IN_REPO)")
+    if time not in ("committer", "author"):
+        raise ImportGitError(f"time {time!r}: committer or author")
+    if chunk_size < 1:
+        raise ImportGitError("--chunk must be at least 1")
+    lo = parse_when(since, what="since") if isinstance(since, str) else since
+    hi = parse_when(until, what="until") if isinstance(until, str) else until
+    configs = {r.feed_id: get_config(r.feed_id, configs_directory) for r in ranges}
+    for cfg in configs.values():
+        if not cfg.has_feed:
+            raise ImportGitError(f"{cfg.feed_id}: the config describes no feed")
+
+    repo = Repo(repo_path)
+    summary = ImportSummary(repo=str(repo.root))
+    planned = plan(repo.commits(paths, rev=rev, time=time), ranges, since=lo, until=hi)
+    summary.selected = len(planned)
+
+    store = open_store(database_url)
+    try:
+        store.register_feeds(configs.values())
+        table = _Imports(store, str(repo.root))
+        todo = _reconcile(table, planned, summary)
+        say(
+            f"import-git: {summary.selected} commits of {', '.join(paths)} in range; "
+            f"{summary.already_done} already imported, {len(todo)} to go"
+        )
+        no_file = [p for p in todo if p.commit.path is None]
+        if no_file:
+            table.mark([(p, "no_file", None) for p in no_file])
+            summary.done += len(no_file)
+        todo = [p for p in todo if p.commit.path is not None]
+        total_done = summary.already_done + summary.done
+        for part in chunks(todo, chunk_size):
+            cfg = configs[part[0].feed_id]
+            table.mark([(p, "pending", None) for p in part])
+            _run_chunk(
+                repo,
+                cfg,
+                part,
+                configs_directory=configs_directory,
+                database_url=database_url,
+                output=output,
+            )
+            runs = table.run_statuses([p.run_id for p in part])
+            marks = []
+            for p in part:
+                run = runs.get(p.run_id)
+                marks.append(
+                    (p, run["status"], p.run_id) if run else (p, "no_run", None)
+                )
+                summary.snapshots += 1
+                if not run or run["status"] == "failed":
+                    summary.failed += 1
+                if run:
+                    summary.records += int(run["records"] or 0)
+                    summary.new_calls += int(run["new_calls"] or 0)
+                    summary.closed_calls += int(run["closed_calls"] or 0)
+            table.mark(marks)
+            summary.done += len(part)
+            total_done += len(part)
+            stored = store.counts().get(cfg.feed_id, 0)
+            summary.calls_stored[cfg.feed_id] = stored
+            say(
+                f"import-git: [{total_done}/{summary.selected} commits] {cfg.feed_id} "
+                f"up to {_iso(part[-1].commit.at)}: {summary.snapshots} snapshots "
+                f"parsed ({summary.failed} failed), {summary.records} records, "
+                f"{summary.new_calls} new calls, {summary.closed_calls} left the "
+                f"listing; {stored} calls stored"
+            )
+        for feed_id in configs:
+            summary.calls_stored[feed_id] = store.counts().get(feed_id, 0)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        say(
+            f"import-git: interrupted after {summary.done} commits; run the same "
+            "command again to resume"
+        )
+        raise
+    finally:
+        store.close()
+    return summary
+
+
+def _reconcile(
+    table: _Imports, planned: list[Planned], summary: ImportSummary
+) -> list[Planned]:
+    """Commits still to do. A commit whose run was written (an interrupted import)
+    is marked done here, with the run's status."""
+    known = table.statuses({p.feed_id for p in planned})
+    todo, recovered = [], []
+    undecided = [
+        p for p in planned if known.get((p.feed_id, p.commit.sha)) not in FINAL_STATUSES
+    ]
+    runs = table.run_statuses([p.run_id for p in undecided])
+    for p in planned:
+        if known.get((p.feed_id, p.commit.sha)) in FINAL_STATUSES:
+            summary.already_done += 1
+        elif p.run_id in runs and runs[p.run_id]["status"] in (
+            "ok",
+            "degraded",
+            "failed",
+        ):
+            recovered.append((p, runs[p.run_id]["status"], p.run_id))
+            summary.already_done += 1
+        else:
+            todo.append(p)
+    if recovered:
+        table.mark(recovered)
+    return todo
+
+
+def _run_chunk(
+    repo: Repo,
+    cfg: FeedConfig,
+    part: list[Planned],
+    *,
+    configs_directory: Path | None,
+    database_url: str | None,
+    output: Path | None,
+) -> None:
+    """Replay one chunk of commits through the runner, in a process of its own."""
+    contents = repo.blobs([p.commit.blob or "" for p in part])
+    with tempfile.TemporaryDirectory(prefix="cfs-import-git-") as tmp:
+        folder = Path(tmp) / "replay"
+        run_ids = write_replay_folder(folder, cfg, part, contents)
+        spec = {
+            "feed_id": cfg.feed_id,
+            "configs": str(configs_directory) if configs_directory else None,
+            "replay_dir": str(folder),
+            "run_ids": run_ids,
+            "database_url": database_url,
+            "output": str(output) if output else None,
+        }
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cfs_spiders.importers.git",
+                "--worker",
+                str(spec_path),
+            ],
+            check=False,
+        )
+    if done.returncode != 0:
+        raise ImportGitError(
+            f"{cfg.feed_id}: the replay of commits {part[0].commit.sha[:12]}.."
+            f"{part[-1].commit.sha[:12]} ended with exit code {done.returncode}; "
+            "what was stored stays, run the same command again to resume"
+        )
+
+
+def _worker(spec_path: str) -> int:
+    """Run one chunk: a replay crawl of the chunk's snapshots, with their run ids."""
+    from ..schedule.orchestrator import crawl
+
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    configs = Path(spec["configs"]) if spec["configs"] else None
+    cfg = get_config(spec["feed_id"], configs)
+    overrides = {} if os.environ.get("CFS_LOG_LEVEL") else {"LOG_LEVEL": "WARNING"}
+    crawl(
+        [cfg],
+        replay_dir=Path(spec["replay_dir"]),
+        run_ids={int(k): v for k, v in spec["run_ids"].items()},
+        progress=False,
+        database_url=spec["database_url"],
+        output=Path(spec["output"]) if spec["output"] else None,
+        jsonl=False,
+        overrides=overrides,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        raise SystemExit(_worker(sys.argv[2]))
+    raise SystemExit("usage: cfs import-git (see `cfs import-git --help`)")

@@ -1,0 +1,97 @@
+"""Response parsers shared by the platform spiders: CSV rows, JSON (with recovery
+from invalid UTF-8), untrusted XML, HTML table cells.
+
+A spider that reads another platform's format (Socrata's CSV and JSON, ArcGIS's
+JSON) takes the parser from here, not from the sibling spider. ``spider`` is the
+feed spider the response belongs to: its ``expect`` turns what is not the expected
+format into a run error naming the response.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+from xml.etree.ElementTree import Element
+
+import orjson
+from defusedxml.ElementTree import fromstring
+from scrapy.http import Response
+from scrapy.selector import Selector
+
+from ..records.mapping import get_path
+
+csv.field_size_limit(10_000_000)
+
+
+def csv_records(
+    response: Response, options: dict[str, Any], spider: Any
+) -> Iterator[dict[str, Any]]:
+    """Rows as dicts keyed by the header; ``null_values`` become None."""
+    encoding = options.get("encoding") or "utf-8-sig"
+    text = response.body.decode(encoding, errors="replace")
+    head = text.lstrip()[:1]
+    spider.expect(head not in ("<", "{", "["), response, "expected CSV")
+    reader = csv.DictReader(io.StringIO(text), delimiter=options.get("delimiter", ","))
+    spider.expect(bool(reader.fieldnames), response, "CSV without a header row")
+    nulls = set(options.get("null_values") or ())
+    for row in reader:
+        if None in row:  # more cells than header names: keep them, named
+            row["_extra"] = row.pop(None)
+        if nulls:
+            row = {k: (None if v in nulls else v) for k, v in row.items()}
+        yield row
+
+
+def _clean(value: Any) -> Any:
+    """Strings without lone surrogates (they cannot be stored or exported)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    return value
+
+
+def load_json(response: Response, spider: Any) -> Any:
+    """The response as JSON. Invalid UTF-8 (or a lone surrogate escape) in a value
+    is replaced, counted in the run report, and the rest of the listing kept."""
+    try:
+        return orjson.loads(response.body)
+    except orjson.JSONDecodeError as exc:
+        error = exc
+    text = response.body.decode("utf-8", errors="replace")
+    try:
+        data = _clean(json.loads(text, strict=False))
+    except ValueError:
+        spider.expect(False, response, f"expected JSON ({error})")
+    if spider.builder is not None:
+        spider.builder.counts["response:json_recovered"] += 1
+    return data
+
+
+def records_at(data: Any, paths: list[str]) -> list[Any] | None:
+    for path in paths:
+        node = (
+            data
+            if path in ("", "$")
+            else get_path(data, path)
+            if isinstance(data, dict)
+            else None
+        )
+        if isinstance(node, list):
+            return node
+    return None
+
+
+def parse_xml(body: bytes) -> Element:
+    """Parse untrusted XML: no DTD, no entities, no external references."""
+    return fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+
+
+def cell_text(cell: Selector) -> str | None:
+    text = " ".join(t.strip() for t in cell.xpath(".//text()").getall() if t.strip())
+    return text or None

@@ -1,0 +1,140 @@
+"""Scrapy settings: a polite, identifiable crawler by default."""
+
+from __future__ import annotations
+
+import os
+
+from .. import __version__
+
+
+def _run_from_extracted_egg() -> None:
+    """scrapyd runs a deployed project from its zipped egg, but the package reads
+    files that sit beside its modules (schemas, crosswalks, ``city_configs/``):
+    extract the egg once (a folder per egg content) and load the rest of the
+    package from there. Nothing happens when the package is a folder."""
+    import hashlib
+    import shutil
+    import sys
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    top = __package__.partition(".")[0]
+    package = sys.modules[top]
+    egg = Path(package.__file__ or "").parent
+    if egg.is_dir():
+        return
+    while not egg.is_file():
+        if egg.parent == egg:
+            return
+        egg = egg.parent
+    digest = hashlib.sha256(egg.read_bytes()).hexdigest()[:16]
+    base = Path(os.environ.get("CFS_EGG_DIR") or tempfile.gettempdir())
+    root = base / f"cfs-egg-{digest}"
+    if not (root / "cfs_spiders").is_dir():
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=base))
+        with zipfile.ZipFile(egg) as archive:
+            archive.extractall(tmp)
+        try:
+            os.rename(tmp, root)
+        except OSError:  # a job started at the same moment extracted it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    # the packages already imported (this one's parents) load the rest from there
+    for name, module in list(sys.modules.items()):
+        if (name == top or name.startswith(top + ".")) and hasattr(module, "__path__"):
+            module.__path__[:] = [str(root.joinpath(*name.split(".")))]
+
+
+_run_from_extracted_egg()
+
+
+def _env_number(name: str, default: float, kind: type = float) -> float:
+    """A numeric setting from the environment (tests shorten waits with these);
+    the defaults are the polite ones."""
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
+    if number < 0:
+        raise ValueError(f"{name}={value!r} must not be negative")
+    return number
+
+
+BOT_NAME = "cfs"
+SPIDER_LOADER_CLASS = "cfs_spiders.ingest.spiderloader.FeedSpiderLoader"
+SPIDER_MODULES: list[str] = []
+
+CONTACT_URL = os.environ.get("CFS_CONTACT", "https://github.com/cfs-civic/cfs")
+USER_AGENT = f"cfs/{__version__} (calls-for-service comparison; +{CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+COOKIES_ENABLED = False  # only feeds that need them (ASP.NET cookie checks) turn it on
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 1  # one request at a time per host
+
+DOWNLOAD_DELAY = _env_number("CFS_DOWNLOAD_DELAY", 1.0)
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = _env_number("CFS_AUTOTHROTTLE_START_DELAY", 1.0)
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = _env_number("CFS_DOWNLOAD_TIMEOUT", 60.0)
+# A response larger than this is cancelled and the run fails (say so, not OOM).
+DOWNLOAD_MAXSIZE = int(_env_number("CFS_DOWNLOAD_MAXSIZE", 256 * 1024 * 1024, int))
+DOWNLOAD_WARNSIZE = min(64 * 1024 * 1024, DOWNLOAD_MAXSIZE)
+
+RETRY_ENABLED = True
+RETRY_TIMES = int(_env_number("CFS_RETRY_TIMES", 3, int))
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+# seconds; doubled per retry, capped by CFS_BACKOFF_MAX. A Retry-After longer than
+# CFS_BACKOFF_MAX is not waited out: the run fails and says so.
+CFS_BACKOFF_BASE = _env_number("CFS_BACKOFF_BASE", 2.0)
+CFS_BACKOFF_MAX = _env_number("CFS_BACKOFF_MAX", 300.0)
+# Records per store transaction (the run's calls are committed batch by batch).
+CFS_STORE_BATCH = int(_env_number("CFS_STORE_BATCH", 5000, int))
+# A run that has seen CFS_STORE_WRITER_AFTER records hands its batches to a second
+# process (cfs_spiders/store/writer.py) that writes them while this one parses:
+# "auto"; "on" from the first batch; "off" never.
+CFS_STORE_WRITER = os.environ.get("CFS_STORE_WRITER", "auto")
+CFS_STORE_WRITER_AFTER = int(_env_number("CFS_STORE_WRITER_AFTER", 20000, int))
+# A response's items (batches of records) go through the pipelines one or two at a
+# time, so a page is built as it is stored instead of all at once (the pipelines
+# are synchronous: more items at once would only hold more of the page in memory).
+CONCURRENT_ITEMS = 2
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "cfs_spiders.ingest.middlewares.BackoffRetryMiddleware": 550,
+}
+# the run report file and log line, once the pipelines have recorded the run
+EXTENSIONS = {"cfs_spiders.ingest.extensions.RunReport": 500}
+ITEM_PIPELINES = {
+    "cfs_spiders.ingest.pipelines.ValidatePipeline": 100,
+    "cfs_spiders.ingest.pipelines.StorePipeline": 500,
+}
+
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = os.environ.get("CFS_LOG_LEVEL", "INFO")
+FEED_EXPORT_ENCODING = "utf-8"
+# Records travel in batches (items.RecordBatch): one JSON Lines row per record.
+FEED_EXPORTERS = {"jsonlines": "cfs_spiders.ingest.exporters.RecordJsonLinesExporter"}
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+
+# cfs settings (overridden by the `cfs` command)
+CFS_REPLAY_DIR = os.environ.get("CFS_REPLAY_DIR") or None
+CFS_DATABASE_URL = os.environ.get("CFS_DATABASE_URL") or None
+CFS_OUTPUT_DIR = os.environ.get("CFS_OUTPUT_DIR") or None
+CFS_INCREMENTAL = False
+CFS_FEED_STATE: dict = {}
+
+if CFS_REPLAY_DIR:
+    DOWNLOAD_HANDLERS = {
+        "http": "cfs_spiders.ingest.replay.ReplayDownloadHandler",
+        "https": "cfs_spiders.ingest.replay.ReplayDownloadHandler",
+    }
+    DOWNLOAD_DELAY = 0
+    AUTOTHROTTLE_ENABLED = False
+
+# Validate every record against the full JSON Schema (tests set it; costs time).
+CFS_VALIDATE_FULL = os.environ.get("CFS_VALIDATE_FULL", "") not in ("", "0")

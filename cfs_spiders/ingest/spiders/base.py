@@ -1,0 +1,479 @@
+"""The feed spider: what every platform shares.
+
+A platform spider only says how to ask for pages (``first_requests``,
+``next_request``) and how to find raw records in a response (``extract``). The base
+turns raw records into common records (``record.RecordBuilder``), merges unit rows,
+keeps the run's state (pages, records, errors, whether the listing was read to the
+end) and never lets one bad record stop the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.http import Request, Response
+
+from ...config.loader import FeedConfig
+from ...normalize.time import parse_time
+from ...records.builder import RecordBuilder, merge_rows
+from ...records.gcpause import paused_gc
+from ...records.items import RecordBatch
+from ...records.mapping import get_path
+
+log = logging.getLogger(__name__)
+
+CAPTURED_AT_HEADER = b"X-Cfs-Captured-At"
+LISTING_HEADER = b"X-Cfs-Listing"
+# What a download error means, for the run report (Scrapy's message may be empty).
+NETWORK_ERRORS = {
+    "DownloadTimeoutError": "no complete answer within DOWNLOAD_TIMEOUT",
+    "TimeoutError": "no complete answer within DOWNLOAD_TIMEOUT",
+    "DownloadCancelledError": "response larger than DOWNLOAD_MAXSIZE: not read",
+    "ResponseDataLossError": "response cut short (fewer bytes than announced)",
+    "DownloadFailedError": "connection reset or lost",
+    "ResponseFailed": "connection reset or lost",
+    "ResponseNeverReceived": "connection reset before any answer",
+    "ConnectionLost": "connection reset or lost",
+    "DownloadConnectionRefusedError": "connection refused",
+    "ConnectionRefusedError": "connection refused",
+    "CannotResolveHostError": "host name not found",
+    "DNSLookupError": "host name not found",
+}
+# Run ids name files (output/runs/<run_id>.json): no separators, no "..".
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}$")
+
+
+def validate_run_id(run_id: str) -> str:
+    if (
+        not isinstance(run_id, str)
+        or not RUN_ID_RE.fullmatch(run_id)
+        or (".." in run_id)
+    ):
+        raise ValueError(f"invalid run id {run_id!r}: it would not stay a file name")
+    return run_id
+
+
+def spec_paths(spec: Any) -> list[str]:
+    """The raw fields a mapping spec reads (none for a constant)."""
+    if isinstance(spec, str):
+        return [spec]
+    if not isinstance(spec, dict) or "const" in spec:
+        return []
+    paths: list[str] = []
+    if "field" in spec:
+        field_ = spec["field"]
+        paths.extend([field_] if isinstance(field_, str) else field_)
+    paths.extend(spec.get("fields") or ())
+    if "fallback" in spec:
+        paths.extend(spec_paths(spec["fallback"]))
+    return paths
+
+
+def iso_utc_ms(value: datetime) -> str:
+    """ISO 8601 UTC with milliseconds (fixed width, so the text sorts as time)."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def high_water_time(mark: Any) -> datetime | None:
+    """A stored high-water mark (ISO UTC) as an aware datetime."""
+    if not mark:
+        return None
+    try:
+        value = datetime.fromisoformat(str(mark).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class FeedFormatError(ValueError):
+    """A response that is not what the feed serves (an error page, a changed schema)."""
+
+
+@dataclass
+class RunState:
+    """What one run of one feed did; the store pipeline writes it as the run row."""
+
+    run_id: str
+    feed_id: str
+    mode: str
+    started_at: datetime
+    fetched_at: datetime | None = None
+    pages: int = 0
+    raw_records: int = 0
+    records: int = 0
+    bad_records: int = 0
+    complete: bool = False
+    errors: list[str] = field(default_factory=list)
+    http_status: dict[str, int] = field(default_factory=dict)
+    not_modified: bool = False
+    # False when a response says it is not a whole listing (a re-exported capture)
+    # or the request asked for part of it (an incremental fetch)
+    full_listing: bool = True
+    # raw field names seen in any record of the run (for schema-drift reports)
+    seen_fields: set[str] = field(default_factory=set)
+
+
+class FeedSpider(scrapy.Spider):
+    """Base of the platform spiders; one subclass per platform, none per city."""
+
+    platform = "none"
+    feed_config: FeedConfig  # set on the class by the spider loader
+    custom_settings: dict[str, Any] = {}
+
+    def __init__(
+        self,
+        *args: Any,
+        run_id: str | None = None,
+        snapshot: str | int | None = None,
+        replay: bool | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = self.feed_config
+        self.replay = replay if isinstance(replay, bool) else None
+        self.snapshot = int(snapshot) if snapshot not in (None, "") else 0
+        self.run_id = validate_run_id(
+            run_id
+            or f"{self.name}-{datetime.now(UTC):%Y%m%dT%H%M%S}-" + uuid.uuid4().hex[:6]
+        )
+        self.run: RunState | None = None
+        self.builder: RecordBuilder | None = None
+        self.parse_options: dict[str, Any] = {}
+        self.request_options: dict[str, Any] = dict(self.config.get("request") or {})
+        self.state: dict[str, Any] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> FeedSpider:
+        if "replay" not in kwargs or kwargs["replay"] is None:
+            kwargs["replay"] = bool(crawler.settings.get("CFS_REPLAY_DIR"))
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.setup(crawler)
+        crawler.signals.connect(spider._on_spider_error, signal=signals.spider_error)
+        crawler.signals.connect(spider._on_item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(spider._on_item_error, signal=signals.item_error)
+        return spider
+
+    def setup(self, crawler: Any) -> None:
+        replay = bool(self.replay)
+        source = self.config.source(replay)
+        self.parse_options = source["parse"]
+        self.builder = RecordBuilder(self.config, replay=replay)
+        self.run = RunState(
+            run_id=self.run_id,
+            feed_id=self.name,
+            mode="replay" if replay else "live",
+            started_at=datetime.now(UTC),
+        )
+        self.state = crawler.settings.getdict("CFS_FEED_STATE").get(self.name, {})
+        self.incremental = (
+            bool(crawler.settings.getbool("CFS_INCREMENTAL")) and not replay
+        )
+        self.batch_records = max(1, crawler.settings.getint("CFS_STORE_BATCH", 5000))
+        self.high_water: datetime | None = None
+
+    # ----------------------------------------------------------- requests
+    async def start(self) -> AsyncIterator[Request]:
+        for request in self.first_requests():
+            yield request
+
+    def first_requests(self) -> Iterable[Request]:
+        for url in self.config.urls[:1]:
+            yield self.make_request(url)
+
+    def make_request(self, url: str, **kwargs: Any) -> Request:
+        headers = dict(self.request_options.get("headers") or {})
+        if not self.replay:
+            if self.state.get("etag"):
+                headers.setdefault("If-None-Match", self.state["etag"])
+            if self.state.get("last_modified"):
+                headers.setdefault("If-Modified-Since", self.state["last_modified"])
+        meta = kwargs.pop("meta", {})
+        meta.setdefault("page", 0)
+        meta["handle_httpstatus_list"] = [304]
+        return Request(
+            url,
+            headers=headers,
+            callback=self.parse,
+            errback=self.on_error,
+            meta=meta,
+            dont_filter=True,
+            **kwargs,
+        )
+
+    def next_request(self, response: Response, page_records: int) -> Request | None:
+        """The next page, or None when the listing has been read to the end."""
+        return None
+
+    # ------------------------------------------------------------ parsing
+    def extract(self, response: Response) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    def fetched_at(self, response: Response) -> datetime:
+        stamp = response.headers.get(CAPTURED_AT_HEADER)
+        if stamp:
+            value = datetime.fromisoformat(stamp.decode("ascii").replace("Z", "+00:00"))
+            return value.astimezone(UTC)
+        return datetime.now(UTC)
+
+    def parse(self, response: Response) -> Iterator[Any]:
+        assert self.run is not None and self.builder is not None
+        run = self.run
+        run.pages += 1
+        run.http_status[str(response.status)] = (
+            run.http_status.get(str(response.status), 0) + 1
+        )
+        fetched = self.fetched_at(response)
+        if run.fetched_at is None:
+            run.fetched_at = fetched
+        if response.headers.get(LISTING_HEADER) == b"partial":
+            run.full_listing = False
+        if response.status == 304:
+            run.not_modified = True
+            run.complete = True
+            return
+        if response.meta.get("page", 0) == 0:
+            self.remember_validators(response)
+        with paused_gc():  # a page of dicts, no cycles: see gcpause.py
+            raw_records = list(self.extract(response))
+            self.check_schema(response, raw_records)
+            run.raw_records += len(raw_records)
+            if not self.replay:
+                self.track_high_water(raw_records)
+        n_raw = len(raw_records)
+        # The page goes on in batches (one Scrapy item each), built as the store
+        # takes them (CONCURRENT_ITEMS): a 50,000-row page is never all built at
+        # once. Rows merged into calls (rows_per) need the whole page first.
+        merge = self.config.get("rows_per", "call") != "call"
+        step = max(n_raw, 1) if merge else self.batch_records
+        for start in range(0, n_raw, step):
+            with paused_gc():
+                built = self.build_records(raw_records, start, start + step, response)
+                if merge:
+                    built = merge_rows(built)
+            run.records += len(built)
+            if built:  # one item a batch: Scrapy's per-item cost paid once
+                yield RecordBatch(built)
+            del built
+        del raw_records
+        nxt = self.next_request(response, n_raw)
+        if nxt is not None:
+            nxt.meta["page"] = response.meta.get("page", 0) + 1
+            # Validators are the first page's: a later page answering 304 would
+            # be read as the whole listing unchanged.
+            for header in ("If-None-Match", "If-Modified-Since"):
+                nxt.headers.pop(header, None)
+            max_pages = self.request_options.get("max_pages")
+            if max_pages and nxt.meta["page"] >= max_pages:
+                run.errors.append(
+                    f"stopped at max_pages={max_pages}: listing incomplete"
+                )
+                return
+            yield nxt
+        else:
+            run.complete = not run.errors
+
+    def build_records(
+        self, raw_records: list[Any], start: int, end: int, response: Response
+    ) -> list[dict[str, Any]]:
+        """Common records of ``raw_records[start:end]`` (each raw row is let go
+        once built); one bad record never stops the rest."""
+        assert self.run is not None and self.builder is not None
+        run, build = self.run, self.builder.build
+        built = []
+        for index in range(start, min(end, len(raw_records))):
+            raw, raw_records[index] = raw_records[index], None
+            try:
+                built.append(
+                    build(
+                        raw,
+                        fetched_at=run.fetched_at,
+                        source_url=response.url,
+                        run_id=run.run_id,
+                    )
+                )
+            except Exception as exc:  # one bad record never stops the feed
+                run.bad_records += 1
+                run.errors.append(
+                    f"record {index} of {response.url}: {type(exc).__name__}: {exc}"
+                )
+                log.warning("%s: record %d skipped: %s", self.name, index, exc)
+        return built
+
+    def track_high_water(self, raw_records: list[dict[str, Any]]) -> None:
+        """The largest value of the feed's ``incremental_field`` seen this run, as
+        ISO UTC with milliseconds in ``state["high_water_new"]``; the store
+        pipeline saves it (``feed_state.high_water``) after a successful run and
+        the next incremental run asks only for records above it."""
+        name = self.request_options.get("incremental_field")
+        if not name or not raw_records:
+            return
+        opts = self._incremental_time_options(name)
+        best = self.high_water
+        for raw in raw_records:
+            value = raw.get(name) if isinstance(raw, dict) else None
+            if value is None or value == "":
+                continue
+            epoch = opts.get("epoch")
+            if (
+                epoch is None
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            ):
+                epoch = "ms"
+            tv = parse_time(
+                value,
+                tz=self.config.time_zone,
+                formats=opts.get("format"),
+                epoch=epoch,
+                epoch_reference=opts.get("epoch_reference", "UTC"),
+                ignore_offset=opts.get("ignore_offset", False),
+            )
+            if tv.utc is not None and (best is None or tv.utc > best):
+                best = tv.utc
+        if best is not None:
+            self.high_water = best
+            self.state["high_water_new"] = iso_utc_ms(best)
+
+    def _incremental_time_options(self, name: str) -> dict[str, Any]:
+        """Time options (format, epoch) of the mapped element read from ``name``."""
+        assert self.builder is not None
+        for element, spec in self.builder.record_spec.items():
+            if not element.endswith("_at") or spec is None:
+                continue
+            field_name = spec if isinstance(spec, str) else spec.get("field")
+            if field_name == name or (
+                isinstance(field_name, list) and name in field_name
+            ):
+                return self.builder.time_specs.get(element) or {}
+        return {}
+
+    def remember_validators(self, response: Response) -> None:
+        etag = response.headers.get(b"ETag")
+        modified = response.headers.get(b"Last-Modified")
+        if etag:
+            self.state["etag_new"] = etag.decode("latin-1")
+        if modified:
+            self.state["last_modified_new"] = modified.decode("latin-1")
+
+    def check_schema(
+        self, response: Response, raw_records: list[dict[str, Any]]
+    ) -> None:
+        """Fail on schema drift that would corrupt the store: when no record carries
+        the field the call id (or the content key) is read from, every call would
+        get a new key, and the calls stored before would look gone."""
+        if not raw_records or self.builder is None:
+            return
+        assert self.run is not None
+        for rec in raw_records:
+            self.run.seen_fields.update(k for k in rec if isinstance(k, str))
+        now = sorted(self.run.seen_fields)[:15]
+        id_paths = spec_paths(self.builder.record_spec.get("call_id"))
+        if id_paths and not any(
+            get_path(rec, p) not in (None, "") for rec in raw_records for p in id_paths
+        ):
+            self.expect(
+                False,
+                response,
+                f"schema drift: no record has the call id "
+                f"field {id_paths} (fields now: {now})",
+            )
+        if "call_id" not in self.builder.record_spec:
+            missing = [
+                f
+                for f in self.builder.key_fields or ()
+                if not any(f in rec for rec in raw_records)
+            ]
+            if missing:
+                self.expect(
+                    False,
+                    response,
+                    f"schema drift: record_key field(s) "
+                    f"{missing} absent from every record (fields now: {now})",
+                )
+
+    def absent_fields(self) -> list[str]:
+        """Mapped raw fields that no record of the run carried (renamed columns)."""
+        if self.builder is None or self.run is None or not self.run.seen_fields:
+            return []
+        seen = self.run.seen_fields
+        absent = set()
+        for name, spec in self.builder.record_spec.items():
+            specs = (
+                spec.values() if name == "area" and isinstance(spec, dict) else [spec]
+            )
+            for one in specs:
+                for path in spec_paths(one):
+                    if path not in seen and path.split(".")[0] not in seen:
+                        absent.add(path)
+        return sorted(absent)
+
+    # ------------------------------------------------------------- errors
+    def on_error(self, failure: Any) -> None:
+        assert self.run is not None
+        request = getattr(failure, "request", None)
+        response = getattr(getattr(failure, "value", None), "response", None)
+        where = request.url if request is not None else "?"
+        note = request.meta.get("cfs_retry_note") if request is not None else None
+        if response is not None:
+            self.run.http_status[str(response.status)] = (
+                self.run.http_status.get(str(response.status), 0) + 1
+            )
+            message = f"HTTP {response.status} for {where}"
+        else:
+            name = failure.type.__name__
+            detail = failure.getErrorMessage().strip()
+            why = NETWORK_ERRORS.get(name)
+            message = f"{name} for {where}: " + "; ".join(
+                p for p in (why, detail[:300]) if p
+            )
+        self.run.errors.append(f"{message} ({note})" if note else message)
+        self.run.complete = False
+
+    def _on_item_dropped(
+        self, item: Any, response: Any, exception: Exception, spider: Any
+    ) -> None:
+        # A dropped record is not stored, so its call would look gone: the run is
+        # not a complete read of the listing.
+        if spider is not self or self.run is None or isinstance(item, RecordBatch):
+            return  # (a batch is dropped only when each record was, and counted)
+        self.run.bad_records += 1
+        self.run.errors.append(f"record dropped: {exception}")
+        self.run.complete = False
+
+    def _on_item_error(
+        self, item: Any, response: Any, spider: Any, failure: Any
+    ) -> None:
+        if spider is not self or self.run is None:
+            return
+        self.run.errors.append(
+            f"record not stored: {failure.type.__name__}: {failure.getErrorMessage()}"
+        )
+        self.run.complete = False
+
+    def _on_spider_error(self, failure: Any, response: Response, spider: Any) -> None:
+        if spider is not self or self.run is None:
+            return
+        self.run.errors.append(
+            f"{failure.type.__name__} parsing {response.url}: {failure.getErrorMessage()}"
+        )
+        self.run.complete = False
+
+    # ------------------------------------------------------------ helpers
+    def expect(self, condition: bool, response: Response, what: str) -> None:
+        """Fail loudly when a response is not what this feed serves."""
+        if not condition:
+            snippet = response.body[:120].decode("utf-8", "replace").replace("\n", " ")
+            raise FeedFormatError(
+                f"{self.name}: {what} at {response.url} "
+                f"(content-type {response.headers.get(b'Content-Type', b'?')!r}, "
+                f"starts {snippet!r})"
+            )

@@ -1,0 +1,123 @@
+"""The store: every call ever seen, every observation of it, every run.
+
+SQLite at ``output/cfs.sqlite`` by default (WAL, one transaction per batch), or
+PostgreSQL when ``CFS_DATABASE_URL`` is a ``postgresql://`` URL; the schema and the
+semantics are the same. Tables (named for people, so the store reads well in
+Datasette):
+
+- ``feeds``: one row per configured feed (catalog facts).
+- ``calls``: one row per (feed_id, record_key): the latest values, ``first_seen``,
+  ``last_seen`` and, for live listings, ``disappeared_at``.
+- ``observations``: append-only; one row each time a call is seen in a fetch, with
+  all its values. Unique on (feed_id, record_key, fetched_at), so replaying the same
+  responses again adds nothing.
+- ``runs``: one row per feed run, with its report (records, fill rates, errors).
+- ``imports``: one row per git commit imported by ``cfs import-git``.
+
+Times are ISO 8601 UTC text (``2025-12-13T17:28:12Z``), which sorts as time does on
+both engines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config.schema import record_fields
+
+# Record fields stored as columns of ``calls`` (everything but the raw record).
+RECORD_COLUMNS: tuple[str, ...] = tuple(f for f in record_fields() if f != "raw")
+COLUMN_SET = frozenset(RECORD_COLUMNS)
+LIFECYCLE_COLUMNS = ("first_seen", "last_seen", "disappeared_at", "last_run_id")
+_SQL_TYPES = {"number": "REAL", "integer": "INTEGER", "boolean": "INTEGER"}
+
+
+def _sql_type(spec: dict[str, Any]) -> str:
+    types = spec.get("type", "string")
+    types = [types] if isinstance(types, str) else types
+    for t in types:
+        if t in _SQL_TYPES:
+            return _SQL_TYPES[t]
+    return "TEXT"
+
+
+def db_value(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
+
+def ddl() -> list[str]:
+    """The CREATE statements of every table and index (SQLite types; the
+    PostgreSQL store widens REAL)."""
+    fields = record_fields()
+    cols = ",\n  ".join(f"{name} {_sql_type(fields[name])}" for name in RECORD_COLUMNS)
+    ts = "TEXT"
+    return [
+        """CREATE TABLE IF NOT EXISTS feeds (
+  feed_id TEXT PRIMARY KEY,
+  agency TEXT, city TEXT, state TEXT, title TEXT, platform TEXT,
+  liveness TEXT, board TEXT, time_zone TEXT, live_url TEXT,
+  update_interval_minutes REAL, config_version INTEGER, capture_kind TEXT,
+  verified_against_capture INTEGER
+)""",
+        f"""CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY,
+  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  mode TEXT, started_at {ts}, finished_at {ts}, fetched_at {ts},
+  status TEXT, complete INTEGER, records INTEGER, new_calls INTEGER,
+  new_observations INTEGER, closed_calls INTEGER, error TEXT, report_json TEXT
+)""",
+        f"""CREATE TABLE IF NOT EXISTS calls (
+  {cols},
+  first_seen {ts} NOT NULL,
+  last_seen {ts} NOT NULL,
+  disappeared_at {ts},
+  last_run_id TEXT,
+  raw_json TEXT,
+  PRIMARY KEY (feed_id, record_key),
+  FOREIGN KEY (feed_id) REFERENCES feeds(feed_id)
+)""",
+        f"""CREATE TABLE IF NOT EXISTS observations (
+  feed_id TEXT NOT NULL,
+  record_key TEXT NOT NULL,
+  fetched_at {ts} NOT NULL,
+  run_id TEXT,
+  values_hash TEXT NOT NULL,
+  record_json TEXT NOT NULL,
+  PRIMARY KEY (feed_id, record_key, fetched_at),
+  FOREIGN KEY (feed_id, record_key) REFERENCES calls(feed_id, record_key),
+  FOREIGN KEY (feed_id) REFERENCES feeds(feed_id)
+)""",
+        f"""CREATE TABLE IF NOT EXISTS feed_state (
+  feed_id TEXT PRIMARY KEY REFERENCES feeds(feed_id),
+  last_success_at {ts}, last_attempt_at {ts}, high_water TEXT,
+  etag TEXT, last_modified TEXT, consecutive_failures INTEGER DEFAULT 0,
+  lock_owner TEXT, lock_until {ts}
+)""",
+        "CREATE INDEX IF NOT EXISTS calls_feed_received ON calls(feed_id, "
+        "received_at_utc)",
+        "CREATE INDEX IF NOT EXISTS calls_category ON calls(call_type_category)",
+        "CREATE INDEX IF NOT EXISTS calls_last_seen ON calls(feed_id, last_seen)",
+        "CREATE INDEX IF NOT EXISTS runs_feed ON runs(feed_id, started_at)",
+        "CREATE INDEX IF NOT EXISTS observations_run ON observations(run_id)",
+        "CREATE INDEX IF NOT EXISTS calls_received ON calls(received_at_utc)",
+        # import_git: one row per (repository, feed, commit) imported, so an
+        # interrupted import resumes and a repeated one skips what is done.
+        f"""CREATE TABLE IF NOT EXISTS imports (
+  repo TEXT NOT NULL,
+  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  commit_sha TEXT NOT NULL,
+  path TEXT NOT NULL,
+  committed_at {ts} NOT NULL,
+  status TEXT NOT NULL,
+  run_id TEXT REFERENCES runs(run_id),
+  imported_at {ts},
+  PRIMARY KEY (repo, feed_id, commit_sha)
+)""",
+        "CREATE INDEX IF NOT EXISTS imports_feed ON imports(feed_id, committed_at)",
+        # Every complete read of a live listing (active or recent-window board):
+        # what ``disappeared_at`` is computed from.
+        f"""CREATE TABLE IF NOT EXISTS listings (
+  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  fetched_at {ts} NOT NULL,
+  PRIMARY KEY (feed_id, fetched_at)
+)""",
+    ]

@@ -1,0 +1,19 @@
+"""Open the store a URL names: SQLite or PostgreSQL, the same schema and semantics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config.paths import store_target
+from .sqlite import Store
+
+
+def open_store(url: str | Path | None = None) -> Store:
+    """SQLite for a path or ``sqlite:///relative.db`` / ``sqlite:////abs.db``;
+    PostgreSQL for ``postgresql://`` (psycopg is imported only then)."""
+    kind, target = store_target(url)
+    if kind == "postgresql":
+        from .postgres import PostgresStore
+
+        return PostgresStore(str(target))
+    return Store(Path(target))

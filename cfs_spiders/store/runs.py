@@ -1,0 +1,173 @@
+"""Finishing a run: the domain rules that decide what a run may say about a feed.
+
+Knows nothing of Scrapy: the store pipeline hands over what the run did. Here are
+decided the thresholds (too few records, a fill rate fallen), whether calls missing
+from the listing left it (only after a whole, normal read), the run's status and
+report, the validators and high-water mark kept for the next incremental fetch,
+and the release of a scheduled job's run lock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..normalize.time import iso_utc
+from .sqlite import Store
+
+
+@dataclass
+class RunFacts:
+    """What one run of one feed did, as the crawl saw it (``run`` is the spider's
+    ``RunState``: counts, errors, completeness, the fetch time)."""
+
+    run: Any
+    cfg: Any
+    fill: dict[str, float]
+    counts: dict[str, int] = field(default_factory=dict)
+    new_calls: int = 0
+    new_observations: int = 0
+    snapshot: int | None = None
+    incremental: bool = False
+    absent_fields: list[str] = field(default_factory=list)
+    downloader: dict[str, Any] = field(default_factory=dict)
+    # validators and high-water mark the run's responses brought (``*_new`` keys)
+    state: dict[str, Any] = field(default_factory=dict)
+    lock_owner: str | None = None
+
+
+def fill_drops(
+    store: Store, feed_id: str, fill: dict[str, float], thresholds: dict
+) -> list[str]:
+    """Elements whose fill rate fell further than allowed against recent runs."""
+    limit = thresholds.get("max_fill_drop", 0.5)
+    rows = store.query(
+        "SELECT report_json FROM runs WHERE feed_id = ? AND status = 'ok' "
+        "ORDER BY finished_at DESC LIMIT 5",
+        (feed_id,),
+    )
+    history = [json.loads(r["report_json"]).get("fill_rates", {}) for r in rows]
+    history = [h for h in history if h]
+    reasons = []
+    for element, now in fill.items():
+        past = [h.get(element, 0.0) for h in history]
+        if not past:
+            continue
+        before = sum(past) / len(past)
+        if before - now > limit:
+            reasons.append(f"{element} fill rate fell from {before:.0%} to {now:.0%}")
+    return reasons
+
+
+def save_validators(store: Store, feed_id: str, state: dict[str, Any]) -> None:
+    """Keep what the next incremental fetch asks with: ETag, Last-Modified and the
+    high-water mark (which only ever rises)."""
+    values = {}
+    if state.get("etag_new"):
+        values["etag"] = state["etag_new"]
+    if state.get("last_modified_new"):
+        values["last_modified"] = state["last_modified_new"]
+    if values:
+        store.set_state(feed_id, **values)
+    if state.get("high_water_new"):
+        store.raise_high_water(feed_id, state["high_water_new"])
+
+
+def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
+    """Decide the run's status, close what left the listing, record the run row
+    and feed state, release the run lock; returns the run report."""
+    run, cfg = facts.run, facts.cfg
+    thresholds = cfg.get("thresholds") or {}
+    fetched = iso_utc(run.fetched_at) if run.fetched_at else None
+    fill = facts.fill
+    reasons: list[str] = []
+    ok = run.complete and not run.errors
+    # An incremental fetch (the records changed since the high-water mark) may
+    # rightly bring few records or none, and they are no sample of the feed's
+    # fill rates: the thresholds apply to whole fetches.
+    partial = facts.incremental and not run.full_listing
+    if ok and not run.not_modified and not partial:
+        minimum = thresholds.get("min_records", 1)
+        if run.records < minimum:
+            reasons.append(f"{run.records} records, fewer than min_records={minimum}")
+        reasons.extend(fill_drops(store, cfg.feed_id, fill, thresholds))
+    closed = 0
+    # Only a run that read the whole listing and looks normal may say that calls
+    # left it: a degraded run (too few records, a column gone) may not.
+    if (
+        ok
+        and not reasons
+        and fetched
+        and not run.not_modified
+        and run.records > 0
+        and run.full_listing
+    ):
+        closed = store.mark_disappeared(cfg.feed_id, fetched, cfg.board)
+    elif ok and fetched and run.not_modified and run.full_listing:
+        # "Not modified": the listing still holds what it held last time.
+        store.touch_listing(cfg.feed_id, fetched, cfg.board)
+    status = "failed" if not ok else ("degraded" if reasons else "ok")
+    finished = datetime.now(UTC)
+    counts = facts.counts
+    report = {
+        "run_id": run.run_id,
+        "feed_id": run.feed_id,
+        "mode": run.mode,
+        "snapshot": facts.snapshot,
+        "status": status,
+        "complete": run.complete,
+        "started_at": iso_utc(run.started_at),
+        "finished_at": iso_utc(finished),
+        "fetched_at": fetched,
+        "duration_s": round((finished - run.started_at).total_seconds(), 3),
+        "pages": run.pages,
+        "raw_records": run.raw_records,
+        "records": run.records,
+        "bad_records": run.bad_records,
+        "new_calls": facts.new_calls,
+        "new_observations": facts.new_observations,
+        "disappeared_calls": closed,
+        "not_modified": run.not_modified,
+        "fill_rates": fill,
+        "counts": counts,
+        "http_status": run.http_status,
+        "unknown": {
+            k.split(":")[0]: v for k, v in counts.items() if k.endswith(":unknown")
+        },
+        "unmapped": {
+            k.split(":")[0]: v for k, v in counts.items() if k.endswith(":unmapped")
+        },
+        "absent_fields": facts.absent_fields,
+        "downloader": facts.downloader,
+        "errors": run.errors[:50],
+        "degraded_reasons": reasons,
+    }
+    store.record_run(
+        {
+            **report,
+            "complete": int(run.complete),
+            "closed_calls": closed,
+            "error": "; ".join(run.errors[:5] + reasons) or None,
+            "report_json": json.dumps(report, sort_keys=True),
+        }
+    )
+    if ok and not run.not_modified:
+        save_validators(store, cfg.feed_id, facts.state)
+    if facts.lock_owner:  # a scheduled job (``cfs schedule``) frees its run lock
+        store.release_lock(cfg.feed_id, str(facts.lock_owner))
+    return report
+
+
+def summary(report: dict[str, Any]) -> str:
+    """The run in one log line."""
+    reasons = report.get("degraded_reasons") or []
+    errors = report.get("errors") or []
+    status = report.get("status")
+    return (
+        f"{report['feed_id']} run {report['run_id']}: {status}, "
+        f"{report['records']} records, {report['new_calls']} new calls, "
+        f"{report['disappeared_calls']} gone"
+        + (f" ({'; '.join(errors[:3] + reasons)})" if status != "ok" else "")
+    )
