@@ -124,3 +124,29 @@ def test_parse_time_is_total(raw):
     value = parse_time(raw, tz=CHI)
     assert value.utc is None or value.utc.tzinfo is not None
     parse_time(raw, tz=CHI, epoch="ms")
+
+
+# ------------------------------------------------------------- ISO 8601 stamps
+def test_parse_iso_refuses_naive_stamps_unless_a_zone_is_named() -> None:
+    from datetime import UTC, datetime
+
+    from cfs_spiders.normalize.time import NaiveTimestampError, parse_iso
+
+    assert parse_iso("2025-12-13T17:28:12Z") == datetime(
+        2025, 12, 13, 17, 28, 12, tzinfo=UTC
+    )
+    assert parse_iso("2025-12-13T12:28:12-05:00") == datetime(
+        2025, 12, 13, 17, 28, 12, tzinfo=UTC
+    )
+    with pytest.raises(NaiveTimestampError, match="no offset"):
+        parse_iso("2025-12-13T17:28:12")
+    # a named zone: the wall-clock time in that zone (DST-aware), as UTC
+    assert parse_iso("2025-07-01T12:00:00", naive_zone="America/Chicago") == datetime(
+        2025, 7, 1, 17, 0, tzinfo=UTC
+    )
+    assert parse_iso("2023-10-26", naive_zone="UTC") == datetime(
+        2023, 10, 26, tzinfo=UTC
+    )
+    assert parse_iso(datetime(2025, 1, 1, tzinfo=UTC)).tzinfo is UTC
+    with pytest.raises(ValueError):
+        parse_iso("yesterday", naive_zone="UTC")

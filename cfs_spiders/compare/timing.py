@@ -8,14 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from ..config.loader import FeedConfig
+from ..normalize.time import parse_iso
 from .constants import MAX_RUN_GAP_S
 
 
 def _ts(text: str | None) -> datetime | None:
     if not text:
         return None
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    try:  # the store's stamps are written in UTC
+        return parse_iso(str(text), naive_zone="UTC")
     except ValueError:
         return None
 

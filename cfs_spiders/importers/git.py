@@ -48,6 +48,7 @@ from typing import Any
 import yaml
 
 from ..config.loader import FeedConfig, get_config, validate_feed_id
+from ..normalize.time import parse_iso
 from .git_repo import Commit, ImportGitError, Repo
 
 DEFAULT_CHUNK = 20
@@ -78,15 +79,12 @@ def parse_when(text: str, *, what: str = "date") -> datetime:
     """ISO 8601 date or date-time; a date means 00:00 UTC, a time without an offset
     is UTC."""
     try:
-        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return parse_iso(text.strip(), naive_zone="UTC")
     except ValueError:
         raise ImportGitError(
             f"{what} {text!r}: expected ISO 8601, e.g. 2023-10-26 or "
             "2023-10-26T20:36:56Z"
         ) from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp.astimezone(UTC)
 
 
 @dataclass(frozen=True)

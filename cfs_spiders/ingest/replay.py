@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from scrapy.responsetypes import responsetypes
 
 from ..config.loader import validate_feed_id
 from ..config.paths import PROJECT_ROOT
+from ..normalize.time import NaiveTimestampError, parse_iso
 
 DEFAULT_REPLAY_DIR = PROJECT_ROOT / "tests" / "fixtures"
 _TYPES = {
@@ -91,13 +92,12 @@ class Snapshot:
 
 
 def _when(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        stamp = value
-    else:
-        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        raise ReplayError(f"captured_at {value!r} has no offset: say which zone")
-    return stamp.astimezone(UTC)
+    try:
+        return parse_iso(value)
+    except NaiveTimestampError:
+        raise ReplayError(
+            f"captured_at {value!r} has no offset: say which zone"
+        ) from None
 
 
 def _inside(folder: Path, name: str) -> Path:

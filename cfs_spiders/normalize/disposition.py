@@ -3,7 +3,7 @@
 Why a table first and keywords second: dispositions are short coded values
 (``HAN``, ``GOA``, ``REPORT WRITTEN (NO ARREST)``) whose meaning is fixed by the
 publisher, so the known values of each feed are listed exactly; keyword rules
-only catch values not seen yet. Two rules from DOMAIN.md shape everything:
+only catch values not seen yet. Two rules of docs/VOCABULARY.md shape everything:
 
 * When one record holds several dispositions (``ARR, REP`` or ``CIT|ADV``), the
   most severe wins, in the order of ``vocab.DISPOSITIONS``.
@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..config import vocab
+from .text import to_text
 
 __all__ = ["KNOWN_VALUES", "classify_disposition", "most_severe"]
 
@@ -194,14 +195,7 @@ _NEG_WORD = re.compile(r"\b(?:NO|NON|NOT)[\s-]+[A-Z]+")
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", errors="replace")
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001
-        return ""
+    return to_text(value) or ""
 
 
 def _key(value: str) -> str:

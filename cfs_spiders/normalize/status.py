@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..config import vocab
+from .text import to_text
 
 __all__ = ["status_from_raw", "status_from_times"]
 
@@ -105,14 +106,7 @@ _ABSENT_TEXT = frozenset({"", "NONE", "NULL", "NAN", "NAT", "N/A", "NA"})
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", errors="replace")
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001
-        return ""
+    return to_text(value) or ""
 
 
 @lru_cache(maxsize=4096)

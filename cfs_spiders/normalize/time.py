@@ -151,7 +151,7 @@ def _parse_text(
     if text[:4].isdigit() and text[4:5] == "-":
         # ISO 8601 (Socrata floating, Atom with offset): the C parser, fast path.
         try:
-            value = datetime.fromisoformat(text)
+            value = read_iso(text)
         except ValueError:
             value = None
         if value is not None:
@@ -206,6 +206,36 @@ def iso_utc(value: datetime | None) -> str | None:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     # the same text as strftime("%Y-%m-%dT%H:%M:%SZ"), a few times faster
     return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+
+
+# ------------------------------------------------------------- ISO 8601 stamps
+read_iso = datetime.fromisoformat  # the one ISO 8601 reader (naive or aware)
+
+
+class NaiveTimestampError(ValueError):
+    """An ISO 8601 stamp without an offset where no zone was named for it."""
+
+
+def parse_iso(value: str | datetime, *, naive_zone: str | None = None) -> datetime:
+    """An ISO 8601 stamp (text, or a datetime as YAML reads one) as aware UTC.
+
+    The rule for naive input (no offset, no ``Z``): refused with
+    ``NaiveTimestampError``, unless the caller names the zone the stamp is in,
+    ``naive_zone`` (an IANA name). The project's own stamps (store, run reports,
+    high-water marks) are written in UTC, so their readers pass ``"UTC"``; a
+    capture time in a manifest names no zone and is refused. Text that is not ISO
+    8601 raises ``ValueError``.
+    """
+    stamp = (
+        value
+        if isinstance(value, datetime)
+        else read_iso(str(value).replace("Z", "+00:00"))
+    )
+    if stamp.tzinfo is None:
+        if naive_zone is None:
+            raise NaiveTimestampError(f"{value!r} has no offset: say which zone")
+        stamp = stamp.replace(tzinfo=zone(naive_zone))
+    return stamp.astimezone(UTC)
 
 
 def iso_local(value: datetime | None) -> str | None:

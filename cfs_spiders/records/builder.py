@@ -22,6 +22,7 @@ from ..normalize.call_source import classify_source
 from ..normalize.call_type import categorize
 from ..normalize.disposition import classify_disposition
 from ..normalize.status import status_from_raw, status_from_times
+from ..normalize.text import to_text
 from ..normalize.time import TimeValue, iso_local, iso_utc, parse_time
 from .mapping import compile_mapping
 
@@ -37,13 +38,9 @@ _STAGE = {
 
 
 def _str(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = value if isinstance(value, str) else str(value)
-    text = text.strip()
-    return text or None
+    """Stripped text, ``None`` for nothing or blank."""
+    text = to_text(value)
+    return (text.strip() or None) if text else None
 
 
 def _float(value: Any) -> float | None:

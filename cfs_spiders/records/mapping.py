@@ -5,7 +5,7 @@ to a small spec: ``field``/``fields`` + ``join``, ``const``, and a list of ``ste
 (regex extract, split, value map, null_if, scale, replace, html_dl, count, template,
 case and whitespace). Specs are compiled once per feed into plain functions, so the
 per-record cost is a few dictionary lookups. Timestamp options (``format``,
-``epoch``...) are read by ``record.py``; here a timestamp is just its raw value.
+``epoch``...) are read by ``builder.py``; here a timestamp is just its raw value.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import html
 import re
 from collections.abc import Callable
 from typing import Any
+
+from ..normalize.text import to_text
 
 Getter = Callable[[dict[str, Any]], Any]
 Step = Callable[[Any], Any]
@@ -41,14 +43,6 @@ def get_path(raw: dict[str, Any], path: str) -> Any:
     return node
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return value if isinstance(value, str) else str(value)
-
-
 def _html_dl(label: str) -> Step:
     """Value of a ``<dt>label</dt><dd>value</dd>`` pair in (escaped) HTML."""
     pattern = re.compile(
@@ -56,7 +50,7 @@ def _html_dl(label: str) -> Step:
     )
 
     def step(value: Any) -> Any:
-        text = _text(value)
+        text = to_text(value)
         if text is None:
             return None
         m = pattern.search(html.unescape(text) if "&lt;" in text else text)
@@ -90,7 +84,7 @@ def compile_step(spec: Any) -> Step:
         group = spec.get("group")
 
         def regex(v: Any) -> Any:
-            text = _text(v)
+            text = to_text(v)
             if text is None:
                 return None
             m = rx.search(text)
@@ -105,7 +99,7 @@ def compile_step(spec: Any) -> Step:
         sep, index = spec["split"], spec.get("index", 0)
 
         def split(v: Any) -> Any:
-            text = _text(v)
+            text = to_text(v)
             if text is None:
                 return None
             parts = text.split(sep)
@@ -118,7 +112,7 @@ def compile_step(spec: Any) -> Step:
         default = spec.get("default")
 
         def map_(v: Any) -> Any:
-            text = _text(v)
+            text = to_text(v)
             if text is None:
                 return None
             hit = table.get(text.strip().upper(), _MISSING)
@@ -130,7 +124,7 @@ def compile_step(spec: Any) -> Step:
     if "null_if" in spec:
         nulls = {str(x).strip().upper() for x in spec["null_if"]}
         return lambda v: (
-            None if _text(v) is None or _text(v).strip().upper() in nulls else v
+            None if to_text(v) is None or to_text(v).strip().upper() in nulls else v
         )
     if "scale" in spec:
         factor = float(spec["scale"])
@@ -151,7 +145,7 @@ def compile_step(spec: Any) -> Step:
         sep = spec["count"] or None
 
         def count(v: Any) -> Any:
-            text = _text(v)
+            text = to_text(v)
             if not text or not text.strip():
                 return None
             return len([p for p in text.split(sep) if p.strip()])
@@ -159,7 +153,7 @@ def compile_step(spec: Any) -> Step:
         return count
     if "template" in spec:
         template = spec["template"]
-        return lambda v: None if v is None else template.replace("{}", _text(v) or "")
+        return lambda v: None if v is None else template.replace("{}", to_text(v) or "")
     raise ValueError(f"unknown step {spec!r}")
 
 
@@ -181,7 +175,7 @@ def compile_spec(spec: Any) -> Getter:
         paths, sep = spec["fields"], spec.get("join", " ")
 
         def base(raw: dict[str, Any]) -> Any:
-            parts = [_text(_blank_to_none(get_path(raw, p))) for p in paths]
+            parts = [to_text(_blank_to_none(get_path(raw, p))) for p in paths]
             parts = [p.strip() for p in parts if p and p.strip()]
             return sep.join(parts) if parts else None
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..config.loader import FeedConfig
+from ..normalize.time import parse_iso
 from ..store.sqlite import Store
 
 DEFAULT_INTERVAL_MINUTES = 60.0
@@ -31,8 +32,7 @@ def now_utc() -> datetime:
 def _time(value: Any) -> datetime | None:
     if not value:
         return None
-    stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return parse_iso(str(value), naive_zone="UTC")  # the store writes UTC
 
 
 def interval(cfg: FeedConfig) -> timedelta:

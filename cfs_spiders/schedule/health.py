@@ -22,6 +22,7 @@ from typing import Any
 
 from ..config.loader import FeedConfig, load_all
 from ..config.paths import store_target
+from ..normalize.time import parse_iso
 from ..store.connect import open_store
 
 HEALTH = ("ok", "degraded", "failed", "stale", "never")
@@ -33,11 +34,10 @@ MIN_STALE = timedelta(hours=1)
 def _when(text: Any) -> datetime | None:
     if not text:
         return None
-    try:
-        stamp = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    try:  # the store writes UTC
+        return parse_iso(str(text), naive_zone="UTC")
     except ValueError:
         return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def stale_after(cfg: FeedConfig, factor: float = STALE_FACTOR) -> timedelta:

@@ -52,16 +52,21 @@ def _scrapyd(
     """Call one scrapyd JSON endpoint (GET, or POST with form ``data``)."""
     target = urljoin(url.rstrip("/") + "/", endpoint)
     body = urlencode(data).encode("ascii") if data is not None else None
-    req = Request(target, data=body)
+    return _call(Request(target, data=body), auth, timeout, target)
+
+
+def _call(req: Request, auth: str | None, timeout: float, where: str) -> dict[str, Any]:
+    """Send a request to scrapyd; its JSON answer, or ``ScrapydError`` naming
+    ``where`` when it cannot be reached or does not answer ``ok``."""
     if auth:
         req.add_header("Authorization", basic_auth(auth))
     try:
         with urlopen(req, timeout=timeout) as resp:
             answer = json.loads(resp.read().decode("utf-8"))
     except (URLError, OSError, ValueError) as exc:
-        raise ScrapydError(f"{target}: {exc}") from None
+        raise ScrapydError(f"{where}: {exc}") from None
     if answer.get("status") != "ok":
-        raise ScrapydError(f"{target}: {answer.get('message') or answer}")
+        raise ScrapydError(f"{where}: {answer.get('message') or answer}")
     return answer
 
 
@@ -141,16 +146,7 @@ def deploy(
         urljoin(base.rstrip("/") + "/", "addversion.json"), data=b"".join(parts)
     )
     req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-    if auth:
-        req.add_header("Authorization", basic_auth(auth))
-    try:
-        with urlopen(req, timeout=60) as resp:
-            answer = json.loads(resp.read().decode("utf-8"))
-    except (URLError, OSError, ValueError) as exc:
-        raise ScrapydError(f"{base}: {exc}") from None
-    if answer.get("status") != "ok":
-        raise ScrapydError(f"{base}: {answer.get('message') or answer}")
-    return answer
+    return _call(req, auth, 60, base)
 
 
 def deploy_targets(

@@ -22,7 +22,7 @@ from scrapy import signals
 from scrapy.http import Request, Response
 
 from ...config.loader import FeedConfig
-from ...normalize.time import parse_time
+from ...normalize.time import parse_iso, parse_time
 from ...records.builder import RecordBuilder, merge_rows
 from ...records.gcpause import paused_gc
 from ...records.items import RecordBatch
@@ -88,10 +88,9 @@ def high_water_time(mark: Any) -> datetime | None:
     if not mark:
         return None
     try:
-        value = datetime.fromisoformat(str(mark).replace("Z", "+00:00"))
+        return parse_iso(str(mark), naive_zone="UTC")
     except ValueError:
         return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class FeedFormatError(ValueError):
@@ -220,8 +219,7 @@ class FeedSpider(scrapy.Spider):
     def fetched_at(self, response: Response) -> datetime:
         stamp = response.headers.get(CAPTURED_AT_HEADER)
         if stamp:
-            value = datetime.fromisoformat(stamp.decode("ascii").replace("Z", "+00:00"))
-            return value.astimezone(UTC)
+            return parse_iso(stamp.decode("ascii"))
         return datetime.now(UTC)
 
     def parse(self, response: Response) -> Iterator[Any]:
@@ -242,7 +240,7 @@ class FeedSpider(scrapy.Spider):
             return
         if response.meta.get("page", 0) == 0:
             self.remember_validators(response)
-        with paused_gc():  # a page of dicts, no cycles: see gcpause.py
+        with paused_gc():  # a page of dicts, no cycles: see records/gcpause.py
             raw_records = list(self.extract(response))
             self.check_schema(response, raw_records)
             run.raw_records += len(raw_records)
