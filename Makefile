@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 $(BIN)/cfs: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
 	touch $(BIN)/cfs
 
 .PHONY: install run test lint bench

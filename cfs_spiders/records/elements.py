@@ -71,14 +71,6 @@ EXAMPLE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def fill_rates(records: list[dict[str, Any]]) -> dict[str, float]:
-    """Share of records carrying each element (0..1); empty input gives {}."""
-    if not records:
-        return {}
-    n = len(records)
-    return {e: sum(1 for r in records if has(r)) / n for e, has in HAS.items()}
-
-
 class FillCounter:
     """Streaming fill rates, for runs too large to keep in memory."""
 
