@@ -2,7 +2,7 @@
 
 Records travel through Scrapy a page at a time (``items.RecordBatch``), are
 encoded once (orjson, falling back to ``json``), stored by a second process on
-large runs (``store_writer.py``), and the builder remembers parsed times and
+large runs (``store/writer.py``), and the builder remembers parsed times and
 points. Each shortcut is checked here against the plain computation it replaces.
 """
 

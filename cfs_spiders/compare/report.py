@@ -1,6 +1,6 @@
 """The comparison as one self-contained HTML page, and its heatmap as a PNG.
 
-Everything the page shows comes from the comparison tables (``compare.py``); the
+Everything the page shows comes from the comparison tables (``tables.py``, ``measure.py``); the
 page loads nothing from the network (the heatmap is an inline base64 PNG and a
 Content-Security-Policy forbids any other source), so it can be mailed, archived
 or opened offline. Every value that came from a feed or a config is HTML-escaped.

@@ -118,7 +118,7 @@ def record_schema() -> dict:
         "$id": "https://github.com/cfs/cfs/record.schema.json",
         "title": "Call-for-service record",
         "description": "One call as published by one feed, mapped onto the common "
-        "elements of docs/DOMAIN.md.",
+        "elements (docs/VOCABULARY.md).",
         "type": "object",
         "additionalProperties": False,
         "required": [

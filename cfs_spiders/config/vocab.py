@@ -1,8 +1,9 @@
 """Closed vocabularies of the common record, in one place.
 
-Codes are those of ``shared/docs/DOMAIN.md``; the record JSON Schema, the config
-schema, the normalizers and the exports all read them from here, so a code is
-added or renamed once.
+Codes are those of the project's domain reference, documented in
+``docs/VOCABULARY.md`` (generated from this module); the record JSON Schema, the
+config schema, the normalizers and the exports all read them from here, so a code
+is added or renamed once.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ AVAILABILITY = (
     "withheld",
     "not_published",
 )
-# Chicago's element statuses (DOMAIN.md, "Chicago").
+# Chicago's element statuses (docs/VOCABULARY.md, "Availability").
 CHICAGO_STATUS = (
     "published",
     "published_aggregate",

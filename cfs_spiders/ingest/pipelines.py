@@ -129,7 +129,7 @@ class StorePipeline:
         self.store = None
         self.started = time.monotonic()
         self.batch_size = crawler.settings.getint("CFS_STORE_BATCH", self.batch_size)
-        # A large run writes through a second process (store_writer.py) once it
+        # A large run writes through a second process (store/writer.py) once it
         # has seen this many records: "auto" (default), "on" (from the first
         # batch) or "off".
         self.writer_mode = str(crawler.settings.get("CFS_STORE_WRITER") or "auto")
@@ -160,7 +160,7 @@ class StorePipeline:
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         records = item.records if isinstance(item, RecordBatch) else [dict(item)]
-        with paused_gc():  # rows of scalars, no cycles: see gcpause.py
+        with paused_gc():  # rows of scalars, no cycles: see records/gcpause.py
             # encoded once: for the observation and the JSON Lines export
             texts = [json_text_exact(r) for r in records]
             encoded = [t for t, _ in texts]

@@ -13,7 +13,7 @@ evidence are combined:
    (hundred blocks, ``XX`` masks, ranges, intersection separators, freeway and
    ramp text, withheld markers); ``usaddress`` is consulted only for what is left.
 
-Known ``usaddress`` 0.5.16 failures that the pattern pass exists for (DOMAIN.md):
+Known ``usaddress`` 0.5.16 failures that the pattern pass exists for:
 ``Church St/Bank St`` is tagged a street address with house number ``Church``;
 ``8800 BLOCK OF N SYRACUSE ST`` gets house number 8800 on a street named
 ``BLOCK OF N SYRACUSE``; ``N BELCHER RD / CLEVELAND ST`` and ``Main St`` come back

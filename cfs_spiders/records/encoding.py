@@ -98,7 +98,7 @@ def json_text(value: Any) -> str:
 
 def record_json(record: dict[str, Any]) -> str:
     """A record as the JSON text of its observation (``record_json``); also the
-    line of the per-run JSON Lines export (``exporters.py``)."""
+    line of the per-run JSON Lines export (``ingest/exporters.py``)."""
     return json_text_exact(record)[0]
 
 

@@ -56,7 +56,7 @@ def _serve(requests: Any, conn: Any, database_url: str | None) -> None:
 
     from .connect import open_store
 
-    gc.disable()  # batches of acyclic dicts (see gcpause.py)
+    gc.disable()  # batches of acyclic dicts (see records/gcpause.py)
     parent = multiprocessing.parent_process()
     store = None
     broken = False
