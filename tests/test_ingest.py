@@ -245,7 +245,12 @@ def test_calls_csv_export(replayed, tmp_path):
     from cfs_spiders.exports.calls_csv import CALLS_COLUMNS
 
     assert tuple(header) == CALLS_COLUMNS
-    assert len(rows) == sum(EXPECTED.values())
+    assert len([r for r in rows if r["feed_id"] in EXPECTED]) == sum(EXPECTED.values())
+    conn = sqlite3.connect(replayed["db"])
+    try:
+        assert len(rows) == conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    finally:
+        conn.close()
     for col in (
         "feed_id",
         "call_id",

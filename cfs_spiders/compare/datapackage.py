@@ -132,7 +132,10 @@ _FEED_FACTS: dict[str, tuple[str, str]] = {
         "boolean",
         "The config was checked against a real recorded response.",
     ),
-    "capture_kind": ("string", "raw, reexport or none."),
+    "capture_kind": (
+        "string",
+        "raw, raw_reindented, raw_edited, client_envelope, reexport, partial or none.",
+    ),
     "location_policy_address": ("string", "Documented address precision policy."),
     "location_policy_coordinates": ("string", "Documented coordinate policy."),
     "documentation_url": ("string", "Where the publisher documents the feed."),

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import vocab
+from .schema_html import html_parse_properties
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 RECORD_SCHEMA_PATH = SCHEMA_DIR / "record.schema.json"
@@ -323,6 +324,7 @@ def _parse_schema() -> dict:
             "encoding": {"type": "string"},
             "delimiter": {"type": "string"},
             "null_values": {"type": "array", "items": {"type": "string"}},
+            **html_parse_properties(),  # schema_html.py
         },
     }
 
@@ -376,9 +378,14 @@ def config_schema() -> dict:
         "required": ["kind", "origin"],
         "properties": {
             "kind": _d(
-                {"enum": ["raw", "reexport", "none"]},
-                "raw: the feed's own response; reexport: rows re-exported by a "
-                "third-party scraper or tool (read with `replay`).",
+                {"enum": list(vocab.CAPTURE_KINDS)},
+                "raw: the feed's own response, byte for byte; raw_reindented: "
+                "served content re-indented by a formatter; raw_edited: served "
+                "content with a few flagged edits by its keeper (the manifest "
+                "excludes them); client_envelope: served values in an envelope "
+                "rewritten by a client library; reexport: a scraper's own rows "
+                "(cell text kept, markup lost; read with `replay`); partial: a "
+                "client re-export that lost fields; none: no capture.",
             ),
             "folder": _d({"type": "string"}, "Folder under shared/captures."),
             "origin": {"type": "string"},

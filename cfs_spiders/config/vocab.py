@@ -147,6 +147,18 @@ CHICAGO_STATUS = (
     "unknown",
 )
 
+# What a bundled capture is (shared/docs/FEEDS.md sample types: RAW, RAW*, RAW+,
+# SEMI, OUT, PARTIAL), so the comparison can say how much to trust it.
+CAPTURE_KINDS = (
+    "raw",
+    "raw_reindented",
+    "raw_edited",
+    "client_envelope",
+    "reexport",
+    "partial",
+    "none",
+)
+
 PLATFORMS = ("socrata", "arcgis", "json", "csv", "xml", "html_table", "none")
 LIVENESS = ("live", "near_live", "history")
 # What leaving the listing means: on an active-calls board the call closed; on a

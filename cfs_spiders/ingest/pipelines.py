@@ -293,6 +293,9 @@ class StorePipeline:
             new_calls=self.new_calls,
             new_observations=self.new_observations,
             snapshot=getattr(spider, "snapshot", None),
+            exclusions=spider.exclusions.summary()
+            if getattr(spider, "exclusions", None)
+            else [],
             incremental=getattr(spider, "incremental", False),
             absent_fields=spider.absent_fields()
             if hasattr(spider, "absent_fields")

@@ -27,6 +27,10 @@ may instead name query parameters it answers (``match: {resultOffset: "2000"}``)
 Each response carries the snapshot's capture time in ``X-Cfs-Captured-At``, which the
 spider uses as the fetch time, so first/last seen mean in replay what they mean live.
 ``robots.txt`` is answered 404 unless recorded.
+
+A snapshot (or the whole manifest) may ``exclude`` rows its capture's author
+flagged as not feed data (synthetic or edited rows); the replay skips exactly
+those and counts them (``exclusions.py``).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from scrapy.responsetypes import responsetypes
 from ..config.loader import validate_feed_id
 from ..config.paths import PROJECT_ROOT
 from ..normalize.time import NaiveTimestampError, parse_iso
+from .exclusions import Exclusion, ExclusionError, parse_exclusions
 
 DEFAULT_REPLAY_DIR = PROJECT_ROOT / "tests" / "fixtures"
 _TYPES = {
@@ -89,6 +94,8 @@ class Snapshot:
     # False for rows re-exported by a scraper: not what the listing showed at one
     # moment, so absence from it says nothing about a call.
     board_snapshot: bool = True
+    # Rows the capture's author flagged (synthetic, edited): skipped in replay.
+    exclude: tuple[Exclusion, ...] = ()
 
 
 def _when(value: Any) -> datetime:
@@ -158,19 +165,28 @@ def load_snapshots(replay_dir: str, feed_id: str) -> tuple[Snapshot, ...]:
         return ()
     doc = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
     snapshots: list[Snapshot] = []
-    for entry in doc.get("snapshots", []):
-        if "archive" in entry:
-            snapshots.extend(_archive(folder, entry["archive"]))
-            continue
-        robots = entry.get("robots")
-        snapshots.append(
-            Snapshot(
-                captured_at=_when(entry["captured_at"]),
-                responses=tuple(_recorded(folder, r) for r in entry["responses"]),
-                robots=_recorded(folder, robots) if robots else None,
-                board_snapshot=bool(entry.get("board_snapshot", True)),
+    try:
+        everywhere = parse_exclusions(doc.get("exclude"), str(manifest))
+        for n, entry in enumerate(doc.get("snapshots", [])):
+            if "archive" in entry:
+                snapshots.extend(
+                    Snapshot(s.captured_at, s.responses, exclude=everywhere)
+                    for s in _archive(folder, entry["archive"])
+                )
+                continue
+            robots = entry.get("robots")
+            own = parse_exclusions(entry.get("exclude"), f"{manifest}: snapshots[{n}]")
+            snapshots.append(
+                Snapshot(
+                    captured_at=_when(entry["captured_at"]),
+                    responses=tuple(_recorded(folder, r) for r in entry["responses"]),
+                    robots=_recorded(folder, robots) if robots else None,
+                    board_snapshot=bool(entry.get("board_snapshot", True)),
+                    exclude=everywhere + own,
+                )
             )
-        )
+    except ExclusionError as exc:
+        raise ReplayError(str(exc)) from None
     snapshots.sort(key=lambda s: s.captured_at)
     return tuple(snapshots)
 

@@ -36,6 +36,8 @@ class RunFacts:
     # validators and high-water mark the run's responses brought (``*_new`` keys)
     state: dict[str, Any] = field(default_factory=dict)
     lock_owner: str | None = None
+    # replay: what each manifest exclusion matched (ingest/exclusions.py)
+    exclusions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def fill_drops(
@@ -126,6 +128,8 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         "raw_records": run.raw_records,
         "records": run.records,
         "bad_records": run.bad_records,
+        "excluded_records": getattr(run, "excluded", 0),
+        "exclusions": facts.exclusions,
         "new_calls": facts.new_calls,
         "new_observations": facts.new_observations,
         "disappeared_calls": closed,

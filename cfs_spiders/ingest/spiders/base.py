@@ -27,6 +27,7 @@ from ...records.builder import RecordBuilder, merge_rows
 from ...records.gcpause import paused_gc
 from ...records.items import RecordBatch
 from ...records.mapping import get_path
+from ..exclusions import ExclusionFilter
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +120,17 @@ class RunState:
     full_listing: bool = True
     # raw field names seen in any record of the run (for schema-drift reports)
     seen_fields: set[str] = field(default_factory=set)
+    # replay only: rows the capture's manifest flags as not feed data, skipped
+    excluded: int = 0
 
 
 class FeedSpider(scrapy.Spider):
     """Base of the platform spiders; one subclass per platform, none per city."""
 
     platform = "none"
+    # True where extract() applies the replay exclusions per page source itself
+    # (html_table: before a table row and its map marker are joined).
+    excludes_in_extract = False
     feed_config: FeedConfig  # set on the class by the spider loader
     custom_settings: dict[str, Any] = {}
 
@@ -178,6 +184,35 @@ class FeedSpider(scrapy.Spider):
         )
         self.batch_records = max(1, crawler.settings.getint("CFS_STORE_BATCH", 5000))
         self.high_water: datetime | None = None
+        self.exclusions = self._replay_exclusions(crawler) if replay else None
+
+    def _replay_exclusions(self, crawler: Any) -> ExclusionFilter | None:
+        """The rows this snapshot's manifest flags (synthetic or edited rows)."""
+        from ..replay import DEFAULT_REPLAY_DIR, ReplayError, load_snapshots
+
+        folder = str(crawler.settings.get("CFS_REPLAY_DIR") or DEFAULT_REPLAY_DIR)
+        try:
+            snapshots = load_snapshots(folder, self.name)
+        except (ReplayError, OSError, ValueError):
+            return None  # the download handler reports a broken manifest
+        if not 0 <= self.snapshot < len(snapshots):
+            return None
+        exclude = snapshots[self.snapshot].exclude
+        if not exclude:
+            return None
+        assert self.builder is not None
+        return ExclusionFilter(exclude, self.builder.getters.get("call_id"))
+
+    def exclude(
+        self, rows: list[Any], source: str | None = None, records: bool = True
+    ) -> list[Any]:
+        """``rows`` less those the replayed snapshot's manifest excludes."""
+        if self.exclusions is None:
+            return rows
+        kept = self.exclusions.apply(rows, source, records)
+        assert self.run is not None
+        self.run.excluded += len(rows) - len(kept)
+        return kept
 
     # ----------------------------------------------------------- requests
     async def start(self) -> AsyncIterator[Request]:
@@ -242,6 +277,8 @@ class FeedSpider(scrapy.Spider):
             self.remember_validators(response)
         with paused_gc():  # a page of dicts, no cycles: see records/gcpause.py
             raw_records = list(self.extract(response))
+            if not self.excludes_in_extract:
+                raw_records = self.exclude(raw_records)
             self.check_schema(response, raw_records)
             run.raw_records += len(raw_records)
             if not self.replay:
@@ -277,6 +314,11 @@ class FeedSpider(scrapy.Spider):
                 return
             yield nxt
         else:
+            for ex in self.exclusions.unmatched() if self.exclusions else ():
+                run.errors.append(
+                    f"replay exclusion ({ex.describe()}: {ex.reason}) matched no "
+                    "row: the manifest no longer fits its capture"
+                )
             run.complete = not run.errors
 
     def build_records(

@@ -1,47 +1,43 @@
-"""HTML tables: rows by XPath, cells by position (match-one style: a page whose
-rows no longer have the expected cells fails loudly instead of yielding blanks)."""
+"""HTML pages: calls in tables (by position, match-one style: a page whose rows no
+longer have the expected cells fails loudly instead of yielding blanks) and in
+JavaScript literals of the page's scripts. What a page spec can say is in
+``html_parse.py`` and the config schema (``parse.tables``, ``parse.scripts``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.selector import Selector
 
-from ..parsers import cell_text
+from ..html_parse import LayoutError, page_rows
 from .base import FeedSpider
 
 
 class HtmlTableSpider(FeedSpider):
     platform = "html_table"
+    excludes_in_extract = True
 
     def extract(self, response: Response) -> Iterator[dict[str, Any]]:
-        opts = self.parse_options
-        columns: list[str | None] = opts.get("columns") or []
-        min_cells = int(opts.get("min_cells", len(columns) or 1))
-        class_field = opts.get("cell_class_field")
-        selector = Selector(
-            text=response.body.decode(
-                response.encoding if hasattr(response, "encoding") else "utf-8",
-                "replace",
+        if isinstance(response, TextResponse):
+            text = response.text
+        else:
+            text = response.body.decode("utf-8", "replace")
+        counts: dict[str, int] = {}
+        try:
+            rows = page_rows(
+                Selector(text=text),
+                self.parse_options,
+                exclude=lambda rows, source, records: self.exclude(
+                    rows, source, records
+                ),
+                counts=counts,
             )
-        )
-        rows = selector.xpath(opts.get("row_xpath", "//table//tr"))
-        matched = 0
-        for row in rows:
-            cells = row.xpath("./td")
-            if len(cells) < min_cells:
-                continue
-            matched += 1
-            record: dict[str, Any] = {}
-            for name, cell in zip(columns, cells, strict=False):
-                if name:
-                    record[name] = cell_text(cell)
-            if class_field:
-                record[class_field] = cells[0].attrib.get("class")
-            yield record
-        if rows and not matched:
-            self.expect(
-                False, response, f"no row has {min_cells} cells: layout changed"
-            )
+        except LayoutError as exc:
+            self.expect(False, response, str(exc))
+            return
+        if self.builder is not None:
+            for key, n in counts.items():
+                self.builder.counts[f"join:{key}"] += n
+        yield from rows
