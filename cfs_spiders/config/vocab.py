@@ -8,6 +8,8 @@ is added or renamed once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 ADDRESS_GRANULARITY = (
     "exact",
     "block",
@@ -17,8 +19,76 @@ ADDRESS_GRANULARITY = (
     "withheld",
     "unknown",
 )
-# Finest first: a policy ceiling may only be lowered, i.e. moved right.
+# A linear order, finest first, for sorting and display only. Precision itself is
+# a partial order (``finer_or_equal``): compare two codes with that, not with this.
 ADDRESS_RANK = {g: i for i, g in enumerate(ADDRESS_GRANULARITY)}
+# What the published string is (``address_form``), before the feed's policy is
+# applied: the same codes, because a string's form and the precision it can mean
+# are both read on one scale.
+ADDRESS_FORMS = ADDRESS_GRANULARITY
+
+# The precision of a location is a partial order, not a line. A block (a hundred
+# numbers of one street) and an intersection (the corner of two streets) are both
+# coarser than an exact address and finer than the street, but neither is finer
+# than the other. ``withheld`` and ``unknown`` carry no location: every location
+# code is finer than both, and they are not comparable with each other. Each code
+# maps to the codes immediately coarser than it.
+_ADDRESS_COARSER: dict[str, tuple[str, ...]] = {
+    "exact": ("block", "intersection"),
+    "block": ("street",),
+    "intersection": ("street",),
+    "street": ("area",),
+    "area": ("withheld", "unknown"),
+    "withheld": (),
+    "unknown": (),
+}
+
+
+def _coarser_closure() -> dict[str, frozenset[str]]:
+    closure: dict[str, frozenset[str]] = {}
+    for code in ADDRESS_GRANULARITY:
+        seen: set[str] = {code}
+        todo = list(_ADDRESS_COARSER[code])
+        while todo:
+            nxt = todo.pop()
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.extend(_ADDRESS_COARSER[nxt])
+        closure[code] = frozenset(seen)
+    return closure
+
+
+# code -> every code at least as coarse as it (itself included)
+ADDRESS_AT_LEAST_AS_COARSE = _coarser_closure()
+
+
+def finer_or_equal(a: str, b: str) -> bool | None:
+    """Whether address precision ``a`` is at least as fine as ``b``.
+
+    ``True`` when ``a`` is finer than or equal to ``b``, ``False`` when it is
+    strictly coarser, ``None`` when the two are not comparable (``block`` and
+    ``intersection``; ``withheld`` and ``unknown``). A comparison that needs "the
+    finest published" must treat ``None`` as "neither", never as a tie broken
+    by ``ADDRESS_RANK``. Unknown codes raise ``KeyError``.
+    """
+    if b in ADDRESS_AT_LEAST_AS_COARSE[a]:
+        return True
+    if a in ADDRESS_AT_LEAST_AS_COARSE[b]:
+        return False
+    return None
+
+
+def finest_address(codes: Iterable[str]) -> list[str]:
+    """The minimal elements of ``codes`` under ``finer_or_equal``, in
+    ``ADDRESS_GRANULARITY`` order: one code, or several incomparable ones (a feed
+    that publishes blocks and intersections has both as its finest)."""
+    present = {c for c in codes if c in ADDRESS_AT_LEAST_AS_COARSE}
+    return [
+        c
+        for c in ADDRESS_GRANULARITY
+        if c in present and not any(o != c and finer_or_equal(o, c) for o in present)
+    ]
+
 
 COORD_GRANULARITY = (
     "exact",

@@ -4,14 +4,21 @@ Every feed publishes its location at some precision, and the comparison across
 cities is only honest if that precision is stated per record. Two sources of
 evidence are combined:
 
-1. **Policy first.** The feed's documented location policy (``ceiling``, a code of
-   ``vocab.ADDRESS_GRANULARITY``) is the finest granularity the publisher releases.
-   ``6600 ALVARADO RD`` in a block-rounded feed is a block, whatever the string
-   looks like. The per-string check may only *lower* the granularity (move it to
-   a coarser code, i.e. a higher ``vocab.ADDRESS_RANK``), never raise it.
-2. **The string.** A pattern pass handles the forms ``usaddress`` gets wrong
-   (hundred blocks, ``XX`` masks, ranges, intersection separators, freeway and
-   ramp text, withheld markers); ``usaddress`` is consulted only for what is left.
+1. **The string** gives ``form``: what the published value is (an exact address,
+   a block, an intersection, a street, an area, withheld or unknown), read without
+   any knowledge of the feed. A pattern pass handles the forms ``usaddress`` gets
+   wrong (hundred blocks, ``XX`` masks, ranges, intersection separators, freeway
+   and ramp text, route numbers, venues, withheld markers); ``usaddress`` is
+   consulted only for what is left.
+2. **The policy** gives ``granularity``: the finest the published value can mean
+   under the feed's documented location policy (``ceiling``). ``6600 ALVARADO RD``
+   has the form of an exact address; in a block-rounded feed its granularity is
+   ``block``. The policy only lowers a form that is strictly finer than it
+   (``vocab.finer_or_equal``); a form coarser than the policy, or not comparable
+   with it, stands. Precision is a partial order: a block and an intersection are
+   not comparable, so an intersection in a block-level feed stays an
+   intersection, and a block bounded by two cross streets in a feed whose policy
+   is ``intersection`` (Caddo) stays a block.
 
 Known ``usaddress`` 0.5.16 failures that the pattern pass exists for:
 ``Church St/Bank St`` is tagged a street address with house number ``Church``;
@@ -31,14 +38,49 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from ..config.vocab import (
     ADDRESS_GRANULARITY,
     ADDRESS_RANK,
-    COORD_GRANULARITY,
-    COORD_RANK,
+    finer_or_equal,
 )
+from .address_words import (
+    _AMP_WORD_RE,
+    _AT_RE,
+    _BLK_CROSS_RE,
+    _BLOCK_WORD_RE,
+    _BOUND_RE,
+    _CALL_BOX_RE,
+    _DEAD_END_RE,
+    _DIRECTIONALS,
+    _FR_RE,
+    _FRACTION_HOUSE_RE,
+    _FRACTION_RE,
+    _HOUSE_RE,
+    _HOUSE_TOKEN_RE,
+    _MILE_MARKER_RE,
+    _MILE_ROAD_RE,
+    _NOT_A_LOCATION,
+    _ORDINAL_RE,
+    _PLACE_PAREN_RE,
+    _PLACE_WORDS,
+    _RAMP_RE,
+    _RANGE_RE,
+    _RELATIVE_RE,
+    _ROUTE_BOUND_RE,
+    _ROUTE_ID_RE,
+    _ROUTE_NUMBER_RE,
+    _ROUTE_PREFIX,
+    _ROUTE_RE,
+    _STREET_TYPES,
+    _WITH_RE,
+    _WITHHELD,
+    _WS_RE,
+    _XX_FULL_RE,
+    _XX_MASK_RE,
+    _ZIP_RE,
+)
+from .coordinates import classify_coordinates
 
 try:  # pragma: no cover - the dependency is declared; stay total without it
     import usaddress
@@ -47,6 +89,7 @@ except Exception:  # noqa: BLE001
 
 __all__ = [
     "AddressResult",
+    "apply_policy",
     "cache_clear",
     "cache_info",
     "classify_address",
@@ -60,107 +103,23 @@ class AddressResult:
 
     ``cleaned`` is the location text without city/state/ZIP suffixes and with
     whitespace collapsed (``None`` when nothing is published); the verbatim value
-    stays with the caller as ``address_raw``. ``reason`` names the rule that
-    decided, so a surprising code can be traced without re-running anything.
+    stays with the caller as ``address_raw``. ``form`` is what the string is,
+    ``granularity`` what it can mean under the feed's policy (both codes of
+    ``vocab.ADDRESS_GRANULARITY``). ``reason`` names the rule that decided the
+    granularity (``policy_ceiling`` when the policy lowered the form), so a
+    surprising code can be traced without re-running anything.
     """
 
     cleaned: str | None
     granularity: str
     reason: str
+    form: str = "unknown"
 
 
 # Strings longer than this are not addresses; they are classified ``unknown``
 # without parsing (and without caching) so a pathological input costs nothing.
 _MAX_LEN = 300
 _CACHE_SIZE = 200_000
-
-# Values that mean "no location published". ``UNKNOWN`` is deliberately absent:
-# it says the location is not known, not that it was held back.
-_WITHHELD = frozenset(
-    {
-        "",
-        "-",
-        "--",
-        "N/A",
-        "NA",
-        "NULL",
-        "NONE",
-        "NAN",
-        "REDACTED",
-        "WITHHELD",
-        "SUPPRESSED",
-        "CONFIDENTIAL",
-        "RESTRICTED",
-        "RESTRICTED ADDRESS",
-        "NOT AVAILABLE",
-        "NOT PUBLISHED",
-        "ADDRESS WITHHELD",
-        "LOCATION WITHHELD",
-    }
-)
-
-# Street suffix types (USPS abbreviations plus the spellings these feeds use:
-# Milwaukee ``LA``/``BL``, Monroe ``TE``/``RN``, San Francisco ``HY``/``WY``).
-# ``PARK`` is left out on purpose: a bare ``X PARK`` is far more often a park.
-# fmt: off
-_STREET_TYPES = frozenset({
-    "ST", "STREET", "AVE", "AV", "AVENUE", "RD", "ROAD", "DR", "DRIVE", "BLVD",
-    "BL", "BOULEVARD", "LN", "LA", "LANE", "CT", "COURT", "CIR", "CIRCLE", "PL",
-    "PLACE", "WAY", "WY", "TER", "TE", "TERRACE", "TRL", "TRAIL", "PKWY", "PARKWAY",
-    "HWY", "HY", "HIGHWAY", "FWY", "FREEWAY", "EXPY", "EXPWY", "EXPRESSWAY", "LOOP",
-    "LP", "CSWY", "CAUSEWAY", "ALY", "AL", "ALLEY", "SQ", "SQUARE", "ROW", "MEWS",
-    "RUN", "PT", "XING", "BR", "BRG", "BRIDGE", "PIKE", "PASS", "PASSWAY", "PATH",
-    "WALK", "PLZ", "PZ", "CV", "RN", "TPKE", "TURNPIKE", "BYP", "TOLLWAY", "SERV",
-    "RAMP", "EXIT", "CRES", "CRESCENT", "GRN", "HTS", "HOLW", "KNL", "TRCE", "VIS",
-    "VW", "TR", "CR", "PK", "PW", "CRK", "RDG", "BLF", "LNDG", "LANDING", "PLAZA",
-})
-# fmt: on
-# fmt: off
-_DIRECTIONALS = frozenset({
-    "N", "S", "E", "W", "NE", "NW", "SE", "SW", "NB", "SB", "EB", "WB", "IB", "OB",
-    "NORTH", "SOUTH", "EAST", "WEST",
-})
-# fmt: on
-# Route designators: I5, I-4, IH 35, SR520, SR 417, US 59, RT 531, SH 6, FM 78.
-_ROUTE_RE = re.compile(
-    r"^(?:I-?\d+[A-Z]?|IH-?\d*|SR-?\d*|US-?\d*|RT-?\d*[A-Z]?|SH-?\d*|FM-?\d*"
-    r"|HWY\d+|HY\d+|LOOP|INTERSTATE)$"
-)
-_ORDINAL_RE = re.compile(r"^\d+(?:ST|ND|RD|TH)$")
-# Named places: the string locates the call only to a facility or landmark.
-# fmt: off
-_PLACE_WORDS = frozenset({
-    "AIRPORT", "SCHOOL", "PARK", "HOSPITAL", "MALL", "CENTER", "CENTRE", "JAIL",
-    "STADIUM", "CAMPUS", "LIBRARY", "CHURCH", "COLLEGE", "UNIVERSITY", "ACADEMY",
-    "CEMETERY", "PLAYGROUND", "PLGD", "ARENA", "ZOO", "COURTHOUSE",
-})
-# fmt: on
-
-_WS_RE = re.compile(r"\s+")
-_BLOCK_WORD_RE = re.compile(r"\b(?:BLOCK|BLK)\b")
-_XX_MASK_RE = re.compile(r"^\[?\d+X+\]?(?=\s|$)")
-_XX_FULL_RE = re.compile(r"^X{2,}(?=\s|$)")
-_RANGE_RE = re.compile(r"^\[?(\d{1,6})\]?\s*-\s*\[?(\d{1,6})\]?\s+\S")
-_HOUSE_RE = re.compile(r"^(\d{1,6})(?:[A-Z]|-[A-Z])?(?:\s+\d/\d)?\s+\S")
-# A house number usaddress found elsewhere than first: digits, optionally with a
-# letter or a fraction; ``Church`` (from ``Church St/Bank St``) is not one.
-_HOUSE_TOKEN_RE = re.compile(r"^\d{1,6}(?:[A-Z]|-[A-Z]|\s+\d/\d)?$", re.IGNORECASE)
-_ZIP_RE = re.compile(r"^\d{5}(?:-\d{4})?$")
-_MILE_MARKER_RE = re.compile(r"\bMM\s*\d")
-_RAMP_RE = re.compile(
-    r"\S\s+(?:ONRP|OFRP|ON RAMP|OFF RAMP|ENTR RAMP|EXIT RAMP|ONRAMP|OFFRAMP)\s+\S"
-)
-_FR_RE = re.compile(r"^(.*\S)\s+FR\s+\S")
-_AT_RE = re.compile(r"\S\s+AT\s+\S")
-_CALL_BOX_RE = re.compile(r"^CALL\s*BOX\s*:?\s*")
-# Slashes that are not intersection separators: fractions (1/2), N/A, "S/B"
-# (southbound) and "W/" meaning "with" (Milwaukee ``MCCC W/COURT``).
-_FRACTION_RE = re.compile(r"\d/\d")
-_BOUND_RE = re.compile(r"\b[NSEW]/B\b")
-_WITH_RE = re.compile(r"(?:^|\s)W/")
-_AMP_WORD_RE = re.compile(r"\b[A-Z]{1,2}&[A-Z]{1,2}\b")
-_BLK_CROSS_RE = re.compile(r"^BLK\b\s*(.*)$")
-_DEAD_END_RE = re.compile(r"^DEAD[\s-]*END$")
 
 
 def _clean_text(value: object) -> str | None:
@@ -198,9 +157,41 @@ def _street_like(text: str) -> bool:
         return False
     if toks[0] in _DIRECTIONALS and len(toks) > 1:
         return True
+    if any(
+        a in _ROUTE_PREFIX and _ROUTE_ID_RE.match(b)
+        for a, b in zip(toks, toks[1:], strict=False)
+    ):
+        return True
     return any(
         t in _STREET_TYPES or _ROUTE_RE.match(t) or _ORDINAL_RE.match(t) for t in toks
     )
+
+
+def _with_note_at(upper: str) -> int | None:
+    """Where a ``W/`` meaning "with" starts (Milwaukee ``MCCC W/COURT``), if any.
+
+    After a street or route the ``W`` is a direction and the slash separates two
+    roads (Columbia ``I70 W/N RTE Z ONR WB``)."""
+    for m in _WITH_RE.finditer(upper):
+        before = upper[: m.start()].strip()
+        if not before or not _street_like(before.split("/")[-1]):
+            return m.start()
+    return None
+
+
+def _amp_words(upper: str) -> str:
+    """``upper`` with ampersands inside a word (``AT&T``, ``B&O``) blanked out.
+
+    ``AV&NB``, ``ST&MC`` (Oakland ``BALDWIN ST&MC CLARY AV``) join two streets: a
+    street type before or a direction after the ampersand makes it a separator."""
+
+    def blank(m: re.Match[str]) -> str:
+        left, right = m.group(1), m.group(2)
+        if left in _STREET_TYPES or right in _DIRECTIONALS or left in _DIRECTIONALS:
+            return m.group(0)
+        return " "
+
+    return _AMP_WORD_RE.sub(blank, upper)
 
 
 def _has_type(text: str) -> bool:
@@ -236,6 +227,19 @@ def _split_suffix(text: str) -> tuple[str, list[str]]:
     return head.strip(), suffixes
 
 
+def _comma_street(suffix: str) -> bool:
+    """Whether the part after a comma is a second street rather than a place.
+
+    Places in these feeds are city names (``PORTLAND``, ``FALLS CHURCH``), states
+    and ZIP codes; a second street ends with a street type (``ELM ST``)."""
+    toks = _tokens(suffix.upper())
+    return (
+        len(toks) >= 2
+        and (toks[-1] in _STREET_TYPES or bool(_ROUTE_RE.match(toks[-1])))
+        and _street_like(suffix)
+    )
+
+
 def _intersection_reason(upper: str) -> str | None:
     """The separator that makes ``upper`` an intersection, if any."""
     if "\\" in upper:
@@ -246,17 +250,22 @@ def _intersection_reason(upper: str) -> str | None:
         probe = _FRACTION_RE.sub(" ", upper)
         probe = _BOUND_RE.sub(" ", probe)
         probe = probe.replace("N/A", " ")
-        probe = _WITH_RE.sub(" WITH ", probe)
+        at = _with_note_at(probe)
+        if at is not None:
+            probe = probe[:at] + " WITH " + probe[at:].replace("/", " ", 1)
         parts = [p for p in probe.split("/") if p.strip()]
         if len(parts) >= 2:
             return "pattern:intersection_slash"
     if "&" in upper:
-        probe = _AMP_WORD_RE.sub(" ", upper)
+        probe = _amp_words(upper)
         parts = [p for p in probe.split("&") if p.strip()]
         if len(parts) >= 2:
             return "pattern:intersection_amp"
     if _AT_RE.search(upper):
         return "pattern:intersection_at"
+    rel = _RELATIVE_RE.match(upper)
+    if rel and _street_like(rel.group(1)) and _street_like(rel.group(3)):
+        return "pattern:intersection_relative"
     if " AND " in upper and _word_separator(upper, "AND"):
         return "pattern:intersection_and"
     if _RAMP_RE.search(upper):
@@ -281,10 +290,14 @@ def _block_check(upper: str) -> tuple[str, str] | None:
     if _XX_MASK_RE.match(upper):
         return "block", "pattern:xx_mask"
     if _XX_FULL_RE.match(upper):
-        return "street", "pattern:xx_mask_full"
+        # St. Louis ``XX HAMPTON VILLAGE PLZ``: both digits masked, the 0-99 block.
+        return "block", "pattern:xx_mask_zero_block"
     m = _RANGE_RE.match(upper)
     if m:
-        lo, hi = sorted((int(m.group(1)), int(m.group(2))))
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if hi < lo:
+            # Columbia ``3501-208 NEW HAVEN RD``: house number and unit, no range.
+            return None
         # A range within up to three adjacent hundred blocks (San Antonio
         # ``3940-4099 MEDICAL DR``) is a block; one spanning more (Milwaukee
         # ``1200-2000 W CHAMBERS ST``) is a stretch of street, coarser than that.
@@ -299,6 +312,11 @@ def _name_only(main: str, upper: str) -> tuple[str, str]:
     toks = _tokens(upper)
     if not toks:
         return "unknown", "no_tokens"
+    if upper in _NOT_A_LOCATION:
+        return "unknown", "pattern:not_a_location"
+    paren = _PLACE_PAREN_RE.match(upper)
+    if paren and not _has_type(paren.group(1)) and _street_like(paren.group(2)):
+        return "area", "pattern:place_with_street"
     if _ZIP_RE.match(upper):
         return "area", "pattern:zip_only"
     if not _has_type(upper) and toks[-1] in _PLACE_WORDS:
@@ -375,9 +393,10 @@ def _classify_main(text: str) -> tuple[str | None, str, str]:
     if block:
         return cleaned, block[0], block[1]
 
-    if _WITH_RE.search(umain):
+    at = _with_note_at(umain)
+    if at is not None:
         # "MCCC W/COURT": what follows "W/" is a note ("with"), not a street.
-        head = _WITH_RE.split(main.upper(), maxsplit=1)[0].strip()
+        head = umain[:at].strip()
         if head and not _intersection_reason(head):
             _c, gran, why = _classify_main(head)
             return cleaned, gran, f"{why}+with_note"
@@ -390,6 +409,16 @@ def _classify_main(text: str) -> tuple[str | None, str, str]:
     if _MILE_MARKER_RE.search(umain):
         return cleaned, "street", "pattern:mile_marker"
 
+    if _ROUTE_BOUND_RE.match(umain):
+        return cleaned, "street", "pattern:route_direction"
+    if _ROUTE_NUMBER_RE.match(umain):
+        return cleaned, "street", "pattern:route_number"
+    if _MILE_ROAD_RE.match(umain):
+        return cleaned, "street", "pattern:mile_road"
+    if _FRACTION_HOUSE_RE.match(umain):
+        # "1/2 MAIN ST": the half-number address is the house number.
+        return cleaned, "exact", "pattern:fraction_house_number"
+
     house = _HOUSE_RE.match(umain)
     if house:
         if int(house.group(1)) == 0:
@@ -397,13 +426,9 @@ def _classify_main(text: str) -> tuple[str | None, str, str]:
             return cleaned, "block", "pattern:zero_house_number"
         return cleaned, "exact", "pattern:house_number"
 
-    if (
-        suffixes
-        and not _has_type(umain)
-        and _has_type(suffixes[0])
-        and _street_like(suffixes[0])
-    ):
-        # "E KENWOOD, N LAKE DR": the "suffix" is a street, not a city.
+    if suffixes and _comma_street(suffixes[0]):
+        # "E KENWOOD, N LAKE DR", "MAIN ST, ELM ST": the "suffix" is a street, not
+        # a city.
         return f"{main}, {suffixes[0]}", "intersection", "pattern:comma_street"
 
     gran, why = _name_only(main, umain)
@@ -443,28 +468,46 @@ def _apply_cross(
     return cleaned, "intersection", "cross_street"
 
 
-def _classify_uncached(
-    text: str | None, ceiling: str, cross_street: str | None
-) -> AddressResult:
-    if ceiling not in ADDRESS_RANK:
-        return AddressResult(text or None, "unknown", "invalid_ceiling")
-    if ceiling == "withheld":
-        return AddressResult(None, "withheld", "policy_ceiling")
-    if text is not None and len(text) > _MAX_LEN:
-        return AddressResult(None, "unknown", "too_long")
-
+def _form(text: str | None, cross_street: str | None) -> tuple[str | None, str, str]:
+    """(cleaned, form, reason) of the string and cross street, without policy."""
     main_empty = text is None or text.strip() in ("", "-")
     if main_empty:
         result: tuple[str | None, str, str] = (None, "withheld", "empty")
     else:
-        result = _classify_main(text)
-    result = _apply_cross(result, cross_street, main_empty)
-    cleaned, gran, reason = result
-    if ADDRESS_RANK[ceiling] > ADDRESS_RANK[gran]:
-        gran, reason = ceiling, "policy_ceiling"
+        result = _classify_main(text)  # type: ignore[arg-type]
+    return _apply_cross(result, cross_street, main_empty)
+
+
+def apply_policy(form: str, policy: str) -> str:
+    """The granularity a value of ``form`` has under location ``policy``.
+
+    The policy is the finest the publisher releases: it lowers a form strictly
+    finer than itself to itself (an exact-looking address in a block-rounded feed
+    is a block). A form that is coarser than the policy, or not comparable with
+    it (a block under an ``intersection`` policy), is what was published and
+    stands. A ``withheld`` policy withholds everything.
+    """
+    if policy == "withheld":
+        return "withheld"
+    return policy if form != policy and finer_or_equal(form, policy) else form
+
+
+def _classify_uncached(
+    text: str | None, ceiling: str, cross_street: str | None
+) -> AddressResult:
+    if text is not None and len(text) > _MAX_LEN:
+        return AddressResult(None, "unknown", "too_long", "unknown")
+    cleaned, form, reason = _form(text, cross_street)
+    if ceiling not in ADDRESS_RANK:
+        return AddressResult(text or None, "unknown", "invalid_ceiling", form)
+    if ceiling == "withheld":
+        return AddressResult(None, "withheld", "policy_ceiling", form)
+    gran = apply_policy(form, ceiling)
+    if gran != form:
+        reason = "policy_ceiling"
     if gran == "withheld":
         cleaned = None
-    return AddressResult(cleaned, gran, reason)
+    return AddressResult(cleaned, gran, reason, form)
 
 
 def _classify_raw(text: object, ceiling: object, cross_street: object) -> AddressResult:
@@ -506,7 +549,7 @@ def classify_address(
         # Unhashable, exotic or huge input: classify without filling the cache.
         return _classify_raw(text, ceiling, cross_street)
     except Exception:  # noqa: BLE001 - totality is the contract
-        return AddressResult(None, "unknown", "error")
+        return AddressResult(None, "unknown", "error", "unknown")
 
 
 def cache_info() -> functools._CacheInfo:
@@ -519,72 +562,4 @@ def cache_clear() -> None:
     _classify_cached.cache_clear()
 
 
-# --------------------------------------------------------------------------
-# Coordinates
-# --------------------------------------------------------------------------
-
-# Three decimals of a degree is about 100 m of latitude: a published value that
-# coarse has been rounded (Nashville ``36.277``), whatever the policy says.
-_BLUR_MAX_DECIMALS = 3
-
-
-def _coord_value(value: object) -> tuple[float, int] | None:
-    """(value, decimal places as published) or ``None`` when unusable."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, str):
-            text = value.strip().lstrip("+")
-            if not text:
-                return None
-            dec = Decimal(text)
-        elif isinstance(value, Decimal):
-            dec = value
-        elif isinstance(value, int | float):
-            # repr gives the shortest string that round-trips: the published
-            # digits when the value came from JSON text.
-            dec = Decimal(repr(float(value)))
-        else:
-            return None
-    except (InvalidOperation, ValueError, TypeError, OverflowError):
-        return None
-    if not dec.is_finite():
-        return None
-    number = float(dec)
-    if not math.isfinite(number):
-        return None
-    exponent = dec.as_tuple().exponent
-    decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    return number, decimals
-
-
-def classify_coordinates(lat: object, lon: object, *, policy: str = "exact") -> str:
-    """Granularity of a published point, in ``vocab.COORD_GRANULARITY``.
-
-    ``policy`` is the feed's documented coordinate policy and is the ceiling; the
-    published precision is evidence that can only lower it: 3 or fewer decimals
-    on both values means ``blurred``. Pass the value as the published string where
-    there is one (``"47.610000"``), because a float forgets trailing zeros.
-    Missing, unparseable, out-of-range or zero coordinates are ``none``. An
-    unrecognised policy falls back to the evidence alone. Never raises.
-    """
-    try:
-        pol = str(policy).strip().lower() if policy is not None else "exact"
-        if pol not in COORD_RANK:
-            pol = "exact"
-        if pol == "none":
-            return "none"
-        plat, plon = _coord_value(lat), _coord_value(lon)
-        if plat is None or plon is None:
-            return "none"
-        (vlat, dlat), (vlon, dlon) = plat, plon
-        if vlat == 0 or vlon == 0 or abs(vlat) > 90 or abs(vlon) > 180:
-            return "none"
-        evidence = "blurred" if max(dlat, dlon) <= _BLUR_MAX_DECIMALS else "exact"
-        return max(pol, evidence, key=COORD_RANK.__getitem__)
-    except Exception:  # noqa: BLE001 - totality is the contract
-        return "none"
-
-
 assert set(ADDRESS_RANK) == set(ADDRESS_GRANULARITY)
-assert set(COORD_RANK) == set(COORD_GRANULARITY)
