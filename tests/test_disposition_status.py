@@ -14,8 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cfs_spiders.config import vocab
+from cfs_spiders.config.loader import get_config
 from cfs_spiders.normalize.disposition import classify_disposition, most_severe
-from cfs_spiders.normalize.status import status_from_raw, status_from_times
+from cfs_spiders.normalize.status import (
+    StatusCrosswalk,
+    call_status,
+    classify_status,
+    merge_unit_statuses,
+    status_from_raw,
+    status_from_times,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"
@@ -209,6 +217,13 @@ MILWAUKEE_STATUS = (
 )
 
 
+def _crosswalk(feed_id: str) -> StatusCrosswalk:
+    cfg = get_config(feed_id)
+    return StatusCrosswalk.from_config(
+        cfg.get("status_crosswalk"), rows_per=cfg.get("rows_per", "call")
+    )
+
+
 def test_milwaukee_status_values() -> None:
     expected_disp = {
         "Advised": "warning_advised",
@@ -227,10 +242,68 @@ def test_milwaukee_status_values() -> None:
     }
     values = {r["Status"] for r in _csv(MILWAUKEE_STATUS)}
     assert values == set(expected_disp)
+    crosswalk = _crosswalk("wi_milwaukee_police_calls")
     for value, want in expected_disp.items():
         assert classify_disposition(value) == want, value
         want_status = "on_scene" if value == "Service in Progress" else "closed"
-        assert status_from_raw(value) == want_status, value
+        # Milwaukee's words are read by Milwaukee's crosswalk, not the general table
+        assert classify_status(value, crosswalk) == (want_status, "feed"), value
+
+
+def test_general_table_is_only_a_fallback() -> None:
+    # Words whose meaning depends on the publisher are not in the general table.
+    assert status_from_raw("OPEN INVESTIGATION") == "unknown"
+    assert status_from_raw("Available") == "unknown"  # a unit's state
+    assert status_from_raw("Advised") == "unknown"
+    # A feed crosswalk wins over the general table, and falls back to it.
+    own = StatusCrosswalk(1, "call", {"CLOSED": "on_scene"})
+    assert classify_status("Closed", own) == ("on_scene", "feed")
+    assert classify_status("En Route", own) == ("en_route", "general")
+    assert classify_status("zzz", own) == ("unknown", None)
+    with pytest.raises(ValueError, match="unknown status codes"):
+        StatusCrosswalk.from_config({"values": {"X": "finished"}})
+
+
+def test_history_boards_carry_no_in_progress_status() -> None:
+    # Seattle police (history) publishes an arrival time and no close time: the
+    # call is over all the same.
+    got = call_status(None, {"onscene": T0}, board="history")
+    assert (got.status, got.basis) == ("closed", "feed_presence")
+    got = call_status("At Scene", {}, board="history")
+    assert (got.status, got.basis) == ("closed", "feed_presence")
+    got = call_status("Closed", {}, board="history")
+    assert (got.status, got.basis) == ("closed", "explicit")
+    got = call_status(None, {"closed": T0}, board="history")
+    assert (got.status, got.basis) == ("closed", "derived_from_timestamps")
+
+
+def test_append_only_boards_keep_closed_or_unknown() -> None:
+    # Seattle Fire's page: "active" on a page that never drops a row would stay
+    # in the store for ever.
+    assert call_status("active", board="append_only").status == "unknown"
+    assert call_status("closed", board="append_only").status == "closed"
+    assert call_status(None, {"dispatched": T0}, board="append_only").status == (
+        "unknown"
+    )
+    # on an active board the same words are what they say
+    assert call_status("active", board="active_calls").status == "dispatched"
+
+
+def test_one_unit_clearing_does_not_close_the_call() -> None:
+    dallas = _crosswalk("tx_dallas_police_active_calls")
+    assert dallas.of == "unit"
+    cleared = call_status("Available", board="active_calls", crosswalk=dallas)
+    assert (cleared.status, cleared.basis) == ("dispatched", "explicit")
+    at_scene = call_status("At Scene", board="active_calls", crosswalk=dallas)
+    assert at_scene.status == "on_scene"
+    assert merge_unit_statuses([cleared.status, at_scene.status]) == "on_scene"
+    assert merge_unit_statuses([cleared.status, cleared.status]) == "dispatched"
+    assert merge_unit_statuses(["on_scene", "closed"]) == "closed"
+    assert merge_unit_statuses([]) == "unknown"
+    # a call-level word closes a call (Milwaukee's status is the call's)
+    mke = _crosswalk("wi_milwaukee_police_calls")
+    assert mke.of == "call"
+    assert call_status("Advised", crosswalk=mke).status == "closed"
 
 
 @pytest.mark.parametrize(
@@ -332,9 +405,8 @@ def test_joined_codes_give_the_most_severe(codes: list[str]) -> None:
         ("ENROUTE", "en_route"),
         ("ONSCENE", "on_scene"),
         ("CLOSED", "closed"),
-        # Milwaukee.
-        ("Service in Progress", "on_scene"),
-        ("Assignment Completed", "closed"),
+        # Hamilton County HC911 (second set): queued behind other calls.
+        ("Stacked", "pending"),
         # Seattle Fire HTML td class: active means dispatched, not closed.
         ("active", "dispatched"),
         ("closed", "closed"),
@@ -350,8 +422,9 @@ def test_status_from_raw(raw: str | None, want: str) -> None:
 
 def test_dallas_capture_statuses() -> None:
     rows = _csv(FIX / "tx_dallas_police_active_calls" / "are8-xahz.csv")
+    crosswalk = _crosswalk("tx_dallas_police_active_calls")
     for value in {r["status"] for r in rows}:
-        assert status_from_raw(value) != "unknown", value
+        assert classify_status(value, crosswalk) == ("on_scene", "feed"), value
 
 
 def test_seattle_html_td_classes() -> None:

@@ -173,7 +173,10 @@ DISPOSITIONS = (
 DISPOSITION_RANK = {d: i for i, d in enumerate(DISPOSITIONS)}
 
 TZ_BASIS = ("explicit_offset", "platform_utc", "documented_local", "assumed_local")
-TIME_FLAGS = ("ambiguous", "nonexistent", "unparsed", "time_only")
+# Per-value time flags (``time_flags`` holds ``element:flag``). ``time_only``: a
+# clock time whose date was inferred from the fetch; ``date``: a date published
+# without a time of day (its resolution is the date: no instant is stored).
+TIME_FLAGS = ("ambiguous", "nonexistent", "unparsed", "time_only", "date")
 
 # The stage timestamps of a call, in life-cycle order.
 TIMESTAMPS = ("received", "dispatched", "enroute", "onscene", "closed", "updated")
@@ -196,6 +199,36 @@ AREA_TYPES = (
     "station_area",
     "box",
     "municipality",
+)
+
+# Elements a feed without a call id may name in its ``record_key``: values fixed
+# for the life of a call. ``KEY_ELEMENTS_MUTABLE`` change while a call lives (a
+# call is re-typed, units come and go, stage times fill in): a key holding one
+# splits a call in two, so the config schema refuses them unless allowed by name.
+KEY_ELEMENTS = (
+    "received_at",
+    "dispatched_at",
+    "agency",
+    "address",
+    "latitude",
+    "longitude",
+    "call_type_initial",
+    "source",
+    *(f"area_{a}" for a in AREA_TYPES),
+)
+KEY_ELEMENTS_MUTABLE = (
+    "call_type",
+    "call_type_code",
+    "priority",
+    "status",
+    "disposition",
+    "units",
+    "unit_count",
+    "cross_street",
+    "enroute_at",
+    "onscene_at",
+    "closed_at",
+    "updated_at",
 )
 
 # Availability levels used by the comparison (measured or declared).

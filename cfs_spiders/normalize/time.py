@@ -34,6 +34,8 @@ DEFAULT_FORMATS = (
 )
 
 _OFFSET_RE = re.compile(r"\s*(Z|[+-]\d{2}:?\d{2})$")
+# strptime directives that carry a time of day
+_CLOCK_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%T", "%X", "%R", "%c", "%f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,10 @@ class TimeValue:
     tz: str
     basis: str | None
     flag: str | None = None
+    # A value published as a date alone (flag ``date``): no instant is claimed
+    # (``utc`` and ``local`` are ``None``) and the local date is kept here as
+    # ISO text (``2019-10-18``) instead of reading as local midnight.
+    day: str | None = None
 
 
 @lru_cache(maxsize=64)
@@ -84,6 +90,13 @@ def _from_aware(raw: str, aware: datetime, tz: str, basis: str) -> TimeValue:
 def _from_naive(raw: str, naive: datetime, tz: str, basis: str) -> TimeValue:
     local, flag = localize(naive, tz)
     return TimeValue(raw, local.astimezone(UTC), local, tz, basis, flag)
+
+
+def _date_value(raw: str, naive: datetime, tz: str) -> TimeValue:
+    """A date without a time of day: flagged ``date``, no instant claimed."""
+    return TimeValue(
+        raw, None, None, tz, "documented_local", "date", naive.date().isoformat()
+    )
 
 
 def unparsed(raw: object, tz: str) -> TimeValue:
@@ -155,6 +168,8 @@ def _parse_text(
         except ValueError:
             value = None
         if value is not None:
+            if len(text) == 10:  # "2019-10-18": a date, not local midnight
+                return _date_value(text, value, tz)
             if value.tzinfo is None:
                 return _from_naive(text, value, tz, "documented_local")
             if not ignore_offset:
@@ -174,6 +189,8 @@ def _parse_text(
             naive = datetime.strptime(body, fmt)
         except ValueError:
             continue
+        if not any(d in fmt for d in _CLOCK_DIRECTIVES):
+            return _date_value(text, naive, tz)
         if naive.tzinfo is not None:
             if not ignore_offset:
                 return _from_aware(text, naive, tz, "explicit_offset")
