@@ -490,3 +490,69 @@ def test_status_from_times_is_total(d: object, e: object, o: object, c: object) 
     assert got in vocab.STATUSES
     if isinstance(c, dt.datetime):
         assert got == "closed"
+
+
+# --- merging the rows of one call ------------------------------------------------
+
+
+def _row(key: str, status: str, disp: str | None, cat: str, **extra: object) -> dict:
+    return {
+        "record_key": key,
+        "status_raw": status,
+        "status": extra.pop("norm", None),
+        "status_basis": "explicit",
+        "disposition_raw": disp,
+        "disposition_category": cat,
+        "units_raw": extra.pop("units", None),
+        "raw": {"status": status},
+        **extra,
+    }
+
+
+def test_message_rows_take_status_and_disposition_from_the_last_row() -> None:
+    from cfs_spiders.records.builder import merge_rows
+
+    rows = [  # synthetic, shaped like Milwaukee call 190722949
+        _row(
+            "190722949",
+            "Service in Progress",
+            "Service in Progress",
+            "open",
+            norm="on_scene",
+        ),
+        _row(
+            "190722949",
+            "Assignment Completed",
+            "Assignment Completed",
+            "handled_no_report",
+            norm="closed",
+        ),
+    ]
+    (call,) = merge_rows(rows, "message")
+    assert (call["status"], call["status_raw"]) == ("closed", "Assignment Completed")
+    assert (call["disposition_category"], call["disposition_raw"]) == (
+        "handled_no_report",
+        "Assignment Completed",
+    )
+    assert len(call["raw"]) == 2
+
+
+def test_unit_rows_close_only_with_the_call() -> None:
+    from cfs_spiders.records.builder import merge_rows
+
+    rows = [  # synthetic, shaped like Dallas: one unit cleared, one at scene
+        _row("18-1", "Available", None, "unknown", norm="dispatched", units="B1"),
+        _row("18-1", "At Scene", None, "unknown", norm="on_scene", units="B2"),
+    ]
+    (call,) = merge_rows(rows, "unit")
+    assert (call["status"], call["status_raw"]) == ("on_scene", "At Scene")
+    assert call["units_raw"] == "B1 B2" and call["unit_count"] == 2
+    # a closed call (history rows, a close time) keeps its most severe outcome
+    rows = [
+        _row("1", "x", "CODE 2 TRANSPORT", "transport", norm="closed", units="M1"),
+        _row("1", "x", None, "unknown", norm="closed", units="E1"),
+    ]
+    (call,) = merge_rows(rows, "unit")
+    assert call["status"] == "closed"
+    assert call["disposition_category"] == "transport"
+    assert call["disposition_raw"] == "CODE 2 TRANSPORT"

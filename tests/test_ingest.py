@@ -120,11 +120,10 @@ def _distinct_ids() -> dict[str, int]:
     caddo = _csv(
         "la_caddo_911_active_events", "caddo911_incidents_scraper_output_2026-01-12.csv"
     )
+    # Caddo has no id: a call is its agency, time and street on the one day the
+    # capture covers (call type and cross streets change while a call lives).
     out["la_caddo_911_active_events"] = len(
-        {
-            (r["agency"], r["time"], r["description"], r["street"], r["cross_streets"])
-            for r in caddo
-        }
+        {(r["agency"], r["time"], r["street"]) for r in caddo}
     )
     monroe = {
         r["ItemID"]

@@ -22,11 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cfs_spiders.config import vocab
 from cfs_spiders.config.loader import load_all
 from cfs_spiders.ingest.pipelines import ValidatePipeline
 from cfs_spiders.ingest.spiders.base import spec_paths
-from cfs_spiders.records.builder import RecordBuilder, content_key, merge_rows
+from cfs_spiders.records.builder import RecordBuilder, merge_rows
 from cfs_spiders.records.items import record_validator
+from cfs_spiders.records.keys import KeySpec
 from cfs_spiders.records.mapping import (
     compile_mapping,
     compile_spec,
@@ -98,7 +100,7 @@ def builder(feed_id: str, replay: bool) -> RecordBuilder:
 
 
 def mapped_fields(b: RecordBuilder) -> list[str]:
-    names: set[str] = set(b.key_fields or ())
+    names: set[str] = set(b.key_raw_fields())
     for name, spec in b.record_spec.items():
         for one in spec.values() if name == "area" else [spec]:
             names.update(spec_paths(one))
@@ -240,13 +242,18 @@ def test_every_real_spec_maps_any_record(spec: Any, data: Any):
 
 @settings(max_examples=200, deadline=None)
 @given(
-    raw=st.dictionaries(st.text(max_size=8), values, max_size=5),
-    fields=st.none() | st.lists(st.text(max_size=8), max_size=3),
+    record=st.dictionaries(
+        st.sampled_from(["received_at_utc", "agency_raw", "address_raw", "x"]),
+        values,
+        max_size=4,
+    ),
+    names=st.lists(st.sampled_from(vocab.KEY_ELEMENTS), min_size=1, max_size=4),
 )
-def test_content_key_is_stable_and_safe(raw: dict[str, Any], fields: Any):
-    key = content_key(raw, fields)
-    assert key == content_key(dict(raw), fields)
-    assert re.fullmatch(r"h:[0-9a-f]{20}", key)
+def test_element_key_is_stable_and_safe(record: dict[str, Any], names: list[str]):
+    spec = KeySpec(list(dict.fromkeys(names)))
+    key, _complete = spec.key(record)
+    assert (key, _complete) == spec.key(dict(record))
+    assert re.fullmatch(r"k:[0-9a-f]{20}", key)
 
 
 def test_every_config_mapping_compiles():

@@ -69,3 +69,94 @@ def test_exact_values(store_rows, expected):
     # every typed area the record has is in the expectation (no stray areas)
     areas = {k for k, v in row.items() if k.startswith("area_") and v}
     assert areas == {k for k in expected if k.startswith("area_")}
+
+
+def test_no_history_or_append_only_call_is_in_progress(store_rows):
+    """A history dataset holds calls after they close; an append-only board never
+    drops a row, so an in-progress stage read there would stay for ever (Seattle
+    police stored 186 of 222 calls ``on_scene`` before)."""
+    rows = store_rows(
+        "SELECT c.feed_id, c.status, COUNT(*) AS n FROM calls c "
+        "JOIN feeds f USING (feed_id) WHERE f.board IN ('history', 'append_only') "
+        "GROUP BY c.feed_id, c.status"
+    )
+    feeds = {r["feed_id"] for r in rows}
+    assert {"wa_seattle_police_calls", "wa_seattle_fire_realtime911_html"} <= feeds
+    for r in rows:
+        assert r["status"] in ("closed", "unknown"), dict(r)
+    seattle = {
+        r["status"]: r["n"] for r in rows if r["feed_id"] == "wa_seattle_police_calls"
+    }
+    assert seattle == {"closed": 222}
+
+
+MILWAUKEE = Path(__file__).parent / "fixtures" / "wi_milwaukee_police_calls"
+
+
+def test_milwaukee_disposition_goes_with_the_final_status(store_rows):
+    """Milwaukee publishes one row per status a call went through (call
+    190722949: Service in Progress, then Assignment Completed). The stored call
+    carries the last row's status and the disposition of that same row, for
+    every call of the capture (before: 559 of 1,821 kept the first row's
+    ``open``)."""
+    import csv
+
+    from cfs_spiders.normalize.disposition import classify_disposition
+
+    with (MILWAUKEE / "logged-calls-03-14-19_scraper_output.csv").open(
+        newline="", encoding="utf-8"
+    ) as fh:
+        last: dict[str, str] = {}
+        for row in csv.DictReader(fh):  # the file lists a call's rows in order
+            last[row["Call Number"]] = row["Status"]
+    stored = {
+        r["call_id"]: r
+        for r in store_rows(
+            "SELECT call_id, status_raw, status, disposition_raw, "
+            "disposition_category FROM calls WHERE feed_id = ?",
+            ("wi_milwaukee_police_calls",),
+        )
+    }
+    assert len(stored) == len(last) == 1821
+    disagree = 0
+    for call_id, final in last.items():
+        rec = stored[call_id]
+        ok = (
+            rec["status_raw"] == final
+            and rec["disposition_raw"] == final
+            and rec["disposition_category"] == classify_disposition(final)
+            and (rec["disposition_category"] == "open") == (rec["status"] != "closed")
+        )
+        disagree += not ok
+    assert disagree == 0
+    assert stored["190722949"]["status"] == "closed"
+    assert stored["190722949"]["disposition_category"] == "handled_no_report"
+
+
+def test_every_record_says_what_its_address_string_is(store_rows):
+    rows = store_rows(
+        "SELECT address_form, address_granularity, COUNT(*) AS n FROM calls "
+        "GROUP BY 1, 2"
+    )
+    from cfs_spiders.config.vocab import ADDRESS_FORMS, finer_or_equal
+
+    pairs = {(r["address_form"], r["address_granularity"]): r["n"] for r in rows}
+    for form, gran in pairs:
+        assert form in ADDRESS_FORMS
+        # the policy only lowers a form: never finer than what the string is
+        assert gran == form or gran == "withheld" or finer_or_equal(form, gran)
+    # the two facts differ where the policy lowered the form (San Antonio,
+    # Dallas, Nashville: exact-looking numbers in block-level feeds)
+    assert pairs.get(("exact", "block"), 0) >= 500
+
+
+def test_run_reports_list_crosswalk_versions_and_key_churn(store_rows):
+    import json
+
+    reports = [
+        json.loads(r["report_json"]) for r in store_rows("SELECT report_json FROM runs")
+    ]
+    assert reports and all("key_churn" in r for r in reports)
+    assert all("crosswalk_versions" in r for r in reports)
+    dallas = [r for r in reports if r["feed_id"] == "tx_dallas_police_active_calls"]
+    assert dallas[0]["crosswalk_versions"].get("status") == ["1"]

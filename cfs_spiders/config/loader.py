@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from jsonschema import Draft202012Validator
 
+from . import vocab
 from .paths import PROJECT_ROOT
 from .schema import CONFIG_SCHEMA_PATH
 
@@ -147,6 +148,17 @@ def load_config(path: str | Path) -> FeedConfig:
         raise ConfigError(f"{path}: not safe YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    for where in ("record_key", "replay.record_key"):
+        spec = (
+            data.get("record_key")
+            if where == "record_key"
+            else (
+                (data.get("replay") or {}).get("record_key")
+                if isinstance(data.get("replay"), dict)
+                else None
+            )
+        )
+        _check_key(path, where, spec)
     errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"{path}: {_key_path(e)}: {_friendly(e)}" for e in errors[:10]]
@@ -170,6 +182,37 @@ def load_config(path: str | Path) -> FeedConfig:
     for name in ("record", "replay"):
         _check_regexes(path, name, data.get(name) or {})
     return FeedConfig(feed_id, path, data)
+
+
+def _check_key(path: Path, where: str, spec: Any) -> None:
+    """A key element that changes while a call lives splits the call in two when
+    it changes: refused unless the object form allows it by name (with a reason).
+    Checked before the schema so the error says why, not which enum it missed."""
+    if isinstance(spec, dict):
+        names = spec.get("fields") or []
+        allowed = set(spec.get("allow_mutable") or [])
+    elif isinstance(spec, list):
+        names, allowed = spec, set()
+    else:
+        return
+    refused = [n for n in names if n in vocab.KEY_ELEMENTS_MUTABLE and n not in allowed]
+    if refused:
+        raise ConfigError(
+            f"{path}: {where}: {', '.join(map(str, refused))} change(s) while a call "
+            "lives and would split it in two; leave it out, or use the form "
+            "{fields: [...], allow_mutable: [...], reason: ...}"
+        )
+    unknown = [
+        n
+        for n in names
+        if n not in vocab.KEY_ELEMENTS and n not in vocab.KEY_ELEMENTS_MUTABLE
+    ]
+    if unknown:
+        raise ConfigError(
+            f"{path}: {where}: {', '.join(map(str, unknown))} is not a mapped "
+            "element a key can use (raw field names are not: name the element it "
+            f"is mapped to, one of {', '.join(vocab.KEY_ELEMENTS[:8])}, area_<type>)"
+        )
 
 
 def _check_regexes(path: Path, where: str, node: Any) -> None:

@@ -53,15 +53,26 @@ def record_fields() -> dict[str, dict]:
     f["time_zone"] = _d({"type": "string"}, "The feed's IANA time zone (declared).")
     f["tz_basis"] = _d(_enum(vocab.TZ_BASIS, True), "Why the UTC time is trusted.")
     f["time_flags"] = _d(
-        _STR, "Semicolon-separated `element:flag` (ambiguous, nonexistent, ...)."
+        _STR,
+        "Semicolon-separated `element:flag` (ambiguous, nonexistent, unparsed, "
+        "time_only, date). `date`: published as a date without a time of day; "
+        "its `_utc` is null and its `_local` is the date (YYYY-MM-DD).",
     )
     f["address_raw"] = _d(_STR, "Location as published.")
     f["cross_street_raw"] = _d(_STR, "Cross-street field as published.")
     f["address"] = _d(_STR, "Cleaned location text.")
     f["address_granularity"] = _d(
-        _enum(vocab.ADDRESS_GRANULARITY), "Precision of the location."
+        _enum(vocab.ADDRESS_GRANULARITY),
+        "The finest the published location can mean under the feed's documented "
+        "policy (block and intersection are not comparable: vocab.finer_or_equal).",
     )
     f["address_basis"] = _d(_STR, "Which rule decided the granularity.")
+    f["address_form"] = _d(
+        _enum(vocab.ADDRESS_FORMS),
+        "What the published location string is (exact address, block, "
+        "intersection, street, area, withheld, unknown), before the feed's "
+        "location policy; `address_granularity` is what it can mean under it.",
+    )
     f["latitude"] = _d(_NUM, "Latitude as published (WGS84).")
     f["longitude"] = _d(_NUM, "Longitude as published (WGS84).")
     f["coord_granularity"] = _d(
@@ -77,6 +88,20 @@ def record_fields() -> dict[str, dict]:
         _enum(vocab.CATEGORY_BASIS), "crosswalk, rule or unmapped."
     )
     f["apco_code"] = _d(_STR, "APCO common incident type, where the crosswalk has one.")
+    f["category_confidence"] = _d(
+        _enum(vocab.CATEGORY_CONFIDENCE, True),
+        "How sure the category is (the crosswalk row's, the rule's, or a similar "
+        "example's confidence); null when unmapped.",
+    )
+    f["crosswalk_version"] = _d(
+        _STR, "Version of the feed's call-type crosswalk consulted (null: none)."
+    )
+    f["category_matched_example"] = _d(
+        _STR, "The labelled example a similar-example category came from."
+    )
+    f["category_similarity"] = _d(
+        _NUM, "Similarity (0..1) of that example to the published call type."
+    )
     f["priority_raw"] = _d(_STR, "Priority as published.")
     f["status_raw"] = _d(_STR, "Status as published.")
     f["status"] = _d(_enum(vocab.STATUSES), "Common status.")

@@ -131,6 +131,9 @@ CALL_TYPE_CATEGORIES = (
     "unmapped",
 )
 CATEGORY_BASIS = ("crosswalk", "rule", "unmapped")
+# How sure a category is: the crosswalk row's or rule's own confidence, or that of
+# a similar-example match (``category_confidence``; null when unmapped).
+CATEGORY_CONFIDENCE = ("high", "medium", "low")
 
 CALL_SOURCES = (
     "911",

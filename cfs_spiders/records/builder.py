@@ -8,8 +8,6 @@ read); ``build`` turns one raw record into a flat dict that matches
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import Counter
 from datetime import datetime
@@ -20,21 +18,20 @@ from ..config.loader import FeedConfig
 from ..normalize.address import classify_address, classify_coordinates
 from ..normalize.call_source import classify_source
 from ..normalize.call_type import categorize
-from ..normalize.disposition import classify_disposition
-from ..normalize.status import status_from_raw, status_from_times
+from ..normalize.disposition import classify_disposition, most_severe
+from ..normalize.status import (
+    IN_PROGRESS,
+    StatusCrosswalk,
+    call_status,
+    merge_unit_statuses,
+)
 from ..normalize.text import to_text
 from ..normalize.time import TimeValue, iso_local, iso_utc, parse_time
-from .mapping import compile_mapping
+from .keys import KeySpec
+from .mapping import compile_mapping, spec_paths
 
 TIME_OPTIONS = ("format", "epoch", "epoch_reference", "ignore_offset", "time_only")
 _UNIT_SPLIT = re.compile(r"[,;\s]+")
-# Stage order: a call's status is its furthest stage.
-_STAGE = {
-    s: i
-    for i, s in enumerate(
-        ("unknown", "pending", "dispatched", "en_route", "on_scene", "closed")
-    )
-}
 
 
 def _str(value: Any) -> str | None:
@@ -53,15 +50,6 @@ def _float(value: Any) -> float | None:
     return number if number == number and abs(number) <= 180 else None
 
 
-def content_key(raw: dict[str, Any], fields: list[str] | None) -> str:
-    """A stable key for feeds that publish no id: a hash of the named raw fields."""
-    if fields:
-        payload = [str(raw.get(f, "")) for f in fields]
-    else:
-        payload = [json.dumps(raw, sort_keys=True, default=str)]
-    return "h:" + hashlib.sha1("\x1f".join(payload).encode("utf-8")).hexdigest()[:20]
-
-
 class RecordBuilder:
     """Builds common records for one feed (live or replayed source)."""
 
@@ -71,13 +59,16 @@ class RecordBuilder:
         source = config.source(replay)
         self.record_spec: dict[str, Any] = source["record"]
         self.getters = compile_mapping(self.record_spec)
-        self.key_fields: list[str] | None = source["record_key"]
+        self.key = KeySpec(source["record_key"])
         self.tz = config.time_zone
         policy = config["location_policy"]
         self.address_ceiling = policy["address"]
         self.coord_policy = policy["coordinates"]
         self.board = config.board
-        self.history = config["liveness"] == "history"
+        self.rows_per = config.get("rows_per", "call")
+        self.status_crosswalk = StatusCrosswalk.from_config(
+            config.get("status_crosswalk"), rows_per=self.rows_per
+        )
         self.time_specs = {
             f"{ts}_at": self._time_spec(self.record_spec.get(f"{ts}_at"))
             for ts in vocab.TIMESTAMPS
@@ -112,6 +103,20 @@ class RecordBuilder:
         if isinstance(opts.get("format"), str):
             opts["format"] = [opts["format"]]
         return opts
+
+    def key_raw_fields(self) -> list[str]:
+        """The raw fields the key's elements are mapped from (for the schema-drift
+        check: a key field absent from every record would re-key every call)."""
+        areas = self.record_spec.get("area") or {}
+        paths: list[str] = []
+        for name in self.key.names:
+            spec = (
+                areas.get(name.removeprefix("area_"))
+                if name.startswith("area_")
+                else self.record_spec.get(name)
+            )
+            paths.extend(p for p in spec_paths(spec) if p not in paths)
+        return paths
 
     # ------------------------------------------------------------------ helpers
     def value(self, name: str, raw: dict[str, Any]) -> Any:
@@ -201,12 +206,10 @@ class RecordBuilder:
         rec: dict[str, Any] = {"feed_id": self.feed_id}
         call_id = _str(self.value("call_id", raw))
         rec["call_id"] = call_id
-        if call_id is not None:
-            rec["record_key"] = call_id
-        else:
-            rec["record_key"] = content_key(raw, self.key_fields)
-            if "call_id" in self.getters:
-                self.counts["call_id:missing"] += 1
+        # a call without an id is keyed once its elements are built (below)
+        rec["record_key"] = call_id
+        if call_id is None and "call_id" in self.getters:
+            self.counts["call_id:missing"] += 1
 
         flags: list[str] = []
         basis: str | None = None
@@ -216,7 +219,8 @@ class RecordBuilder:
             times[ts] = tv
             rec[raw_key] = tv.raw if tv else None
             rec[utc_key] = utc_text
-            rec[local_key] = local_text
+            # a date without a clock keeps its day, never a midnight instant
+            rec[local_key] = tv.day if tv is not None and tv.day else local_text
             if tv is not None:
                 if tv.flag:
                     flags.append(f"{name}:{tv.flag}")
@@ -237,11 +241,13 @@ class RecordBuilder:
                 address_raw, ceiling=self.address_ceiling, cross_street=cross
             )
             rec["address"] = addr.cleaned
+            rec["address_form"] = addr.form
             rec["address_granularity"] = addr.granularity
             rec["address_basis"] = addr.reason
         else:
             withheld = self.address_ceiling == "withheld"
             rec["address"] = None
+            rec["address_form"] = "withheld" if withheld else "unknown"
             rec["address_granularity"] = "withheld" if withheld else "unknown"
             rec["address_basis"] = "policy_ceiling" if withheld else "not_mapped"
         if rec["address_granularity"] == "unknown":
@@ -262,33 +268,42 @@ class RecordBuilder:
         )
         rec["call_type_category"] = cat.category
         rec["category_basis"] = cat.basis
+        # provenance of the inference; read with fallbacks, so a categorizer that
+        # does not (yet) report them gives nulls
+        rec["category_confidence"] = getattr(cat, "confidence", None)
+        version = getattr(cat, "crosswalk_version", None)
+        rec["crosswalk_version"] = None if version is None else str(version)
+        rec["category_matched_example"] = getattr(cat, "matched_example", None)
+        similarity = getattr(cat, "similarity", None)
+        rec["category_similarity"] = None if similarity is None else float(similarity)
         rec["apco_code"] = cat.apco_code
         if cat.category == "unmapped":
             self.counts["call_type_category:unmapped"] += 1
+        if version is not None:
+            self.counts[f"crosswalk:call_type:{version}"] += 1
 
         rec["priority_raw"] = _str(self.value("priority", raw))
 
         status_raw = _str(self.value("status", raw))
         rec["status_raw"] = status_raw
-        status, status_basis = "unknown", "none"
-        if status_raw is not None:
-            status, status_basis = status_from_raw(status_raw), "explicit"
-        if status == "unknown" and any(
-            times.get(t) and times[t].utc
-            for t in ("dispatched", "enroute", "onscene", "closed")
-        ):
-            status = status_from_times(
-                dispatched=times["dispatched"] and times["dispatched"].utc,
-                enroute=times["enroute"] and times["enroute"].utc,
-                onscene=times["onscene"] and times["onscene"].utc,
-                closed=times["closed"] and times["closed"].utc,
-            )
-            status_basis = "derived_from_timestamps"
-        if status == "unknown" and self.history:
-            # A history dataset holds calls after they close.
-            status, status_basis = "closed", "feed_presence"
+        got = call_status(
+            status_raw,
+            {
+                t: times[t].utc if times.get(t) is not None else None
+                for t in ("dispatched", "enroute", "onscene", "closed")
+            },
+            board=self.board,
+            crosswalk=self.status_crosswalk,
+        )
+        status = got.status
         rec["status"] = status
-        rec["status_basis"] = status_basis
+        rec["status_basis"] = got.basis
+        if got.table is not None:
+            self.counts[f"status_table:{got.table}"] += 1
+            if got.table == "feed":
+                self.counts[f"crosswalk:status:{self.status_crosswalk.version}"] += 1
+        elif status_raw is not None:
+            self.counts["status:unknown"] += 1
 
         disp_raw = _str(self.value("disposition", raw))
         rec["disposition_raw"] = disp_raw
@@ -296,7 +311,7 @@ class RecordBuilder:
             rec["disposition_category"] = classify_disposition(
                 disp_raw, feed_id=self.feed_id
             )
-        elif "disposition" in self.getters and status != "closed":
+        elif "disposition" in self.getters and status in IN_PROGRESS:
             rec["disposition_category"] = "open"
         else:
             rec["disposition_category"] = "unknown"
@@ -337,16 +352,30 @@ class RecordBuilder:
         rec["run_id"] = run_id
         rec["config_version"] = self.config.version
         rec["raw"] = raw
+        if call_id is None:
+            rec["record_key"], complete = self.key.key(rec)
+            if not complete:
+                self.counts["record_key:incomplete"] += 1
         self.counts["records"] += 1
         return rec
 
 
-def merge_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Merge the rows of one response that describe one call (one row per unit).
+def merge_rows(
+    records: list[dict[str, Any]], rows_per: str = "unit"
+) -> list[dict[str, Any]]:
+    """Merge the rows of one response that describe one call.
 
-    The first row gives the values; units are joined in order without repeats; the
-    earliest received/dispatched time and the furthest status win; every raw row is
-    kept in ``raw``.
+    The first row gives the values; units are joined in order without repeats;
+    the earliest received/dispatched time wins; every raw row is kept in ``raw``.
+    Status and disposition move together, so they never disagree:
+
+    * ``message`` rows (Milwaukee: one row per status the call went through) are
+      successive states of the call: the last row's status and disposition are
+      the call's.
+    * ``unit`` rows (Dallas, San Francisco Fire) are one unit each: the call's
+      status is the furthest stage of its units (a unit that cleared no longer
+      closes the call, see ``normalize.status``), its disposition the most
+      severe outcome of its rows, and ``open`` while the call is in progress.
     """
     merged: dict[str, dict[str, Any]] = {}
     for rec in records:
@@ -356,9 +385,11 @@ def merge_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             cur = dict(rec)
             cur["raw"] = [rec["raw"]]
             cur["_units"] = _units(rec.get("units_raw"))
+            cur["_rows"] = [rec]
             merged[key] = cur
             continue
         cur["raw"].append(rec["raw"])
+        cur["_rows"].append(rec)
         for unit in _units(rec.get("units_raw")):
             if unit not in cur["_units"]:
                 cur["_units"].append(unit)
@@ -368,20 +399,57 @@ def merge_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if new and (old is None or new < old):
                 for part in ("raw", "utc", "local"):
                     cur[f"{ts}_at_{part}"] = rec[f"{ts}_at_{part}"]
-        if _STAGE.get(rec["status"], 0) > _STAGE.get(cur["status"], 0):
-            cur["status"], cur["status_raw"] = rec["status"], rec["status_raw"]
-            cur["status_basis"] = rec["status_basis"]
         for field, value in rec.items():
             if cur.get(field) is None and value is not None:
                 cur[field] = value
     out = []
     for cur in merged.values():
+        rows = cur.pop("_rows")
+        if len(rows) > 1:
+            _merge_outcome(cur, rows, rows_per)
         units = cur.pop("_units")
         if units:
             cur["units_raw"] = " ".join(units)
             cur["unit_count"] = len(units)
         out.append(cur)
     return out
+
+
+_OUTCOME = ("status_raw", "status", "status_basis", "disposition_raw")
+
+
+def _merge_outcome(
+    cur: dict[str, Any], rows: list[dict[str, Any]], rows_per: str
+) -> None:
+    """The status and disposition of a call merged from several rows."""
+    if rows_per == "message":
+        last = rows[-1]
+        for field in (*_OUTCOME, "disposition_category"):
+            cur[field] = last.get(field)
+        return
+    status = merge_unit_statuses(r.get("status") for r in rows)
+    source = next((r for r in rows if r.get("status") == status), rows[0])
+    for field in ("status_raw", "status_basis"):
+        cur[field] = source.get(field)
+    cur["status"] = status
+    outcome = most_severe(r.get("disposition_category") for r in rows)
+    if outcome in ("open", "unknown") and status not in IN_PROGRESS:
+        outcome = most_severe(
+            r.get("disposition_category")
+            for r in rows
+            if r.get("disposition_category") != "open"
+        )
+    elif (
+        status in IN_PROGRESS
+        and outcome == "unknown"
+        and any(r.get("disposition_category") == "open" for r in rows)
+    ):
+        outcome = "open"
+    cur["disposition_category"] = outcome
+    holder = next(
+        (r for r in rows if r.get("disposition_category") == outcome), rows[0]
+    )
+    cur["disposition_raw"] = holder.get("disposition_raw")
 
 
 def _units(text: str | None) -> list[str]:

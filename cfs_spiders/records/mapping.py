@@ -25,6 +25,22 @@ _SPACE_RE = re.compile(r"\s+")
 _MISSING = object()
 
 
+def spec_paths(spec: Any) -> list[str]:
+    """The raw fields a mapping spec reads (none for a constant)."""
+    if isinstance(spec, str):
+        return [spec]
+    if not isinstance(spec, dict) or "const" in spec:
+        return []
+    paths: list[str] = []
+    if "field" in spec:
+        field_ = spec["field"]
+        paths.extend([field_] if isinstance(field_, str) else field_)
+    paths.extend(spec.get("fields") or ())
+    if "fallback" in spec:
+        paths.extend(spec_paths(spec["fallback"]))
+    return paths
+
+
 def get_path(raw: dict[str, Any], path: str) -> Any:
     """A raw field by name, or a dotted path into nested JSON (``a.b.0``)."""
     if path in raw:

@@ -103,6 +103,25 @@ class ListingLifecycle:
             again=True,
         )
 
+    def left_and_arrived(
+        self, feed_id: str, fetched_at: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The calls that left the listing at ``fetched_at`` and those first seen
+        in it, with the values near-identity is judged on (key churn)."""
+        cols = (
+            "record_key, received_at_utc, dispatched_at_utc, agency_raw, address, "
+            "call_type_raw"
+        )
+        gone = self.query(  # type: ignore[attr-defined]
+            f"SELECT {cols} FROM calls WHERE feed_id = ? AND disappeared_at = ?",
+            (feed_id, fetched_at),
+        )
+        new = self.query(  # type: ignore[attr-defined]
+            f"SELECT {cols} FROM calls WHERE feed_id = ? AND first_seen = ?",
+            (feed_id, fetched_at),
+        )
+        return gone, new
+
     def touch_listing(self, feed_id: str, fetched_at: str, board: str) -> int:
         """A live listing answered "not modified": what was on it is still on it.
 

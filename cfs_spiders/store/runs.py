@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..normalize.time import iso_utc
+from ..records.keys import key_churn
 from .sqlite import Store
 
 
@@ -96,6 +97,7 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
             reasons.append(f"{run.records} records, fewer than min_records={minimum}")
         reasons.extend(fill_drops(store, cfg.feed_id, fill, thresholds))
     closed = 0
+    churn: list[tuple[str, str]] = []
     # Only a run that read the whole listing and looks normal may say that calls
     # left it: a degraded run (too few records, a column gone) may not.
     if (
@@ -107,6 +109,8 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         and run.full_listing
     ):
         closed = store.mark_disappeared(cfg.feed_id, fetched, cfg.board)
+        if closed:
+            churn = key_churn(*store.left_and_arrived(cfg.feed_id, fetched))
     elif ok and fetched and run.not_modified and run.full_listing:
         # "Not modified": the listing still holds what it held last time.
         store.touch_listing(cfg.feed_id, fetched, cfg.board)
@@ -133,6 +137,10 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         "new_calls": facts.new_calls,
         "new_observations": facts.new_observations,
         "disappeared_calls": closed,
+        # calls that left the listing while a near-identical one appeared under
+        # another key: what the feed's key (or its ids) still splits
+        "key_churn": {"calls": len(churn), "examples": [list(p) for p in churn[:5]]},
+        "crosswalk_versions": crosswalk_versions(counts),
         "not_modified": run.not_modified,
         "fill_rates": fill,
         "counts": counts,
@@ -162,6 +170,17 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
     if facts.lock_owner:  # a scheduled job (``cfs schedule``) frees its run lock
         store.release_lock(cfg.feed_id, str(facts.lock_owner))
     return report
+
+
+def crosswalk_versions(counts: dict[str, int]) -> dict[str, list[str]]:
+    """The crosswalk versions the run's records used, per kind (``call_type``,
+    ``status``), from the builder's ``crosswalk:<kind>:<version>`` counts."""
+    out: dict[str, list[str]] = {}
+    for key in counts:
+        if key.startswith("crosswalk:"):
+            _, kind, version = key.split(":", 2)
+            out.setdefault(kind, []).append(version)
+    return {k: sorted(v) for k, v in sorted(out.items())}
 
 
 def summary(report: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ from ...normalize.time import parse_iso, parse_time
 from ...records.builder import RecordBuilder, merge_rows
 from ...records.gcpause import paused_gc
 from ...records.items import RecordBatch
-from ...records.mapping import get_path
+from ...records.mapping import get_path, spec_paths
 from ..exclusions import ExclusionFilter
 
 log = logging.getLogger(__name__)
@@ -60,22 +60,6 @@ def validate_run_id(run_id: str) -> str:
     ):
         raise ValueError(f"invalid run id {run_id!r}: it would not stay a file name")
     return run_id
-
-
-def spec_paths(spec: Any) -> list[str]:
-    """The raw fields a mapping spec reads (none for a constant)."""
-    if isinstance(spec, str):
-        return [spec]
-    if not isinstance(spec, dict) or "const" in spec:
-        return []
-    paths: list[str] = []
-    if "field" in spec:
-        field_ = spec["field"]
-        paths.extend([field_] if isinstance(field_, str) else field_)
-    paths.extend(spec.get("fields") or ())
-    if "fallback" in spec:
-        paths.extend(spec_paths(spec["fallback"]))
-    return paths
 
 
 def iso_utc_ms(value: datetime) -> str:
@@ -293,7 +277,7 @@ class FeedSpider(scrapy.Spider):
             with paused_gc():
                 built = self.build_records(raw_records, start, start + step, response)
                 if merge:
-                    built = merge_rows(built)
+                    built = merge_rows(built, self.config.get("rows_per", "call"))
             run.records += len(built)
             if built:  # one item a batch: Scrapy's per-item cost paid once
                 yield RecordBatch(built)
@@ -429,8 +413,8 @@ class FeedSpider(scrapy.Spider):
         if "call_id" not in self.builder.record_spec:
             missing = [
                 f
-                for f in self.builder.key_fields or ()
-                if not any(f in rec for rec in raw_records)
+                for f in self.builder.key_raw_fields()
+                if not any(get_path(rec, f) is not None for rec in raw_records)
             ]
             if missing:
                 self.expect(
