@@ -76,13 +76,25 @@ def render() -> str:
             "Address granularity",
             "address_granularity",
             vocab.ADDRESS_GRANULARITY,
-            "Finest first. `exact`: house number as published; `block`: hundred "
-            "block (`8800 BLOCK OF N SYRACUSE ST`, `43XX ...`, or a number rounded "
-            "to 00 where the publisher documents block rounding); `intersection`: "
-            "two streets; `street`: a street name only; `area`: only a zone, beat, "
-            "ZIP or place; `withheld`: empty, redacted or suppressed; `unknown`. "
-            "The feed's documented location policy comes first; the per-record "
-            "string check may only lower the granularity, never raise it.",
+            "The finest the published location can mean under the feed's "
+            "documented policy. `exact`: house number as published; `block`: "
+            "hundred block (`8800 BLOCK OF N SYRACUSE ST`, `43XX ...`, a range, or "
+            "a number rounded to 00 where the policy says so); `intersection`: two "
+            "streets; `street`: a street name only; `area`: only a zone, beat, ZIP, "
+            "place or venue; `withheld`: empty, redacted or suppressed; `unknown`. "
+            "Precision is a partial order, not this list: `exact` is finer than "
+            "`block` and `intersection`, both finer than `street`, then `area`; a "
+            "block and an intersection are not comparable "
+            "(`vocab.finer_or_equal` answers `None`). The policy lowers a form "
+            "strictly finer than itself and leaves any other form as it is.",
+        ),
+        _section(
+            "Address form",
+            "address_form",
+            vocab.ADDRESS_FORMS,
+            "What the published string is, read without the feed's policy (the "
+            "same codes): `6600 ALVARADO RD` has the form `exact` and, in a "
+            "block-rounded feed, the granularity `block`.",
         ),
         _section(
             "Coordinate granularity",
@@ -93,7 +105,9 @@ def render() -> str:
         "## Call-type categories (`call_type_category`)\n\n"
         "One code per record, from the feed's versioned crosswalk "
         "(`cfs_spiders/crosswalks/`), else a keyword rule, else `unmapped`; "
-        f"`category_basis` in {{{', '.join(vocab.CATEGORY_BASIS)}}} says which.\n\n"
+        f"`category_basis` in {{{', '.join(vocab.CATEGORY_BASIS)}}} says which, "
+        f"`category_confidence` in {{{', '.join(vocab.CATEGORY_CONFIDENCE)}}} how "
+        "sure it is, `crosswalk_version` which crosswalk was read.\n\n"
         "| code | meaning |\n|---|---|\n" + categories,
         _section(
             "Call source",
@@ -110,7 +124,9 @@ def render() -> str:
             vocab.STATUSES,
             f"`status_basis` in {{{', '.join(vocab.STATUS_BASIS)}}} (`none`: the "
             "record says nothing about its status). A call that leaves a live "
-            "listing of active calls is `closed` by `feed_presence`.",
+            "listing of active calls is `closed` by `feed_presence`; a history "
+            "dataset's calls are `closed`; an append-only board keeps only "
+            "`closed` or `unknown`; one unit clearing does not close a call.",
         ),
         _section(
             "Disposition",
@@ -125,7 +141,16 @@ def render() -> str:
             vocab.TZ_BASIS,
             "How a timestamp's zone is known. Flags of a time (`time_flags`): "
             f"{_codes(vocab.TIME_FLAGS)}: an ambiguous or non-existent local time "
-            "is flagged, never guessed.",
+            "is flagged, never guessed; `date`: a date without a time of day, "
+            "stored as that date (`*_local`) with no UTC instant.",
+        ),
+        _section(
+            "Key elements",
+            "record_key",
+            vocab.KEY_ELEMENTS,
+            "What a feed without call ids may key a call on. Refused unless a "
+            "config allows them by name, because they change while a call lives: "
+            f"{_codes(vocab.KEY_ELEMENTS_MUTABLE)}.",
         ),
         _section(
             "Area types",
