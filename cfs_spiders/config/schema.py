@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import vocab
 from .schema_html import html_parse_properties
+from .schema_keys import record_key_schema, status_crosswalk_schema
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 RECORD_SCHEMA_PATH = SCHEMA_DIR / "record.schema.json"
@@ -378,75 +379,6 @@ def _request_schema() -> dict:
     }
 
 
-def _record_key_schema() -> dict:
-    """A key for feeds without a call id, from mapped elements (not raw fields).
-
-    A list of elements that do not change while a call lives (``received_at`` as
-    its dated UTC text, ``agency``, ``address``, a typed area ...); an element that
-    does change (``vocab.KEY_ELEMENTS_MUTABLE``: call type, status, units, cross
-    street, later stage times) is refused unless the object form allows it by
-    name and says why.
-    """
-    fixed = {"enum": list(vocab.KEY_ELEMENTS)}
-    return _d(
-        {
-            "oneOf": [
-                {"type": "array", "items": fixed, "minItems": 1, "uniqueItems": True},
-                {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["fields", "allow_mutable", "reason"],
-                    "properties": {
-                        "fields": {
-                            "type": "array",
-                            "items": {
-                                "enum": [
-                                    *vocab.KEY_ELEMENTS,
-                                    *vocab.KEY_ELEMENTS_MUTABLE,
-                                ]
-                            },
-                            "minItems": 1,
-                            "uniqueItems": True,
-                        },
-                        "allow_mutable": {
-                            "type": "array",
-                            "items": {"enum": list(vocab.KEY_ELEMENTS_MUTABLE)},
-                            "minItems": 1,
-                        },
-                        "reason": {"type": "string", "minLength": 1},
-                    },
-                },
-            ]
-        },
-        "Mapped elements whose values identify a call where the feed has no id.",
-    )
-
-
-def _status_crosswalk_schema() -> dict:
-    return _d(
-        {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["values"],
-            "properties": {
-                "version": {"type": "integer", "minimum": 1},
-                "of": _d(
-                    {"enum": ["call", "unit"]},
-                    "Whose state the words describe (default: unit where "
-                    "rows_per is unit).",
-                ),
-                "note": {"type": "string"},
-                "values": {
-                    "type": "object",
-                    "minProperties": 1,
-                    "additionalProperties": _enum(vocab.STATUSES),
-                },
-            },
-        },
-        "The feed's own status words, read before the general table.",
-    )
-
-
 @lru_cache(maxsize=1)
 def config_schema() -> dict:
     area_status = _enum(vocab.CHICAGO_STATUS)
@@ -548,8 +480,8 @@ def config_schema() -> dict:
                 "unit/message: several rows of one response describe one call and "
                 "are merged (units joined).",
             ),
-            "record_key": _record_key_schema(),
-            "status_crosswalk": _status_crosswalk_schema(),
+            "record_key": record_key_schema(),
+            "status_crosswalk": status_crosswalk_schema(),
             "request": _request_schema(),
             "parse": _parse_schema(),
             "record": _record_mapping_schema(),
@@ -562,7 +494,7 @@ def config_schema() -> dict:
                         "platform": _enum(vocab.PLATFORMS),
                         "parse": _parse_schema(),
                         "record": _record_mapping_schema(),
-                        "record_key": _record_key_schema(),
+                        "record_key": record_key_schema(),
                     },
                 },
                 "How the bundled capture is read where its format is not the live "
