@@ -1,0 +1,429 @@
+"""A page of raw records -> common records, column by column (issue 12, item 3).
+
+The reference ``RecordBuilder`` maps and normalizes one record at a time. Here a
+page becomes polars columns: the mapping is compiled once per feed to column
+functions (``records/compile.py``), and every normalizer (time parsing, address,
+coordinates, call type, status, disposition, call source, unit count) runs once per
+DISTINCT value, or distinct tuple of its input columns, and its result joins back.
+Unit rows merge per call as a group-by (``merge_page``).
+
+The output is the same list of record dicts, in the same key order, as the
+reference builder gives (``tests/test_columnar.py`` checks every bundled capture),
+and the same run counts. A feed whose mapping does not compile, or a page whose
+values do not fit one column type, is built by the reference builder: ``fallback``
+says why.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from itertools import repeat
+from typing import Any
+
+import polars as pl
+
+from ..config.loader import FeedConfig
+from ..normalize.address import classify_address, classify_coordinates
+from ..normalize.call_source import classify_source
+from ..normalize.call_type import categorize
+from ..normalize.disposition import classify_disposition
+from ..normalize.status import status_from_raw, status_from_times
+from ..normalize.time import iso_local, iso_utc
+from .builder import (
+    _UNIT_SPLIT,
+    RecordBuilder,
+    _float,
+    _units,
+    content_key,
+    merge_rows,
+)
+from .compile import (
+    PY_SPACE,
+    Columns,
+    PageFallback,
+    Uncompilable,
+    as_text,
+    compile_columns,
+    null_where,
+    series_of,
+)
+
+# Set to "reference" to build every page with the row-at-a-time builder.
+ENV_SWITCH = "CFS_RECORD_PATH"
+_STAGE_TIMES = ("dispatched", "enroute", "onscene", "closed")
+
+
+def columnar_enabled(setting: str | None = None) -> bool:
+    """False when the setting (or ``CFS_RECORD_PATH``) asks for the reference."""
+    value = setting if setting is not None else os.environ.get(ENV_SWITCH, "")
+    return value.strip().lower() not in ("reference", "row", "rows")
+
+
+def text_column(s: pl.Series) -> pl.Series:
+    """``_str`` of a column: text, stripped, null when blank."""
+    text = as_text(s).str.strip_chars(PY_SPACE)
+    return null_where(text, text == "")
+
+
+def distinct_apply(
+    inputs: dict[str, pl.Series],
+    fn: Callable[..., Sequence[Any]],
+    outputs: Sequence[str],
+) -> dict[str, list[Any]]:
+    """``fn`` once per distinct tuple of the input columns; results per row."""
+    frame = pl.DataFrame(inputs)
+    uniq = frame.unique(maintain_order=True)
+    results = [fn(*row) for row in uniq.rows()]
+    keyed = uniq.with_columns(
+        [series_of(name, [r[i] for r in results]) for i, name in enumerate(outputs)]
+    )
+    joined = (
+        frame.with_row_index("_row")
+        .join(keyed, on=list(inputs), how="left", nulls_equal=True)
+        .sort("_row")
+    )
+    return {name: joined[name].to_list() for name in outputs}
+
+
+class ColumnarBuilder:
+    """Builds a page's common records for one feed, as ``RecordBuilder`` would."""
+
+    def __init__(self, config: FeedConfig, *, replay: bool = False) -> None:
+        self.reference = RecordBuilder(config, replay=replay)
+        self.counts = self.reference.counts  # one run count, whichever path built
+        self.fallback: str | None = None
+        self.pages_fallback = 0
+        try:
+            self.columns = compile_columns(self.reference.record_spec)
+        except (Uncompilable, ValueError, KeyError, TypeError) as exc:
+            self.columns = {}
+            self.fallback = f"{type(exc).__name__}: {exc}"
+
+    @property
+    def compiled(self) -> bool:
+        return self.fallback is None
+
+    def build_page(
+        self,
+        raws: list[dict[str, Any]],
+        *,
+        fetched_at: datetime,
+        source_url: str,
+        run_id: str,
+    ) -> list[dict[str, Any]]:
+        """The records of ``raws``; a page that cannot be built by columns (mixed
+        value types) raises ``PageFallback`` and the caller builds it by rows."""
+        if not self.compiled:
+            raise PageFallback(f"feed not compiled: {self.fallback}")
+        if not raws:
+            return []
+        return self._build(raws, fetched_at, source_url, run_id)
+
+    # ---------------------------------------------------------------- stages
+    def _value(self, cols: Columns, name: str) -> pl.Series:
+        fn = self.columns.get(name)
+        if fn is None:
+            return pl.Series(name, [None] * cols.n, dtype=pl.String)
+        out = fn(cols)
+        if len(out) != cols.n:
+            raise PageFallback(f"{name}: column of {len(out)} for {cols.n} rows")
+        return out.alias(name)
+
+    def _times(
+        self, cols: Columns, fetched: datetime, out: dict[str, Any]
+    ) -> dict[str, list[bool]]:
+        ref = self.reference
+        flags: list[pl.Series] = []
+        bases: list[pl.Series] = []
+        present: dict[str, list[bool]] = {}
+        for ts, name, raw_key, utc_key, local_key in ref._ts_names:
+            opts = ref.time_specs[name]
+            if opts is None:
+                for key in (raw_key, utc_key, local_key):
+                    out[key] = repeat(None)
+                present[ts] = [False] * cols.n
+                continue
+
+            def parse(value: Any, opts: dict[str, Any] = opts, name: str = name) -> Any:
+                tv = ref._parse_time(opts, value, fetched)
+                flag = f"{name}:{tv.flag}" if tv.flag else None
+                return (
+                    tv.raw,
+                    iso_utc(tv.utc),
+                    iso_local(tv.local),
+                    flag,
+                    tv.basis or None,
+                    tv.utc is not None,
+                )
+
+            got = distinct_apply(
+                {"v": self._value(cols, name)},
+                parse,
+                ("raw", "utc", "local", "flag", "basis", "has_utc"),
+            )
+            out[raw_key], out[utc_key], out[local_key] = (
+                got["raw"],
+                got["utc"],
+                got["local"],
+            )
+            present[ts] = [bool(x) for x in got["has_utc"]]
+            flag = pl.Series(name, got["flag"], dtype=pl.String)
+            unparsed = int((flag == f"{name}:unparsed").sum() or 0)
+            if unparsed:
+                self.counts[f"{name}:unparsed"] += unparsed
+            flags.append(flag)
+            bases.append(pl.Series(name, got["basis"], dtype=pl.String))
+        out["time_zone"] = repeat(ref.tz)
+        if bases:
+            frame = pl.DataFrame(
+                {f"f{i}": s for i, s in enumerate(flags)}
+                | {f"b{i}": s for i, s in enumerate(bases)}
+            )
+            n = len(flags)
+            done = frame.select(
+                pl.coalesce([f"b{i}" for i in range(n)]).alias("basis"),
+                pl.concat_str(
+                    [f"f{i}" for i in range(n)], separator=";", ignore_nulls=True
+                ).alias("flags"),
+            )
+            out["tz_basis"] = done["basis"].to_list()
+            flags_col = done["flags"]
+            out["time_flags"] = null_where(flags_col, flags_col == "").to_list()
+        else:
+            out["tz_basis"] = out["time_flags"] = repeat(None)
+        return present
+
+    def _build(
+        self,
+        raws: list[dict[str, Any]],
+        fetched: datetime,
+        source_url: str,
+        run_id: str,
+    ) -> list[dict[str, Any]]:
+        ref = self.reference
+        cols = Columns(raws)
+        mapped = self.columns
+        out: dict[str, Any] = {"feed_id": repeat(ref.feed_id)}
+
+        call_id = text_column(self._value(cols, "call_id")).to_list()
+        out["call_id"] = call_id
+        keys = list(call_id)
+        missing = 0
+        for i, value in enumerate(keys):
+            if value is None:
+                keys[i] = content_key(raws[i], ref.key_fields)
+                missing += 1
+        if missing and "call_id" in mapped:
+            self.counts["call_id:missing"] += missing
+        out["record_key"] = keys
+
+        present = self._times(cols, fetched, out)
+
+        address_raw = text_column(self._value(cols, "address"))
+        cross = text_column(self._value(cols, "cross_street"))
+        out["address_raw"] = address_raw.to_list()
+        out["cross_street_raw"] = cross.to_list()
+        if "address" in mapped or "cross_street" in mapped:
+
+            def address(a: Any, c: Any) -> tuple[Any, ...]:
+                got = classify_address(a, ceiling=ref.address_ceiling, cross_street=c)
+                return got.cleaned, got.granularity, got.reason
+
+            got = distinct_apply(
+                {"a": address_raw, "c": cross},
+                address,
+                ("address", "address_granularity", "address_basis"),
+            )
+            out.update(got)
+            unknown = sum(1 for g in got["address_granularity"] if g == "unknown")
+        else:
+            withheld = ref.address_ceiling == "withheld"
+            out["address"] = repeat(None)
+            out["address_granularity"] = repeat("withheld" if withheld else "unknown")
+            out["address_basis"] = repeat(
+                "policy_ceiling" if withheld else "not_mapped"
+            )
+            unknown = 0 if withheld else cols.n
+        if unknown:
+            self.counts["address_granularity:unknown"] += unknown
+
+        def coords(lat: Any, lon: Any) -> tuple[Any, ...]:
+            granularity = classify_coordinates(lat, lon, policy=ref.coord_policy)
+            return _float(lat), _float(lon), granularity
+
+        out.update(
+            distinct_apply(
+                {
+                    "lat": self._value(cols, "latitude"),
+                    "lon": self._value(cols, "longitude"),
+                },
+                coords,
+                ("latitude", "longitude", "coord_granularity"),
+            )
+        )
+
+        call_type = text_column(self._value(cols, "call_type"))
+        code = text_column(self._value(cols, "call_type_code"))
+        initial = text_column(self._value(cols, "call_type_initial"))
+        out["call_type_code_raw"] = code.to_list()
+        out["call_type_raw"] = call_type.to_list()
+        out["call_type_initial_raw"] = initial.to_list()
+
+        def call_category(t: Any, c: Any, i: Any) -> tuple[Any, ...]:
+            cat = categorize(t or i, feed_id=ref.feed_id, code=c)
+            return cat.category, cat.basis, cat.apco_code
+
+        got = distinct_apply(
+            {"t": call_type, "c": code, "i": initial},
+            call_category,
+            ("call_type_category", "category_basis", "apco_code"),
+        )
+        out.update(got)
+        unmapped = sum(1 for c in got["call_type_category"] if c == "unmapped")
+        if unmapped:
+            self.counts["call_type_category:unmapped"] += unmapped
+        out["priority_raw"] = text_column(self._value(cols, "priority")).to_list()
+
+        status_raw = text_column(self._value(cols, "status"))
+        out["status_raw"] = status_raw.to_list()
+
+        def status(s: Any, d: bool, e: bool, o: bool, c: bool) -> tuple[Any, ...]:
+            value, basis = "unknown", "none"
+            if s is not None:
+                value, basis = status_from_raw(s), "explicit"
+            if value == "unknown" and (d or e or o or c):
+                value = status_from_times(
+                    dispatched=d or None, enroute=e or None, onscene=o or None,
+                    closed=c or None,
+                )  # fmt: skip
+                basis = "derived_from_timestamps"
+            if value == "unknown" and ref.history:
+                value, basis = "closed", "feed_presence"
+            return value, basis
+
+        stage = {
+            t: pl.Series(t, present[t], dtype=pl.Boolean) for t in _STAGE_TIMES
+        }
+        got = distinct_apply(
+            {"s": status_raw} | stage, status, ("status", "status_basis")
+        )
+        out.update(got)
+        status_col = pl.Series("status", got["status"], dtype=pl.String)
+
+        disp_raw = text_column(self._value(cols, "disposition"))
+        out["disposition_raw"] = disp_raw.to_list()
+        disp_mapped = "disposition" in mapped
+
+        def disposition(d: Any, s: Any) -> tuple[Any, ...]:
+            if d is not None:
+                return (classify_disposition(d, feed_id=ref.feed_id),)
+            if disp_mapped and s != "closed":
+                return ("open",)
+            return ("unknown",)
+
+        out.update(
+            distinct_apply(
+                {"d": disp_raw, "s": status_col},
+                disposition,
+                ("disposition_category",),
+            )
+        )
+
+        source_raw = text_column(self._value(cols, "source"))
+        out["source_raw"] = source_raw.to_list()
+        type_text = pl.DataFrame({"t": call_type, "i": initial}).select(
+            pl.coalesce("t", "i")
+        )["t"]
+
+        def source(s: Any, t: Any) -> tuple[Any, ...]:
+            src = classify_source(s, feed_id=ref.feed_id, call_type=t)
+            unknown = src.source == "unknown" and s is not None
+            return src.source, src.basis, src.is_officer_initiated, unknown
+
+        got = distinct_apply(
+            {"s": source_raw, "t": type_text},
+            source,
+            ("call_source", "call_source_basis", "is_officer_initiated", "u"),
+        )
+        unknown_source = sum(1 for u in got.pop("u") if u)
+        if unknown_source:
+            self.counts["call_source:unknown"] += unknown_source
+        out.update(got)
+
+        out["agency_raw"] = text_column(self._value(cols, "agency")).to_list()
+        for area_key, getter in ref._areas:
+            out[area_key] = (
+                text_column(self._value(cols, area_key)).to_list()
+                if getter is not None
+                else repeat(None)
+            )
+
+        units = text_column(self._value(cols, "units"))
+        out["units_raw"] = units.to_list()
+
+        def unit_count(count: Any, text: Any) -> tuple[Any]:
+            if count is None and text:
+                count = len([u for u in _UNIT_SPLIT.split(text) if u])
+            try:
+                count = None if count is None else int(float(count))
+            except (TypeError, ValueError, OverflowError):
+                count = None
+            return (count if count is not None and 0 <= count < 2**31 else None,)
+
+        out.update(
+            distinct_apply(
+                {"n": self._value(cols, "unit_count"), "u": units},
+                unit_count,
+                ("unit_count",),
+            )
+        )
+        out["source_url"] = repeat(source_url)
+        out["fetched_at"] = repeat(iso_utc(fetched))
+        out["run_id"] = repeat(run_id)
+        out["config_version"] = repeat(ref.config.version)
+        out["raw"] = raws
+        self.counts["records"] += cols.n
+        names = list(out)
+        return [
+            dict(zip(names, row, strict=True))
+            for row in zip(*out.values(), strict=False)
+        ]
+
+
+def merge_page(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``merge_rows`` as a group-by on ``record_key``: a call listed on one row
+    is finished in place (its units re-joined); the rows of a call listed on
+    several are merged by the reference rules, group by group, in the order
+    calls first appear."""
+    if not records:
+        return []
+    keys = pl.Series("k", [r["record_key"] for r in records], dtype=pl.String)
+    groups = (
+        pl.DataFrame({"k": keys})
+        .with_row_index("i")
+        .group_by("k", maintain_order=True)
+        .agg(pl.col("i"))
+    )
+    out: list[dict[str, Any]] = []
+    for rows in groups["i"].to_list():
+        if len(rows) > 1:
+            out.extend(merge_rows([records[i] for i in rows]))
+            continue
+        rec = records[rows[0]]
+        rec["raw"] = [rec["raw"]]
+        units = _units(rec.get("units_raw"))
+        if units:
+            rec["units_raw"] = " ".join(units)
+            rec["unit_count"] = len(units)
+        out.append(rec)
+    return out
+
+
+__all__ = [
+    "ColumnarBuilder",
+    "PageFallback",
+    "columnar_enabled",
+    "merge_page",
+]
