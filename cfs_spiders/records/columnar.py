@@ -29,14 +29,13 @@ from ..normalize.address import classify_address, classify_coordinates
 from ..normalize.call_source import classify_source
 from ..normalize.call_type import categorize
 from ..normalize.disposition import classify_disposition
-from ..normalize.status import status_from_raw, status_from_times
+from ..normalize.status import IN_PROGRESS, call_status
 from ..normalize.time import iso_local, iso_utc
 from .builder import (
     _UNIT_SPLIT,
     RecordBuilder,
     _float,
     _units,
-    content_key,
     merge_rows,
 )
 from .compile import (
@@ -152,7 +151,8 @@ class ColumnarBuilder:
                 return (
                     tv.raw,
                     iso_utc(tv.utc),
-                    iso_local(tv.local),
+                    # a date without a clock keeps its day, never a midnight instant
+                    tv.day if tv.day else iso_local(tv.local),
                     flag,
                     tv.basis or None,
                     tv.utc is not None,
@@ -209,15 +209,11 @@ class ColumnarBuilder:
 
         call_id = text_column(self._value(cols, "call_id")).to_list()
         out["call_id"] = call_id
-        keys = list(call_id)
-        missing = 0
-        for i, value in enumerate(keys):
-            if value is None:
-                keys[i] = content_key(raws[i], ref.key_fields)
-                missing += 1
+        # a call without an id is keyed once its elements are built (below)
+        out["record_key"] = call_id
+        missing = sum(1 for value in call_id if value is None)
         if missing and "call_id" in mapped:
             self.counts["call_id:missing"] += missing
-        out["record_key"] = keys
 
         present = self._times(cols, fetched, out)
 
@@ -229,18 +225,19 @@ class ColumnarBuilder:
 
             def address(a: Any, c: Any) -> tuple[Any, ...]:
                 got = classify_address(a, ceiling=ref.address_ceiling, cross_street=c)
-                return got.cleaned, got.granularity, got.reason
+                return got.cleaned, got.form, got.granularity, got.reason
 
             got = distinct_apply(
                 {"a": address_raw, "c": cross},
                 address,
-                ("address", "address_granularity", "address_basis"),
+                ("address", "address_form", "address_granularity", "address_basis"),
             )
             out.update(got)
             unknown = sum(1 for g in got["address_granularity"] if g == "unknown")
         else:
             withheld = ref.address_ceiling == "withheld"
             out["address"] = repeat(None)
+            out["address_form"] = repeat("withheld" if withheld else "unknown")
             out["address_granularity"] = repeat("withheld" if withheld else "unknown")
             out["address_basis"] = repeat(
                 "policy_ceiling" if withheld else "not_mapped"
@@ -273,42 +270,66 @@ class ColumnarBuilder:
 
         def call_category(t: Any, c: Any, i: Any) -> tuple[Any, ...]:
             cat = categorize(t or i, feed_id=ref.feed_id, code=c)
-            return cat.category, cat.basis, cat.apco_code
+            version = getattr(cat, "crosswalk_version", None)
+            similarity = getattr(cat, "similarity", None)
+            return (
+                cat.category,
+                cat.basis,
+                getattr(cat, "confidence", None),
+                None if version is None else str(version),
+                getattr(cat, "matched_example", None),
+                None if similarity is None else float(similarity),
+                cat.apco_code,
+            )
 
         got = distinct_apply(
             {"t": call_type, "c": code, "i": initial},
             call_category,
-            ("call_type_category", "category_basis", "apco_code"),
+            (
+                "call_type_category",
+                "category_basis",
+                "category_confidence",
+                "crosswalk_version",
+                "category_matched_example",
+                "category_similarity",
+                "apco_code",
+            ),
         )
         out.update(got)
         unmapped = sum(1 for c in got["call_type_category"] if c == "unmapped")
         if unmapped:
             self.counts["call_type_category:unmapped"] += unmapped
+        for version in got["crosswalk_version"]:
+            if version is not None:
+                self.counts[f"crosswalk:call_type:{version}"] += 1
         out["priority_raw"] = text_column(self._value(cols, "priority")).to_list()
 
         status_raw = text_column(self._value(cols, "status"))
         out["status_raw"] = status_raw.to_list()
 
         def status(s: Any, d: bool, e: bool, o: bool, c: bool) -> tuple[Any, ...]:
-            value, basis = "unknown", "none"
-            if s is not None:
-                value, basis = status_from_raw(s), "explicit"
-            if value == "unknown" and (d or e or o or c):
-                value = status_from_times(
-                    dispatched=d or None, enroute=e or None, onscene=o or None,
-                    closed=c or None,
-                )  # fmt: skip
-                basis = "derived_from_timestamps"
-            if value == "unknown" and ref.history:
-                value, basis = "closed", "feed_presence"
-            return value, basis
+            present = {"dispatched": d, "enroute": e, "onscene": o, "closed": c}
+            got = call_status(
+                s,
+                {k: True if v else None for k, v in present.items()},
+                board=ref.board,
+                crosswalk=ref.status_crosswalk,
+            )
+            return got.status, got.basis, got.table
 
-        stage = {
-            t: pl.Series(t, present[t], dtype=pl.Boolean) for t in _STAGE_TIMES
-        }
+        stage = {t: pl.Series(t, present[t], dtype=pl.Boolean) for t in _STAGE_TIMES}
         got = distinct_apply(
-            {"s": status_raw} | stage, status, ("status", "status_basis")
+            {"s": status_raw} | stage, status, ("status", "status_basis", "table")
         )
+        tables = got.pop("table")
+        version = ref.status_crosswalk.version
+        for table, raw_status in zip(tables, out["status_raw"], strict=True):
+            if table is not None:
+                self.counts[f"status_table:{table}"] += 1
+                if table == "feed":
+                    self.counts[f"crosswalk:status:{version}"] += 1
+            elif raw_status is not None:
+                self.counts["status:unknown"] += 1
         out.update(got)
         status_col = pl.Series("status", got["status"], dtype=pl.String)
 
@@ -319,7 +340,7 @@ class ColumnarBuilder:
         def disposition(d: Any, s: Any) -> tuple[Any, ...]:
             if d is not None:
                 return (classify_disposition(d, feed_id=ref.feed_id),)
-            if disp_mapped and s != "closed":
+            if disp_mapped and s in IN_PROGRESS:
                 return ("open",)
             return ("unknown",)
 
@@ -384,15 +405,26 @@ class ColumnarBuilder:
         out["run_id"] = repeat(run_id)
         out["config_version"] = repeat(ref.config.version)
         out["raw"] = raws
-        self.counts["records"] += cols.n
         names = list(out)
-        return [
+        records = [
             dict(zip(names, row, strict=True))
             for row in zip(*out.values(), strict=False)
         ]
+        if missing:
+            key, incomplete = ref.key.key, 0
+            for rec in records:
+                if rec["call_id"] is None:
+                    rec["record_key"], complete = key(rec)
+                    incomplete += not complete
+            if incomplete:
+                self.counts["record_key:incomplete"] += incomplete
+        self.counts["records"] += cols.n
+        return records
 
 
-def merge_page(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def merge_page(
+    records: list[dict[str, Any]], rows_per: str = "unit"
+) -> list[dict[str, Any]]:
     """``merge_rows`` as a group-by on ``record_key``: a call listed on one row
     is finished in place (its units re-joined); the rows of a call listed on
     several are merged by the reference rules, group by group, in the order
@@ -409,7 +441,7 @@ def merge_page(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for rows in groups["i"].to_list():
         if len(rows) > 1:
-            out.extend(merge_rows([records[i] for i in rows]))
+            out.extend(merge_rows([records[i] for i in rows], rows_per))
             continue
         rec = records[rows[0]]
         rec["raw"] = [rec["raw"]]

@@ -24,6 +24,12 @@ from scrapy.http import Request, Response
 from ...config.loader import FeedConfig
 from ...normalize.time import parse_iso, parse_time
 from ...records.builder import RecordBuilder, merge_rows
+from ...records.columnar import (
+    ColumnarBuilder,
+    PageFallback,
+    columnar_enabled,
+    merge_page,
+)
 from ...records.gcpause import paused_gc
 from ...records.items import RecordBatch
 from ...records.mapping import get_path, spec_paths
@@ -136,6 +142,9 @@ class FeedSpider(scrapy.Spider):
         )
         self.run: RunState | None = None
         self.builder: RecordBuilder | None = None
+        # The page path (records/columnar.py) where the feed's mapping compiles;
+        # None: every record is built by the row builder (the reference).
+        self.columnar: ColumnarBuilder | None = None
         self.parse_options: dict[str, Any] = {}
         self.request_options: dict[str, Any] = dict(self.config.get("request") or {})
         self.state: dict[str, Any] = {}
@@ -156,6 +165,13 @@ class FeedSpider(scrapy.Spider):
         source = self.config.source(replay)
         self.parse_options = source["parse"]
         self.builder = RecordBuilder(self.config, replay=replay)
+        self.columnar = None
+        if columnar_enabled(crawler.settings.get("CFS_RECORD_PATH")):
+            columnar = ColumnarBuilder(self.config, replay=replay)
+            if columnar.compiled:
+                self.columnar, self.builder = columnar, columnar.reference
+            else:
+                log.info("%s: row builder (%s)", self.name, columnar.fallback)
         self.run = RunState(
             run_id=self.run_id,
             feed_id=self.name,
@@ -277,7 +293,8 @@ class FeedSpider(scrapy.Spider):
             with paused_gc():
                 built = self.build_records(raw_records, start, start + step, response)
                 if merge:
-                    built = merge_rows(built, self.config.get("rows_per", "call"))
+                    merger = merge_page if self.columnar is not None else merge_rows
+                    built = merger(built, self.config.get("rows_per", "call"))
             run.records += len(built)
             if built:  # one item a batch: Scrapy's per-item cost paid once
                 yield RecordBatch(built)
@@ -312,6 +329,10 @@ class FeedSpider(scrapy.Spider):
         once built); one bad record never stops the rest."""
         assert self.run is not None and self.builder is not None
         run, build = self.run, self.builder.build
+        if self.columnar is not None:
+            built = self._build_columnar(raw_records, start, end, response)
+            if built is not None:
+                return built
         built = []
         for index in range(start, min(end, len(raw_records))):
             raw, raw_records[index] = raw_records[index], None
@@ -331,6 +352,46 @@ class FeedSpider(scrapy.Spider):
                 )
                 log.warning("%s: record %d skipped: %s", self.name, index, exc)
         return built
+
+    def _build_columnar(
+        self, raw_records: list[Any], start: int, end: int, response: Response
+    ) -> list[dict[str, Any]] | None:
+        """The slice built by columns, or None (nothing consumed) when the page
+        does not fit (mixed value types, a non-dict row): the rows then go to
+        the row builder, which skips a bad record without losing the rest."""
+        assert self.run is not None and self.columnar is not None
+        raws = raw_records[start:end]
+        counts = self.columnar.counts.copy()
+        try:
+            if not all(isinstance(r, dict) for r in raws):
+                raise PageFallback("a raw record that is not a mapping")
+            built = self.columnar.build_page(
+                raws,
+                fetched_at=self.run.fetched_at,
+                source_url=response.url,
+                run_id=self.run.run_id,
+            )
+        except Exception as exc:  # the row builder is the reference: use it
+            self.columnar.counts.clear()
+            self.columnar.counts.update(counts)
+            log.info(
+                "%s: page built by rows (%s: %s)", self.name, type(exc).__name__, exc
+            )
+            self._count_page("reference")
+            return None
+        for index in range(start, min(end, len(raw_records))):
+            raw_records[index] = None
+        self._count_page("columnar")
+        return built
+
+    def _count_page(self, path: str) -> None:
+        """Which builder built a page: ``record_pages:<path>`` in the run report's
+        counts (and the Scrapy stats)."""
+        assert self.builder is not None
+        self.builder.counts[f"record_pages:{path}"] += 1
+        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        if stats is not None:
+            stats.inc_value(f"cfs/record_pages/{path}")
 
     def track_high_water(self, raw_records: list[dict[str, Any]]) -> None:
         """The largest value of the feed's ``incremental_field`` seen this run, as
