@@ -38,6 +38,7 @@ from .builder import (
     _units,
     merge_rows,
 )
+from .coltime import iso_local_times
 from .compile import (
     PY_SPACE,
     Columns,
@@ -158,11 +159,7 @@ class ColumnarBuilder:
                     tv.utc is not None,
                 )
 
-            got = distinct_apply(
-                {"v": self._value(cols, name)},
-                parse,
-                ("raw", "utc", "local", "flag", "basis", "has_utc"),
-            )
+            got = self._time_column(self._value(cols, name), opts, parse)
             out[raw_key], out[utc_key], out[local_key] = (
                 got["raw"],
                 got["utc"],
@@ -194,6 +191,34 @@ class ColumnarBuilder:
         else:
             out["tz_basis"] = out["time_flags"] = repeat(None)
         return present
+
+    def _time_column(
+        self, values: pl.Series, opts: dict[str, Any], parse: Callable[..., Any]
+    ) -> dict[str, list[Any]]:
+        """One timestamp column: ISO wall-clock rows by polars (``coltime``), the
+        rest by ``parse_time`` once per distinct value."""
+        names = ("raw", "utc", "local", "flag", "basis", "has_utc")
+        fast = None
+        if not opts.get("epoch") and not opts.get("time_only"):
+            fast = iso_local_times(values, self.reference.tz)
+        if fast is None:
+            return distinct_apply({"v": values}, parse, names)
+        n = len(values)
+        res = {
+            "raw": fast.raw,
+            "utc": fast.utc,
+            "local": fast.local,
+            "flag": pl.Series("flag", [None] * n, dtype=pl.String),
+            "basis": pl.Series("basis", ["documented_local"] * n, dtype=pl.String),
+            "has_utc": pl.Series("has_utc", [True] * n, dtype=pl.Boolean),
+        }
+        slow = (~fast.mask).arg_true()
+        if len(slow):
+            got = distinct_apply({"v": values.gather(slow)}, parse, names)
+            for key in names:
+                part = series_of(key, got[key])
+                res[key] = res[key].scatter(slow, part.cast(res[key].dtype))
+        return {key: res[key].to_list() for key in names}
 
     def _build(
         self,

@@ -110,16 +110,44 @@ class Columns:
         self.raws = raws
         self.n = len(raws)
         self._cache: dict[str, pl.Series] = {}
+        self._text: dict[str, pl.Series] = {}
+
+    def values(self, path: str) -> list[Any]:
+        return [raw[path] if path in raw else get_path(raw, path) for raw in self.raws]
 
     def path(self, path: str) -> pl.Series:
         s = self._cache.get(path)
         if s is None:
-            values = [
-                raw[path] if path in raw else get_path(raw, path) for raw in self.raws
-            ]
-            s = blank_to_null(series_of(path, values))
+            s = blank_to_null(series_of(path, self.values(path)))
             self._cache[path] = s
         return s
+
+    def text(self, path: str) -> pl.Series:
+        """The path as text (``to_text`` of each value), for a consumer that reads
+        nothing but the text: values of any type (a GeoJSON point, mixed numbers
+        and text) then fit one column."""
+        s = self._text.get(path)
+        if s is None:
+            try:
+                s = as_text(self.path(path))
+            except PageFallback:
+                values = [to_text(_blank(v)) for v in self.values(path)]
+                s = pl.Series(path, values, dtype=pl.String)
+            self._text[path] = s
+        return s
+
+
+def _blank(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def reads_text(step: Any) -> bool:
+    """True for a step whose result depends only on ``to_text`` of its input."""
+    if not isinstance(step, dict):
+        return False
+    if "map" in step:
+        return not step.get("keep_unmapped", "default" not in step)
+    return any(k in step for k in ("regex", "split", "count", "template", "html_dl"))
 
 
 def _regex_fn(spec: dict[str, Any]) -> Callable[[pl.Series], pl.Series]:
@@ -250,7 +278,7 @@ def compile_column(spec: Any) -> ColumnFn:
         def base(cols: Columns) -> pl.Series:
             parts = {}
             for i, p in enumerate(paths):
-                text = as_text(cols.path(p)).str.strip_chars(PY_SPACE)
+                text = cols.text(p).str.strip_chars(PY_SPACE)
                 parts[f"p{i}"] = null_where(text, text == "")
             frame = pl.DataFrame(parts, schema={k: pl.String for k in parts})
             joined = frame.select(
@@ -261,9 +289,12 @@ def compile_column(spec: Any) -> ColumnFn:
 
     elif "field" in spec:
         names = [spec["field"]] if isinstance(spec["field"], str) else spec["field"]
+        steps_spec = spec.get("steps") or []
+        # only text reaches the first step: read the field as text
+        read = "text" if steps_spec and reads_text(steps_spec[0]) else "path"
 
         def base(cols: Columns) -> pl.Series:
-            series = [cols.path(n) for n in names]
+            series = [getattr(cols, read)(n) for n in names]
             return series[0] if len(series) == 1 else _coalesce(series)
 
     else:
