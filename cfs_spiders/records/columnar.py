@@ -38,7 +38,7 @@ from .builder import (
     _units,
     merge_rows,
 )
-from .coltime import iso_local_times
+from .coltime import epoch_times, iso_local_times
 from .compile import (
     PY_SPACE,
     Columns,
@@ -199,8 +199,12 @@ class ColumnarBuilder:
         rest by ``parse_time`` once per distinct value."""
         names = ("raw", "utc", "local", "flag", "basis", "has_utc")
         fast = None
-        if not opts.get("epoch") and not opts.get("time_only"):
-            fast = iso_local_times(values, self.reference.tz)
+        tz = self.reference.tz
+        if opts.get("epoch"):
+            reference = opts.get("epoch_reference", "UTC")
+            fast = epoch_times(values, tz, opts["epoch"], reference)
+        elif not opts.get("time_only"):
+            fast = iso_local_times(values, tz)
         if fast is None:
             return distinct_apply({"v": values}, parse, names)
         n = len(values)
@@ -209,7 +213,7 @@ class ColumnarBuilder:
             "utc": fast.utc,
             "local": fast.local,
             "flag": pl.Series("flag", [None] * n, dtype=pl.String),
-            "basis": pl.Series("basis", ["documented_local"] * n, dtype=pl.String),
+            "basis": pl.Series("basis", [fast.basis] * n, dtype=pl.String),
             "has_utc": pl.Series("has_utc", [True] * n, dtype=pl.Boolean),
         }
         slow = (~fast.mask).arg_true()
