@@ -267,3 +267,60 @@ def test_synthetic_page_of_mixed_types_builds_by_rows_in_the_spider() -> None:
             source_url="https://x/",
             run_id="r1",
         )
+
+
+# SYNTHETIC stamps around the polars time readers' edges: the fall-back hour
+# (ambiguous) and spring-forward gap (non-existent) of Los Angeles, pre-1970 and
+# pre-1000 years, odd fractions, a space separator, padding, an offset, garbage.
+SYNTHETIC_TIMES = [
+    "2025-11-02T01:30:00.000",
+    "2025-03-09T02:30:00.000",
+    "2025-03-09T03:00:00.000",
+    "1969-12-31T23:59:59.000",
+    "0999-01-01T00:00:00",
+    "1883-11-18T12:00:00",
+    "2026-01-17T09:14:09.123456",
+    "2026-01-17T09:14:09.1",
+    "2026-01-17 09:14:09",
+    "  2026-01-17T09:14:09.000  ",
+    "2026-01-17T09:14:09-08:00",
+    "2026-02-30T00:00:00",
+    "2026/01/17 09:14:09 AM",
+    "yesterday",
+    None,
+]
+SYNTHETIC_EPOCHS = [
+    0,
+    1768670049123,
+    -1,
+    3_999_999_999_999,
+    4_000_000_000_000,
+    253_402_300_799_999,
+    1762072200000,  # inside the fall-back hour, local Central time
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    ("feed_id", "field", "values"),
+    [
+        ("ca_san_francisco_police_dispatched_realtime", "received_datetime",
+         SYNTHETIC_TIMES),
+        ("tx_houston_hec_active_incidents", "CALL_TIME", SYNTHETIC_EPOCHS),
+    ],
+)  # fmt: skip
+def test_synthetic_times_match_reference(feed_id: str, field: str, values: list):
+    cfg = get_config(feed_id)
+    reference = RecordBuilder(cfg, replay=False)
+    columnar = ColumnarBuilder(cfg, replay=False)
+    fetched = datetime(2026, 1, 17, 17, 14, 9, tzinfo=UTC)
+    raws = [
+        {field: v, "cad_number": str(i), "EVENT_ID": i} for i, v in enumerate(values)
+    ]
+    kw = {"fetched_at": fetched, "source_url": "https://x/", "run_id": "r1"}
+    expected = [reference.build(r, **kw) for r in raws]
+    assert_same(expected, columnar.build_page(raws, **kw), feed_id)
+    assert columnar.counts == reference.counts
+    flags = {r["time_flags"] for r in expected}
+    if field == "received_datetime":  # the edge cases are really exercised
+        assert {"received_at:ambiguous", "received_at:nonexistent"} <= flags
