@@ -76,6 +76,7 @@ def calls_fields() -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------- comparison.csv
 _FEED_FACTS: dict[str, tuple[str, str]] = {
+    "place": ("string", "The place (city or county, state): the unit findings count."),
     "agency": ("string", "Publishing agency."),
     "city": ("string", "City."),
     "state": ("string", "Two-letter state."),
@@ -96,6 +97,32 @@ _FEED_FACTS: dict[str, tuple[str, str]] = {
         "What the row shows: measured from stored records, "
         "declared only (no stored records), or Chicago's config.",
     ),
+    "run_mode": (
+        "string",
+        "How the evidence was fetched: live, replay (a recorded "
+        "capture served again) or both (live+replay).",
+    ),
+    "evidence_first": ("datetime", "First fetch or capture time behind the row (UTC)."),
+    "evidence_last": ("datetime", "Last fetch or capture time behind the row (UTC)."),
+    "evidence_age_days": ("integer", "Days from evidence_last to this comparison."),
+    "capture_kind_label": (
+        "string",
+        "publisher response, third-party re-export or filtered sample.",
+    ),
+    "capture_filter": ("string", "What a filtered sample was filtered on."),
+    "capture_origin": ("string", "Where the capture came from (repository, commit)."),
+    "capture_origin_url": ("string", "Link to the capture's origin."),
+    "last_live_fetch": ("datetime", "Last successful live fetch (UTC); empty if none."),
+    "evidence_marks": (
+        "string",
+        "Why the row's evidence needs care: older than the age limit, filtered sample.",
+    ),
+    "as_of": ("date", "Chicago: date its claims were last checked."),
+    "first_seen_before_received_n": (
+        "integer",
+        "Calls whose first seen (capture time) precedes their received time.",
+    ),
+    "first_seen_before_received_note": ("string", "What that means for the capture."),
     "records_stored": ("integer", "Calls in the store for this feed."),
     "observations": ("integer", "Sightings of those calls across runs."),
     "runs": ("integer", "Successful runs that stored records."),
@@ -183,6 +210,26 @@ _ELEMENT_METRICS: dict[str, tuple[str, str, list[str] | None]] = {
     "types": ("string", "Area types published, semicolon-separated.", None),
     "example": ("string", "One real value from a stored record.", None),
     "source": ("string", "Chicago: the source of the status claim.", None),
+    "levels": (
+        "string",
+        "Chicago: status per precision step (exact: withheld; ...).",
+        None,
+    ),
+    "citations": (
+        "string",
+        "Chicago: quoted words, document title, URL and date accessed, '|'-separated.",
+        None,
+    ),
+    "citation_urls": ("string", "Chicago: the cited URLs, semicolon-separated.", None),
+    "exact_ending_00_n": ("integer", "House numbers classed exact ending in 00.", None),
+    "exact_house_numbers_n": ("integer", "House numbers classed exact.", None),
+    "correction": ("string", "A correction of the config the evidence forced.", None),
+    "block_label_with_number_n": (
+        "integer",
+        "Block-level addresses whose text still carries a house number.",
+        None,
+    ),
+    "block_label_with_number_example": ("string", "One such address.", None),
 }
 
 
@@ -250,6 +297,18 @@ def withheld_fields() -> list[dict[str, Any]]:
         "element_label": ("string", "Element in words."),
         "chicago_status": ("string", "Chicago's status for the element."),
         "chicago_source": ("string", "Source of Chicago's status."),
+        "chicago_levels": ("string", "Chicago's status per precision step."),
+        "chicago_citation_urls": ("string", "URLs cited for Chicago's status."),
+        "places_publishing_n": (
+            "integer",
+            "Places with a feed whose stored records carry it for >= 95% of calls.",
+        ),
+        "places_measured_n": ("integer", "Places with a feed with stored records."),
+        "places_publishing": ("string", "Those places, semicolon-separated."),
+        "places_partial": (
+            "string",
+            "Places where a feed carries it for some calls, none for >= 95%.",
+        ),
         "feeds_publishing_n": (
             "integer",
             "Feeds whose stored records carry it (published or partial).",

@@ -43,6 +43,13 @@ from .constants import (
     PUBLISHED_MIN,
     TIME_RESOLUTIONS,
 )
+from .evidence import (
+    address_check_rows,
+    evidence_facts,
+    feed_runs,
+    lowers_exact_to_block,
+    rounded_house_numbers,
+)
 from .timing import _ts, feed_timing
 
 log = logging.getLogger(__name__)
@@ -224,6 +231,7 @@ def _feed_facts(cfg: FeedConfig) -> list[tuple[str, Any]]:
     d = cfg.data
     policy = d.get("location_policy") or {}
     return [
+        ("place", f"{d.get('city')}, {d.get('state')}"),
         ("agency", d.get("agency")),
         ("city", d.get("city")),
         ("state", d.get("state")),
@@ -265,11 +273,17 @@ def measure_feed(
     calls: list[dict[str, Any]],
     fetches: list[str],
     observations: int = 0,
+    runs: list[dict[str, Any]] | None = None,
 ) -> list[Row]:
-    """Tidy rows for one feed with a platform: facts, then each element."""
+    """Tidy rows for one feed with a platform: facts, evidence, then each element."""
     feed = cfg.feed_id
     n = len(calls)
     rows: list[Row] = [(feed, FEED, k, v) for k, v in _feed_facts(cfg)]
+    if runs is None:
+        runs = [{"mode": None, "fetched_at": f} for f in fetches]
+    rows += [(feed, FEED, k, v) for k, v in evidence_facts(cfg, runs).items()]
+    if n:
+        rows += address_check_rows(feed, calls)
     received = sorted(c["received_at_utc"] for c in calls if c["received_at_utc"])
     seen_first = min((c["first_seen"] for c in calls), default=None)
     seen_last = max((c["last_seen"] for c in calls), default=None)
@@ -335,11 +349,15 @@ def _element_detail(
     """Granularity, resolution and an example for one element of one feed."""
     rows: list[Row] = []
     example_pool = carrying
+    has_ = HAS[element]
     if element == "address":
         grains = [c["address_granularity"] or "unknown" for c in calls]
+        if lowers_exact_to_block(*rounded_house_numbers(calls)):
+            # Evidence overrules the config: these "exact" numbers are hundred blocks.
+            grains = ["block" if g == "exact" else g for g in grains]
         rows += _granularity_rows(feed, element, grains, vocab.ADDRESS_GRANULARITY)
         finest = rows[-1][3]
-        example_pool = [c for c in carrying if c["address_granularity"] == finest]
+        example_pool = [c for c, g in zip(calls, grains) if g == finest and has_(c)]
     elif element == "coordinates":
         grains = [c["coord_granularity"] or "none" for c in calls]
         rows += _granularity_rows(feed, element, grains, vocab.COORD_GRANULARITY)
@@ -422,8 +440,33 @@ def measure_chicago(cfg: FeedConfig) -> list[Row]:
             (feed, element, "agreement", NO_FEED),
             (feed, element, "source", spec.get("source")),
             (feed, element, "note", spec.get("note")),
+            (feed, element, "levels", format_levels(spec.get("levels"))),
+            (feed, element, "citations", format_citations(spec.get("citations"))),
+            (feed, element, "citation_urls", citation_urls(spec.get("citations"))),
         ]
+    rows.append((feed, FEED, "as_of", cfg.get("as_of")))
     return rows
+
+
+def format_levels(levels: dict[str, str] | None) -> str | None:
+    """``exact: withheld; block: foia_only``: a status per precision step."""
+    return "; ".join(f"{k}: {v}" for k, v in (levels or {}).items()) or None
+
+
+def format_citations(citations: list[dict[str, str]] | None) -> str | None:
+    """Each citation as ``"quote" (title, url, accessed date)``, joined by ``|``."""
+    return (
+        " | ".join(
+            f"\u201c{c['quote']}\u201d ({c['title']}, {c['url']}, accessed "
+            f"{c['accessed']})"
+            for c in citations or ()
+        )
+        or None
+    )
+
+
+def citation_urls(citations: list[dict[str, str]] | None) -> str | None:
+    return ";".join(dict.fromkeys(c["url"] for c in citations or ())) or None
 
 
 def measure(store: Store, configs: dict[str, FeedConfig]) -> pd.DataFrame:
@@ -441,5 +484,6 @@ def measure(store: Store, configs: dict[str, FeedConfig]) -> pd.DataFrame:
             calls,
             _feed_runs(store, feed_id),
             _observation_count(store, feed_id) if calls else 0,
+            runs=feed_runs(store, feed_id),
         )
     return pd.DataFrame(rows, columns=list(LONG_COLUMNS), dtype=object)

@@ -20,6 +20,7 @@ from .constants import (
 
 # ------------------------------------------------------------------ wide forms
 FEED_COLUMNS = (
+    "place",
     "agency",
     "city",
     "state",
@@ -29,6 +30,17 @@ FEED_COLUMNS = (
     "board",
     "update_interval_minutes",
     "evidence",
+    "run_mode",
+    "evidence_first",
+    "evidence_last",
+    "evidence_age_days",
+    "capture_kind_label",
+    "capture_filter",
+    "capture_origin",
+    "capture_origin_url",
+    "last_live_fetch",
+    "evidence_marks",
+    "as_of",
     "records_stored",
     "observations",
     "runs",
@@ -47,6 +59,8 @@ FEED_COLUMNS = (
     "location_policy_address",
     "location_policy_coordinates",
     "documentation_url",
+    "first_seen_before_received_n",
+    "first_seen_before_received_note",
     "disagreements",
 )
 ELEMENT_METRICS = (
@@ -60,7 +74,15 @@ ELEMENT_METRICS = (
 EXTRA_METRICS: dict[str, tuple[str, ...]] = {
     "received_time": tuple(f"share_{r}" for r in TIME_RESOLUTIONS) + ("resolution",),
     "stage_times": tuple(f"share_{r}" for r in TIME_RESOLUTIONS) + ("resolution",),
-    "address": tuple(f"share_{g}" for g in vocab.ADDRESS_GRANULARITY) + ("finest",),
+    "address": tuple(f"share_{g}" for g in vocab.ADDRESS_GRANULARITY)
+    + (
+        "finest",
+        "exact_ending_00_n",
+        "exact_house_numbers_n",
+        "correction",
+        "block_label_with_number_n",
+        "block_label_with_number_example",
+    ),
     "coordinates": tuple(f"share_{g}" for g in vocab.COORD_GRANULARITY)
     + ("finest", "decimals_median"),
     "area": ("types",),
@@ -77,6 +99,10 @@ def wide_columns() -> list[tuple[str, str, str]]:
         cols += [(f"{element}_{m}", element, m) for m in EXTRA_METRICS.get(element, ())]
         cols.append((f"{element}_example", element, "example"))
         cols.append((f"{element}_source", element, "source"))
+        cols += [
+            (f"{element}_{m}", element, m)
+            for m in ("levels", "citations", "citation_urls")
+        ]
     return cols
 
 
@@ -107,6 +133,12 @@ WITHHELD_COLUMNS = (
     "element_label",
     "chicago_status",
     "chicago_source",
+    "chicago_levels",
+    "chicago_citation_urls",
+    "places_publishing_n",
+    "places_measured_n",
+    "places_publishing",
+    "places_partial",
     "feeds_publishing_n",
     "feeds_measured_n",
     "feeds_publishing",
@@ -146,6 +178,11 @@ def withheld_table(long: pd.DataFrame) -> pd.DataFrame:
             and index.get((f, FEED, "evidence"), "").startswith("declared only")
         )
         publishing = full + part
+        place_of = {f: index.get((f, FEED, "place")) or f for f in measured_feeds}
+        places_full = sorted({place_of[f] for f in full if f in place_of})
+        places_part = sorted(
+            {place_of[f] for f in part if f in place_of} - set(places_full)
+        )
         finest, finest_feeds = None, []
         metric = (
             "resolution" if element in ("received_time", "stage_times") else "finest"
@@ -192,6 +229,14 @@ def withheld_table(long: pd.DataFrame) -> pd.DataFrame:
                 "element_label": ELEMENT_LABELS[element],
                 "chicago_status": index.get((CHICAGO_FEED_ID, element, "declared")),
                 "chicago_source": index.get((CHICAGO_FEED_ID, element, "source")),
+                "chicago_levels": index.get((CHICAGO_FEED_ID, element, "levels")),
+                "chicago_citation_urls": index.get(
+                    (CHICAGO_FEED_ID, element, "citation_urls")
+                ),
+                "places_publishing_n": len(places_full),
+                "places_measured_n": len(set(place_of.values())),
+                "places_publishing": ";".join(places_full) or None,
+                "places_partial": ";".join(places_part) or None,
                 "feeds_publishing_n": len(publishing),
                 "feeds_measured_n": len(measured_feeds),
                 "feeds_publishing": ";".join(full + [f"{f} (partial)" for f in part])

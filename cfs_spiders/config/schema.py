@@ -388,6 +388,24 @@ def config_schema() -> dict:
         "description": "Element availability as the feed's documentation states it.",
         "properties": {e: _enum(vocab.AVAILABILITY) for e in vocab.ELEMENTS},
     }
+    citation = _d(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["url", "title", "accessed", "quote"],
+            "properties": {
+                "url": {"type": "string", "pattern": "^https?://"},
+                "title": {"type": "string", "minLength": 1},
+                "accessed": {"type": "string", "format": "date"},
+                "quote": _d(
+                    {"type": "string", "minLength": 1},
+                    "The document's exact words that support the claim.",
+                ),
+                "note": {"type": "string"},
+            },
+        },
+        "A public document a reporter can cite: URL, title, date accessed, words.",
+    )
     element_claim = {
         "type": "object",
         "additionalProperties": False,
@@ -396,6 +414,16 @@ def config_schema() -> dict:
             "status": area_status,
             "source": {"type": "string"},
             "note": {"type": "string"},
+            "levels": _d(
+                {
+                    "type": "object",
+                    "additionalProperties": area_status,
+                    "propertyNames": {"minLength": 1},
+                },
+                "Status per precision step (address: exact, block, ...), finest "
+                "first: Chicago's address is withheld exact but FOIA-only by block.",
+            ),
+            "citations": {"type": "array", "items": citation},
         },
     }
     capture = {
@@ -415,6 +443,15 @@ def config_schema() -> dict:
             ),
             "folder": _d({"type": "string"}, "Folder under shared/captures."),
             "origin": {"type": "string"},
+            "origin_url": _d(
+                {"type": "string", "pattern": "^https?://"},
+                "Where the capture came from (the re-exporting repository).",
+            ),
+            "filter": _d(
+                {"type": "string", "minLength": 1},
+                "Set when the capture is a filtered sample of the feed (one beat, "
+                "one call type): what it was filtered on.",
+            ),
             "note": {"type": "string"},
         },
     }
@@ -509,6 +546,10 @@ def config_schema() -> dict:
                     "max_fill_drop": {"type": "number", "minimum": 0, "maximum": 1},
                 },
             },
+            "as_of": _d(
+                {"type": "string", "format": "date"},
+                "Date the config's claims about the publisher were last checked.",
+            ),
             "elements": _d(
                 {
                     "type": "object",
