@@ -357,7 +357,9 @@ def _element_detail(
             grains = ["block" if g == "exact" else g for g in grains]
         rows += _granularity_rows(feed, element, grains, vocab.ADDRESS_GRANULARITY)
         finest = rows[-1][3]
-        example_pool = [c for c, g in zip(calls, grains) if g == finest and has_(c)]
+        example_pool = [
+            c for c, g in zip(calls, grains, strict=True) if g == finest and has_(c)
+        ]
     elif element == "coordinates":
         grains = [c["coord_granularity"] or "none" for c in calls]
         rows += _granularity_rows(feed, element, grains, vocab.COORD_GRANULARITY)
