@@ -11,6 +11,7 @@ from ``schemas/record.schema.json``, the single source of truth for the record.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,16 @@ _FEED_FACTS: dict[str, tuple[str, str]] = {
     "received_last": ("datetime", "Latest received time among stored calls (UTC)."),
     "seen_first": ("datetime", "First fetch that saw a call of this feed (UTC)."),
     "seen_last": ("datetime", "Last fetch that saw a call of this feed (UTC)."),
+    "run_spacing_median_minutes": ("number", "Median minutes between the runs."),
+    "run_spacing_min_minutes": ("number", "Shortest gap between runs, minutes."),
+    "run_spacing_max_minutes": ("number", "Longest gap between runs, minutes."),
+    "timing_window_first": ("datetime", "First run behind the durations (UTC)."),
+    "timing_window_last": ("datetime", "Last run behind the durations (UTC)."),
+    "timing_withheld": (
+        "string",
+        "Why the durations are not quoted (too few runs, runs too far apart).",
+    ),
+    "leaving_means": ("string", "What a call leaving the listing is evidence of."),
     "time_on_feed_median_minutes": (
         "number",
         "Median of last seen minus first seen over calls that left a live "
@@ -166,6 +177,12 @@ _FEED_FACTS: dict[str, tuple[str, str]] = {
     "location_policy_address": ("string", "Documented address precision policy."),
     "location_policy_coordinates": ("string", "Documented coordinate policy."),
     "documentation_url": ("string", "Where the publisher documents the feed."),
+    "live_urls": ("string", "The feed's live URLs, space-separated."),
+    "license": (
+        "string",
+        "The publisher's data licence or terms, as the config "
+        "records them; empty when the publisher states none.",
+    ),
     "disagreements": (
         "string",
         "Elements where what arrived disagrees with what the documentation declares.",
@@ -361,8 +378,19 @@ def _resource(
     }
 
 
-def build(output: Path) -> dict[str, Any]:
-    """The descriptor for the CSVs present in ``output`` (paths relative to it)."""
+def build(
+    output: Path,
+    *,
+    configs: dict[str, Any] | None = None,
+    created: datetime | None = None,
+    version: str | None = None,
+    commit: str | None = None,
+) -> dict[str, Any]:
+    """The descriptor for the CSVs present in ``output`` (paths relative to it).
+
+    ``licenses`` and ``sources`` list each publisher (from the configs), so the
+    package says whose data it holds and on what terms, not only its shape.
+    """
     resources = []
     if (output / "calls.csv").exists():
         resources.append(
@@ -413,7 +441,33 @@ def build(output: Path) -> dict[str, Any]:
         "what Chicago's OEMC withholds. Terms of use are each publisher's: see "
         "documentation_url in comparison.csv.",
         "resources": resources,
-    }
+        "created": (created or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "version": version or "unknown",
+        "licenses": _licenses(configs or {}),
+        "sources": _sources(configs or {}),
+    } | ({"x_git_commit": commit} if commit else {})
+
+
+def _licenses(configs: dict[str, Any]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for feed_id in sorted(configs):
+        text = configs[feed_id].get("license")
+        if text and text not in seen:
+            seen[text] = {"name": text.split(" (")[0][:60], "title": text}
+    return list(seen.values()) or [
+        {"name": "unknown", "title": "no licence stated by the publishers"}
+    ]
+
+
+def _sources(configs: dict[str, Any]) -> list[dict[str, str]]:
+    out = []
+    for feed_id in sorted(configs):
+        cfg = configs[feed_id]
+        source = {"title": f"{cfg.get('agency')}: {cfg.get('title')}"}
+        if cfg.get("documentation_url"):
+            source["path"] = cfg.get("documentation_url")
+        out.append(source)
+    return out
 
 
 def dumps(descriptor: dict[str, Any]) -> bytes:

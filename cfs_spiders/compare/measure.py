@@ -241,6 +241,8 @@ def _feed_facts(cfg: FeedConfig) -> list[tuple[str, Any]]:
         ("board", cfg.board),
         ("update_interval_minutes", d.get("update_interval_minutes")),
         ("documentation_url", d.get("documentation_url")),
+        ("live_urls", " ".join(d.get("urls") or ()) or None),
+        ("license", d.get("license")),
         ("verified_against_capture", bool(d.get("verified_against_capture"))),
         ("capture_kind", (d.get("capture") or {}).get("kind")),
         ("location_policy_address", policy.get("address")),

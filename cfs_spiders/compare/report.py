@@ -12,7 +12,6 @@ global backend switch), so importing this module changes nothing for anyone else
 from __future__ import annotations
 
 import base64
-import html
 import io
 from datetime import UTC, datetime
 from typing import Any
@@ -23,14 +22,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from ..config import vocab
+from . import report_sections as sections
+from . import sentences
 from .constants import (
     CHICAGO_FEED_ID,
     ELEMENT_LABELS,
-    FEED,
-    FINEST_MIN_SHARE,
-    MAX_RUN_GAP_S,
     NO_DATA,
-    PUBLISHED_MIN,
 )
 
 # Colour-blind-safe (ColorBrewer PRGn): greens for what reaches the public,
@@ -61,35 +58,6 @@ CHICAGO_SHORT = {
     "not_collected": "n/c",
     "unknown": "?",
 }
-CHICAGO_PHRASE = {
-    "published": "Chicago publishes it too",
-    "published_aggregate": "Chicago publishes it only as aggregates",
-    "foia_only": "in Chicago it is available only through a FOIA request",
-    "withheld": "Chicago withholds it",
-    "not_collected": "no Chicago release of it is documented",
-    "unknown": "what Chicago releases is unknown",
-}
-ELEMENT_PHRASES = {
-    "id": "a call id",
-    "received_time": "the time the call was received",
-    "stage_times": "dispatch, arrival or closing times",
-    "address": "the call's address",
-    "coordinates": "coordinates",
-    "call_type": "the call type",
-    "priority": "the call's priority",
-    "status": "the call's status",
-    "disposition": "the disposition (how the call ended)",
-    "call_source": "the call's source (911, officer-initiated, ...)",
-    "area": "an area (district, beat, ...)",
-    "units": "the units sent",
-}
-
-
-def esc(value: Any) -> str:
-    """HTML-escape anything (None and NaN become an empty string)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    return html.escape(str(value), quote=True)
 
 
 def _num(value: Any) -> float | None:
@@ -110,6 +78,15 @@ def _row_label(row: pd.Series) -> str:
         "declared"
     ):
         label += "  [declared]"
+    marks = row.get("evidence_marks")
+    if marks and marks == marks:
+        label += (
+            "  ["
+            + ("old" if "old" in str(marks) else "")
+            + ("+" if "old" in str(marks) and "filtered" in str(marks) else "")
+            + ("filtered" if "filtered" in str(marks) else "")
+            + "]"
+        )
     return label
 
 
@@ -122,18 +99,60 @@ def _ordered(wide: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([rest, chicago])
 
 
+esc = sections.esc
+link = sections.link
+
+
 # --------------------------------------------------------------------- heatmap
-def heatmap_figure(wide: pd.DataFrame) -> Figure:
-    """Feeds by elements, coloured by availability; Chicago's row set apart."""
+def heatmap_figure(wide: pd.DataFrame, generated: str = "") -> Figure:
+    """Feeds by elements, coloured by availability; Chicago's row set apart.
+
+    The image carries its own title, date and source line, so it can be used on
+    its own (a slide, a story) without losing what it shows and where it is from.
+    """
     rows = _ordered(wide)
     feeds = rows[rows.feed_id != CHICAGO_FEED_ID]
     n_el = len(vocab.ELEMENTS)
     gap = 0.6
     n_rows = len(feeds) + (1 if len(rows) > len(feeds) else 0)
-    height = 2.6 + 0.34 * n_rows + gap
+    height = 3.3 + 0.34 * n_rows + gap
     fig = Figure(figsize=(13, height), dpi=110)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.33, 1.45 / height, 0.655, (0.34 * n_rows + gap) / height))
+    measured = rows[rows.evidence.astype(str) == "measured"]
+    lasts = sorted(
+        str(x)[:10] for x in measured.get("evidence_last", []) if x == x and x
+    )
+    firsts = sorted(
+        str(x)[:10] for x in measured.get("evidence_first", []) if x == x and x
+    )
+    modes = sorted({str(m) for m in measured.get("run_mode", []) if m == m and m})
+    fig.text(
+        0.01,
+        1 - 0.25 / height,
+        "What each feed publishes, and what Chicago withholds",
+        fontsize=13,
+        fontweight="bold",
+    )
+    fig.text(
+        0.01,
+        1 - 0.5 / height,
+        f"Made {generated or 'now'}; evidence "
+        f"{firsts[0] if firsts else '?'} to {lasts[-1] if lasts else '?'} "
+        f"({', '.join(modes) or 'no runs'}). [old] / [filtered]: evidence older "
+        "than the age limit, or a filtered sample.",
+        fontsize=8.5,
+        color="#333333",
+    )
+    fig.text(
+        0.01,
+        0.12 / height,
+        "Source: cfs comparison of public calls-for-service feeds (each feed's "
+        "documentation and capture are linked in report.html); Chicago: "
+        "city_configs/il_chicago_oemc.yaml citations.",
+        fontsize=7.5,
+        color="#444444",
+    )
+    ax = fig.add_axes((0.33, 1.65 / height, 0.655, (0.34 * n_rows + gap) / height))
     total_h = len(feeds) + (gap + 1 if n_rows > len(feeds) else 0)
     labels, ypos = [], []
     for i, (_, row) in enumerate(rows.iterrows()):
@@ -221,11 +240,11 @@ def heatmap_figure(wide: pd.DataFrame) -> Figure:
         ncol=4,
         fontsize=8,
         frameon=False,
-        bbox_to_anchor=(0.6, 0.0),
+        bbox_to_anchor=(0.6, 0.3 / height),
     )
     fig.text(
         0.33,
-        1.0 / height,
+        1.2 / height,
         "Cell text: share of stored records carrying the element. Chicago: "
         "its documented status (FOIA = FOIA only, aggr. = aggregates only, "
         "n/c = no release documented).",
@@ -235,132 +254,63 @@ def heatmap_figure(wide: pd.DataFrame) -> Figure:
     return fig
 
 
-def heatmap_png(wide: pd.DataFrame) -> bytes:
+def heatmap_png(wide: pd.DataFrame, generated: str = "") -> bytes:
     buf = io.BytesIO()
-    heatmap_figure(wide).savefig(buf, format="png", metadata={"Software": None})
+    heatmap_figure(wide, generated).savefig(
+        buf, format="png", metadata={"Software": None}
+    )
     return buf.getvalue()
 
 
 # ------------------------------------------------------------------- sentences
-def _index(long: pd.DataFrame) -> dict[tuple[str, str, str], Any]:
-    return {(r.feed, r.element, r.metric): r.value for r in long.itertuples()}
-
-
-def findings(long: pd.DataFrame, withheld: pd.DataFrame) -> list[str]:
-    """A few plain sentences, each computed from the comparison (plain text)."""
-    idx = _index(long)
-    measured = sorted(
-        f
-        for (f, e, m), v in idx.items()
-        if e == FEED and m == "evidence" and v == "measured"
-    )
-    declared_only = sorted(
-        f
-        for (f, e, m), v in idx.items()
-        if e == FEED and m == "evidence" and str(v).startswith("declared")
-    )
-    m = len(measured)
-    chicago = {e: idx.get((CHICAGO_FEED_ID, e, "declared")) for e in vocab.ELEMENTS}
-    out: list[str] = []
-
-    def chi(element: str) -> str:
-        status = chicago.get(element)
-        return CHICAGO_PHRASE.get(status, "Chicago's status is not recorded")
-
-    if m:
-        fine = [
-            f
-            for f in measured
-            if (_num(idx.get((f, "address", "share_exact"))) or 0)
-            + (_num(idx.get((f, "address", "share_block"))) or 0)
-            >= 0.5
-        ]
-        exact = [
-            f
-            for f in measured
-            if (_num(idx.get((f, "address", "share_exact"))) or 0) >= 0.5
-        ]
-        out.append(
-            f"{len(fine)} of {m} feeds with stored records publish most calls' address "
-            f"at block level or finer ({len(exact)} give most calls' exact address); "
-            f"{chi('address')}."
-        )
-        for element in vocab.ELEMENTS:
-            if element == "address":
-                continue
-            full = [
-                f for f in measured if idx.get((f, element, "measured")) == "published"
-            ]
-            part = [
-                f for f in measured if idx.get((f, element, "measured")) == "partial"
-            ]
-            more = f" ({len(part)} more for some calls)" if part else ""
-            out.append(
-                f"{len(full)} of {m} feeds publish {ELEMENT_PHRASES[element]} for "
-                f"at least {PUBLISHED_MIN:.0%} of calls{more}; "
-                f"{chi(element)}."
-            )
-    for f in measured:
-        name = idx.get((f, FEED, "title")) or f
-        n_on = idx.get((f, FEED, "time_on_feed_n")) or 0
-        if n_on:
-            span = _span(
-                idx.get((f, FEED, "time_on_feed_median_minutes")),
-                idx.get((f, FEED, "time_on_feed_upper_median_minutes")),
-            )
-            out.append(
-                f"{name}: calls that left the listing had been on it for {span} "
-                f"(medians of what the runs could see; {n_on} calls observed leaving)."
-            )
-        n_d = idx.get((f, FEED, "publication_delay_n")) or 0
-        if n_d:
-            span = _span(
-                idx.get((f, FEED, "publication_delay_lower_median_minutes")),
-                idx.get((f, FEED, "publication_delay_median_minutes")),
-            )
-            out.append(
-                f"{name}: new calls appeared on the listing {span} after they were "
-                f"received (medians; {n_d} calls first seen after the first run)."
-            )
-    disagree = [
-        (f, e) for (f, e, mt), v in idx.items() if mt == "agreement" and v == "disagree"
-    ]
-    if disagree:
-        feeds = sorted({f for f, _ in disagree})
-        out.append(
-            f"What arrived disagrees with the feed's documentation on {len(disagree)} "
-            f"element(s) across {len(feeds)} feed(s): see the last column of the table."
-        )
-    if declared_only:
-        out.append(
-            f"{len(declared_only)} configured feed(s) have no stored records "
-            f"({', '.join(declared_only)}); their rows show what the documentation "
-            "declares, hatched in the heatmap."
-        )
-    return out
+def findings(long: pd.DataFrame, withheld: pd.DataFrame | None = None) -> list[str]:
+    """The findings (``sentences.findings``): places counted, evidence marked."""
+    return sentences.findings(long)
 
 
 # ------------------------------------------------------------------------ HTML
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1rem;
 color:#1a1a1a;line-height:1.45}
-p,ul,h1,h2,figure{max-width:1400px}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem}
+section,p,ul,h1,h2,figure,dl{max-width:1100px}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:1.6rem}
 .meta{color:#555;font-size:.9rem}
+.banner{border:2px solid #b35806;background:#fff7ec;padding:.4rem .8rem}
+.banner ul{font-size:.8rem;margin:.2rem 0}.mark{color:#b35806}
+dl.glossary dt{font-weight:700;float:left;clear:left;margin-right:.4rem}
+dl.glossary dd{margin:0 0 .2rem 0}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
 table{border-collapse:collapse;font-size:.78rem;margin:.5rem 0}
-th,td{border:1px solid #d0d0d0;padding:.25rem .4rem;vertical-align:top;text-align:left}
-thead th{background:#f4f4f4;position:sticky;top:0}
+th,td{border:1px solid #d0d0d0;padding:.2rem .35rem;vertical-align:top;text-align:left}
+thead th{background:#f4f4f4}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.chicago td{border-top:3px solid #111;font-weight:600}
-td.lvl{text-align:center;white-space:nowrap;min-width:3.2rem}
+tr.chicago td,tr.chicago th{border-top:3px solid #111;font-weight:600}
+td.lvl{text-align:center;white-space:nowrap;min-width:2.4rem}
 th.el{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;
 vertical-align:bottom}
-td.feed{min-width:15rem}td.notes{min-width:24rem}td.date{white-space:nowrap}
+td.feed{min-width:12rem}td.notes{min-width:16rem}td.date{white-space:nowrap}
 td.disagree{outline:2px dashed #c51b7d;outline-offset:-3px}
-.wrap{overflow-x:auto}
+.wrap{overflow-x:auto;max-width:100%}
+#places-table{table-layout:fixed;width:100%;max-width:1100px;font-size:.72rem}
+#places-table th:first-child{width:22%}
+#places-table td{text-align:center;padding:.15rem .1rem;overflow-wrap:anywhere}
+#places-table th.el{font-size:.68rem;padding:.2rem .05rem}
+.p-published{background:#1b7837;color:#fff}.p-partial{background:#a6dba0}
+.p-none{background:#ececec}
 ul.findings li{margin:.25rem 0}
-code{font-size:.85em}
+code{font-size:.85em;overflow-wrap:anywhere}
+@media print{
+@page{size:letter landscape;margin:12mm}
+body{margin:0;font-size:9pt}
+.wrap{overflow:visible}
+details{display:block}details>summary{display:none}
+a{color:#000}a[href]::after{content:" <" attr(href) ">";font-size:7pt;
+overflow-wrap:anywhere}
+#places-table{font-size:7.5pt;page-break-inside:avoid}
+#comparison{font-size:6pt}
+h2{page-break-after:avoid}
+tr{page-break-inside:avoid}
+}
 """
 
 
@@ -375,13 +325,14 @@ def _level_cell(row: pd.Series, element: str) -> str:
         text = declared or ""
         tip = f"Chicago: {declared}. Source: {row.get(f'{element}_source') or ''}"
     elif fill is None:
-        text = "decl."
-        tip = f"declared {declared}; no stored records to measure"
+        text = "doc."
+        tip = f"documentation says {declared}; no stored records to measure"
     else:
         text = f"{fill:.0%}"
         tip = (
-            f"measured {measured} ({fill:.1%} of records); declared "
-            f"{declared or 'nothing'}; {agreement}"
+            f"measured {measured} ({fill:.1%} of records); the publisher's "
+            f"documentation, as the project read it: {declared or 'nothing'}; "
+            f"{agreement}"
         )
     color = COLORS.get(level, COLORS[NO_DATA])
     fg = "#fff" if level in DARK else "#111"
@@ -415,27 +366,32 @@ def _liveness(row: pd.Series) -> str:
     return f"{live} ({board})" if board and board == board else live
 
 
-def _evidence(row: pd.Series) -> str:
-    text = str(row.get("evidence") or "")
+def _evidence_cell(row: pd.Series) -> str:
     if row.feed_id == CHICAGO_FEED_ID:
-        return "Chicago config (no feed)"
-    return "declared only" if text.startswith("declared") else text
+        return f"Chicago config (no feed), as of {esc(row.get('as_of'))}"
+    if str(row.get("evidence")) != "measured":
+        return "documentation only (no stored records)"
+    marks = row.get("evidence_marks")
+    mark = f'<br><b class="mark">{esc(marks)}</b>' if marks and marks == marks else ""
+    return (
+        f"{esc(row.get('run_mode'))}: {esc(str(row.get('evidence_first'))[:10])} to "
+        f"{esc(str(row.get('evidence_last'))[:10])}<br>"
+        f"{link(row.get('capture_origin_url'), row.get('capture_kind_label'))}{mark}"
+    )
 
 
 def _comparison_table(wide: pd.DataFrame) -> str:
     heads = [
         "Feed",
-        "City",
-        "Platform",
-        "Live / history",
-        "Updates every (min)",
+        "Place",
+        "Listing",
         "Records stored",
+        "Evidence (UTC)",
         "Calls received (UTC)",
         "Time on listing (median)",
         "Publication delay (median)",
-        "Evidence",
         *(ELEMENT_LABELS[e] for e in vocab.ELEMENTS),
-        "Declared vs measured",
+        "Documented levels vs measured",
     ]
     out = ['<div class="wrap"><table id="comparison"><thead><tr>']
     labels = {ELEMENT_LABELS[e] for e in vocab.ELEMENTS}
@@ -458,18 +414,24 @@ def _comparison_table(wide: pd.DataFrame) -> str:
             row.get("publication_delay_median_minutes"),
             row.get("publication_delay_n"),
         )
+        withheld_timing = row.get("timing_withheld")
+        if withheld_timing and withheld_timing == withheld_timing and not chicago:
+            on_feed = delay = f"not quoted: {esc(withheld_timing)}"
+        docs = link(row.get("documentation_url"), "documentation")
+        live = " ".join(
+            link(u, "live URL") for u in str(row.get("live_urls") or "").split() if u
+        )
         cells = [
             f'<td class="feed"><b>{esc(row.get("title"))}</b><br>'
-            f"<code>{esc(row.feed_id)}</code></td>",
-            f"<td>{esc(row.get('city'))}, {esc(row.get('state'))}</td>",
-            f"<td>{esc(row.get('platform'))}</td>",
-            f"<td>{esc(_liveness(row))}</td>",
-            f'<td class="num">{esc(row.get("update_interval_minutes"))}</td>',
+            f"<code>{esc(row.feed_id)}</code><br>{docs} {live}</td>",
+            f"<td>{esc(row.get('place'))}<br>{esc(row.get('agency'))}</td>",
+            f"<td>{esc(_liveness(row))}<br>every "
+            f"{esc(row.get('update_interval_minutes'))} min</td>",
             f'<td class="num">{esc(row.get("records_stored"))}</td>',
+            f"<td>{_evidence_cell(row)}</td>",
             f'<td class="date">{esc(span)}</td>',
             f'<td class="num">{on_feed}</td>',
             f'<td class="num">{delay}</td>',
-            f'<td title="{esc(row.get("evidence"))}">{esc(_evidence(row))}</td>',
             *(_level_cell(row, e) for e in vocab.ELEMENTS),
             f'<td class="notes">{esc(row.get("disagreements"))}</td>',
         ]
@@ -484,8 +446,8 @@ def _withheld_table(withheld: pd.DataFrame) -> str:
         "Element",
         "Chicago",
         "Chicago's source",
-        "Feeds publishing",
-        "Which feeds",
+        "Places publishing",
+        "Which places (feeds)",
         "Finest published elsewhere",
         "Example value (feed, call)",
     ]
@@ -493,7 +455,10 @@ def _withheld_table(withheld: pd.DataFrame) -> str:
     out += [f"<th>{esc(h)}</th>" for h in heads]
     out.append("</tr></thead><tbody>")
     for _, r in withheld.iterrows():
-        feeds = str(r.feeds_publishing or "").replace(";", "; ")
+        feeds = str(r.places_publishing or "").replace(";", "; ")
+        if r.places_partial and r.places_partial == r.places_partial:
+            feeds += f" (some calls: {str(r.places_partial).replace(';', '; ')})"
+        feeds += f" [{str(r.feeds_publishing or '').replace(';', '; ')}]"
         example = ""
         if r.example_value is not None and r.example_value == r.example_value:
             example = (
@@ -504,7 +469,8 @@ def _withheld_table(withheld: pd.DataFrame) -> str:
         out.append(
             f"<tr><td>{esc(r.element_label)}</td><td>{esc(r.chicago_status)}</td>"
             f"<td>{esc(r.chicago_source)}</td>"
-            f'<td class="num">{esc(r.feeds_publishing_n)} of {esc(r.feeds_measured_n)}'
+            f'<td class="num">{esc(r.places_publishing_n)} of '
+            f"{esc(r.places_measured_n)}"
             f"</td><td>{esc(feeds)}</td><td>{finest}</td><td>{example}</td></tr>"
         )
     out.append("</tbody></table></div>")
@@ -518,9 +484,15 @@ def render_html(
     withheld: pd.DataFrame,
     heatmap: bytes,
     generated_at: datetime | None = None,
+    cite: dict[str, Any] | None = None,
 ) -> str:
-    """The whole report as one HTML string (no external assets)."""
+    """The whole report as one HTML string (no external assets).
+
+    Order is the reader's: what the evidence is (banner), how to read it (method
+    and glossary), what it says (findings, places), then the detail and sources.
+    """
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    cite = {"generated": when, **(cite or {})}
     n_feeds = int((wide.feed_id != CHICAGO_FEED_ID).sum())
     image = base64.b64encode(heatmap).decode("ascii")
     items = "".join(f"<li>{esc(s)}</li>" for s in findings(long, withheld))
@@ -528,7 +500,6 @@ def render_html(
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
         "base-uri 'none'; form-action 'none'"
     )
-    gap_h = MAX_RUN_GAP_S // 3600
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -541,14 +512,16 @@ def render_html(
 </head>
 <body>
 <h1>Calls for service: what each city publishes, and what Chicago withholds</h1>
-<p class="meta">Generated {esc(when)} from {n_feeds} configured feeds and Chicago's
-documented record (<code>city_configs/{esc(CHICAGO_FEED_ID)}.yaml</code>). Data:
-<code>comparison.csv</code>, <code>comparison_long.csv</code>,
-<code>withheld.csv</code>, <code>calls.csv</code>, described by
-<code>datapackage.json</code>.</p>
+{sections.banner(wide, when)}
+{sections.method(wide)}
 
 <h2>Findings</h2>
 <ul class="findings">{items}</ul>
+
+<h2>Places by element</h2>
+{sections.place_table(long)}
+
+{sections.place_section(long)}
 
 <h2>Availability by feed and element</h2>
 <figure>
@@ -556,38 +529,24 @@ documented record (<code>city_configs/{esc(CHICAGO_FEED_ID)}.yaml</code>). Data:
  alt="Heatmap: rows are feeds, columns are the common elements, colour is availability;
  Chicago is the last row, set apart.">
 <figcaption class="meta">Measured from the stored records where there are any;
-otherwise what the feed's documentation declares (hatched). Chicago (last row):
-the status its config records for each element, with the source of each claim in the
-table below.</figcaption>
+otherwise the levels read from the feed's documentation (hatched). Chicago (last
+row): the status its config records for each element, with the sources below.
+</figcaption>
 </figure>
 
-<h2>Comparison</h2>
-<p class="meta">One row per configured feed, Chicago last. Element cells: share of
-stored records carrying the element, coloured by availability; hover for declared vs
-measured. ≠ marks a disagreement between documentation and data.</p>
+<h2>Feeds in detail</h2>
+<p class="meta">{n_feeds} configured feeds, Chicago last. Element cells: share of
+stored records carrying the element, coloured by availability; hover for the
+documented level beside the measured one. &ne; marks a difference between the
+documentation and the data.</p>
 {_comparison_table(wide)}
 
-<h2>What Chicago withholds, and who publishes it</h2>
+<h2>What Chicago withholds, and which places publish it</h2>
 {_withheld_table(withheld)}
 
-<h2>How to read this</h2>
-<ul class="meta">
-<li>Measured availability: <b>published</b> when at least {PUBLISHED_MIN:.0%} of a
-feed's stored records carry the element, <b>partial</b> when some do, <b>not
-published</b> when none do; an address is <b>withheld</b> when the feed's documented
-location policy withholds it.</li>
-<li>Granularity: a level counts as published by a feed when at least
-{FINEST_MIN_SHARE:.0%} of its records carry it. Time resolution is the unit of the
-published received time: seconds only when some times have non-zero seconds.</li>
-<li>Time on listing, over calls that left a live listing: between the median of
-last seen minus first seen (a lower bound) and the median of "first missing" minus
-first seen (an upper bound). Publication delay, over calls first seen in a run after
-the feed's first run: between the median of the previous run's time minus received
-time (the call was not listed then) and the median of first seen minus received time.
-Both count a call only when the runs around it were at most {gap_h} hours apart.</li>
-<li>The store's records come from the runs made so far (replayed captures or live
-polls); a feed's numbers describe those records, not the feed's whole history.</li>
-</ul>
+{sections.chicago_citations(long)}
+
+{sections.how_to_cite(wide, cite)}
 </body>
 </html>
 """

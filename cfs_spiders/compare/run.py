@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 from ..config.loader import load_all
@@ -43,10 +46,53 @@ def run_compare(
         write_frame(out / "comparison.csv", wide),
         write_frame(out / "withheld.csv", withheld),
     ]
-    png = report.heatmap_png(wide)
+    now = datetime.now(UTC)
+    generated = now.strftime("%Y-%m-%d %H:%M UTC")
+    png = report.heatmap_png(wide, generated)
     paths.append(write_atomic(out / "heatmap.png", png))
-    html = report.render_html(long=long, wide=wide, withheld=withheld, heatmap=png)
+    html = report.render_html(
+        long=long,
+        wide=wide,
+        withheld=withheld,
+        heatmap=png,
+        generated_at=now,
+        cite=citation_facts(),
+    )
     paths.append(write_atomic(out / "report.html", html.encode("utf-8")))
-    descriptor = datapackage.build(out)
+    descriptor = datapackage.build(
+        out, configs=configs, created=now, **citation_facts()
+    )
     paths.append(write_atomic(out / "datapackage.json", datapackage.dumps(descriptor)))
     return paths
+
+
+def citation_facts() -> dict[str, str | None]:
+    """The tool version and git commit a reporter cites (None when unknown)."""
+    try:
+        version = metadata.version("cfs")
+    except metadata.PackageNotFoundError:
+        version = _pyproject_version()
+    commit = None
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        commit = proc.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"version": version, "commit": commit}
+
+
+def _pyproject_version() -> str | None:
+    import tomllib
+
+    path = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return None

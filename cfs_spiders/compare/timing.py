@@ -11,6 +11,13 @@ from ..config.loader import FeedConfig
 from ..normalize.time import parse_iso
 from .constants import MAX_RUN_GAP_S
 
+# Durations read off runs say how often the runs looked, not how the feed behaves,
+# when the runs are far apart or few: withheld (in the report and the sentences)
+# when the median spacing exceeds this multiple of the documented cadence, or when
+# fewer runs than this saw the feed.
+MAX_SPACING_TO_CADENCE = 2.0
+MIN_TIMING_RUNS = 3
+
 
 def _ts(text: str | None) -> datetime | None:
     if not text:
@@ -47,8 +54,8 @@ def feed_timing(
         "publication_delay_lower_median_minutes": None,
         "publication_delay_n": 0,
     }
-    times = [_ts(f) for f in fetches]
-    times = [t for t in times if t is not None]
+    times = sorted(t for t in (_ts(f) for f in fetches) if t is not None)
+    out.update(timing_quality(cfg, times))
     if cfg.board in ("active_calls", "recent_window"):
         lower, upper = [], []
         for c in calls:
@@ -81,3 +88,43 @@ def feed_timing(
         out["publication_delay_lower_median_minutes"] = _median_minutes(lower)
         out["publication_delay_n"] = len(upper)
     return out
+
+
+def timing_quality(cfg: FeedConfig, times: list[datetime]) -> dict[str, Any]:
+    """How well the runs could measure durations: spacing, window, and why not.
+
+    ``timing_withheld`` names the reason the durations must not be quoted (too few
+    runs, or runs spaced more than twice the cadence apart); ``leaving_means``
+    says what a call leaving the listing is evidence of.
+    """
+    gaps = [
+        (b - a).total_seconds() / 60 for a, b in zip(times, times[1:], strict=False)
+    ]
+    spacing = round(statistics.median(gaps), 1) if gaps else None
+    cadence = cfg.get("update_interval_minutes")
+    reason = None
+    if len(times) < MIN_TIMING_RUNS:
+        reason = f"only {len(times)} run(s) saw the feed (at least {MIN_TIMING_RUNS})"
+    elif cadence and spacing and spacing > MAX_SPACING_TO_CADENCE * float(cadence):
+        reason = (
+            f"runs a median {spacing:g} minutes apart, more than "
+            f"{MAX_SPACING_TO_CADENCE:g}x the {float(cadence):g}-minute cadence"
+        )
+    leaving = {
+        "active_calls": "the call closed (or was removed)",
+        "recent_window": "the call rolled off the window of recent calls, not that "
+        "it closed",
+    }.get(cfg.board)
+    return {
+        "run_spacing_median_minutes": spacing,
+        "run_spacing_min_minutes": round(min(gaps), 1) if gaps else None,
+        "run_spacing_max_minutes": round(max(gaps), 1) if gaps else None,
+        "timing_window_first": times[0].strftime("%Y-%m-%dT%H:%M:%SZ")
+        if times
+        else None,
+        "timing_window_last": times[-1].strftime("%Y-%m-%dT%H:%M:%SZ")
+        if times
+        else None,
+        "timing_withheld": reason,
+        "leaving_means": leaving,
+    }
