@@ -353,7 +353,8 @@ def test_report_is_self_contained_with_a_row_per_feed(
     assert "<script" not in text
     assert parser.rows == len(wide)
     assert 'class="chicago"' in text
-    assert "Chicago withholds it" in text
+    # Chicago's address by precision step, never one word for the whole element.
+    assert "in Chicago: exact withheld, block available only through a FOIA" in text
     png = (cfs_run["output"] / "heatmap.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])
@@ -379,10 +380,13 @@ def test_report_escapes_values_from_feeds(
 def test_findings_sentences(long: pd.DataFrame, withheld: pd.DataFrame) -> None:
     lines = report.findings(long, withheld)
     first = lines[0]
-    assert (
-        "feeds with stored records publish most calls' address at block level" in first
+    assert "places publish an address at block level or finer" in first
+    assert first.endswith(
+        "in Chicago: exact withheld, block available only through a FOIA request, "
+        "intersection available only through a FOIA request, area published only "
+        "as counts."
     )
-    assert first.endswith("Chicago withholds it.")
+    assert not any(" feeds publish " in line for line in lines)  # places, not feeds
 
 
 # ------------------------------------------------------------------- atomic
