@@ -267,3 +267,132 @@ def test_screenshot_is_not_blank(loaded: dict) -> None:
 
     png = base64.b64decode(loaded["screenshot"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+# The main table (places x elements) must show every element column, whole, at a
+# phone width, a desktop width and on a printed landscape letter page.
+_COLUMNS_JS = """(() => {
+  const table = document.querySelector('#places-table');
+  if (!table) return {missing: true};
+  const width = document.documentElement.clientWidth;
+  const heads = [...table.querySelectorAll('thead th')].map(th => {
+    const r = th.getBoundingClientRect();
+    const style = getComputedStyle(th);
+    return {text: th.textContent.trim(), left: r.left, right: r.right,
+            width: r.width, hidden: style.display === 'none' ||
+            style.visibility === 'hidden'};
+  });
+  const box = table.getBoundingClientRect();
+  const tables = [...document.querySelectorAll('table')].map(t => {
+    const wrap = t.closest('.wrap');
+    return {id: t.id, right: t.getBoundingClientRect().right,
+            scrolls: !!wrap && ['auto', 'scroll'].includes(
+              getComputedStyle(wrap).overflowX)};
+  });
+  return {width, right: box.right, heads, tables,
+          scrollWidth: document.documentElement.scrollWidth};
+})()"""
+
+
+def _check_columns(facts: dict, where: str) -> None:
+    assert not facts.get("missing"), f"{where}: no #places-table"
+    names = [h["text"] for h in facts["heads"]]
+    assert len(names) == 13, (where, names)  # place + the 12 elements
+    for h in facts["heads"]:
+        assert not h["hidden"] and h["width"] > 4, (where, h)
+        assert h["left"] >= -0.5 and h["right"] <= facts["width"] + 0.5, (where, h)
+    assert facts["right"] <= facts["width"] + 0.5, (where, facts["right"])
+
+
+def _check_tables(facts: dict, where: str) -> None:
+    """Printed, every table fits the page; on screen, none runs off the page:
+    a table wider than the screen scrolls inside its own box."""
+    for t in facts["tables"]:
+        fits = t["right"] <= facts["width"] + 0.5
+        if where == "print":
+            assert fits, (where, t)
+        else:
+            assert fits or t["scrolls"], (where, t)
+    if where != "print":
+        assert facts["scrollWidth"] <= facts["width"] + 1, (where, facts["scrollWidth"])
+
+
+@pytest.fixture(scope="module")
+def layouts(report_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    browser = DevTools(_require_chromium(), tmp_path_factory.mktemp("chromium_lay"))
+    try:
+        browser.send("Page.enable")
+        found: dict[str, Any] = {}
+        # letter landscape minus the 12 mm @page margins, at 96 px per inch
+        print_width = round((11 - 2 * 12 / 25.4) * 96)
+        for name, width, media in (
+            ("phone", 390, "screen"),
+            ("desktop", 1400, "screen"),
+            ("print", print_width, "print"),
+        ):
+            browser.send(
+                "Emulation.setDeviceMetricsOverride",
+                width=width,
+                height=900,
+                deviceScaleFactor=1,
+                mobile=name == "phone",
+            )
+            browser.send("Emulation.setEmulatedMedia", media=media)
+            browser.events.clear()
+            browser.send("Page.navigate", url=report_path.resolve().as_uri())
+            browser.wait_for("Page.loadEventFired")
+            found[name] = browser.evaluate(_COLUMNS_JS)
+        pdf = browser.send(
+            "Page.printToPDF",
+            landscape=True,
+            paperWidth=11,
+            paperHeight=8.5,
+            preferCSSPageSize=True,
+            printBackground=True,
+        )
+        found["pdf"] = pdf.get("data", "")
+        return found
+    finally:
+        browser.close()
+
+
+@pytest.mark.parametrize("where", ["phone", "desktop", "print"])
+def test_main_table_shows_every_element_column(layouts: dict, where: str) -> None:
+    _check_columns(layouts[where], where)
+
+
+@pytest.mark.parametrize("where", ["phone", "desktop", "print"])
+def test_no_table_is_cut(layouts: dict, where: str) -> None:
+    _check_tables(layouts[where], where)
+
+
+def test_check_fails_when_a_column_is_cut() -> None:
+    # synthetic layout facts: the last column runs past the page edge
+    heads = [
+        {
+            "text": str(i),
+            "left": i * 10.0,
+            "right": i * 10.0 + 9,
+            "width": 9,
+            "hidden": False,
+        }
+        for i in range(13)
+    ]
+    facts = {"width": 100, "right": 129, "heads": heads}
+    with pytest.raises(AssertionError):
+        _check_columns(facts, "synthetic")
+    wide = {
+        "width": 100,
+        "scrollWidth": 100,
+        "tables": [{"id": "comparison", "right": 300, "scrolls": True}],
+    }
+    _check_tables(wide, "desktop")  # scrolls in its own box: not cut
+    with pytest.raises(AssertionError):
+        _check_tables(wide, "print")  # on paper nothing scrolls
+
+
+def test_report_prints_to_pdf(layouts: dict) -> None:
+    import base64
+
+    pdf = base64.b64decode(layouts["pdf"])
+    assert pdf[:5] == b"%PDF-" and len(pdf) > 20_000

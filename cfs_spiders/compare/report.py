@@ -289,11 +289,12 @@ td.lvl{text-align:center;white-space:nowrap;min-width:2.4rem}
 th.el{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;
 vertical-align:bottom}
 td.feed{min-width:12rem}td.notes{min-width:16rem}td.date{white-space:nowrap}
+#licences td,#withheld td{overflow-wrap:anywhere}
 td.disagree{outline:2px dashed #c51b7d;outline-offset:-3px}
 .wrap{overflow-x:auto;max-width:100%}
 #places-table{table-layout:fixed;width:100%;max-width:1100px;font-size:.72rem}
 #places-table th:first-child{width:22%}
-#places-table td{text-align:center;padding:.15rem .1rem;overflow-wrap:anywhere}
+#places-table td{text-align:center;padding:.15rem .1rem;hyphens:auto}
 #places-table th.el{font-size:.68rem;padding:.2rem .05rem}
 .p-published{background:#1b7837;color:#fff}.p-partial{background:#a6dba0}
 .p-none{background:#ececec}
@@ -307,7 +308,14 @@ details{display:block}details>summary{display:none}
 a{color:#000}a[href]::after{content:" <" attr(href) ">";font-size:7pt;
 overflow-wrap:anywhere}
 #places-table{font-size:7.5pt;page-break-inside:avoid}
-#comparison{font-size:6pt}
+table{table-layout:fixed;width:100%}
+td,th{overflow-wrap:anywhere;hyphens:auto}
+td.feed,td.notes,td.lvl{min-width:0}
+#comparison{font-size:5pt}#comparison td,#comparison th{padding:.1rem}
+#comparison a[href]::after,#withheld a[href]::after{content:none}
+#comparison th:first-child{width:11%}td.date{white-space:normal}
+#comparison th.el{font-size:5pt}
+#withheld,#licences,#chicago-citations{font-size:6.5pt}
 h2{page-break-after:avoid}
 tr{page-break-inside:avoid}
 }

@@ -221,11 +221,11 @@ def place_table(long: pd.DataFrame) -> str:
         f"</th>{''.join(chi)}</tr>"
     )
     return (
-        '<table id="places-table"><caption>What each place publishes (yes: at '
+        '<div class="wrap"><table id="places-table"><caption>What each place publishes (yes: at '
         f"least {PUBLISHED_MIN:.0%} of calls; some: fewer; address: finest level). "
         "* every feed of the place rests on old evidence or a filtered sample."
         f"</caption><thead><tr><th>Place</th>{heads}</tr></thead><tbody>"
-        f"{''.join(rows)}</tbody></table>"
+        f"{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -247,9 +247,9 @@ def chicago_citations(long: pd.DataFrame) -> str:
     as_of = idx.get(("feed", "as_of"))
     return (
         f'<section id="chicago-sources"><h2>Chicago: sources, as of {esc(as_of)}</h2>'
-        '<table id="chicago-citations"><thead><tr><th>Element</th><th>Status</th>'
+        '<div class="wrap"><table id="chicago-citations"><thead><tr><th>Element</th><th>Status</th>'
         "<th>By precision step</th><th>Quoted words (document, URL, accessed)</th>"
-        f"</tr></thead><tbody>{''.join(out)}</tbody></table></section>"
+        f"</tr></thead><tbody>{''.join(out)}</tbody></table></div></section>"
     )
 
 
@@ -280,6 +280,6 @@ def how_to_cite(wide: pd.DataFrame, cite: dict[str, Any]) -> str:
 <p>cfs {esc(cite.get("version"))}, commit <code>{esc(cite.get("commit") or "unknown")}</code>,
 comparison run {esc(cite.get("generated"))}. Cite each publisher's data under its
 own terms:</p>
-<table id="licences"><thead><tr><th>Feed</th><th>Publisher</th><th>Licence or terms</th>
+<div class="wrap"><table id="licences"><thead><tr><th>Feed</th><th>Publisher</th><th>Licence or terms</th>
 <th>Documentation</th><th>Live URL</th><th>Capture</th></tr></thead>
-<tbody>{rows}</tbody></table></section>"""
+<tbody>{rows}</tbody></table></div></section>"""
