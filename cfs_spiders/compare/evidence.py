@@ -27,9 +27,15 @@ EVIDENCE_MAX_AGE_DAYS = 730
 ROUNDED_00_MIN_SHARE = 0.9
 ROUNDED_00_MIN_N = 20
 
+# The capture kinds of docs/VOCABULARY.md (``vocab.CAPTURE_KINDS``) in a reader's
+# words: was this the publisher's own response, or someone else's copy of it?
 CAPTURE_KIND_LABELS = {
     "raw": "publisher response",
+    "raw_reindented": "publisher response (re-indented)",
+    "raw_edited": "publisher response (a few flagged edits, excluded)",
+    "client_envelope": "publisher values in a client library's envelope",
     "reexport": "third-party re-export",
+    "partial": "third-party re-export that lost fields",
     "none": "no capture",
 }
 FILTERED = "filtered sample"
