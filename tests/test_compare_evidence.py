@@ -350,3 +350,20 @@ def test_datapackage_has_created_version_licenses_sources(cfs_run: dict) -> None
     assert any(
         s.get("path", "").startswith("https://data.sfgov.org") for s in doc["sources"]
     )
+
+
+def test_an_element_the_capture_cannot_carry_reads_not_in_capture(
+    wide: pd.DataFrame, configs: dict[str, dict], page: str
+) -> None:
+    lacking = {
+        (f, e)
+        for f, cfg in configs.items()
+        for e in (cfg.get("capture") or {}).get("lacks") or ()
+    }
+    assert ("tx_san_antonio_police_calls", "coordinates") in lacking
+    for feed_id, element in lacking:
+        row = wide.loc[feed_id]
+        if row[f"{element}_fill_rate"] in ("", "0.0"):
+            assert row[element] == "not in capture"
+            assert row[f"{element}_agreement"] == "not in capture"
+    assert "Not in capture (unknown whether published): coordinates" in page

@@ -10,6 +10,8 @@ LONG_COLUMNS = ("feed", "element", "metric", "value")
 PUBLISHED_MIN = 0.95
 NO_DATA = "no data"
 NO_FEED = "no feed"
+# An element the capture cannot carry (``capture.lacks``): neither published nor not.
+NOT_IN_CAPTURE = "not in capture"
 # A granularity counts as "published" by a feed only if at least this share of its
 # records carry it: one odd string classified ``exact`` does not make a feed exact.
 FINEST_MIN_SHARE = 0.05

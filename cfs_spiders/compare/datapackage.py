@@ -18,7 +18,14 @@ from typing import Any
 from ..config import vocab
 from ..config.schema import RECORD_SCHEMA_PATH
 from ..exports.calls_csv import CALLS_COLUMNS
-from .constants import FEED, LONG_COLUMNS, NO_DATA, NO_FEED, TIME_RESOLUTIONS
+from .constants import (
+    FEED,
+    LONG_COLUMNS,
+    NO_DATA,
+    NO_FEED,
+    NOT_IN_CAPTURE,
+    TIME_RESOLUTIONS,
+)
 from .tables import WITHHELD_COLUMNS, wide_columns
 
 _CSV = {
@@ -193,7 +200,7 @@ _ELEMENT_METRICS: dict[str, tuple[str, str, list[str] | None]] = {
     "availability": (
         "string",
         "Availability: measured where records are stored, else declared.",
-        [*_LEVELS, NO_DATA],
+        [*_LEVELS, NO_DATA, NOT_IN_CAPTURE],
     ),
     "declared": (
         "string",
@@ -204,12 +211,12 @@ _ELEMENT_METRICS: dict[str, tuple[str, str, list[str] | None]] = {
         "string",
         "Measured from stored records: published (>= 95% "
         "filled), partial, not_published, withheld (address policy).",
-        [*_LEVELS, NO_DATA, NO_FEED],
+        [*_LEVELS, NO_DATA, NO_FEED, NOT_IN_CAPTURE],
     ),
     "agreement": (
         "string",
         "Declared vs measured.",
-        ["agree", "disagree", NO_DATA, NO_FEED, "not declared"],
+        ["agree", "disagree", NO_DATA, NO_FEED, NOT_IN_CAPTURE, "not declared"],
     ),
     "fill_rate": (
         "number",

@@ -40,6 +40,7 @@ from .constants import (
     LONG_COLUMNS,
     NO_DATA,
     NO_FEED,
+    NOT_IN_CAPTURE,
     PUBLISHED_MIN,
     TIME_RESOLUTIONS,
 )
@@ -185,7 +186,7 @@ def agreement(declared: str | None, measured: str) -> str:
     foia_only, published_aggregate) agree with each other; published and partial
     agree only with themselves.
     """
-    if measured in (NO_DATA, NO_FEED):
+    if measured in (NO_DATA, NO_FEED, NOT_IN_CAPTURE):
         return measured
     if not declared:
         return "not declared"
@@ -310,6 +311,7 @@ def measure_feed(
     rows += [(feed, FEED, k, v) for k, v in feed_timing(cfg, calls, fetches).items()]
 
     declared = cfg.get("declared") or {}
+    lacks = set((cfg.get("capture") or {}).get("lacks") or ())
     policy = (cfg.get("location_policy") or {}).get("address")
     disagreements = []
     for element in vocab.ELEMENTS:
@@ -317,6 +319,8 @@ def measure_feed(
         carrying = [c for c in calls if has(c)]
         fill = round(len(carrying) / n, 4) if n else None
         measured = measured_level(fill, address_policy=policy, element=element)
+        if element in lacks and not carrying:
+            measured = NOT_IN_CAPTURE
         decl = declared.get(element)
         agree = agreement(decl, measured)
         availability = measured if n else (decl or NO_DATA)

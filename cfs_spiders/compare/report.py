@@ -28,6 +28,7 @@ from .constants import (
     CHICAGO_FEED_ID,
     ELEMENT_LABELS,
     NO_DATA,
+    NOT_IN_CAPTURE,
 )
 
 # Colour-blind-safe (ColorBrewer PRGn): greens for what reaches the public,
@@ -39,6 +40,7 @@ COLORS = {
     "foia_only": "#af8dc3",
     "withheld": "#762a83",
     "not_published": "#ececec",
+    NOT_IN_CAPTURE: "#fdb863",
     NO_DATA: "#ffffff",
 }
 DARK = {"published", "withheld", "foia_only"}
@@ -49,6 +51,7 @@ LEVEL_LABELS = {
     "foia_only": "FOIA request only",
     "withheld": "withheld",
     "not_published": "not published",
+    NOT_IN_CAPTURE: "not in capture (the capture cannot carry it)",
 }
 CHICAGO_SHORT = {
     "published": "pub.",
@@ -297,7 +300,7 @@ td.disagree{outline:2px dashed #c51b7d;outline-offset:-3px}
 #places-table td{text-align:center;padding:.15rem .1rem;hyphens:auto}
 #places-table th.el{font-size:.68rem;padding:.2rem .05rem}
 .p-published{background:#1b7837;color:#fff}.p-partial{background:#a6dba0}
-.p-none{background:#ececec}
+.p-none{background:#ececec}.p-not-in-capture{background:#fdb863}
 ul.findings li{margin:.25rem 0}
 code{font-size:.85em;overflow-wrap:anywhere}
 @media print{

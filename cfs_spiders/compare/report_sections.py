@@ -174,7 +174,12 @@ def place_section(long: pd.DataFrame) -> str:
     return f'<section id="places"><h2>Each place in one paragraph</h2>{paras}</section>'
 
 
-SHORT = {"published": "yes", "partial": "some", "none": "no"}
+SHORT = {
+    "published": "yes",
+    "partial": "some",
+    "none": "no",
+    "not in capture": "not in capture",
+}
 CHI_SHORT = {
     "published": "yes",
     "published_aggregate": "counts",
@@ -199,7 +204,8 @@ def place_table(long: pd.DataFrame) -> str:
             text = SHORT[level]
             if e == "address" and level != "none":
                 text = sentences.place_address_finest(idx, feeds) or text
-            cells.append(f'<td class="p-{level}">{esc(text)}</td>')
+            css = level.replace(" ", "-")
+            cells.append(f'<td class="p-{css}">{esc(text)}</td>')
         star = " *" if sentences.marked(idx, feeds) else ""
         rows.append(
             f'<tr data-place="{esc(place)}"><th scope="row">{esc(place)}{star}</th>'

@@ -17,7 +17,13 @@ from typing import Any
 import pandas as pd
 
 from ..config import vocab
-from .constants import CHICAGO_FEED_ID, ELEMENT_LABELS, FEED, PUBLISHED_MIN
+from .constants import (
+    CHICAGO_FEED_ID,
+    ELEMENT_LABELS,
+    FEED,
+    NOT_IN_CAPTURE,
+    PUBLISHED_MIN,
+)
 
 RULE = (
     f"A place publishes an element when at least one of its feeds with stored "
@@ -82,7 +88,9 @@ def place_level(idx: dict, feeds: list[str], element: str) -> str:
     levels = {idx.get((f, element, "measured")) for f in feeds}
     if "published" in levels:
         return "published"
-    return "partial" if "partial" in levels else "none"
+    if "partial" in levels:
+        return "partial"
+    return NOT_IN_CAPTURE if NOT_IN_CAPTURE in levels else "none"
 
 
 def place_address_finest(idx: dict, feeds: list[str]) -> str | None:
@@ -279,6 +287,13 @@ def place_summaries(long: pd.DataFrame) -> dict[str, str]:
             text += f" For some calls: {_names(part)}."
         if none:
             text += f" Not published: {_names(none)}."
+        missing = [
+            ELEMENT_LABELS[e]
+            for e in vocab.ELEMENTS
+            if place_level(idx, feeds, e) == NOT_IN_CAPTURE
+        ]
+        if missing:
+            text += f" Not in capture (unknown whether published): {_names(missing)}."
         if finest:
             text += f" Finest address: {finest}."
         marks = [

@@ -447,6 +447,12 @@ def config_schema() -> dict:
                 {"type": "string", "pattern": "^https?://"},
                 "Where the capture came from (the re-exporting repository).",
             ),
+            "lacks": _d(
+                {"type": "array", "items": _enum(vocab.ELEMENTS), "uniqueItems": True},
+                "Elements this capture cannot carry (a column the re-export "
+                "dropped): the comparison reads them `not in capture`, never "
+                "`not published`.",
+            ),
             "filter": _d(
                 {"type": "string", "minLength": 1},
                 "Set when the capture is a filtered sample of the feed (one beat, "
