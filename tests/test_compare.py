@@ -91,7 +91,11 @@ def test_one_row_per_configured_feed_plus_chicago(wide: pd.DataFrame) -> None:
     feeds = [c for c in configs.values() if c.has_feed]
     assert len(wide) == len(feeds) + 1
     for element in vocab.ELEMENTS:
-        assert set(wide[element]) <= {*vocab.AVAILABILITY, constants.NO_DATA}
+        assert set(wide[element]) <= {
+            *vocab.AVAILABILITY,
+            constants.NO_DATA,
+            constants.NOT_IN_CAPTURE,
+        }
 
 
 def test_dallas_hand_count(wide: pd.DataFrame) -> None:
@@ -302,7 +306,13 @@ def test_datapackage_validates_with_frictionless(cfs_run: dict) -> None:
     path = cfs_run["output"] / "datapackage.json"
     descriptor = json.loads(path.read_text())
     names = {r["name"]: r for r in descriptor["resources"]}
-    assert set(names) == {"calls", "comparison", "comparison_long", "withheld"}
+    assert set(names) == {
+        "calls",
+        "changes",
+        "comparison",
+        "comparison_long",
+        "withheld",
+    }
     calls_fields = names["calls"]["schema"]["fields"]
     assert [f["name"] for f in calls_fields] == list(CALLS_COLUMNS)
     assert all(f.get("description") for f in calls_fields)
@@ -414,6 +424,7 @@ def test_failed_compare_leaves_previous_exports_intact(
 def test_run_compare_returns_paths(cfs_run: dict, tmp_path: Path) -> None:
     paths = run.run_compare(database_url=str(cfs_run["db"]), output=tmp_path)
     assert {p.name for p in paths} == {
+        "changes.csv",
         "comparison.csv",
         "comparison_long.csv",
         "withheld.csv",

@@ -367,3 +367,46 @@ def test_an_element_the_capture_cannot_carry_reads_not_in_capture(
             assert row[element] == "not in capture"
             assert row[f"{element}_agreement"] == "not in capture"
     assert "Not in capture (unknown whether published): coordinates" in page
+
+
+# ------------------------------------------------------------- store, changes
+def test_comparison_tables_in_the_store_keep_codes_as_text(cfs_run: dict) -> None:
+    with sqlite3.connect(cfs_run["db"]) as con:
+        first = con.execute("SELECT sentence FROM findings WHERE n = '1'").fetchone()
+        types = {r[2] for r in con.execute("PRAGMA table_info(comparison)")}
+        n = con.execute("SELECT COUNT(*) FROM comparison").fetchone()[0]
+        zips = con.execute(
+            "SELECT COUNT(*) FROM withheld WHERE element = 'area'"
+        ).fetchone()[0]
+    assert first and "places publish an address" in first[0]
+    assert types == {"TEXT"}
+    assert n == len(load_all_feeds()) and zips == 1
+
+
+def load_all_feeds() -> list[str]:
+    return [p.stem for p in CONFIGS.glob("*.yaml")]
+
+
+def test_changes_csv_records_a_level_that_changed(
+    cfs_run: dict, tmp_path: Path
+) -> None:
+    import shutil
+
+    from cfs_spiders.compare import run
+
+    db = tmp_path / "cfs.sqlite"
+    shutil.copy(cfs_run["db"], db)
+    with sqlite3.connect(db) as con:  # synthetic: a previous comparison said so
+        con.execute(
+            "UPDATE comparison SET priority = 'not_published' "
+            "WHERE feed_id = 'tx_dallas_police_active_calls'"
+        )
+    run.run_compare(database_url=str(db), output=tmp_path / "out")
+    with open(tmp_path / "out" / "changes.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["feed_id"], r["element"], r["before"], r["after"]) for r in rows] == [
+        ("tx_dallas_police_active_calls", "priority", "not_published", "published")
+    ]
+    run.run_compare(database_url=str(db), output=tmp_path / "out2")
+    with open(tmp_path / "out2" / "changes.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 1  # kept, nothing new

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cfs_spiders.config.loader import load_all
-from cfs_spiders.exports.datasette import TABLES, build_metadata
+from cfs_spiders.exports.datasette import COMPARISON_TABLES, TABLES, build_metadata
 from tests.conftest import ROOT, run_cfs
 
 HOUSTON = "tx_houston_hec_active_incidents"
@@ -38,6 +38,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "--no-jsonl",
     )
     run_cfs("--db", str(db), "--output", str(out), "export")
+    run_cfs("--db", str(db), "--output", str(out), "compare")
     return {
         "db": db,
         "out": out,
@@ -58,7 +59,7 @@ def test_every_described_column_exists(store: dict) -> None:
     tables = store["metadata"]["databases"]["cfs"]["tables"]
     assert (
         set(tables)
-        == set(TABLES)
+        == set(TABLES) | set(COMPARISON_TABLES)
         == {
             "feeds",
             "calls",
@@ -68,6 +69,7 @@ def test_every_described_column_exists(store: dict) -> None:
             "listings",
             "imports",
         }
+        | set(COMPARISON_TABLES)
     )
     for table, spec in tables.items():
         columns = {r[1] for r in _pragma(store["db"], f"PRAGMA table_info({table})")}

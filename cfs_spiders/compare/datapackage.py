@@ -430,6 +430,38 @@ def build(
             ["feed", "element", "metric"],
         ),
         (
+            "changes",
+            "changes.csv",
+            "Changes between comparison runs",
+            "Which feed's availability changed for which element, and when: one row "
+            "per change since the store's first comparison.",
+            [
+                {
+                    "name": "changed_at",
+                    "type": "datetime",
+                    "description": "The comparison run that saw the change (UTC).",
+                },
+                {"name": "feed_id", "type": "string", "description": "Feed id."},
+                {
+                    "name": "element",
+                    "type": "string",
+                    "description": "Common element.",
+                    "constraints": {"enum": list(vocab.ELEMENTS)},
+                },
+                {
+                    "name": "before",
+                    "type": "string",
+                    "description": "Availability in the previous comparison.",
+                },
+                {
+                    "name": "after",
+                    "type": "string",
+                    "description": "Availability in this comparison.",
+                },
+            ],
+            ["changed_at", "feed_id", "element"],
+        ),
+        (
             "withheld",
             "withheld.csv",
             "What Chicago withholds",

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
+
 from ..config.loader import load_all
 from ..config.paths import output_dir
 from ..exports.files import write_atomic
 from ..store.connect import open_store
-from . import datapackage, report
+from . import datapackage, report, store_tables
 from .measure import measure
 from .tables import to_wide, withheld_table, write_frame
 
@@ -34,31 +36,47 @@ def run_compare(
     configs, errors = load_all(configs_directory)
     for err in errors:
         log.warning("config skipped: %s", err)
+    now = datetime.now(UTC)
+    generated = now.strftime("%Y-%m-%d %H:%M UTC")
     store = open_store(database_url)
     try:
         long = measure(store, configs)
+        wide = to_wide(long)
+        withheld = withheld_table(long)
+        changed = store_tables.changes(
+            store_tables.previous_levels(store),
+            wide,
+            now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        history = store_tables.history(store) + changed
+        # Everything is rendered before anything is written: a renderer that
+        # fails leaves the store's tables and the previous exports as they were.
+        findings = report.findings(long, withheld)
+        png = report.heatmap_png(wide, generated)
+        html = report.render_html(
+            long=long,
+            wide=wide,
+            withheld=withheld,
+            heatmap=png,
+            generated_at=now,
+            cite=citation_facts(),
+        )
+        store_tables.write_tables(
+            store, findings=findings, wide=wide, withheld=withheld, changed=changed
+        )
     finally:
         store.close()
-    wide = to_wide(long)
-    withheld = withheld_table(long)
     paths = [
         write_frame(out / "comparison_long.csv", long),
         write_frame(out / "comparison.csv", wide),
         write_frame(out / "withheld.csv", withheld),
+        write_frame(
+            out / "changes.csv",
+            pd.DataFrame(history, columns=list(store_tables.CHANGE_COLUMNS)),
+        ),
+        write_atomic(out / "heatmap.png", png),
+        write_atomic(out / "report.html", html.encode("utf-8")),
     ]
-    now = datetime.now(UTC)
-    generated = now.strftime("%Y-%m-%d %H:%M UTC")
-    png = report.heatmap_png(wide, generated)
-    paths.append(write_atomic(out / "heatmap.png", png))
-    html = report.render_html(
-        long=long,
-        wide=wide,
-        withheld=withheld,
-        heatmap=png,
-        generated_at=now,
-        cite=citation_facts(),
-    )
-    paths.append(write_atomic(out / "report.html", html.encode("utf-8")))
     descriptor = datapackage.build(
         out, configs=configs, created=now, **citation_facts()
     )

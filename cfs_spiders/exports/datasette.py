@@ -136,7 +136,60 @@ TABLES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Written by ``cfs compare`` (compare/store_tables.py): the comparison, where a
+# Datasette user meets the main finding first. Every column of comparison and
+# withheld is described in datapackage.json beside the CSVs.
+COMPARISON_TABLES: dict[str, dict[str, Any]] = {
+    "findings": {
+        "description": "Start here: the comparison's findings, one sentence a row, "
+        "as report.html states them. Places (city or county) are counted, feeds "
+        "named as detail; each sentence says how old or partial its evidence is.",
+        "columns": {"n": "Order in the report.", "sentence": "The finding."},
+    },
+    "comparison": {
+        "description": "comparison.csv: one row per configured feed and one for "
+        "Chicago, with its evidence (run mode, evidence window, capture kind and "
+        "origin, last live fetch) and each element's availability. Every column is "
+        "described in datapackage.json.",
+        "columns": {
+            "feed_id": "Feed id (il_chicago_oemc: Chicago).",
+            "place": "The place (city or county, state) the findings count.",
+            "run_mode": "live, replay, or both.",
+            "evidence_first": "First capture or fetch behind the row (UTC).",
+            "evidence_last": "Last capture or fetch behind the row (UTC).",
+            "capture_kind_label": "publisher response, third-party re-export or "
+            "filtered sample.",
+        },
+    },
+    "withheld": {
+        "description": "withheld.csv: per element, Chicago's status (by precision "
+        "step, with the cited URLs) beside the places that publish it elsewhere.",
+        "columns": {
+            "element": "Common element.",
+            "chicago_status": "Chicago's status.",
+            "chicago_levels": "Chicago's status per precision step.",
+            "places_publishing_n": "Places publishing it for >= 95% of calls.",
+            "places_measured_n": "Places with stored records.",
+        },
+    },
+    "comparison_changes": {
+        "description": "Which feed's availability changed for which element, and "
+        "when (also output/changes.csv).",
+        "columns": {
+            "changed_at": "The comparison run that saw the change (UTC).",
+            "feed_id": "Feed id.",
+            "element": "Common element.",
+            "before": "Availability before.",
+            "after": "Availability after.",
+        },
+    },
+}
+
 _TABLE_OPTIONS: dict[str, dict[str, Any]] = {
+    "findings": {"sort": "n"},
+    "comparison": {"label_column": "feed_id", "facets": ["place", "run_mode"]},
+    "withheld": {"label_column": "element"},
+    "comparison_changes": {"sort_desc": "changed_at", "facets": ["feed_id"]},
     "feeds": {"label_column": "title", "sort": "feed_id"},
     "calls": {
         "facets": ["feed_id", "call_type_category", "status"],
@@ -198,7 +251,7 @@ def build_metadata(configs: Iterable[FeedConfig], *, database: str = "cfs") -> d
     feeds = sorted((c for c in configs if c.has_feed), key=lambda c: c.feed_id)
     licenses = sorted({c.get("license") for c in feeds if c.get("license")})
     tables: dict[str, Any] = {}
-    for name, spec in TABLES.items():
+    for name, spec in {**TABLES, **COMPARISON_TABLES}.items():
         columns = record_column_descriptions() if name == "calls" else spec["columns"]
         table: dict[str, Any] = {
             "description": spec["description"],
