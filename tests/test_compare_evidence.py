@@ -410,3 +410,28 @@ def test_changes_csv_records_a_level_that_changed(
     run.run_compare(database_url=str(db), output=tmp_path / "out2")
     with open(tmp_path / "out2" / "changes.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 1  # kept, nothing new
+
+
+def test_codes_are_typed_as_text_in_the_data_package(cfs_run: dict) -> None:
+    import json
+
+    doc = json.loads((cfs_run["output"] / "datapackage.json").read_text())
+    fields = {
+        f["name"]: f["type"]
+        for r in doc["resources"]
+        if r["name"] == "calls"
+        for f in r["schema"]["fields"]
+    }
+    codes = [
+        n for n in fields if n.startswith("area_") or n in ("call_id", "record_key")
+    ]
+    assert "area_zip" in codes and "area_box" in codes
+    assert {fields[n] for n in codes} == {"string"}
+    # read as the package says, a ZIP keeps its leading zero
+    frame = pd.read_csv(
+        cfs_run["output"] / "calls.csv",
+        dtype={n: "string" for n in codes},
+        keep_default_na=False,
+    )
+    zips = [z for z in frame["area_zip"] if z]
+    assert zips and all(len(z) == 5 for z in zips)

@@ -204,7 +204,8 @@ _ELEMENT_METRICS: dict[str, tuple[str, str, list[str] | None]] = {
     ),
     "declared": (
         "string",
-        "What the documentation declares (Chicago: its status).",
+        "The level the project read from the publisher's documentation "
+        "(documentation_url), not a measurement (Chicago: its cited status).",
         list(dict.fromkeys([*_LEVELS, *vocab.CHICAGO_STATUS])),
     ),
     "measured": (
