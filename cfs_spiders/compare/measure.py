@@ -19,6 +19,7 @@ declared level otherwise; ``evidence`` says which one a row shows.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import statistics
@@ -451,6 +452,12 @@ def measure_chicago(cfg: FeedConfig) -> list[Row]:
             (feed, element, "levels", format_levels(spec.get("levels"))),
             (feed, element, "citations", format_citations(spec.get("citations"))),
             (feed, element, "citation_urls", citation_urls(spec.get("citations"))),
+            (
+                feed,
+                element,
+                "citations_json",
+                json.dumps(spec.get("citations") or [], ensure_ascii=False),
+            ),
         ]
     rows.append((feed, FEED, "as_of", cfg.get("as_of")))
     return rows

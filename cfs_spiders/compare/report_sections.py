@@ -8,6 +8,7 @@ reporter can follow each claim to its source from the page itself.
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 import pandas as pd
@@ -236,13 +237,13 @@ def place_table(long: pd.DataFrame) -> str:
 
 
 def chicago_citations(long: pd.DataFrame) -> str:
+    """Each Chicago element: its status, by precision step, and the cited words."""
     rows = long[(long.feed == CHICAGO_FEED_ID)]
     idx = {(r.element, r.metric): r.value for r in rows.itertuples()}
     out = []
     for e in vocab.ELEMENTS:
-        cites = str(idx.get((e, "citations")) or "")
-        parts = [c for c in cites.split(" | ") if c]
-        cells = "".join(f"<li>{_cite_html(c)}</li>" for c in parts) or (
+        cites = json.loads(idx.get((e, "citations_json")) or "[]")
+        cells = "".join(f"<li>{_cite_html(c)}</li>" for c in cites) or (
             "<li>no public source found</li>"
         )
         out.append(
@@ -253,23 +254,19 @@ def chicago_citations(long: pd.DataFrame) -> str:
     as_of = idx.get(("feed", "as_of"))
     return (
         f'<section id="chicago-sources"><h2>Chicago: sources, as of {esc(as_of)}</h2>'
-        '<div class="wrap"><table id="chicago-citations"><thead><tr><th>Element</th><th>Status</th>'
-        "<th>By precision step</th><th>Quoted words (document, URL, accessed)</th>"
-        f"</tr></thead><tbody>{''.join(out)}</tbody></table></div></section>"
+        '<div class="wrap"><table id="chicago-citations"><thead><tr><th>Element</th>'
+        "<th>Status</th><th>By precision step</th><th>Quoted words (document, "
+        f"accessed)</th></tr></thead><tbody>{''.join(out)}</tbody></table></div>"
+        "</section>"
     )
 
 
-def _cite_html(text: str) -> str:
-    # "quote" (title, url, accessed date): link the URL, keep the words.
-    head, _, rest = text.rpartition(" (")
-    parts = rest.rstrip(")").split(", ")
-    urls = [p for p in parts if p.startswith(("http://", "https://"))]
-    if not urls:
-        return esc(text)
-    url = urls[0]
-    title = ", ".join(parts[: parts.index(url)])
-    accessed = ", ".join(parts[parts.index(url) + 1 :])
-    return f"{esc(head)} ({link(url, title)}, {esc(accessed)})"
+def _cite_html(cite: dict[str, str]) -> str:
+    note = f" Note: {esc(cite['note'])}." if cite.get("note") else ""
+    return (
+        f"\u201c{esc(cite['quote'])}\u201d ({link(cite['url'], cite['title'])}, "
+        f"accessed {esc(cite['accessed'])}).{note}"
+    )
 
 
 def how_to_cite(wide: pd.DataFrame, cite: dict[str, Any]) -> str:
