@@ -133,21 +133,25 @@ def test_withheld_counts_places_with_the_same_rule(
 
 # ------------------------------------------------------ evidence-based checks
 def test_san_antonio_counts_as_block_level(
-    calls: list[dict[str, str]], wide: pd.DataFrame, withheld: pd.DataFrame
+    calls: list[dict[str, str]],
+    wide: pd.DataFrame,
+    withheld: pd.DataFrame,
+    configs: dict[str, dict],
 ) -> None:
     rows = [c for c in calls if c["feed_id"] == "tx_san_antonio_police_calls"]
     numbers = [
         m.group(1)
         for c in rows
-        if c["address_granularity"] == "exact"
-        and (m := re.match(r"^\s*(\d+)\s", c["address_raw"]))
+        if (m := re.match(r"^\s*(\d+)\s+[A-Z]", c["address_raw"]))
     ]
     ending = sum(1 for x in numbers if x.endswith("00"))
-    assert len(numbers) > 100 and ending / len(numbers) > 0.99  # 492 of 492
+    assert len(numbers) > 100 and ending / len(numbers) > 0.99  # hundred blocks
     row = wide.loc["tx_san_antonio_police_calls"]
     assert row.address_finest == "block"
     assert row.address_share_exact == "0.0"
-    assert f"{ending} of {len(numbers)} house numbers" in row.address_correction
+    policy = configs["tx_san_antonio_police_calls"]["location_policy"]["address"]
+    if policy == "exact":  # the evidence check must overrule the config
+        assert "house numbers classed exact end in 00" in row.address_correction
     assert "tx_san_antonio_police_calls" not in withheld.loc[
         "address", "finest_published_by"
     ].split(";")
@@ -435,3 +439,22 @@ def test_codes_are_typed_as_text_in_the_data_package(cfs_run: dict) -> None:
     )
     zips = [z for z in frame["area_zip"] if z]
     assert zips and all(len(z) == 5 for z in zips)
+
+
+def test_the_00_check_lowers_exact_only_on_enough_evidence() -> None:
+    from cfs_spiders.compare import evidence
+
+    # synthetic rows: 25 hundred-block numbers classed exact, then one real number
+    rows = [
+        {"address_granularity": "exact", "address_raw": f"{i}00 MAIN ST"}
+        for i in range(1, 26)
+    ]
+    ending, total = evidence.rounded_house_numbers(rows)
+    assert (ending, total) == (25, 25)
+    assert evidence.lowers_exact_to_block(ending, total)
+    rows += [
+        {"address_granularity": "exact", "address_raw": f"{i}17 OAK AVE"}
+        for i in range(1, 6)
+    ]
+    assert not evidence.lowers_exact_to_block(*evidence.rounded_house_numbers(rows))
+    assert not evidence.lowers_exact_to_block(5, 5)  # too few to tell
