@@ -12,7 +12,6 @@ from w3lib.url import add_or_replace_parameters
 
 from ...normalize.time import zone
 from ..parsers import load_json
-from .base import high_water_time
 from .paged import OffsetPagedSpider
 
 
@@ -23,7 +22,7 @@ class ArcGISSpider(OffsetPagedSpider):
     def where(self) -> str:
         clauses = [self.request_options.get("where") or "1=1"]
         field = self.request_options.get("incremental_field")
-        mark = high_water_time(self.state.get("high_water"))
+        mark = self.usable_high_water() if self.incremental else None
         if self.incremental and field and mark:
             # Standardized SQL compares date fields with TIMESTAMP literals, in UTC
             # unless the layer stores local wall-clock time (epoch_reference).

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import scrapy
@@ -112,6 +112,10 @@ class RunState:
     seen_fields: set[str] = field(default_factory=set)
     # replay only: rows the capture's manifest flags as not feed data, skipped
     excluded: int = 0
+    # rows whose incremental time lies after the fetch time (plus slack): flagged
+    # in the run report, never used as the high-water mark
+    future_rows: int = 0
+    future_examples: list[str] = field(default_factory=list)
 
 
 class FeedSpider(scrapy.Spider):
@@ -252,10 +256,18 @@ class FeedSpider(scrapy.Spider):
         raise NotImplementedError
 
     def fetched_at(self, response: Response) -> datetime:
-        stamp = response.headers.get(CAPTURED_AT_HEADER)
+        """When the listing was read. A replayed capture says when it was taken
+        (``X-Cfs-Captured-At``, set by ``ingest/replay.py``); a live response never
+        does: a remote server sending that header must not rewrite history."""
+        stamp = response.headers.get(CAPTURED_AT_HEADER) if self.replay else None
         if stamp:
             return parse_iso(stamp.decode("ascii"))
         return datetime.now(UTC)
+
+    def says_partial(self, response: Response) -> bool:
+        """A replayed capture that is only part of a listing (``X-Cfs-Listing``);
+        honoured in replay only, like the capture time."""
+        return bool(self.replay) and response.headers.get(LISTING_HEADER) == b"partial"
 
     def parse(self, response: Response) -> Iterator[Any]:
         assert self.run is not None and self.builder is not None
@@ -267,7 +279,7 @@ class FeedSpider(scrapy.Spider):
         fetched = self.fetched_at(response)
         if run.fetched_at is None:
             run.fetched_at = fetched
-        if response.headers.get(LISTING_HEADER) == b"partial":
+        if self.says_partial(response):
             run.full_listing = False
         if response.status == 304:
             run.not_modified = True
@@ -393,15 +405,45 @@ class FeedSpider(scrapy.Spider):
         if stats is not None:
             stats.inc_value(f"cfs/record_pages/{path}")
 
+    def high_water_ceiling(self) -> datetime:
+        """The latest plausible time of a record: the fetch time plus a small
+        slack (``request.future_slack_minutes``, default 15) for clock skew. A
+        record above it (a typo, a test row, a year 2099) is flagged, never kept
+        as the mark: one such row would make every later poll ask for nothing."""
+        assert self.run is not None
+        slack = int(self.request_options.get("future_slack_minutes", 15))
+        base = self.run.fetched_at or datetime.now(UTC)
+        return base + timedelta(minutes=slack)
+
+    def usable_high_water(self) -> datetime | None:
+        """The stored mark, unless it lies above the ceiling (a mark saved before
+        it was bounded): an implausible mark never stops polling, the poll then
+        reads the whole listing instead."""
+        mark = high_water_time(self.state.get("high_water"))
+        if mark is None:
+            return None
+        slack = int(self.request_options.get("future_slack_minutes", 15))
+        if mark > datetime.now(UTC) + timedelta(minutes=slack):
+            log.warning(
+                "%s: stored high-water mark %s is in the future: ignored",
+                self.name,
+                self.state.get("high_water"),
+            )
+            return None
+        return mark
+
     def track_high_water(self, raw_records: list[dict[str, Any]]) -> None:
-        """The largest value of the feed's ``incremental_field`` seen this run, as
-        ISO UTC with milliseconds in ``state["high_water_new"]``; the store
-        pipeline saves it (``feed_state.high_water``) after a successful run and
-        the next incremental run asks only for records above it."""
+        """The largest plausible value of the feed's ``incremental_field`` seen
+        this run, as ISO UTC with milliseconds in ``state["high_water_new"]``; the
+        store pipeline saves it (``feed_state.high_water``) after a successful run
+        and the next incremental run asks only for records above it. Values above
+        ``high_water_ceiling`` are counted in ``run.future_rows`` instead."""
         name = self.request_options.get("incremental_field")
         if not name or not raw_records:
             return
+        assert self.run is not None
         opts = self._incremental_time_options(name)
+        ceiling = self.high_water_ceiling()
         best = self.high_water
         for raw in raw_records:
             value = raw.get(name) if isinstance(raw, dict) else None
@@ -422,7 +464,14 @@ class FeedSpider(scrapy.Spider):
                 epoch_reference=opts.get("epoch_reference", "UTC"),
                 ignore_offset=opts.get("ignore_offset", False),
             )
-            if tv.utc is not None and (best is None or tv.utc > best):
+            if tv.utc is None:
+                continue
+            if tv.utc > ceiling:
+                self.run.future_rows += 1
+                if len(self.run.future_examples) < 5:
+                    self.run.future_examples.append(f"{name}={value!r}")
+                continue
+            if best is None or tv.utc > best:
                 best = tv.utc
         if best is not None:
             self.high_water = best

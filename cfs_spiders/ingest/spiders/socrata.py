@@ -14,9 +14,8 @@ from typing import Any
 from scrapy.http import Response
 from w3lib.url import add_or_replace_parameters
 
-from ...normalize.time import parse_time, zone
+from ...normalize.time import zone
 from ..parsers import csv_records, load_json
-from .base import high_water_time
 from .paged import OffsetPagedSpider
 
 
@@ -29,13 +28,10 @@ class SocrataSpider(OffsetPagedSpider):
         if self.request_options.get("where"):
             clauses.append(f"({self.request_options['where']})")
         field = self.request_options.get("incremental_field")
-        mark = self.state.get("high_water")
-        if self.incremental and field and mark:
+        mark_utc = self.usable_high_water() if self.incremental else None
+        if self.incremental and field and mark_utc is not None:
             overlap = int(self.request_options.get("overlap_minutes", 60))
             # the stored mark is ISO UTC; the field is a floating (local) timestamp
-            mark_utc = (
-                high_water_time(mark) or parse_time(mark, tz=self.config.time_zone).utc
-            )
             if mark_utc is not None:
                 since = (mark_utc - timedelta(minutes=overlap)).astimezone(
                     zone(self.config.time_zone)
