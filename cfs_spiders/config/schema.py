@@ -371,6 +371,17 @@ def _request_schema() -> dict:
                 "Time field for incremental fetches above the last high-water mark.",
             ),
             "overlap_minutes": {"type": "integer", "minimum": 0},
+            "future_slack_minutes": _d(
+                {"type": "integer", "minimum": 0},
+                "A record time later than the fetch time plus this (default 15) is "
+                "flagged as future-dated and never becomes the high-water mark.",
+            ),
+            "full_listing_every_minutes": _d(
+                {"type": "number", "minimum": 0},
+                "Incremental polls of a live listing (active_calls, recent_window) "
+                "read the whole listing when the last complete one is older than "
+                "this (default 60), so calls that left it are seen to leave.",
+            ),
             "params": {"type": "object", "additionalProperties": {"type": "string"}},
             "headers": {"type": "object", "additionalProperties": {"type": "string"}},
             "cookies": _d({"type": "boolean"}, "Keep cookies (ASP.NET cookie checks)."),
@@ -507,6 +518,12 @@ def config_schema() -> dict:
                 "properties": {
                     "min_records": {"type": "integer", "minimum": 0},
                     "max_fill_drop": {"type": "number", "minimum": 0, "maximum": 1},
+                    "quiet_period_minutes": _d(
+                        {"type": "number", "minimum": 0},
+                        "active_calls: how long the board may be empty before that "
+                        "is a fault (default 360); an empty listing before then is "
+                        "complete and closes its calls.",
+                    ),
                 },
             },
             "elements": _d(
