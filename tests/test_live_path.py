@@ -172,3 +172,46 @@ def test_future_row_never_freezes_the_high_water_mark(tmp_path: Path) -> None:
         assert mark == utc_mark(real_mark)
     finally:
         server.close()
+
+
+def test_incremental_feed_still_sees_calls_leave(tmp_path: Path) -> None:
+    """SF's real-time window (recent_window, incremental under --due): polls stay
+    incremental between full listings, and the periodic full listing sets
+    ``disappeared_at`` for the rows that rolled off (here: the first 20 recorded
+    rows withdrawn from the served listing)."""
+    server = FeedServer()
+    try:
+        configs = write_configs(tmp_path / "configs", server, interval=0.001)
+        (configs / f"{CLEARWATER}.yaml").unlink()
+        db, out = tmp_path / "cfs.sqlite", tmp_path / "out"
+        path = "/resource/gnap-fj3t.json"
+        proc = run_cfs(configs, db, out, "crawl", "--due", "--no-jsonl")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "$where" not in server.last(path)[1]
+        gone = {r["cad_number"] for r in server.soda[:20]}
+        server.soda = server.soda[20:]
+        time.sleep(1.1)
+        # 2. within the default cadence (60 min): incremental, nothing read as gone
+        proc = run_cfs(configs, db, out, "crawl", "--due", "--no-jsonl")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "$where" in server.last(path)[1]
+        left = "SELECT COUNT(*) FROM calls WHERE disappeared_at IS NOT NULL"
+        assert rows(db, left) == [(0,)]
+        # 3. the cadence passed (set short here): a full listing, the 20 left
+        cfg_path = configs / f"{SF}.yaml"
+        cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        cfg["request"]["full_listing_every_minutes"] = 0.01
+        cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+        time.sleep(1.1)
+        proc = run_cfs(configs, db, out, "crawl", "--due", "--no-jsonl")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "$where" not in server.last(path)[1]
+        left_rows = rows(
+            db,
+            "SELECT record_key, call_id, first_seen, disappeared_at FROM calls "
+            "WHERE disappeared_at IS NOT NULL",
+        )
+        assert {r[1] for r in left_rows} == gone
+        assert all(r[3] > r[2] for r in left_rows)  # a time on the feed
+    finally:
+        server.close()

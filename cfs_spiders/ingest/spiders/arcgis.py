@@ -22,8 +22,8 @@ class ArcGISSpider(OffsetPagedSpider):
     def where(self) -> str:
         clauses = [self.request_options.get("where") or "1=1"]
         field = self.request_options.get("incremental_field")
-        mark = self.usable_high_water() if self.incremental else None
-        if self.incremental and field and mark:
+        mark = self.usable_high_water() if self.polls_incrementally() else None
+        if field and mark:
             # Standardized SQL compares date fields with TIMESTAMP literals, in UTC
             # unless the layer stores local wall-clock time (epoch_reference).
             since = mark - timedelta(

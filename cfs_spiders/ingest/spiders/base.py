@@ -188,6 +188,7 @@ class FeedSpider(scrapy.Spider):
         )
         self.batch_records = max(1, crawler.settings.getint("CFS_STORE_BATCH", 5000))
         self.high_water: datetime | None = None
+        self._incremental_now: bool | None = None
         self.exclusions = self._replay_exclusions(crawler) if replay else None
 
     def _replay_exclusions(self, crawler: Any) -> ExclusionFilter | None:
@@ -414,6 +415,28 @@ class FeedSpider(scrapy.Spider):
         slack = int(self.request_options.get("future_slack_minutes", 15))
         base = self.run.fetched_at or datetime.now(UTC)
         return base + timedelta(minutes=slack)
+
+    def full_listing_due(self) -> bool:
+        """An incremental poll of a live listing reads the whole listing when the
+        last complete one is older than ``request.full_listing_every_minutes``
+        (default 60): an incremental fetch is only part of the listing, so without
+        it no call would ever be seen to leave (``disappeared_at``, time on feed).
+        Feeds that are no listing (history, append_only) never need it."""
+        if self.config.board not in ("active_calls", "recent_window"):
+            return False
+        every = float(self.request_options.get("full_listing_every_minutes", 60))
+        last = high_water_time(self.state.get("last_listing"))
+        return last is None or datetime.now(UTC) - last >= timedelta(minutes=every)
+
+    def polls_incrementally(self) -> bool:
+        """This run asks only for what changed (decided once, at the first page)."""
+        if self._incremental_now is None:
+            self._incremental_now = bool(self.incremental) and not (
+                self.full_listing_due()
+            )
+            if self.incremental and not self._incremental_now:
+                log.info("%s: full listing due, this poll reads it all", self.name)
+        return self._incremental_now
 
     def usable_high_water(self) -> datetime | None:
         """The stored mark, unless it lies above the ceiling (a mark saved before

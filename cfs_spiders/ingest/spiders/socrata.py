@@ -28,8 +28,8 @@ class SocrataSpider(OffsetPagedSpider):
         if self.request_options.get("where"):
             clauses.append(f"({self.request_options['where']})")
         field = self.request_options.get("incremental_field")
-        mark_utc = self.usable_high_water() if self.incremental else None
-        if self.incremental and field and mark_utc is not None:
+        mark_utc = self.usable_high_water() if self.polls_incrementally() else None
+        if field and mark_utc is not None:
             overlap = int(self.request_options.get("overlap_minutes", 60))
             # the stored mark is ISO UTC; the field is a floating (local) timestamp
             if mark_utc is not None:
