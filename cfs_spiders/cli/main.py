@@ -217,6 +217,12 @@ def parser() -> argparse.ArgumentParser:
         default=20,
         help="snapshots per replay process (default 20)",
     )
+    s.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="import again the commits whose run failed (a commit whose crawl "
+        "wrote no run, a transient failure, is always tried again)",
+    )
     s.set_defaults(func=cmd_import_git)
 
     s = sub.add_parser("compare", help="write the comparison exports and report")

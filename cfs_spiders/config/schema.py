@@ -390,6 +390,11 @@ def _request_schema() -> dict:
     }
 
 
+# Every URL of a config that reaches HTML (links in the Datasette metadata and the
+# report): http(s), with a host, no white space or quote.
+HTTP_URL = r"^https?://[^\s/?#\"'<>]+[^\s\"'<>]*$"
+
+
 @lru_cache(maxsize=1)
 def config_schema() -> dict:
     area_status = _enum(vocab.CHICAGO_STATUS)
@@ -459,9 +464,13 @@ def config_schema() -> dict:
             "platform": _enum(vocab.PLATFORMS),
             "urls": {
                 "type": "array",
-                "items": {"type": "string", "pattern": "^https?://"},
+                "items": {"type": "string", "pattern": HTTP_URL},
             },
-            "documentation_url": {"type": "string"},
+            "documentation_url": _d(
+                {"type": "string", "pattern": HTTP_URL},
+                "http(s) only: it becomes a link in the Datasette metadata and the "
+                "report (a javascript: or data: URL would run there).",
+            ),
             "license": {"type": "string"},
             "time_zone": _d(
                 {"type": "string", "minLength": 3},
