@@ -215,3 +215,48 @@ def test_incremental_feed_still_sees_calls_leave(tmp_path: Path) -> None:
         assert all(r[3] > r[2] for r in left_rows)  # a time on the feed
     finally:
         server.close()
+
+
+def test_check_live_reports_a_renamed_field(tmp_path: Path) -> None:
+    """`cfs check --live`: one small page per feed; the real Clearwater listing
+    passes, the same listing with ``Address`` renamed ``Location`` (a synthetic
+    rename of real rows) is drift: exit 3, the field named missing and new."""
+    calls = snapshots()[-1]
+    renamed = [
+        {("Location" if k == "Address" else k): v for k, v in c.items()} for c in calls
+    ]
+    server = FeedServer()  # SF's real rows as SODA, to see the page size asked
+    try:
+        with FaultServer() as srv:
+            srv.route("/activecalls", Reply(body=json.dumps(calls)))
+            srv.route(
+                "/moved",
+                Reply(body=json.dumps(calls)),
+                Reply(body=json.dumps(renamed)),
+            )
+            configs = clearwater_config(tmp_path / "configs", srv.url("/activecalls"))
+            cfg = yaml.safe_load(get_config(CLEARWATER).path.read_text("utf-8"))
+            cfg["urls"] = [srv.url("/moved")]
+            moved = "fl_clearwater_police_active_calls_moved"
+            (configs / f"{moved}.yaml").write_text(yaml.safe_dump(cfg), "utf-8")
+            sf = yaml.safe_load(get_config(SF).path.read_text("utf-8"))
+            sf["urls"] = [f"{server.base}/resource/gnap-fj3t.json"]
+            (configs / f"{SF}.yaml").write_text(yaml.safe_dump(sf), "utf-8")
+            db, out = tmp_path / "cfs.sqlite", tmp_path / "out"
+            first = run_cfs(configs, db, out, "check", "--live")
+            assert first.returncode == 0, first.stdout + first.stderr[-2000:]
+            assert "0 drifted" in first.stdout
+            again = run_cfs(configs, db, out, "check", "--live", moved, CLEARWATER)
+    finally:
+        server.close()
+    query = server.last("/resource/gnap-fj3t.json")[1]
+    assert query["$limit"] == "5" and server.served("/resource/gnap-fj3t.json")[0] == 1
+    assert again.returncode == 3, again.stdout + again.stderr[-2000:]
+    report = again.stdout
+    moved_part = report.split(f"{moved}: ")[1].split(f"{CLEARWATER}: ")[0]
+    assert moved_part.startswith("DRIFT")
+    assert "mapped fields missing: Address" in moved_part
+    assert "new fields: Location" in moved_part
+    assert f"{CLEARWATER}: ok" in report
+    assert "1 drifted" in report
+    assert not db.exists()  # nothing stored

@@ -362,7 +362,15 @@ def _request_schema() -> dict:
         "description": "Platform request options.",
         "properties": {
             "page_size": {"type": "integer", "minimum": 1},
-            "order": _d({"type": "string"}, "socrata $order / arcgis orderByFields."),
+            "order": _d(
+                {"type": "string"},
+                "socrata $order / arcgis orderByFields; the row id (:id, or "
+                "tie_breaker) is appended when missing, so paging never skips a row.",
+            ),
+            "tie_breaker": _d(
+                {"type": "string"},
+                "arcgis: the layer's object id field (default OBJECTID).",
+            ),
             "where": _d(
                 {"type": "string"}, "Fixed filter (socrata $where, arcgis where)."
             ),
@@ -466,6 +474,17 @@ def config_schema() -> dict:
                 "type": "array",
                 "items": {"type": "string", "pattern": HTTP_URL},
             },
+            "urls_by_year": _d(
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "propertyNames": {"pattern": "^[0-9]{4}$"},
+                    "additionalProperties": {"type": "string", "pattern": HTTP_URL},
+                },
+                "A feed published as one dataset per year: year -> URL. The current "
+                "year's (in the feed's time zone) is fetched; until the config lists "
+                "a new year, the latest listed before it. Replaces urls.",
+            ),
             "documentation_url": _d(
                 {"type": "string", "pattern": HTTP_URL},
                 "http(s) only: it becomes a link in the Datasette metadata and the "

@@ -13,6 +13,7 @@ from w3lib.url import add_or_replace_parameters
 from ...normalize.time import zone
 from ..parsers import load_json
 from .paged import OffsetPagedSpider
+from .socrata import unique_order
 
 
 class ArcGISSpider(OffsetPagedSpider):
@@ -51,7 +52,10 @@ class ArcGISSpider(OffsetPagedSpider):
             **(self.request_options.get("params") or {}),
         }
         if self.request_options.get("order"):
-            params["orderByFields"] = self.request_options["order"]
+            params["orderByFields"] = unique_order(
+                self.request_options["order"],
+                self.request_options.get("tie_breaker", "OBJECTID"),
+            )
         return add_or_replace_parameters(base, params)
 
     def more_pages(self, response: Response, page_records: int) -> bool:

@@ -19,6 +19,19 @@ from ..parsers import csv_records, load_json
 from .paged import OffsetPagedSpider
 
 
+def unique_order(order: str | None, tie_breaker: str) -> str:
+    """The configured paging order made unique: offset paging over an order with
+    ties (several rows of one time) may skip or repeat rows between pages, so the
+    platform's row id (Socrata ``:id``, ArcGIS ``OBJECTID``) is appended when the
+    order does not already end the ties."""
+    if not order or not order.strip():
+        return tie_breaker
+    fields = [part.strip().split()[0].lower() for part in order.split(",") if part]
+    if tie_breaker.lower() in fields:
+        return order
+    return f"{order}, {tie_breaker}"
+
+
 class SocrataSpider(OffsetPagedSpider):
     platform = "socrata"
     default_page_size = 1000
@@ -46,7 +59,7 @@ class SocrataSpider(OffsetPagedSpider):
         params = {
             "$limit": str(self.page_size()),
             "$offset": str(offset),
-            "$order": self.request_options.get("order", ":id"),
+            "$order": unique_order(self.request_options.get("order"), ":id"),
             **(self.request_options.get("params") or {}),
         }
         where = self.where()
