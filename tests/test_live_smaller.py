@@ -103,3 +103,133 @@ def test_http_documentation_url_is_accepted(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert load_config(path)["documentation_url"].startswith("https://")
+
+
+# ------------------------------------------------------------- live configs
+def test_url_for_year_follows_the_feed_zone() -> None:
+    from datetime import datetime
+
+    from cfs_spiders.config.loader import url_for_year
+
+    table = {"2024": "u2024", "2025": "u2025", "2026": "u2026"}
+    # 05:30 UTC on 1 January is still 31 December in New Orleans
+    when = datetime.fromisoformat("2026-01-01T05:30:00+00:00")
+    assert url_for_year(table, "America/Chicago", when) == "u2025"
+    assert url_for_year(table, "UTC", when) == "u2026"
+    later = datetime.fromisoformat("2027-03-01T00:00:00+00:00")  # not listed yet
+    assert url_for_year(table, "America/Chicago", later) == "u2026"
+
+
+def test_new_orleans_fetches_the_current_years_dataset() -> None:
+    from datetime import UTC, datetime
+
+    from cfs_spiders.config.loader import get_config
+
+    cfg = get_config("la_new_orleans_calls_for_service")
+    year = str(datetime.now(UTC).year)
+    assert cfg.urls == [cfg["urls_by_year"][year]] or year > "2026"
+    assert "jsyu-nz5r" not in " ".join(cfg["urls_by_year"].values())
+
+
+def test_paging_orders_are_made_unique() -> None:
+    from scrapy.utils.test import get_crawler
+
+    from cfs_spiders.config.loader import get_config
+    from cfs_spiders.ingest.spiderloader import spider_class
+    from cfs_spiders.ingest.spiders.socrata import unique_order
+
+    assert unique_order("call_date_time, crime_id", ":id") == (
+        "call_date_time, crime_id, :id"
+    )
+    assert unique_order(":id", ":id") == ":id"
+    assert unique_order(None, ":id") == ":id"
+    assert unique_order("LastUpdated ASC, ObjectId ASC", "ObjectId") == (
+        "LastUpdated ASC, ObjectId ASC"
+    )
+    for feed, expect in (
+        ("tn_nashville_police_calls", "orderByFields=Call_Received+ASC%2C+OBJECTID"),
+        ("wa_seattle_police_calls", "cad_event_number%2C+%3Aid"),
+    ):
+        cls = spider_class(get_config(feed))
+        spider = cls.from_crawler(get_crawler(cls, {}), replay=False)
+        assert expect in spider.page_url(spider.config.urls[0], 0), feed
+
+
+def _live_record(feed: str, raw: dict) -> dict:
+    from datetime import UTC, datetime
+
+    from cfs_spiders.config.loader import get_config
+    from cfs_spiders.records.builder import RecordBuilder
+
+    builder = RecordBuilder(get_config(feed), replay=False)
+    return builder.build(
+        raw,
+        fetched_at=datetime(2026, 1, 15, 20, 0, tzinfo=UTC),
+        source_url="http://127.0.0.1/synthetic",
+        run_id="synthetic",
+    )
+
+
+def test_dallas_live_rows_join_date_and_time() -> None:
+    """A synthetic row in the 9fxf-t2tr shape: ``date`` at midnight + ``time``."""
+    rec = _live_record(
+        "tx_dallas_police_active_calls",
+        {
+            "incident_number": "26-000001",
+            "date": "2026-01-15T00:00:00.000",
+            "time": "14:03:27",
+            "nature_of_call": "6X - MAJOR DIST (VIOLENCE)",
+            "block": "1400",
+            "location": "MAIN ST",
+        },
+    )
+    assert rec["received_at_utc"] == "2026-01-15T20:03:27Z"
+
+
+def test_montgomery_maps_the_live_columns() -> None:
+    rec = _live_record(
+        "md_montgomery_county_police_dispatched",
+        {
+            "incident_id": "S1",
+            "start_time": "2026-01-15T10:00:00.000",
+            "end_time": "2026-01-15T10:45:00.000",
+            "police_district_number": "3D",
+            "sector": "K",
+            "pra": "123",
+            "disposition_desc": "CLEARED",
+            "calltime_callroute": "75",
+        },
+    )
+    assert rec["closed_at_utc"] == "2026-01-15T15:45:00Z"
+    assert rec["area_district"] == "3D" and rec["area_reporting_area"] == "123"
+    assert rec["disposition_raw"] == "CLEARED"
+
+
+def test_seattle_redacted_coordinates_are_empty() -> None:
+    rec = _live_record(
+        "wa_seattle_police_calls",
+        {
+            "cad_event_number": "2026000001",
+            "cad_event_original_time_queued": "2026-01-15T10:00:00.000",
+            "dispatch_address": "1XX BLOCK OF PINE ST",
+            "dispatch_latitude": "REDACTED",
+            "dispatch_longitude": "REDACTED",
+        },
+    )
+    assert rec["latitude"] is None and rec["longitude"] is None
+    assert rec["address_raw"] == "1XX BLOCK OF PINE ST"
+
+
+def test_retired_dataset_is_never_due(tmp_path: Path) -> None:
+    from cfs_spiders.config.loader import get_config
+    from cfs_spiders.schedule.due import due_feeds
+    from cfs_spiders.store.connect import open_store
+
+    legacy = get_config("ca_san_francisco_police_calls_legacy")
+    assert legacy["ended"] == "2019"
+    store = open_store(tmp_path / "due.sqlite")
+    try:
+        store.register_feeds([legacy])
+        assert due_feeds([legacy], store) == []
+    finally:
+        store.close()

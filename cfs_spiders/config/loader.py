@@ -188,8 +188,12 @@ def load_config(path: str | Path) -> FeedConfig:
         raise ConfigError(
             f"{path}: time_zone: {data['time_zone']!r} is not an IANA time zone"
         ) from None
-    if data["platform"] != "none" and not data.get("urls"):
+    if data["platform"] != "none" and not (
+        data.get("urls") or data.get("urls_by_year")
+    ):
         raise ConfigError(f"{path}: urls: a feed with a platform needs its live URL(s)")
+    if data.get("urls") and data.get("urls_by_year"):
+        raise ConfigError(f"{path}: urls_by_year: give urls or urls_by_year, not both")
     if (
         data["platform"] != "none"
         and not data.get("record", {}).get("call_id")

@@ -511,6 +511,12 @@ def config_schema() -> dict:
                 "What leaving the listing means (active_calls: the call closed).",
             ),
             "update_interval_minutes": {"type": "number", "exclusiveMinimum": 0},
+            "ended": _d(
+                {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"},
+                "When the publisher stopped updating the dataset (year or date): "
+                "scheduled polls (--due, watch, schedule) skip it; `cfs crawl FEED` "
+                "still reads it.",
+            ),
             "retention": {"type": "string"},
             "verified_against_capture": {"type": "boolean"},
             "capture": capture,
