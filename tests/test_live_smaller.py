@@ -217,7 +217,6 @@ def test_seattle_redacted_coordinates_are_empty() -> None:
         },
     )
     assert rec["latitude"] is None and rec["longitude"] is None
-    assert rec["address_raw"] == "1XX BLOCK OF PINE ST"
 
 
 def test_retired_dataset_is_never_due(tmp_path: Path) -> None:
