@@ -82,7 +82,7 @@ def _mapped_tops(spider: Any) -> set[str]:
         specs = spec.values() if name == "area" and isinstance(spec, dict) else [spec]
         for one in specs:
             tops.update(p.split(".")[0] for p in spec_paths(one))
-    tops.update(getattr(spider.builder, "key_raw_fields", None) or ())
+    tops.update(spider.builder.key_raw_fields() or ())
     return tops
 
 
