@@ -405,7 +405,8 @@ def test_failed_compare_leaves_previous_exports_intact(
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    for name in OUTPUTS:
+    spreadsheet = [p.name for p in cfs_run["output"].glob("*_spreadsheet.csv")]
+    for name in (*OUTPUTS, *spreadsheet):
         (out / name).write_bytes((cfs_run["output"] / name).read_bytes())
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 

@@ -194,7 +194,6 @@ FAILED = {
     "zz_hostile_xxe": "refused unsafe XML",
 }
 DEGRADED = {
-    "zz_fault_empty": "fewer than min_records",
     "zz_fault_renamed_column": "address fill rate fell",
 }
 ALL_FEEDS = [
@@ -369,6 +368,19 @@ def test_failed_feed_reported_and_calls_kept(faults, feed):
     assert report["disappeared_calls"] == 0
     assert any(FAILED[feed] in e for e in report["errors"]), report["errors"]
     assert_calls_kept_open(faults, feed)
+
+
+def test_empty_active_board_is_a_complete_listing(faults):
+    """An empty, well-formed listing of an active-calls board is a quiet moment
+    (issue 15): the run is ok and every call it no longer lists closes."""
+    report = last_report(faults, "zz_fault_empty")
+    assert report["status"] == "ok" and report["complete"], report
+    assert report["records"] == 0 and report["degraded_reasons"] == []
+    rows = faults["q"](
+        "SELECT status, disappeared_at FROM calls WHERE feed_id = ?", "zz_fault_empty"
+    )
+    assert rows and report["disappeared_calls"] == len(rows)
+    assert all(r["status"] == "closed" and r["disappeared_at"] for r in rows)
 
 
 @pytest.mark.parametrize("feed", sorted(DEGRADED))

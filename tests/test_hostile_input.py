@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import html
+import os
 import shutil
 import sqlite3
+import stat
 import time
 from pathlib import Path
 
@@ -304,9 +306,13 @@ def test_safe_cell_never_leaves_a_formula_or_control_character(text: str):
 
 def test_write_csv_neutralizes_header_and_cells(tmp_path: Path):
     path = tmp_path / "x.csv"
-    write_csv(path, ["=evil_header", "ok"], [["=1+1", None], ["@x", 3]])
-    rows = list(csv.reader(path.open(encoding="utf-8")))
-    assert rows == [["'=evil_header", "ok"], ["'=1+1", ""], ["'@x", "3"]]
+    write_csv(path, ["=evil_header", "ok"], [["=1+1", None], ["@x\n2", 3]])
+    safe = tmp_path / "x_spreadsheet.csv"
+    rows = list(csv.reader(safe.open(encoding="utf-8", newline="")))
+    assert rows == [["'=evil_header", "ok"], ["'=1+1", ""], ["'@x 2", "3"]]
+    # the faithful file keeps every value as published
+    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    assert rows == [["=evil_header", "ok"], ["=1+1", ""], ["@x\n2", "3"]]
 
 
 # -------------------------- end to end: a hostile feed through every export
@@ -387,17 +393,17 @@ def test_hostile_feed_is_crawled_and_stored(hostile: Path):
 
 
 def test_every_csv_export_neutralizes_formulas_and_control_chars(hostile: Path):
+    """Each CSV export has a spreadsheet copy (``*_spreadsheet.csv``) where no
+    cell runs as a formula, beside the faithful file."""
     for step in ("export", "compare"):
         code, _, stderr = (hostile / f"{step}.txt").read_text().partition("\n")
         assert code == "0", stderr[-3000:]
-    exports = sorted((hostile / "out").glob("*.csv"))
-    names = {p.name for p in exports}
-    assert {
-        "calls.csv",
-        "comparison.csv",
-        "withheld.csv",
-        "comparison_long.csv",
-    } <= names
+    names = {p.name for p in (hostile / "out").glob("*.csv")}
+    faithful = {"calls.csv", "comparison.csv", "withheld.csv", "comparison_long.csv"}
+    assert faithful <= names
+    assert {n.replace(".csv", "_spreadsheet.csv") for n in faithful} <= names
+    exports = sorted((hostile / "out").glob("*_spreadsheet.csv"))
+    assert len(exports) == len(names) - len(exports)  # one copy per export
     seen_payload = False
     for path in exports:
         with path.open(encoding="utf-8", newline="") as handle:
@@ -413,6 +419,21 @@ def test_every_csv_export_neutralizes_formulas_and_control_chars(hostile: Path):
     assert seen_payload  # the payload did reach calls.csv, neutralized
 
 
+def test_calls_csv_keeps_the_published_values(hostile: Path):
+    """calls.csv is faithful: the hostile raw values read back exactly as the
+    store holds them (datapackage.json describes them as the published value)."""
+    with (hostile / "out" / "calls.csv").open(encoding="utf-8", newline="") as fh:
+        published = {r["call_type_raw"] for r in csv.DictReader(fh)}
+    conn = sqlite3.connect(hostile / "cfs.sqlite")
+    stored = {r[0] for r in conn.execute("SELECT call_type_raw FROM calls")}
+    conn.close()
+    assert published == {v if v is not None else "" for v in stored}
+    assert '=HYPERLINK("http://example.invalid","click")' in published
+    assert "+1+cmd|' /C calc'!A0" in published
+    package = (hostile / "out" / "datapackage.json").read_text(encoding="utf-8")
+    assert "published (and stored) value, unaltered" in package
+
+
 def test_report_escapes_html_from_feeds_and_configs(hostile: Path):
     page = (hostile / "out" / "report.html").read_text(encoding="utf-8")
     assert "<script>alert" not in page and "<img src=x" not in page
@@ -426,3 +447,32 @@ def test_no_csv_writer_in_the_package_bypasses_safe_cell():
         text = path.read_text(encoding="utf-8")
         if any(w in text for w in ("csv.writer(", "DictWriter(", ".to_csv(")):
             assert "safe_cell" in text, f"{path.name} writes CSV without safe_cell"
+
+
+# ---------------------------------------------------- permissions of exports
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o002])
+def test_atomic_files_follow_the_umask(tmp_path: Path, mask: int):
+    from cfs_spiders.exports.files import write_atomic
+
+    old = os.umask(mask)
+    try:
+        write_csv(tmp_path / "a.csv", ["x"], [["1"]])
+        write_atomic(tmp_path / "b.json", b"{}")
+    finally:
+        os.umask(old)
+    for name in ("a.csv", "a_spreadsheet.csv", "b.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask, name
+
+
+def test_every_output_file_is_readable_as_the_umask_says(hostile: Path):
+    """calls.csv, the comparison CSVs, report.html, datapackage.json, run reports:
+    the mode a new file gets under the crawl's umask, not mkstemp's 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    files = [p for p in (hostile / "out").rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert {"calls.csv", "report.html", "datapackage.json"} <= names
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path

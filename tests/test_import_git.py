@@ -370,6 +370,25 @@ def test_broken_and_deleted_commits(tmp_path: Path) -> None:
         assert seen[cid][1:3] == ("2025-12-13T00:00:00Z", "2025-12-13T00:15:00Z")
     again = _import(db, repo, "--feed", CLEARWATER, "--path", path)
     assert "4 already imported, 0 to go" in again.stderr
+    # --retry-failed tries the failed commit again (still an error page: failed)
+    again = _import(
+        db, repo, "--feed", CLEARWATER, "--path", path, "--retry-failed", check=False
+    )
+    assert again.returncode == 2 and "3 already imported, 1 to go" in again.stderr
+    # a commit whose crawl wrote no run (a transient failure) is always retried
+    con = sqlite3.connect(db)
+    run_id = con.execute(
+        "SELECT run_id FROM imports WHERE committed_at = '2025-12-13T00:15:00Z'"
+    ).fetchone()[0]
+    con.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+    con.execute("UPDATE imports SET status = 'no_run' WHERE run_id = ?", (run_id,))
+    con.commit()
+    con.close()
+    again = _import(db, repo, "--feed", CLEARWATER, "--path", path)
+    assert "3 already imported, 1 to go" in again.stderr
+    assert query(db, "SELECT status FROM imports WHERE run_id = ?", (run_id,)) == [
+        ("ok",)
+    ]
 
 
 # --------------------------------------------------------------------- Houston

@@ -376,7 +376,8 @@ def test_where_clauses(tmp_path: Path) -> None:
     sf = spider_class(get_config(SF))
     crawler = get_crawler(sf, {"CFS_INCREMENTAL": True})
     spider = sf.from_crawler(crawler)
-    spider.state = {"high_water": "2026-01-17T08:57:29.250Z"}
+    recent = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # a full listing now
+    spider.state = {"high_water": "2026-01-17T08:57:29.250Z", "last_listing": recent}
     assert spider.where() == "call_last_updated_at > '2026-01-17T00:27:29.250'"
     url = spider.page_url(spider.config.urls[0], 0)
     assert "%24order=call_last_updated_at%2C+cad_number" in url

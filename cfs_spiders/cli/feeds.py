@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config.loader import configs_dir, load_all
 from ..ingest.replay import DEFAULT_REPLAY_DIR, snapshot_count
-from .common import load_configs
+from .common import load_configs, select
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -31,7 +31,33 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
     directory = Path(args.configs) if args.configs else configs_dir()
     print(f"{len(configs)} configs valid, {len(errors)} invalid in {directory}")
-    return 1 if errors else 0
+    if errors:
+        return 1
+    if not getattr(args, "live", False):
+        return 0
+    return check_live_feeds(args, configs)
+
+
+def check_live_feeds(args: argparse.Namespace, configs: dict) -> int:
+    """``cfs check --live``: one small page per feed; 3 when any feed drifted."""
+    from ..config.paths import output_dir
+    from ..ingest.live_check import check_live
+    from ..schedule.orchestrator import build_settings
+
+    feeds = select(args, configs)
+    output = Path(args.output) if args.output else None
+    settings = build_settings(output=output, jsonl=False)
+    results = check_live(
+        feeds,
+        settings,
+        state_file=output_dir(settings) / "check_live.json",
+        sample=max(1, args.sample),
+    )
+    for result in results:
+        print("\n".join(result.lines()))
+    drifted = [r.feed_id for r in results if r.drift]
+    print(f"{len(results)} feeds checked live, {len(drifted)} drifted")
+    return 3 if drifted else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

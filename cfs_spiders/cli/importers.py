@@ -23,6 +23,7 @@ def cmd_import_git(args: argparse.Namespace) -> int:
             chunk_size=args.chunk,
             rev=args.rev,
             time=args.time,
+            retry_failed=args.retry_failed,
         )
     except ImportGitError as exc:
         print(f"cfs import-git: {exc}", file=sys.stderr)

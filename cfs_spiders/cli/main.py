@@ -31,6 +31,16 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("check", help="validate every config (non-zero exit on error)")
+    s.add_argument(
+        "--live",
+        action="store_true",
+        help="also fetch one small page of each feed (or of FEED ...) and report "
+        "mapped fields missing, new fields, times not parsed (exit 3 on drift)",
+    )
+    s.add_argument("feeds", nargs="*", metavar="FEED", help="with --live: these feeds")
+    s.add_argument(
+        "--sample", type=int, default=5, help="with --live: rows asked for (default 5)"
+    )
     s.set_defaults(func=cmd_check)
 
     def crawl_args(s: argparse.ArgumentParser) -> None:
@@ -216,6 +226,12 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=20,
         help="snapshots per replay process (default 20)",
+    )
+    s.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="import again the commits whose run failed (a commit whose crawl "
+        "wrote no run, a transient failure, is always tried again)",
     )
     s.set_defaults(func=cmd_import_git)
 

@@ -35,8 +35,11 @@ _CSV = {
     "encoding": "utf-8",
 }
 _FORMULA_NOTE = (
-    " Text cells that a spreadsheet would run as a formula (starting with = + - @) "
-    "carry a leading apostrophe."
+    " Every value is the published (and stored) value, unaltered. To open in a "
+    "spreadsheet use the copy beside it named <name>_spreadsheet.csv (not a "
+    "resource here): there, text cells a spreadsheet would run as a formula "
+    "(starting with = + - @, a tab or a carriage return) carry a leading "
+    "apostrophe, and control characters and line breaks are spaces."
 )
 _LIFECYCLE = {
     "first_seen_utc": "When the project first saw the call (UTC fetch time).",

@@ -12,6 +12,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,19 @@ def validate_feed_id(feed_id: str) -> str:
             "letters, digits and underscores"
         )
     return feed_id
+
+
+def url_for_year(
+    by_year: dict[Any, str], time_zone: str, when: datetime | None = None
+) -> str:
+    """The dataset of the year it is now in the feed's zone (``when``, default
+    now); before a new year's dataset is listed in the config, the latest year
+    listed before it (the city may open the new dataset late)."""
+    now = (when or datetime.now(UTC)).astimezone(ZoneInfo(time_zone))
+    years = sorted(int(y) for y in by_year)
+    past = [y for y in years if y <= now.year]
+    year = past[-1] if past else years[0]
+    return by_year.get(str(year)) or by_year[year]
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,11 @@ class FeedConfig:
 
     @property
     def urls(self) -> list[str]:
+        """The URLs to fetch; a feed published as one dataset per year
+        (``urls_by_year``) fetches the current year's (see ``url_for_year``)."""
+        by_year = self.data.get("urls_by_year")
+        if by_year:
+            return [url_for_year(by_year, self.time_zone)]
         return list(self.data.get("urls", []))
 
     def source(self, replay: bool) -> dict[str, Any]:
@@ -169,8 +188,12 @@ def load_config(path: str | Path) -> FeedConfig:
         raise ConfigError(
             f"{path}: time_zone: {data['time_zone']!r} is not an IANA time zone"
         ) from None
-    if data["platform"] != "none" and not data.get("urls"):
+    if data["platform"] != "none" and not (
+        data.get("urls") or data.get("urls_by_year")
+    ):
         raise ConfigError(f"{path}: urls: a feed with a platform needs its live URL(s)")
+    if data.get("urls") and data.get("urls_by_year"):
+        raise ConfigError(f"{path}: urls_by_year: give urls or urls_by_year, not both")
     if (
         data["platform"] != "none"
         and not data.get("record", {}).get("call_id")

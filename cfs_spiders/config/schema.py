@@ -362,7 +362,15 @@ def _request_schema() -> dict:
         "description": "Platform request options.",
         "properties": {
             "page_size": {"type": "integer", "minimum": 1},
-            "order": _d({"type": "string"}, "socrata $order / arcgis orderByFields."),
+            "order": _d(
+                {"type": "string"},
+                "socrata $order / arcgis orderByFields; the row id (:id, or "
+                "tie_breaker) is appended when missing, so paging never skips a row.",
+            ),
+            "tie_breaker": _d(
+                {"type": "string"},
+                "arcgis: the layer's object id field (default OBJECTID).",
+            ),
             "where": _d(
                 {"type": "string"}, "Fixed filter (socrata $where, arcgis where)."
             ),
@@ -371,12 +379,28 @@ def _request_schema() -> dict:
                 "Time field for incremental fetches above the last high-water mark.",
             ),
             "overlap_minutes": {"type": "integer", "minimum": 0},
+            "future_slack_minutes": _d(
+                {"type": "integer", "minimum": 0},
+                "A record time later than the fetch time plus this (default 15) is "
+                "flagged as future-dated and never becomes the high-water mark.",
+            ),
+            "full_listing_every_minutes": _d(
+                {"type": "number", "minimum": 0},
+                "Incremental polls of a live listing (active_calls, recent_window) "
+                "read the whole listing when the last complete one is older than "
+                "this (default 60), so calls that left it are seen to leave.",
+            ),
             "params": {"type": "object", "additionalProperties": {"type": "string"}},
             "headers": {"type": "object", "additionalProperties": {"type": "string"}},
             "cookies": _d({"type": "boolean"}, "Keep cookies (ASP.NET cookie checks)."),
             "max_pages": {"type": "integer", "minimum": 1},
         },
     }
+
+
+# Every URL of a config that reaches HTML (links in the Datasette metadata and the
+# report): http(s), with a host, no white space or quote.
+HTTP_URL = r"^https?://[^\s/?#\"'<>]+[^\s\"'<>]*$"
 
 
 @lru_cache(maxsize=1)
@@ -491,9 +515,24 @@ def config_schema() -> dict:
             "platform": _enum(vocab.PLATFORMS),
             "urls": {
                 "type": "array",
-                "items": {"type": "string", "pattern": "^https?://"},
+                "items": {"type": "string", "pattern": HTTP_URL},
             },
-            "documentation_url": {"type": "string"},
+            "urls_by_year": _d(
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "propertyNames": {"pattern": "^[0-9]{4}$"},
+                    "additionalProperties": {"type": "string", "pattern": HTTP_URL},
+                },
+                "A feed published as one dataset per year: year -> URL. The current "
+                "year's (in the feed's time zone) is fetched; until the config lists "
+                "a new year, the latest listed before it. Replaces urls.",
+            ),
+            "documentation_url": _d(
+                {"type": "string", "pattern": HTTP_URL},
+                "http(s) only: it becomes a link in the Datasette metadata and the "
+                "report (a javascript: or data: URL would run there).",
+            ),
             "license": {"type": "string"},
             "time_zone": _d(
                 {"type": "string", "minLength": 3},
@@ -515,6 +554,12 @@ def config_schema() -> dict:
                 "What leaving the listing means (active_calls: the call closed).",
             ),
             "update_interval_minutes": {"type": "number", "exclusiveMinimum": 0},
+            "ended": _d(
+                {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"},
+                "When the publisher stopped updating the dataset (year or date): "
+                "scheduled polls (--due, watch, schedule) skip it; `cfs crawl FEED` "
+                "still reads it.",
+            ),
             "retention": {"type": "string"},
             "verified_against_capture": {"type": "boolean"},
             "capture": capture,
@@ -550,6 +595,12 @@ def config_schema() -> dict:
                 "properties": {
                     "min_records": {"type": "integer", "minimum": 0},
                     "max_fill_drop": {"type": "number", "minimum": 0, "maximum": 1},
+                    "quiet_period_minutes": _d(
+                        {"type": "number", "minimum": 0},
+                        "active_calls: how long the board may be empty before that "
+                        "is a fault (default 360); an empty listing before then is "
+                        "complete and closes its calls.",
+                    ),
                 },
             },
             "as_of": _d(

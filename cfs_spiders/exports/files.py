@@ -1,11 +1,17 @@
 """Safe, atomic files: the CSV writer every export uses and the one atomic writer.
 
-Every CSV the project writes goes through ``write_csv``: UTF-8, a fixed column
-order, control characters replaced, cells a spreadsheet would run as a formula
-neutralized, and written to a temporary file that replaces the old export only
-when complete (a crash mid-export leaves the previous file intact). Every other
-file the project writes whole (run reports, Datasette metadata, the comparison's
-JSON, HTML and PNG) goes through ``atomic_open`` / ``write_atomic`` too.
+Every CSV the project writes goes through ``write_csv``, which writes two files
+in one pass: ``<name>.csv``, faithful (UTF-8, a fixed column order, every value
+exactly as published and stored: programs need the published value), and
+``<name>_spreadsheet.csv``, the copy to open in a spreadsheet (cells a
+spreadsheet would run as a formula get a leading apostrophe, control characters
+and line breaks become spaces: see ``safe_cell``). Both are written to a
+temporary file that replaces the old export only when complete (a crash
+mid-export leaves the previous file intact). Every other file the project writes
+whole (run reports, Datasette metadata, the comparison's JSON, HTML and PNG)
+goes through ``atomic_open`` / ``write_atomic`` too, with the permissions the
+user's umask gives a new file (0644 under umask 022), not the temporary file's
+private 0600.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import csv
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,6 +56,34 @@ def safe_cell(value: Any) -> Any:
 _PLAIN = re.compile(r"(?![=+\-@\t\r])[^\x00-\x1f\x7f]*\Z").match
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def new_file_mode() -> int:
+    """The mode ``open()`` would give a new file: 0666 less the process umask
+    (read by setting and restoring it, under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _faithful(value: Any) -> Any:
+    """A value as stored: None empty, booleans as ``true``/``false`` (as in the
+    spreadsheet copy), everything else unchanged."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    return value
+
+
+def spreadsheet_path(path: Path) -> Path:
+    """Where the spreadsheet-safe copy of a CSV export goes."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_spreadsheet{path.suffix}")
+
+
 @contextmanager
 def atomic_open(path: Path, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
     """A file to write that replaces ``path`` only once complete: a temporary file
@@ -58,6 +93,7 @@ def atomic_open(path: Path, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, new_file_mode())  # mkstemp's 0600 would survive the rename
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
@@ -75,24 +111,58 @@ def write_atomic(path: Path, data: bytes) -> Path:
     return Path(path)
 
 
-def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Write atomically; return the number of data rows."""
+def write_csv(
+    path: Path,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    spreadsheet: bool = True,
+) -> int:
+    """Write ``path`` faithful and (``spreadsheet``) its spreadsheet-safe copy
+    (``spreadsheet_path``), both atomically; return the number of data rows."""
     count = 0
     plain, cell = _PLAIN, safe_cell
-    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow([safe_cell(c) for c in columns])
-        for row in rows:
-            # safe_cell of each value; None and plain text (most cells) inline
-            writer.writerow(
-                [
-                    ""
-                    if v is None
-                    else v
-                    if v.__class__ is str and plain(v) is not None
-                    else cell(v)
-                    for v in row
-                ]
+    with ExitStack() as stack:
+        raw = csv.writer(
+            stack.enter_context(
+                atomic_open(
+                    path, "w", encoding="utf-8", newline="", errors="backslashreplace"
+                )
+            ),
+            lineterminator="\n",
+        )
+        safe = (
+            csv.writer(
+                stack.enter_context(
+                    atomic_open(
+                        spreadsheet_path(path),
+                        "w",
+                        encoding="utf-8",
+                        newline="",
+                        errors="backslashreplace",
+                    )
+                ),
+                lineterminator="\n",
             )
+            if spreadsheet
+            else None
+        )
+        raw.writerow(["" if c is None else c for c in columns])
+        if safe is not None:
+            safe.writerow([safe_cell(c) for c in columns])
+        for row in rows:
+            raw.writerow([_faithful(v) for v in row])
+            if safe is not None:
+                # safe_cell of each value; None and plain text (most cells) inline
+                safe.writerow(
+                    [
+                        ""
+                        if v is None
+                        else v
+                        if v.__class__ is str and plain(v) is not None
+                        else cell(v)
+                        for v in row
+                    ]
+                )
             count += 1
     return count

@@ -53,6 +53,10 @@ from .git_repo import Commit, ImportGitError, Repo
 
 DEFAULT_CHUNK = 20
 FINAL_STATUSES = ("ok", "degraded", "failed", "no_run", "no_file")
+# A commit whose crawl wrote no run (killed, out of memory, the store away) failed
+# for a passing reason: tried again by every import. A failed run is tried again
+# with ``retry_failed`` (``cfs import-git --retry-failed``).
+TRANSIENT_STATUSES = ("no_run",)
 # A response's content type, from the committed file's suffix, else the platform.
 _SUFFIX_TYPES = {
     ".json": "application/json",
@@ -312,6 +316,7 @@ def import_git(
     rev: str = "HEAD",
     time: str = "committer",
     progress: Callable[[str], None] | None = None,
+    retry_failed: bool = False,
 ) -> ImportSummary:
     """Import every committed version of ``paths`` into the store (see module doc)."""
     from ..store.connect import open_store
@@ -341,7 +346,7 @@ def import_git(
     try:
         store.register_feeds(configs.values())
         table = _Imports(store, str(repo.root))
-        todo = _reconcile(table, planned, summary)
+        todo = _reconcile(table, planned, summary, retry_failed=retry_failed)
         say(
             f"import-git: {summary.selected} commits of {', '.join(paths)} in range; "
             f"{summary.already_done} already imported, {len(todo)} to go"
@@ -404,24 +409,28 @@ def import_git(
 
 
 def _reconcile(
-    table: _Imports, planned: list[Planned], summary: ImportSummary
+    table: _Imports,
+    planned: list[Planned],
+    summary: ImportSummary,
+    *,
+    retry_failed: bool = False,
 ) -> list[Planned]:
     """Commits still to do. A commit whose run was written (an interrupted import)
-    is marked done here, with the run's status."""
+    is marked done here, with the run's status; a transient failure (no run) is
+    always tried again, a failed run when ``retry_failed``."""
+    again = set(TRANSIENT_STATUSES) | ({"failed"} if retry_failed else set())
+    final = set(FINAL_STATUSES) - again
+    written = {"ok", "degraded", "failed"} - again
     known = table.statuses({p.feed_id for p in planned})
     todo, recovered = [], []
     undecided = [
-        p for p in planned if known.get((p.feed_id, p.commit.sha)) not in FINAL_STATUSES
+        p for p in planned if known.get((p.feed_id, p.commit.sha)) not in final
     ]
     runs = table.run_statuses([p.run_id for p in undecided])
     for p in planned:
-        if known.get((p.feed_id, p.commit.sha)) in FINAL_STATUSES:
+        if known.get((p.feed_id, p.commit.sha)) in final:
             summary.already_done += 1
-        elif p.run_id in runs and runs[p.run_id]["status"] in (
-            "ok",
-            "degraded",
-            "failed",
-        ):
+        elif p.run_id in runs and runs[p.run_id]["status"] in written:
             recovered.append((p, runs[p.run_id]["status"], p.run_id))
             summary.already_done += 1
         else:

@@ -157,6 +157,9 @@ class StorePipeline:
                 for k in ("etag", "last_modified", "high_water")
                 if saved.get(k)
             }
+            last = self.store.last_listing(spider.config.feed_id)
+            if last:
+                spider.state["last_listing"] = last
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         records = item.records if isinstance(item, RecordBatch) else [dict(item)]

@@ -2,9 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from pathlib import Path
 
 from .. import __version__
+
+
+def private_egg_dir() -> Path:
+    """The owner-only folder deployed eggs are extracted into.
+
+    ``$CFS_EGG_DIR``, else ``cfs-eggs-<uid>`` in the temp folder: created mode
+    0700, and refused unless it is a real folder (no symlink) owned by this user
+    that nobody else may read or write. In a shared temp folder another local
+    user could otherwise create the folder first and put code in it that every
+    scrapyd job would import.
+    """
+    import stat
+    import tempfile
+
+    named = os.environ.get("CFS_EGG_DIR")
+    base = (
+        Path(named)
+        if named
+        else Path(tempfile.gettempdir()) / (f"cfs-eggs-{os.getuid()}")
+    )
+    with contextlib.suppress(FileExistsError):
+        base.mkdir(mode=0o700, parents=bool(named))
+    info = os.lstat(base)
+    if not stat.S_ISDIR(info.st_mode):
+        raise RuntimeError(f"egg folder {base} is not a folder (a symlink?): refused")
+    if info.st_uid != os.getuid():
+        raise RuntimeError(
+            f"egg folder {base} belongs to uid {info.st_uid}, not to this user "
+            f"({os.getuid()}): refused"
+        )
+    if info.st_mode & 0o077:
+        raise RuntimeError(
+            f"egg folder {base} has mode {stat.S_IMODE(info.st_mode):o}: others may "
+            "reach it; refused (chmod 700 it, or set CFS_EGG_DIR)"
+        )
+    return base
 
 
 def _run_from_extracted_egg() -> None:
@@ -29,10 +67,9 @@ def _run_from_extracted_egg() -> None:
             return
         egg = egg.parent
     digest = hashlib.sha256(egg.read_bytes()).hexdigest()[:16]
-    base = Path(os.environ.get("CFS_EGG_DIR") or tempfile.gettempdir())
+    base = private_egg_dir()
     root = base / f"cfs-egg-{digest}"
     if not (root / "cfs_spiders").is_dir():
-        base.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=base))
         with zipfile.ZipFile(egg) as archive:
             archive.extractall(tmp)

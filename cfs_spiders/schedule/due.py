@@ -91,7 +91,7 @@ def due_feeds(
     states = store.feed_states()
     out = []
     for cfg in configs:
-        if not cfg.has_feed:
+        if not cfg.has_feed or cfg.get("ended"):  # a retired dataset: nothing new
             continue
         state = states.get(cfg.feed_id)
         when = due_at(cfg, state, max_backoff)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import re
 import sys
 import uuid
@@ -70,17 +71,53 @@ def _call(req: Request, auth: str | None, timeout: float, where: str) -> dict[st
     return answer
 
 
+CREDENTIALS_ENV = "CFS_SCRAPYD_CREDENTIALS"
+NETRC_ENV = "CFS_SCRAPYD_NETRC"
+
+
 def _auth(url: str) -> tuple[str, str | None]:
-    """``http://user:pass@host:6800`` -> (URL without credentials, "user:pass")."""
+    """A scrapyd node's URL and its ``"user:pass"`` credentials, or None.
+
+    Credentials never travel on the command line (where ``ps`` and shell history
+    show them): a URL carrying ``user:pass@`` is refused. They come from
+    ``$CFS_SCRAPYD_CREDENTIALS`` (``user:pass``, every node), else from the
+    netrc-style file ``$CFS_SCRAPYD_NETRC`` (default ``~/.netrc``, which
+    Python's ``netrc`` refuses when others can read it), by host name.
+    """
     parsed = urlparse(url)
-    if parsed.username is None:
-        return url, None
-    netloc = parsed.hostname or ""
-    if parsed.port:
-        netloc += f":{parsed.port}"
-    return parsed._replace(
-        netloc=netloc
-    ).geturl(), f"{parsed.username}:{parsed.password or ''}"
+    if parsed.username is not None or parsed.password is not None:
+        raise ScrapydError(
+            f"{parsed.hostname}: credentials in a scrapyd URL would be visible on "
+            f"the command line; set {CREDENTIALS_ENV}=user:pass or put a "
+            f"'machine {parsed.hostname} login ... password ...' line in "
+            f"${NETRC_ENV} (default ~/.netrc)"
+        )
+    from_env = os.environ.get(CREDENTIALS_ENV)
+    if from_env:
+        if ":" not in from_env:
+            raise ScrapydError(f"{CREDENTIALS_ENV} must read user:password")
+        return url, from_env
+    return url, _netrc_credentials(parsed.hostname or "")
+
+
+def _netrc_credentials(host: str) -> str | None:
+    """``login:password`` of ``host`` in the netrc-style file, or None."""
+    import netrc
+
+    named = os.environ.get(NETRC_ENV)
+    path = Path(named).expanduser() if named else Path.home() / ".netrc"
+    if not path.is_file():
+        if named:
+            raise ScrapydError(f"{NETRC_ENV}={named}: no such file")
+        return None
+    try:
+        entry = netrc.netrc(str(path)).authenticators(host)
+    except (netrc.NetrcParseError, OSError) as exc:
+        raise ScrapydError(f"{path}: {exc}") from None
+    if entry is None:
+        return None
+    login, _account, password = entry
+    return f"{login}:{password or ''}"
 
 
 def node_load(url: str) -> int:

@@ -101,17 +101,20 @@ class FeedState:
         """Every feed's state row (scheduling: last success, failures, locks)."""
         return {r["feed_id"]: r for r in self.query("SELECT * FROM feed_state")}
 
-    def raise_high_water(self, feed_id: str, mark: str) -> None:
-        """Keep the larger of the stored high-water mark and ``mark`` (ISO UTC)."""
+    def raise_high_water(
+        self, feed_id: str, mark: str, ceiling: str | None = None
+    ) -> None:
+        """Keep the larger of the stored high-water mark and ``mark`` (ISO UTC);
+        a stored mark above ``ceiling`` (implausibly in the future) is replaced."""
         ph = self.placeholder
         with self.transaction(feed_id) as cur:
             self._ensure_state_row(cur, feed_id)
             cur.execute(
                 self._sql(
                     f"UPDATE feed_state SET high_water = {ph} WHERE feed_id = {ph} AND "
-                    f"(high_water IS NULL OR high_water < {ph})"
+                    f"(high_water IS NULL OR high_water < {ph} OR high_water > {ph})"
                 ),
-                (mark, feed_id, mark),
+                (mark, feed_id, mark, ceiling or "9999"),
             )
 
     def acquire_lock(self, feed_id: str, owner: str, until: str, now: str) -> bool:

@@ -122,6 +122,20 @@ class ListingLifecycle:
         )
         return gone, new
 
+    def last_listing(self, feed_id: str) -> str | None:
+        """Fetch time (ISO UTC) of the feed's latest complete listing, or None:
+        incremental polls read the whole listing again when it grows old."""
+        cur = self.conn.cursor()
+        cur.execute(
+            self._sql(
+                f"SELECT MAX(fetched_at) FROM listings WHERE feed_id = "
+                f"{self.placeholder}"
+            ),
+            (feed_id,),
+        )
+        row = cur.fetchone()
+        return row[0] if row and row[0] else None
+
     def touch_listing(self, feed_id: str, fetched_at: str, board: str) -> int:
         """A live listing answered "not modified": what was on it is still on it.
 

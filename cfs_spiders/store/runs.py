@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..normalize.time import iso_utc
+from ..normalize.time import iso_utc, parse_iso
 from ..records.keys import key_churn
 from .sqlite import Store
+
+DEFAULT_QUIET_MINUTES = 360
 
 
 @dataclass
@@ -64,9 +66,12 @@ def fill_drops(
     return reasons
 
 
-def save_validators(store: Store, feed_id: str, state: dict[str, Any]) -> None:
+def save_validators(
+    store: Store, feed_id: str, state: dict[str, Any], ceiling: str | None = None
+) -> None:
     """Keep what the next incremental fetch asks with: ETag, Last-Modified and the
-    high-water mark (which only ever rises)."""
+    high-water mark, which rises, except that a stored mark above ``ceiling`` (the
+    fetch time plus slack: a mark saved from a future-dated row) is replaced."""
     values = {}
     if state.get("etag_new"):
         values["etag"] = state["etag_new"]
@@ -75,7 +80,34 @@ def save_validators(store: Store, feed_id: str, state: dict[str, Any]) -> None:
     if values:
         store.set_state(feed_id, **values)
     if state.get("high_water_new"):
-        store.raise_high_water(feed_id, state["high_water_new"])
+        store.raise_high_water(feed_id, state["high_water_new"], ceiling)
+
+
+def quiet_too_long(
+    store: Store, feed_id: str, fetched: str, thresholds: dict
+) -> str | None:
+    """Why an empty listing of an active board is a fault, if it is one: the
+    board has been empty for longer than its quiet period
+    (``thresholds.quiet_period_minutes``, default 360). A quiet night is not."""
+    quiet = float(thresholds.get("quiet_period_minutes", DEFAULT_QUIET_MINUTES))
+    rows = store.query(
+        "SELECT MAX(CASE WHEN records > 0 THEN fetched_at END) AS busy, "
+        "MIN(fetched_at) AS first FROM runs WHERE feed_id = ? AND status <> 'failed'"
+        " AND fetched_at IS NOT NULL",
+        (feed_id,),
+    )
+    since = (rows[0]["busy"] or rows[0]["first"]) if rows else None
+    if not since:
+        return None
+    empty_for = parse_iso(fetched, naive_zone="UTC") - parse_iso(
+        since, naive_zone="UTC"
+    )
+    if empty_for > timedelta(minutes=quiet):
+        return (
+            f"listing empty since {since} ({empty_for.total_seconds() / 60:.0f} "
+            f"minutes), longer than quiet_period_minutes={quiet:g}"
+        )
+    return None
 
 
 def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
@@ -91,11 +123,24 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
     # rightly bring few records or none, and they are no sample of the feed's
     # fill rates: the thresholds apply to whole fetches.
     partial = facts.incremental and not run.full_listing
+    # An active-calls board may rightly be empty (a quiet night): a well-formed
+    # empty listing is a complete listing, faulted only after the quiet period.
+    empty_board = (
+        cfg.board == "active_calls"
+        and run.records == 0
+        and run.raw_records == 0
+        and run.full_listing
+    )
     if ok and not run.not_modified and not partial:
         minimum = thresholds.get("min_records", 1)
-        if run.records < minimum:
+        if empty_board:
+            why = quiet_too_long(store, cfg.feed_id, fetched, thresholds)
+            if why:
+                reasons.append(why)
+        elif run.records < minimum:
             reasons.append(f"{run.records} records, fewer than min_records={minimum}")
         reasons.extend(fill_drops(store, cfg.feed_id, fill, thresholds))
+    future_rows = int(getattr(run, "future_rows", 0) or 0)
     closed = 0
     churn: list[tuple[str, str]] = []
     # Only a run that read the whole listing and looks normal may say that calls
@@ -105,7 +150,7 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         and not reasons
         and fetched
         and not run.not_modified
-        and run.records > 0
+        and (run.records > 0 or empty_board)
         and run.full_listing
     ):
         closed = store.mark_disappeared(cfg.feed_id, fetched, cfg.board)
@@ -155,6 +200,9 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         "downloader": facts.downloader,
         "errors": run.errors[:50],
         "degraded_reasons": reasons,
+        # rows dated after the fetch (plus slack): not used as the high-water mark
+        "future_rows": future_rows,
+        "future_examples": list(getattr(run, "future_examples", []) or [])[:5],
     }
     store.record_run(
         {
@@ -166,7 +214,12 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         }
     )
     if ok and not run.not_modified:
-        save_validators(store, cfg.feed_id, facts.state)
+        ceiling = None
+        if run.fetched_at:
+            slack = int((cfg.get("request") or {}).get("future_slack_minutes", 15))
+            top = (run.fetched_at + timedelta(minutes=slack)).astimezone(UTC)
+            ceiling = top.strftime("%Y-%m-%dT%H:%M:%S.999Z")  # as marks are written
+        save_validators(store, cfg.feed_id, facts.state, ceiling)
     if facts.lock_owner:  # a scheduled job (``cfs schedule``) frees its run lock
         store.release_lock(cfg.feed_id, str(facts.lock_owner))
     return report

@@ -12,8 +12,8 @@ from w3lib.url import add_or_replace_parameters
 
 from ...normalize.time import zone
 from ..parsers import load_json
-from .base import high_water_time
 from .paged import OffsetPagedSpider
+from .socrata import unique_order
 
 
 class ArcGISSpider(OffsetPagedSpider):
@@ -23,8 +23,8 @@ class ArcGISSpider(OffsetPagedSpider):
     def where(self) -> str:
         clauses = [self.request_options.get("where") or "1=1"]
         field = self.request_options.get("incremental_field")
-        mark = high_water_time(self.state.get("high_water"))
-        if self.incremental and field and mark:
+        mark = self.usable_high_water() if self.polls_incrementally() else None
+        if field and mark:
             # Standardized SQL compares date fields with TIMESTAMP literals, in UTC
             # unless the layer stores local wall-clock time (epoch_reference).
             since = mark - timedelta(
@@ -52,7 +52,10 @@ class ArcGISSpider(OffsetPagedSpider):
             **(self.request_options.get("params") or {}),
         }
         if self.request_options.get("order"):
-            params["orderByFields"] = self.request_options["order"]
+            params["orderByFields"] = unique_order(
+                self.request_options["order"],
+                self.request_options.get("tie_breaker", "OBJECTID"),
+            )
         return add_or_replace_parameters(base, params)
 
     def more_pages(self, response: Response, page_records: int) -> bool:

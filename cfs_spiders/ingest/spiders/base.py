@@ -22,7 +22,7 @@ from scrapy import signals
 from scrapy.http import Request, Response
 
 from ...config.loader import FeedConfig
-from ...normalize.time import parse_iso, parse_time
+from ...normalize.time import parse_iso
 from ...records.builder import RecordBuilder, merge_rows
 from ...records.columnar import (
     ColumnarBuilder,
@@ -34,6 +34,7 @@ from ...records.gcpause import paused_gc
 from ...records.items import RecordBatch
 from ...records.mapping import get_path, spec_paths
 from ..exclusions import ExclusionFilter
+from .high_water import HighWaterMixin
 
 log = logging.getLogger(__name__)
 
@@ -68,22 +69,6 @@ def validate_run_id(run_id: str) -> str:
     return run_id
 
 
-def iso_utc_ms(value: datetime) -> str:
-    """ISO 8601 UTC with milliseconds (fixed width, so the text sorts as time)."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def high_water_time(mark: Any) -> datetime | None:
-    """A stored high-water mark (ISO UTC) as an aware datetime."""
-    if not mark:
-        return None
-    try:
-        return parse_iso(str(mark), naive_zone="UTC")
-    except ValueError:
-        return None
-
-
 class FeedFormatError(ValueError):
     """A response that is not what the feed serves (an error page, a changed schema)."""
 
@@ -112,9 +97,13 @@ class RunState:
     seen_fields: set[str] = field(default_factory=set)
     # replay only: rows the capture's manifest flags as not feed data, skipped
     excluded: int = 0
+    # rows whose incremental time lies after the fetch time (plus slack): flagged
+    # in the run report, never used as the high-water mark
+    future_rows: int = 0
+    future_examples: list[str] = field(default_factory=list)
 
 
-class FeedSpider(scrapy.Spider):
+class FeedSpider(HighWaterMixin, scrapy.Spider):
     """Base of the platform spiders; one subclass per platform, none per city."""
 
     platform = "none"
@@ -184,6 +173,7 @@ class FeedSpider(scrapy.Spider):
         )
         self.batch_records = max(1, crawler.settings.getint("CFS_STORE_BATCH", 5000))
         self.high_water: datetime | None = None
+        self._incremental_now: bool | None = None
         self.exclusions = self._replay_exclusions(crawler) if replay else None
 
     def _replay_exclusions(self, crawler: Any) -> ExclusionFilter | None:
@@ -252,10 +242,18 @@ class FeedSpider(scrapy.Spider):
         raise NotImplementedError
 
     def fetched_at(self, response: Response) -> datetime:
-        stamp = response.headers.get(CAPTURED_AT_HEADER)
+        """When the listing was read. A replayed capture says when it was taken
+        (``X-Cfs-Captured-At``, set by ``ingest/replay.py``); a live response never
+        does: a remote server sending that header must not rewrite history."""
+        stamp = response.headers.get(CAPTURED_AT_HEADER) if self.replay else None
         if stamp:
             return parse_iso(stamp.decode("ascii"))
         return datetime.now(UTC)
+
+    def says_partial(self, response: Response) -> bool:
+        """A replayed capture that is only part of a listing (``X-Cfs-Listing``);
+        honoured in replay only, like the capture time."""
+        return bool(self.replay) and response.headers.get(LISTING_HEADER) == b"partial"
 
     def parse(self, response: Response) -> Iterator[Any]:
         assert self.run is not None and self.builder is not None
@@ -267,7 +265,7 @@ class FeedSpider(scrapy.Spider):
         fetched = self.fetched_at(response)
         if run.fetched_at is None:
             run.fetched_at = fetched
-        if response.headers.get(LISTING_HEADER) == b"partial":
+        if self.says_partial(response):
             run.full_listing = False
         if response.status == 304:
             run.not_modified = True
@@ -392,54 +390,6 @@ class FeedSpider(scrapy.Spider):
         stats = getattr(getattr(self, "crawler", None), "stats", None)
         if stats is not None:
             stats.inc_value(f"cfs/record_pages/{path}")
-
-    def track_high_water(self, raw_records: list[dict[str, Any]]) -> None:
-        """The largest value of the feed's ``incremental_field`` seen this run, as
-        ISO UTC with milliseconds in ``state["high_water_new"]``; the store
-        pipeline saves it (``feed_state.high_water``) after a successful run and
-        the next incremental run asks only for records above it."""
-        name = self.request_options.get("incremental_field")
-        if not name or not raw_records:
-            return
-        opts = self._incremental_time_options(name)
-        best = self.high_water
-        for raw in raw_records:
-            value = raw.get(name) if isinstance(raw, dict) else None
-            if value is None or value == "":
-                continue
-            epoch = opts.get("epoch")
-            if (
-                epoch is None
-                and isinstance(value, int | float)
-                and not isinstance(value, bool)
-            ):
-                epoch = "ms"
-            tv = parse_time(
-                value,
-                tz=self.config.time_zone,
-                formats=opts.get("format"),
-                epoch=epoch,
-                epoch_reference=opts.get("epoch_reference", "UTC"),
-                ignore_offset=opts.get("ignore_offset", False),
-            )
-            if tv.utc is not None and (best is None or tv.utc > best):
-                best = tv.utc
-        if best is not None:
-            self.high_water = best
-            self.state["high_water_new"] = iso_utc_ms(best)
-
-    def _incremental_time_options(self, name: str) -> dict[str, Any]:
-        """Time options (format, epoch) of the mapped element read from ``name``."""
-        assert self.builder is not None
-        for element, spec in self.builder.record_spec.items():
-            if not element.endswith("_at") or spec is None:
-                continue
-            field_name = spec if isinstance(spec, str) else spec.get("field")
-            if field_name == name or (
-                isinstance(field_name, list) and name in field_name
-            ):
-                return self.builder.time_specs.get(element) or {}
-        return {}
 
     def remember_validators(self, response: Response) -> None:
         etag = response.headers.get(b"ETag")

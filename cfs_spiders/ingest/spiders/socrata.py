@@ -14,10 +14,22 @@ from typing import Any
 from scrapy.http import Response
 from w3lib.url import add_or_replace_parameters
 
-from ...normalize.time import parse_time, zone
+from ...normalize.time import zone
 from ..parsers import csv_records, load_json
-from .base import high_water_time
 from .paged import OffsetPagedSpider
+
+
+def unique_order(order: str | None, tie_breaker: str) -> str:
+    """The configured paging order made unique: offset paging over an order with
+    ties (several rows of one time) may skip or repeat rows between pages, so the
+    platform's row id (Socrata ``:id``, ArcGIS ``OBJECTID``) is appended when the
+    order does not already end the ties."""
+    if not order or not order.strip():
+        return tie_breaker
+    fields = [part.strip().split()[0].lower() for part in order.split(",") if part]
+    if tie_breaker.lower() in fields:
+        return order
+    return f"{order}, {tie_breaker}"
 
 
 class SocrataSpider(OffsetPagedSpider):
@@ -29,13 +41,10 @@ class SocrataSpider(OffsetPagedSpider):
         if self.request_options.get("where"):
             clauses.append(f"({self.request_options['where']})")
         field = self.request_options.get("incremental_field")
-        mark = self.state.get("high_water")
-        if self.incremental and field and mark:
+        mark_utc = self.usable_high_water() if self.polls_incrementally() else None
+        if field and mark_utc is not None:
             overlap = int(self.request_options.get("overlap_minutes", 60))
             # the stored mark is ISO UTC; the field is a floating (local) timestamp
-            mark_utc = (
-                high_water_time(mark) or parse_time(mark, tz=self.config.time_zone).utc
-            )
             if mark_utc is not None:
                 since = (mark_utc - timedelta(minutes=overlap)).astimezone(
                     zone(self.config.time_zone)
@@ -50,7 +59,7 @@ class SocrataSpider(OffsetPagedSpider):
         params = {
             "$limit": str(self.page_size()),
             "$offset": str(offset),
-            "$order": self.request_options.get("order", ":id"),
+            "$order": unique_order(self.request_options.get("order"), ":id"),
             **(self.request_options.get("params") or {}),
         }
         where = self.where()
