@@ -352,7 +352,7 @@ def test_datapackage_has_created_version_licenses_sources(cfs_run: dict) -> None
     assert doc["version"] and doc["version"] != "unknown"
     assert any("PDDL" in lic["title"] for lic in doc["licenses"])
     assert any(
-        s.get("path", "").startswith("https://data.sfgov.org") for s in doc["sources"]
+        s.get("path", "").startswith("https://data.sf.gov") for s in doc["sources"]
     )
 
 
