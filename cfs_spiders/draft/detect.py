@@ -242,9 +242,13 @@ def detect_platform(
             return "arcgis", "ArcGIS query JSON (features[].attributes)"
         if by_url == "socrata" and all(isinstance(d, list) for d in data):
             return "socrata", "Socrata URL; a JSON array of rows"
-        if data and not formats - {"json"} and all(is_socrata_rows(d) for d in data):
-            if by_url in (None, "socrata"):
-                return "socrata", "a JSON array of flat all-string rows (SODA)"
+        if (
+            data
+            and not formats - {"json"}
+            and by_url in (None, "socrata")
+            and all(is_socrata_rows(d) for d in data)
+        ):
+            return "socrata", "a JSON array of flat all-string rows (SODA)"
         if data and all(is_geojson(d) for d in data):
             return "json", "GeoJSON features (read as JSON, fields under properties)"
         if "jsonl" in formats:

@@ -9,6 +9,7 @@ and the response's ``Date`` header (or the clock) is its capture time.
 
 from __future__ import annotations
 
+import contextlib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -120,10 +121,8 @@ def fetch_page(url: str, folder: Path, *, timeout: float = 30.0) -> Fetched:
         raise DraftError(f"{page}: larger than {MAX_BYTES} bytes: save a page by hand")
     captured = datetime.now(UTC)
     if headers.get("Date"):
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             captured = parsedate_to_datetime(headers["Date"]).astimezone(UTC)
-        except (TypeError, ValueError):
-            pass
     ctype = (headers.get("Content-Type") or "").lower()
     ext = next((v for k, v in _EXT.items() if k in ctype), "txt")
     folder.mkdir(parents=True, exist_ok=True)

@@ -129,10 +129,9 @@ def _xml_fields(root: Element, path: str, prefixes: dict[str, str]) -> dict[str,
                 continue
             q = _qname(child.tag, by_uri)
             local = slug(_split(child.tag)[1])
-            if (child.text or "").strip():
-                if q not in seen:
-                    seen.add(q)
-                    names.append((local, q))
+            if (child.text or "").strip() and q not in seen:
+                seen.add(q)
+                names.append((local, q))
             for attr in child.attrib:
                 spec = f"{q}/@{_qname(attr, by_uri)}"
                 if spec not in seen and attr not in ("type", "rel"):
@@ -144,7 +143,9 @@ def _xml_fields(root: Element, path: str, prefixes: dict[str, str]) -> dict[str,
                     if spec not in seen:
                         seen.add(spec)
                         names.append((f"{local}_{slug(_split(grand.tag)[1])}", spec))
-    for name, spec in zip(_unique([n for n, _ in names]), [s for _, s in names]):
+    for name, spec in zip(
+        _unique([n for n, _ in names]), [s for _, s in names], strict=False
+    ):
         fields[name] = spec
     return fields
 

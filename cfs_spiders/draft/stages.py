@@ -121,7 +121,7 @@ def assign_times(profile: Profile, tz: str, roles: Roles) -> dict[str, TimeGuess
 
     def take(element: str, items: list[tuple[Proposal, TimeGuess]], bonus=None) -> None:
         cands = []
-        for prop, g in items:
+        for prop, _g in items:
             prop.element = element
             prop.score += (bonus or {}).get(id(prop), 0.0)
             cands.append(prop)
