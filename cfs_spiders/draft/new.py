@@ -92,8 +92,8 @@ def _time_spec_values(
     prop_spec: Any, records: list[dict[str, Any]], tz: str, reference: datetime | None
 ) -> list[datetime]:
     """UTC times of the records under a proposed time spec."""
-    from ..records.mapping import compile_spec
     from ..records.builder import RecordBuilder
+    from ..records.mapping import compile_spec
 
     opts = RecordBuilder._time_spec(prop_spec) or {}
     getter = compile_spec(prop_spec)
