@@ -25,7 +25,7 @@ from .detect import Capture, DraftError
 from .profile import flatten, text
 
 _PAGE_STAMP = re.compile(
-    r"(?:last\s+updated|data\s+as\s+of|updated|as\s+of)\s*:?\s*(?:&nbsp;|\s)*"
+    r"(last\s+updated|data\s+as\s+of|updated|as\s+of)\s*:?\s*(?:&nbsp;|\s)*"
     r"(\d{1,2}/\d{1,2}/\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?)",
     re.I,
 )
@@ -96,15 +96,15 @@ def own_timestamp(cap: Capture, tz: str) -> CaptureTime | None:
                 if tv.utc is not None and tv.basis == "explicit_offset":
                     return CaptureTime(tv.utc, f"the response's own `{key}`")
     if cap.format == "html":
-        m = _PAGE_STAMP.search(re.sub(r"<[^>]+>", " ", cap.text))
+        page = re.sub(r"<[^>]+>", " ", cap.text).replace("&nbsp;", " ")
+        m = _PAGE_STAMP.search(page)
         if m:
-            stamp = " ".join(m.group(1).split())
+            stamp = " ".join(m.group(2).split())
             tv = parse_time(stamp, tz=tz, formats=_PAGE_FORMATS)
             if tv.utc is not None:
+                label = " ".join(m.group(1).split())
                 return CaptureTime(
-                    tv.utc,
-                    f"the page's own '{m.group(0).split(':')[0].strip()}' "
-                    f"line ({stamp}), read in {tz}",
+                    tv.utc, f"the page's own '{label}' line ({stamp}), read in {tz}"
                 )
     return None
 

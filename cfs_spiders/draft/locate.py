@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from scrapy.http import Request
 from scrapy.responsetypes import responsetypes
 
 from ..config.loader import FeedConfig
+from ..config.schema import CONFIG_SCHEMA_PATH
 from ..ingest.replay import load_snapshots
 from .detect import Capture, DraftError, is_arcgis_json
 from .markup import locate_html, locate_xml
@@ -102,6 +105,14 @@ def _join(path: tuple[str, ...]) -> str:
     return ".".join(path)
 
 
+@lru_cache(maxsize=1)
+def parse_options() -> frozenset[str]:
+    """The ``parse`` options this version's config schema knows: the drafter
+    proposes only what the spiders can read."""
+    schema = json.loads(CONFIG_SCHEMA_PATH.read_text(encoding="utf-8"))
+    return frozenset(schema["properties"]["parse"]["properties"])
+
+
 def locate_json(captures: list[Capture], platform: str) -> Located:
     if platform == "arcgis":
         for cap in captures:
@@ -117,8 +128,13 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
     paths: list[str] = []
     for cap in captures:
         if cap.format == "jsonl":
-            located.parse["json_lines"] = True
-            located.evidence["json_lines"] = (
+            if "format" not in parse_options():
+                raise DraftError(
+                    f"{cap.path}: JSON Lines, which this version's json spider "
+                    "cannot read (it reads one JSON document per response)"
+                )
+            located.parse["format"] = "jsonl"
+            located.evidence["format"] = (
                 f"{cap.path.name}: {len(cap.data)} lines, one JSON object each"
             )
             located.manifest.append(_response_entry(cap))

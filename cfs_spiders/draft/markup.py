@@ -337,7 +337,7 @@ def locate_html(captures: list[Capture]) -> Located:
     where = (
         f"{len(chosen)} tables with the same header"
         if len(chosen) > 1
-        else f"table {chosen[0].index} of {len(tables)}"
+        else f"table {chosen[0].index} on the page"
     )
     located.evidence["row_xpath"] = (
         f"{n_rows} rows of {chosen[0].width} cells in {first.path.name} ({where})"

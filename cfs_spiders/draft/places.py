@@ -25,7 +25,7 @@ from .names import (
     address_name_score,
     role_name_score,
 )
-from .profile import Field, Profile, squash
+from .profile import Field, Profile, headerless, squash
 from .proposal import Proposal, Roles, pct, pick
 
 STRONG_REASONS = {
@@ -100,8 +100,10 @@ def assign_address(profile: Profile, roles: Roles, skip: set[str]) -> None:
         ev, counts = address_evidence(f, bare_names=ns >= 0.8)
         evidence[name] = (ev, counts)
         fine = sum(counts[g] for g in FINE) / max(1, len(f.filled))
-        if ns == 0 and ev < 0.8:
+        if ns == 0 and ev < (0.6 if headerless(name) else 0.8):
             continue
+        if ns == 0 and headerless(name):
+            ns = 0.5  # no name to go by: the values decide
         score = 0.45 * ns + 0.4 * ev + 0.1 * fine + 0.05 * f.fill
         text = (
             f"{pct(ev)} read as locations by the address normalizer "

@@ -114,7 +114,8 @@ class Field:
 
     @property
     def constant(self) -> bool:
-        return self.distinct <= 1
+        """One value in three or more records (fewer say nothing)."""
+        return self.distinct <= 1 and len(self.filled) >= 3
 
     @cached_property
     def is_list_of_objects(self) -> bool:

@@ -74,6 +74,8 @@ def _candidates(
             continue  # a type that never varies is a discipline or a filter
         ns = role_name_score(role, name)
         vs = value_score(f)
+        if headerless(name) and f.constant:
+            continue  # an unnamed column of one value (a "Details" link)
         if headerless(name) and vs >= 0.6:
             ns = 0.5  # no name to go by: the values decide
         if ns < 0 or ns < need_name:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..normalize.time import parse_time
 from .names import stage_of
 from .profile import Field, Profile
 from .proposal import Proposal, Roles, pick
@@ -152,6 +153,9 @@ def assign_times(profile: Profile, tz: str, roles: Roles) -> dict[str, TimeGuess
         for alt in prop.alternatives:
             for f in alt.fields:
                 roles.unused.setdefault(f, f"another candidate for {element}")
+    for element, g in chosen.items():
+        prop = roles.proposals[element]
+        _check_values(profile, prop, g, tz, roles)
     used = roles.used
     for name, g in guesses.items():
         if name not in used and g.usable and stage_of(name):
@@ -167,3 +171,41 @@ def assign_times(profile: Profile, tz: str, roles: Roles) -> dict[str, TimeGuess
             "no field reads as the received time: map received_at by hand"
         )
     return chosen
+
+
+def _check_values(
+    profile: Profile, prop: Proposal, g: TimeGuess, tz: str, roles: Roles
+) -> None:
+    """Warn about values the chosen format leaves unread, and about a UTC
+    offset that may not be meant (local times printed with ``+0000``)."""
+    if g.fields or prop.fields[0] not in profile.fields:
+        return
+    f = profile.fields[prop.fields[0]]
+    if g.parsed < g.total:
+        opts = g.options()
+        fmts = opts.get("format")
+        bad = [
+            t
+            for t in dict.fromkeys(f.filled)
+            if parse_time(
+                t,
+                tz=tz,
+                formats=[fmts] if isinstance(fmts, str) else fmts,
+                epoch=opts.get("epoch"),
+            ).utc
+            is None
+        ]
+        if bad and not opts.get("time_only"):
+            roles.warnings.append(
+                f"{prop.element}: {g.total - g.parsed} of {g.total} values of "
+                f"`{f.name}` do not parse (e.g. {', '.join(repr(b) for b in bad[:3])})"
+                ": check those records"
+            )
+    if g.offset and tz not in ("UTC", "Etc/UTC"):
+        zero = sum(1 for t in f.filled if t.endswith(("+0000", "+00:00", "Z")))
+        if zero == len(f.filled):
+            roles.warnings.append(
+                f"{prop.element}: every value of `{f.name}` says UTC (+0000) though "
+                f"the feed is in {tz}; if the publisher prints local times with a "
+                "wrong offset, add `ignore_offset: true`"
+            )

@@ -79,7 +79,7 @@ class TimeGuess:
     def usable(self) -> bool:
         """A dated instant a replay can store."""
         return self.kind in ("iso", "rfc822", "format", "epoch", "time_only") and (
-            self.rate >= 0.9
+            self.rate >= 0.7
         )
 
     def options(self) -> dict[str, Any]:
@@ -262,7 +262,7 @@ def infer_time(f: Field, tz: str, *, name_says_time: bool = False) -> TimeGuess 
                     parsed=total,
                     midnight=1.0,
                 )
-            if len(rest) > 0.1 * len(sample):
+            if len(rest) > 0.3 * len(sample):
                 return None
             formats = []
     if iso and not rest:
@@ -272,7 +272,7 @@ def infer_time(f: Field, tz: str, *, name_says_time: bool = False) -> TimeGuess 
     else:
         kind = "format"
         label = " or ".join(formats) if formats else "ISO 8601"
-        if iso:
+        if iso and formats:
             label += " (and ISO 8601)"
     g = TimeGuess(kind, label, formats, total=total)
     g.parsed, g.midnight, g.offset = validate(texts, g.options(), tz)
