@@ -81,6 +81,12 @@ def _fix_local_epoch(
                     f"{share:.0%}: local time stored as UTC"
                 )
                 break
+    if notes:  # one layer, one time reference: its other epoch fields too
+        first = next(iter(notes))
+        for name, g in guesses.items():
+            if g.kind == "epoch" and name not in notes:
+                g.epoch_reference = tz
+                notes[name] = f"local time stored as UTC, like `{first}`"
     return notes
 
 
