@@ -241,7 +241,7 @@ def test_near_equal_candidates_warned_and_both_written(tmp_path):
     assert any("near-equal" in w and "call_id" in w for w in res.warnings)
     chosen = res.data["record"]["call_id"]
     other = ({"incident_number", "event_number"} - {chosen}).pop()
-    assert f"  # or: call_id: {other}  # " in res.text
+    assert f"  #   or: call_id: {other}  # " in res.text
 
 
 def test_missing_role_warned(tmp_path):

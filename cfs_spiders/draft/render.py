@@ -73,7 +73,8 @@ def flow(value: Any) -> str:
 
 
 def _comment(text: str) -> str:
-    return " ".join(str(text).split())
+    """One comment line: no line breaks (a value may hold them)."""
+    return re.sub(r"[\r\n\t]+", " ", str(text)).rstrip()
 
 
 @dataclass
