@@ -164,5 +164,34 @@ def liveness(
     )
 
 
+def board_kind(listings: list[dict[str, datetime]]) -> tuple[str, str] | None:
+    """What leaving the listing means, from successive snapshots (call id ->
+    time, in capture order): on an active-calls board calls leave when they
+    close, so some leave while older ones stay; a window of the latest calls
+    always drops its oldest."""
+    early = total = 0
+    for a, b in zip(listings, listings[1:], strict=False):
+        if not a or not b:
+            continue
+        staying = [t for k, t in a.items() if k in b]
+        oldest_staying = min(staying) if staying else None
+        for k, t in a.items():
+            if k in b:
+                continue
+            total += 1
+            early += oldest_staying is not None and t > oldest_staying
+    if total < 3:
+        return None
+    if early >= 0.2 * total:
+        return "active_calls", (
+            f"{early} of {total} calls left the listing while older ones stayed: "
+            "calls leave when they close"
+        )
+    return "recent_window", (
+        f"the {total} calls that left the listing were always its oldest: a window "
+        "of the latest calls"
+    )
+
+
 def now() -> datetime:
     return datetime.now(UTC)

@@ -170,6 +170,9 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
             )
             if sub:
                 paths.append("")
+                located.evidence.setdefault(
+                    "records_path", "the body of each poll is the list of records"
+                )
             continue
         scored = sorted(
             candidates,

@@ -191,6 +191,37 @@ def _capture_times(
     return entries, captured, record_times
 
 
+def _listings(
+    snapshots: list[tuple[str, list[dict[str, Any]]]],
+    roles: Roles,
+    captured: list[datetime],
+    opts: DraftOptions,
+) -> list[dict[str, datetime]]:
+    """Per snapshot, in capture order: call id -> the call's time."""
+    from ..records.mapping import compile_spec
+
+    ids = roles.proposals.get("call_id")
+    times = [
+        roles.proposals[e]
+        for e in ("received_at", "dispatched_at")
+        if e in roles.proposals
+    ]
+    if ids is None or not times or len(snapshots) < 2:
+        return []
+    get_id = compile_spec(ids.spec)
+    out = []
+    order = sorted(range(len(snapshots)), key=lambda i: captured[i])
+    for i in order:
+        listing: dict[str, datetime] = {}
+        for raw in snapshots[i][1]:
+            key = get_id(raw)
+            stamp = _time_spec_values(times[0].spec, [raw], opts.time_zone, captured[i])
+            if key is not None and stamp:
+                listing[str(key)] = min(stamp[0], listing.get(str(key), stamp[0]))
+        out.append(listing)
+    return out
+
+
 def draft(opts: DraftOptions) -> DraftResult:
     """Draft the config and fixture folder of a feed; write nothing on failure."""
     try:
@@ -231,8 +262,13 @@ def draft(opts: DraftOptions) -> DraftResult:
     )
     if located.headerless and "columns" in located.parse:
         located.parse["columns"] = name_columns(located.parse["columns"], roles)
-    liveness = cap_times.liveness(record_times, captured)
     state, city, agency, notes = _names(opts)
+    liveness = cap_times.liveness(record_times, captured)
+    if liveness[0] == "live":
+        board = cap_times.board_kind(_listings(snapshots, roles, captured, opts))
+        if board is not None:
+            liveness = (liveness[0], board[0], liveness[2])
+            notes["board"] = f"guess: {board[1]}"
     urls = [opts.url] if opts.url else [PLACEHOLDER_URL]
     warnings = list(located.warnings) + list(roles.warnings)
     if not opts.url:

@@ -160,9 +160,12 @@ def render(
     top(
         "board",
         board,
-        "guess: active_calls if a call leaves the listing when it closes"
-        if board == "recent_window"
-        else "guess",
+        meta.notes.get("board")
+        or (
+            "guess: active_calls if a call leaves the listing when it closes"
+            if board == "recent_window"
+            else "guess"
+        ),
     )
     top(
         "update_interval_minutes",
