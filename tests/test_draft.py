@@ -511,3 +511,38 @@ def test_unseen_oakland_local_epoch_read_as_local(tmp_path):
     assert {r["updated_at_utc"] for r in records} == {"2024-05-17T02:03:39Z"}
     assert {r["address_raw"] for r in records} == {"1425 HARRISON ST"}
     assert {r["call_type_raw"] for r in records} == {"EVALUATION"}
+
+
+def test_readme_cfs_new_example_runs_as_shown(tmp_path):
+    """The README's `cfs new` command prints the table the README shows."""
+    import re
+    import shlex
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = next(
+        b
+        for b in re.findall(r"```sh\n(.*?)```", readme, re.S)
+        if b.startswith("cfs new")
+    )
+    args = shlex.split(command.replace("\\\n", " "))[1:]
+    i = args.index("--from") + 1
+    args[i] = str(FIXTURES / "fl_clearwater_police_active_calls" / args[i])
+    shown = next(
+        b
+        for b in re.findall(r"```text\n(.*?)```", readme, re.S)
+        if b.startswith("cfs check:")
+    )
+    proc = run_cfs(
+        "--configs",
+        str(tmp_path / "configs"),
+        *args,
+        "--fixtures",
+        str(tmp_path / "fixtures"),
+    )
+    printed = proc.stdout.strip().splitlines()
+    assert printed[1:] == shown.strip().splitlines()[1:]
+    draft_text = (tmp_path / "configs" / f"{args[1]}.yaml").read_text()
+    for line in re.findall(
+        r"^  (call_id|dispatched_at|address|call_type): (\S+)", readme, re.M
+    ):
+        assert f"  {line[0]}: {line[1]}" in draft_text
