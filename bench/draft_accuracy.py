@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
 
 from cfs_spiders.config.loader import FeedConfig, get_config, load_config  # noqa: E402
 from cfs_spiders.draft.detect import DraftError  # noqa: E402
-from cfs_spiders.draft.locate import spider_extract  # noqa: E402
+from cfs_spiders.draft.located import spider_extract  # noqa: E402
 from cfs_spiders.draft.new import DraftOptions, draft  # noqa: E402
 from cfs_spiders.ingest.replay import load_snapshots  # noqa: E402
 from cfs_spiders.records.builder import RecordBuilder  # noqa: E402

@@ -19,38 +19,18 @@ import json
 import shutil
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from scrapy.http import Request
-from scrapy.responsetypes import responsetypes
-
-from ..config.loader import FeedConfig
 from ..config.schema import CONFIG_SCHEMA_PATH
 from ..ingest.replay import load_snapshots
 from .detect import Capture, DraftError, is_arcgis_json
+from .located import Located, response_entry, spider_extract
 from .markup import locate_html, locate_xml
 
-PROBE_URL = "https://draft.invalid/feed"
 _NULL_TOKENS = ("null", "NULL", "None", "NaN", "nan")
-
-
-@dataclass
-class Located:
-    """How the spider finds the records, and the records it finds."""
-
-    platform: str
-    parse: dict[str, Any]
-    manifest: list[dict[str, Any]]  # manifest entries, one per file
-    evidence: dict[str, str] = field(default_factory=dict)  # parse key -> comment
-    warnings: list[str] = field(default_factory=list)
-    snapshots: list[list[dict[str, Any]]] = field(default_factory=list)
-    snapshot_names: list[str] = field(default_factory=list)
-    archive_times: list[datetime] = field(default_factory=list)
-    headerless: bool = False  # html columns named by position (renamed by role)
 
 
 # ------------------------------------------------------------------ JSON
@@ -121,7 +101,7 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
         return Located(
             "arcgis",
             {},
-            [_response_entry(c) for c in captures],
+            [response_entry(c) for c in captures],
             evidence={"": "ArcGIS query JSON: records are features[].attributes"},
         )
     located = Located(platform, {}, [])
@@ -137,7 +117,7 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
             located.evidence["format"] = (
                 f"{cap.path.name}: {len(cap.data)} lines, one JSON object each"
             )
-            located.manifest.append(_response_entry(cap))
+            located.manifest.append(response_entry(cap))
             continue
         candidates = [(p, v) for p, v in _lists(cap.data, ())]
         if not candidates:
@@ -198,7 +178,7 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
                         f"more records like those at `{_join(best_path) or '(top)'}`"
                         " that the records path does not read (it reads one list)"
                     )
-        located.manifest.append(_response_entry(cap))
+        located.manifest.append(response_entry(cap))
     ordered = list(dict.fromkeys(paths))
     if ordered:
         located.parse["records_path"] = ordered
@@ -218,7 +198,7 @@ def locate_csv(captures: list[Capture], platform: str) -> Located:
     nulls: Counter[str] = Counter()
     for cap in captures:
         if cap.format == "json":  # a SODA JSON response beside SODA CSV ones
-            located.manifest.append(_response_entry(cap))
+            located.manifest.append(response_entry(cap))
             continue
         sample = "\n".join(cap.text.splitlines()[:50])
         try:
@@ -246,7 +226,7 @@ def locate_csv(captures: list[Capture], platform: str) -> Located:
         except UnicodeDecodeError:
             located.parse["encoding"] = "cp1252"
             located.evidence["encoding"] = f"{cap.path.name} is not UTF-8"
-        located.manifest.append(_response_entry(cap))
+        located.manifest.append(response_entry(cap))
     delimiter = delimiters.most_common(1)[0][0] if delimiters else ","
     if delimiter != ",":
         located.parse["delimiter"] = delimiter
@@ -260,10 +240,6 @@ def locate_csv(captures: list[Capture], platform: str) -> Located:
 
 
 # ------------------------------------------------------------- dispatch
-def _response_entry(cap: Capture) -> dict[str, Any]:
-    return {"responses": [{"file": cap.path.name, "content_type": cap.content_type}]}
-
-
 def locate(captures: list[Capture], platform: str) -> Located:
     """How the records are found, for the detected platform (not yet read)."""
     formats = {c.format for c in captures}
@@ -277,50 +253,6 @@ def locate(captures: list[Capture], platform: str) -> Located:
 
 
 # ------------------------------------------------------ read through spider
-def probe_config(platform: str, parse: dict[str, Any]) -> FeedConfig:
-    """A minimal config under which a platform spider can extract records."""
-    data = {
-        "config_version": 1,
-        "platform": platform,
-        "parse": parse,
-        "record": {},
-        "time_zone": "UTC",
-        "urls": [PROBE_URL],
-        "liveness": "live",
-        "location_policy": {"address": "exact", "coordinates": "none"},
-    }
-    return FeedConfig("xx_draft_probe", Path("xx_draft_probe.yaml"), data)
-
-
-def spider_extract(
-    platform: str,
-    parse: dict[str, Any],
-    body: bytes,
-    content_type: str,
-    url: str = PROBE_URL,
-) -> list[dict[str, Any]]:
-    """The raw records the platform spider finds in one response body."""
-    from ..ingest.spiders import PLATFORM_SPIDERS
-    from ..ingest.spiders.base import RunState
-
-    base = PLATFORM_SPIDERS[platform]
-    config = probe_config(platform, parse)
-    cls = type(
-        f"Probe_{base.__name__}",
-        (base,),
-        {"name": "xx_draft_probe", "feed_config": config, "custom_settings": {}},
-    )
-    spider = cls()
-    spider.parse_options = parse
-    spider.run = RunState("probe", "xx_draft_probe", "replay", datetime.now(UTC))
-    headers = {"Content-Type": content_type}
-    rcls = responsetypes.from_args(headers=headers, url=url, body=body[:4096])
-    response = rcls(
-        url=url, status=200, headers=headers, body=body, request=Request(url)
-    )
-    return list(spider.extract(response))
-
-
 def stage(files: list[Path], manifest: list[dict[str, Any]], feed_id: str) -> Path:
     """A temporary replay folder holding copies of the files and the manifest."""
     import yaml

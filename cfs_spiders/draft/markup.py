@@ -19,16 +19,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from parsel import Selector
 
 from ..ingest.parsers import cell_text
 from .detect import Capture, DraftError
-
-if TYPE_CHECKING:
-    from .locate import Located
+from .located import Located, response_entry, spider_extract
 
 KNOWN_NS = {
     "http://www.w3.org/2005/Atom": "atom",
@@ -151,8 +149,6 @@ def _xml_fields(root: Element, path: str, prefixes: dict[str, str]) -> dict[str,
 
 
 def locate_xml(captures: list[Capture]) -> Located:
-    from .locate import Located, _response_entry
-
     root = captures[0].data
     prefixes = _namespaces(root)
     try:
@@ -179,7 +175,7 @@ def locate_xml(captures: list[Capture]) -> Located:
     if namespaces:
         parse["namespaces"] = namespaces
     parse["fields"] = fields
-    located = Located("xml", parse, [_response_entry(c) for c in captures])
+    located = Located("xml", parse, [response_entry(c) for c in captures])
     located.evidence["record_path"] = (
         f"{n} <{path.rsplit('/', 1)[-1]}> elements in {captures[0].path.name}, "
         "the most repeated element with fields"
@@ -286,8 +282,6 @@ def _row_xpaths(tables: list[_Table], all_tables: list[_Table]) -> list[str]:
 
 
 def locate_html(captures: list[Capture]) -> Located:
-    from .locate import Located, _response_entry, spider_extract
-
     first = captures[0]
     selector = Selector(text=first.text)
     tables = _tables(selector)
@@ -309,7 +303,7 @@ def locate_html(captures: list[Capture]) -> Located:
         if (header)
         else [f"col_{i + 1}" for i in range(chosen[0].width)]
     )
-    located = Located("html_table", {}, [_response_entry(c) for c in captures])
+    located = Located("html_table", {}, [response_entry(c) for c in captures])
     located.headerless = header is None
     expected = n_rows
     for xpath in _row_xpaths(chosen, tables):

@@ -24,7 +24,8 @@ from ..config.loader import ConfigError, load_config, validate_feed_id
 from ..normalize.time import parse_time
 from . import capture as cap_times
 from .detect import Capture, DraftError, detect_platform, read_capture
-from .locate import Located, locate, read_back
+from .locate import locate, read_back
+from .located import Located
 from .merge import merge_roles, name_columns
 from .profile import build_profile, flatten, schema_groups
 from .proposal import Roles
