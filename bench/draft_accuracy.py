@@ -66,6 +66,7 @@ class FeedResult:
     error: str | None = None
     draft_calls: int | None = None
     hand_calls: int | None = None
+    excluded: set[str] = field(default_factory=set)  # ids the hand manifest skips
     warnings: list[str] = field(default_factory=list)
 
 
@@ -99,6 +100,16 @@ def manifest_files(feed_id: str) -> tuple[list[Path], list[str]]:
                 stamp.isoformat() if isinstance(stamp, datetime) else str(stamp)
             )
     return files, times
+
+
+def excluded_ids(feed_id: str) -> set[str]:
+    """Call ids the hand manifest excludes (rows its capture's keeper made up):
+    a new user's draft reads them until the user flags them."""
+    doc = yaml.safe_load((FIXTURES / feed_id / "manifest.yaml").read_text())
+    entries = list(doc.get("exclude") or [])
+    for snap in doc.get("snapshots", []):
+        entries += snap.get("exclude") or []
+    return {str(e["record_id"]) for e in entries if "record_id" in e}
 
 
 def draft_bundled(feed_id: str, workdir: Path) -> tuple[Any, bool]:
@@ -255,6 +266,7 @@ def run_benchmark(
                 results.append(res)
                 continue
             res.needed_capture_times = needed
+            res.excluded = excluded_ids(feed_id)
             res.platform = result.data["platform"]
             res.warnings = result.warnings
             mine = load_config(result.config_path)
@@ -295,6 +307,8 @@ def table(results: list[FeedResult]) -> str:
         line = f"{r.feed_id:46} {r.platform:10} {marks}"
         if replayed:
             line += f"  {r.draft_calls}/{r.hand_calls}"
+            if r.excluded:
+                line += f" (the hand manifest excludes {len(r.excluded)} rows)"
         if r.needed_capture_times:
             line += "  (given --captured-at)"
         lines.append(line)

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import shutil
 import tempfile
 from collections import Counter
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..config.schema import CONFIG_SCHEMA_PATH
 from ..ingest.replay import load_snapshots
 from .detect import Capture, DraftError, is_arcgis_json
-from .located import Located, response_entry, spider_extract
+from .located import Located, parse_options, response_entry, spider_extract
 from .markup import locate_html, locate_xml
 
 _NULL_TOKENS = ("null", "NULL", "None", "NaN", "nan")
@@ -83,14 +80,6 @@ def _archive(items: list[Any]) -> tuple[str, str] | None:
 
 def _join(path: tuple[str, ...]) -> str:
     return ".".join(path)
-
-
-@lru_cache(maxsize=1)
-def parse_options() -> frozenset[str]:
-    """The ``parse`` options this version's config schema knows: the drafter
-    proposes only what the spiders can read."""
-    schema = json.loads(CONFIG_SCHEMA_PATH.read_text(encoding="utf-8"))
-    return frozenset(schema["properties"]["parse"]["properties"])
 
 
 def locate_json(captures: list[Capture], platform: str) -> Located:

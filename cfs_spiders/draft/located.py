@@ -5,8 +5,10 @@ locator checks its row XPath with the spider itself)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,18 @@ from scrapy.http import Request
 from scrapy.responsetypes import responsetypes
 
 from ..config.loader import FeedConfig
+from ..config.schema import CONFIG_SCHEMA_PATH
 from .detect import Capture
 
 PROBE_URL = "https://draft.invalid/feed"
+
+
+@lru_cache(maxsize=1)
+def parse_options() -> frozenset[str]:
+    """The ``parse`` options this version's config schema knows: the drafter
+    proposes only what the spiders can read."""
+    schema = json.loads(CONFIG_SCHEMA_PATH.read_text(encoding="utf-8"))
+    return frozenset(schema["properties"]["parse"]["properties"])
 
 
 @dataclass
@@ -74,6 +85,11 @@ def spider_extract(
     spider = cls()
     spider.parse_options = parse
     spider.run = RunState("probe", "xx_draft_probe", "replay", datetime.now(UTC))
+    # what FeedSpider.setup would set without a crawler: no builder, no manifest
+    # exclusions (the drafter reads every row; the user flags rows after review)
+    spider.builder = None
+    spider.exclusions = None
+    spider.incremental = False
     headers = {"Content-Type": content_type}
     rcls = responsetypes.from_args(headers=headers, url=url, body=body[:4096])
     response = rcls(

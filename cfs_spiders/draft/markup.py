@@ -26,7 +26,7 @@ from parsel import Selector
 
 from ..ingest.parsers import cell_text
 from .detect import Capture, DraftError
-from .located import Located, response_entry, spider_extract
+from .located import Located, parse_options, response_entry, spider_extract
 
 KNOWN_NS = {
     "http://www.w3.org/2005/Atom": "atom",
@@ -296,6 +296,9 @@ def locate_html(captures: list[Capture]) -> Located:
         reverse=True,
     )
     chosen = ranked[0]
+    similar = [g for g in ranked[1:] if _similar(chosen, g)]
+    if similar and "tables" in parse_options():
+        return _several_tables(captures, selector, [chosen, *similar], ranked)
     n_rows = sum(len(t.data_rows) for t in chosen)
     header = chosen[0].header
     columns = (
@@ -339,7 +342,12 @@ def locate_html(captures: list[Capture]) -> Located:
     located.evidence["columns"] = (
         "from the header row" if header else "no header row: named by position"
     )
-    for group in ranked[1:]:
+    _warn_unread(located, first, ranked[1:])
+    return located
+
+
+def _warn_unread(located: Located, first: Capture, groups: list[list[_Table]]) -> None:
+    for group in groups:
         rows = sum(len(t.data_rows) for t in group)
         if rows >= 2 and group[0].width >= 3:
             label = ", ".join(h for h in (group[0].header or [])[:4] if h)
@@ -347,4 +355,89 @@ def locate_html(captures: list[Capture]) -> Located:
                 f"{first.path.name}: {len(group)} other table(s) with {rows} rows of "
                 f"{group[0].width} cells ({label or 'no header'}) are not read"
             )
+
+
+def _similar(a: list[_Table], b: list[_Table]) -> bool:
+    """Tables of the same kind of records: most header names shared (a traffic
+    table with one more column than the fire and EMS ones)."""
+    ha, hb = a[0].header, b[0].header
+    if not ha or not hb:
+        return False
+    sa, sb = {slug(h) for h in ha if h}, {slug(h) for h in hb if h}
+    return len(sa & sb) / max(1, len(sa | sb)) >= 0.6
+
+
+def _heading(t: _Table) -> str | None:
+    texts = t.node.xpath("preceding::text()[normalize-space()][1]").getall()
+    text = " ".join(texts[0].split()) if texts else ""
+    return text if 2 <= len(text) <= 60 and "'" not in text else None
+
+
+def _table_xpath(t: _Table, doc: Selector) -> tuple[str, str]:
+    """(XPath selecting exactly this table, how)."""
+    candidates = []
+    if t.node.attrib.get("id"):
+        candidates.append((f"//table[@id={_xpath_literal(t.node.attrib['id'])}]", "id"))
+    heading = _heading(t)
+    if heading:
+        candidates.append(
+            (
+                "//table[normalize-space(preceding::text()[normalize-space()][1])"
+                f"={_xpath_literal(heading)}]",
+                f"the table after '{heading}'",
+            )
+        )
+    candidates.append((f"(//table)[{t.index}]", f"table {t.index} on the page"))
+    target = t.node.root
+    for xpath, how in candidates:
+        found = doc.xpath(xpath)
+        if len(found) == 1 and found[0].root is target:
+            return xpath, how
+    return candidates[-1]
+
+
+def _several_tables(
+    captures: list[Capture],
+    doc: Selector,
+    groups: list[list[_Table]],
+    ranked: list[list[_Table]],
+) -> Located:
+    """One ``parse.tables`` entry per table of similar records."""
+    first = captures[0]
+    specs, notes = [], []
+    names: list[str] = []
+    for t in sorted((t for g in groups for t in g), key=lambda t: t.index):
+        xpath, how = _table_xpath(t, doc)
+        header = t.header or []
+        heading = _heading(t)
+        name = slug(heading) or f"table{t.index}"
+        while name in names:
+            name += "_2"
+        names.append(name)
+        spec: dict[str, Any] = {"name": name, "xpath": xpath}
+        spec["columns"] = _unique(
+            [slug(h) or f"col_{i + 1}" for i, h in enumerate(header)]
+        )
+        spec["expect_header"] = header
+        spec["min_cells"] = t.width
+        if heading:
+            spec["add_fields"] = {"table": {"const": heading}}
+        specs.append(spec)
+        notes.append(f"{name}: {len(t.data_rows)} rows ({how})")
+    located = Located(
+        "html_table", {"tables": specs}, [response_entry(c) for c in captures]
+    )
+    expected = sum(len(t.data_rows) for g in groups for t in g)
+    got = spider_extract("html_table", located.parse, first.body, first.content_type)
+    if len(got) != expected:
+        raise DraftError(
+            f"{first.path}: {expected} rows in {len(specs)} tables of similar records, "
+            f"but the table specs read {len(got)}"
+        )
+    located.evidence["tables"] = (
+        f"{len(specs)} tables of similar records in {first.path.name}: "
+        + "; ".join(notes)
+        + " (add empty_text if a table shows a message when empty)"
+    )
+    _warn_unread(located, first, [g for g in ranked if g not in groups])
     return located

@@ -189,6 +189,10 @@ def render(
                 doc.line(1, key, None, parse_notes.get(key, ""))
                 for k, v in value.items():
                     doc.line(2, k, v)
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                doc.line(1, key, None, parse_notes.get(key, ""))
+                for item in value:
+                    doc.lines.append(f"    - {flow(item)}")
             else:
                 doc.line(1, key, value, parse_notes.get(key, ""))
     record: dict[str, Any] = {}
