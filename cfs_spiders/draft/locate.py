@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..ingest.replay import load_snapshots
-from .detect import Capture, DraftError, is_arcgis_json
+from .detect import Capture, DraftError, is_arcgis_json, is_geojson
 from .located import Located, parse_options, response_entry, spider_extract
 from .markup import locate_html, locate_xml
 
@@ -95,6 +95,7 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
         )
     located = Located(platform, {}, [])
     paths: list[str] = []
+    lists: dict[str, int] = {}  # several lists of one kind of record, with sizes
     for cap in captures:
         if cap.format == "jsonl":
             if "format" not in parse_options():
@@ -158,16 +159,34 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
             f"{_join(best_path) or 'the top level'} ({sim:.0%} of fields shared)"
         )
         located.evidence.setdefault("records_path", note)
+        if is_geojson(cap.data) and "geojson" in parse_options():
+            located.parse["geojson"] = True
+            located.evidence["geojson"] = (
+                "GeoJSON Features: each record is its properties and point"
+            )
         for other_path, other in scored[1:]:
             if len(other) >= 2 and _similarity(other) >= 0.5 and other_path:
                 shared = _shared_keys(best, other)
-                if shared >= 0.6:
-                    located.warnings.append(
-                        f"{cap.path.name}: `{_join(other_path)}` holds {len(other)} "
-                        f"more records like those at `{_join(best_path) or '(top)'}`"
-                        " that the records path does not read (it reads one list)"
-                    )
+                if shared < 0.6:
+                    continue
+                if best_path and "record_lists" in parse_options():
+                    lists.setdefault(_join(best_path), len(best))
+                    lists[_join(other_path)] = len(other)
+                    continue
+                located.warnings.append(
+                    f"{cap.path.name}: `{_join(other_path)}` holds {len(other)} "
+                    f"more records like those at `{_join(best_path) or '(top)'}`"
+                    " that the records path does not read (it reads one list)"
+                )
         located.manifest.append(response_entry(cap))
+    if lists:
+        located.parse["record_lists"] = list(lists)
+        located.parse["list_field"] = "_list"
+        located.evidence["record_lists"] = "lists of similar records: " + ", ".join(
+            f"{k} ({v})" for k, v in lists.items()
+        )
+        located.evidence["list_field"] = "receives the name of a record's list"
+        return located
     ordered = list(dict.fromkeys(paths))
     if ordered:
         located.parse["records_path"] = ordered

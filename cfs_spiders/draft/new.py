@@ -25,7 +25,7 @@ from ..normalize.time import parse_time
 from . import capture as cap_times
 from .detect import Capture, DraftError, detect_platform, read_capture
 from .locate import locate, read_back
-from .located import Located
+from .located import Located, parse_options
 from .merge import merge_roles, name_columns
 from .profile import build_profile, flatten, schema_groups
 from .proposal import Roles
@@ -223,6 +223,34 @@ def _listings(
     return out
 
 
+def _placeholders(
+    located: Located, snapshots: list[tuple[str, list[dict[str, Any]]]], roles: Roles
+) -> None:
+    """Records with none of the core elements (Oakland's null features) are no
+    calls: dropped with ``drop_if_blank`` where the spiders know it."""
+    from ..records.mapping import compile_spec
+
+    if "drop_if_blank" not in parse_options():
+        return
+    core = [
+        roles.proposals[e]
+        for e in ("call_id", "received_at", "dispatched_at", "address", "call_type")
+        if e in roles.proposals and isinstance(roles.proposals[e].spec, str)
+    ]
+    if not core:
+        return
+    getters = [compile_spec(p.spec) for p in core]
+    records = [r for _, recs in snapshots for r in recs]
+    empty = sum(1 for r in records if all(g(r) is None for g in getters))
+    if 0 < empty < 0.5 * len(records):
+        fields = [p.spec for p in core]
+        located.parse["drop_if_blank"] = fields
+        located.evidence["drop_if_blank"] = (
+            f"{empty} of {len(records)} records have none of these: placeholders, "
+            "not calls"
+        )
+
+
 def draft(opts: DraftOptions) -> DraftResult:
     """Draft the config and fixture folder of a feed; write nothing on failure."""
     try:
@@ -258,6 +286,7 @@ def draft(opts: DraftOptions) -> DraftResult:
             ", ".join(sorted({snapshots[i][0].split("#")[0] for i in members}))
         )
     roles = merge_roles(group_roles, group_names)
+    _placeholders(located, snapshots, roles)
     manifest, captured, record_times = _capture_times(
         opts, captures, located, snapshots, roles
     )

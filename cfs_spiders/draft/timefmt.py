@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 from ..normalize.time import parse_time
@@ -107,6 +108,15 @@ class TimeGuess:
         if self.offset:
             text += " (offset in the value)"
         return text
+
+
+@lru_cache(maxsize=1)
+def twelve_hour_time_only() -> bool:
+    """Whether this version's time parser dates ``11:04 PM`` shown without a date
+    (the drafter proposes only what a replay can read)."""
+    ref = datetime(2020, 6, 1, 23, 30, tzinfo=UTC)
+    tv = parse_time("11:04 PM", tz="UTC", time_only_reference=ref)
+    return tv.utc is not None and tv.utc.hour == 23
 
 
 def _iso(value: str) -> datetime | None:
@@ -226,9 +236,14 @@ def infer_time(f: Field, tz: str, *, name_says_time: bool = False) -> TimeGuess 
         g.parsed, _, _ = validate(texts, {"time_only": True}, tz)
         return g
     if all(TIME_12.match(t) for t in sample):
-        return TimeGuess(
-            "time_12h", "12-hour time of day, no date", total=total, parsed=0
-        )
+        if not twelve_hour_time_only():
+            return TimeGuess(
+                "time_12h", "12-hour time of day, no date", total=total, parsed=0
+            )
+        g = TimeGuess("time_only", "12-hour time of day, no date", total=total)
+        g.formats = ["%I:%M:%S %p" if sample[0].count(":") == 2 else "%I:%M %p"]
+        g.parsed, _, _ = validate(texts, {"time_only": True}, tz)
+        return g
     iso = [t for t in sample if _iso(t) is not None]
     rfc = [t for t in sample if t not in iso and _rfc822(t) is not None]
     rest = [t for t in sample if t not in iso and t not in rfc]
