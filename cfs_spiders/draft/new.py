@@ -23,7 +23,13 @@ import yaml
 from ..config.loader import ConfigError, load_config, validate_feed_id
 from ..normalize.time import parse_time
 from . import capture as cap_times
-from .detect import Capture, DraftError, detect_platform, read_capture
+from .detect import (
+    Capture,
+    DraftError,
+    detect_platform,
+    platform_from_url,
+    read_capture,
+)
 from .locate import locate, read_back
 from .located import Located, parse_options
 from .merge import merge_roles, name_columns
@@ -251,6 +257,39 @@ def _placeholders(
         )
 
 
+_URL_FORMATS = {
+    ".json": "json",
+    ".csv": "csv",
+    ".xml": "xml",
+    ".rss": "xml",
+    ".html": "html",
+    ".htm": "html",
+    ".geojson": "json",
+}
+
+
+def _url_format_mismatch(url: str | None, captures: list[Capture]) -> str | None:
+    """A capture in another format than the live URL serves: a re-export."""
+    from urllib.parse import urlparse
+
+    if not url:
+        return None
+    suffix = Path(urlparse(url).path).suffix.lower()
+    live = _URL_FORMATS.get(suffix)
+    got = {"jsonl": "json"}.get(captures[0].format, captures[0].format)
+    if (
+        live is None
+        or live == got
+        or (live == "json" and got == "csv" and platform_from_url(url) == "socrata")
+    ):
+        return None
+    return (
+        f"the files are {got.upper()} but the URL ends in {suffix}: if they are a "
+        "re-export in another format than the live feed, keep this mapping under "
+        "`replay:` (platform, parse, record) and map the live fields at the top"
+    )
+
+
 def draft(opts: DraftOptions) -> DraftResult:
     """Draft the config and fixture folder of a feed; write nothing on failure."""
     try:
@@ -301,6 +340,10 @@ def draft(opts: DraftOptions) -> DraftResult:
             notes["board"] = f"guess: {board[1]}"
     urls = [opts.url] if opts.url else [PLACEHOLDER_URL]
     warnings = list(located.warnings) + list(roles.warnings)
+    mismatch = _url_format_mismatch(opts.url, captures)
+    if mismatch:
+        warnings.append(mismatch)
+        roles.warnings.append(mismatch)
     if not opts.url:
         notes["urls"] = "no --url given: put the live URL here before a live crawl"
         warnings.append("no --url: the config has a placeholder URL")
