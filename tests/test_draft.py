@@ -105,7 +105,7 @@ def test_platform_detected_from_content_and_url(tmp_path, name, text, url, platf
     [
         ("synthetic.bin", b"\x00\x01\x02garbage\xff", "not JSON, JSON Lines, CSV"),
         ("synthetic.json", b'{"open": [1, 2', "neither JSON nor JSON Lines"),
-        ("synthetic.gz", b"\x1f\x8b\x08\x00rest", "gzip"),
+        ("synthetic.gz", b"\x1f\x8b\x08\x00rest", "broken gzip"),
         (
             "synthetic.xml",
             b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>',
@@ -120,6 +120,18 @@ def test_unreadable_file_refused_naming_it(tmp_path, name, body, words):
     with pytest.raises(DraftError) as err:
         read_capture(path)
     assert str(path) in str(err.value) and words in str(err.value)
+
+
+def test_gzip_file_read_and_kept_unpacked(tmp_path):
+    import gzip
+
+    path = tmp_path / "synthetic_calls.csv.gz"
+    path.write_bytes(gzip.compress(SYNTHETIC_CSV.encode()))
+    res = _draft(tmp_path, [path])
+    kept = res.fixture_dir / "synthetic_calls.csv"
+    assert kept.read_text() == SYNTHETIC_CSV
+    assert res.manifest[0]["responses"][0]["file"] == "synthetic_calls.csv"
+    assert res.records == 4
 
 
 # ---------------------------------------------------------------- times

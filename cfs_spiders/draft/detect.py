@@ -15,6 +15,7 @@ A file that is none of the formats is refused with an error naming it.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
@@ -56,6 +57,16 @@ class Capture:
     text: str
     data: Any = None  # JSON value, list of JSON Lines values, or XML root
     notes: list[str] = field(default_factory=list)
+    unpacked: bool = False  # the file was gzip; ``body`` is what it holds
+
+    @property
+    def name(self) -> str:
+        """The file's name in the fixture folder: a gzipped file is kept unpacked
+        (the saved response is its body), without the ``.gz``."""
+        name = self.path.name
+        if self.unpacked:
+            return name[:-3] if name.lower().endswith(".gz") else f"{name}.unpacked"
+        return name
 
     @property
     def content_type(self) -> str:
@@ -114,18 +125,40 @@ def _looks_csv(text: str) -> bool:
     return same >= 0.8 * (len(rows) - 1)
 
 
+MAX_UNPACKED = 512 * 1024 * 1024
+
+
+def _gunzip(body: bytes) -> bytes:
+    """The body of a gzip file, refusing one that unpacks past MAX_UNPACKED."""
+    with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:
+        out = fh.read(MAX_UNPACKED + 1)
+    if len(out) > MAX_UNPACKED:
+        raise ValueError(f"unpacks to more than {MAX_UNPACKED} bytes")
+    return out
+
+
 def read_capture(path: str | Path) -> Capture:
-    """Read one saved response and find its format; DraftError names the file."""
+    """Read one saved response and find its format; DraftError names the file.
+    A gzip file is read unpacked (the saved response is its body)."""
+    path = Path(path)
+    cap = _read(path)
+    with path.open("rb") as fh:
+        cap.unpacked = fh.read(2) == b"\x1f\x8b"
+    return cap
+
+
+def _read(path: Path) -> Capture:
     path = Path(path)
     try:
         body = path.read_bytes()
     except OSError as exc:
         raise DraftError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if body[:2] == b"\x1f\x8b":
-        raise DraftError(
-            f"{path}: a gzip file: unpack it first (the saved response is the "
-            "uncompressed body)"
-        )
+    gzipped = body[:2] == b"\x1f\x8b"
+    if gzipped:
+        try:
+            body = _gunzip(body)
+        except (OSError, EOFError, ValueError) as exc:
+            raise DraftError(f"{path}: a broken gzip file ({exc})") from None
     if not body.strip():
         raise DraftError(f"{path}: the file is empty")
     text = _decode(body, path)
@@ -258,7 +291,7 @@ def detect_platform(
         return "socrata", "Socrata URL; SODA CSV/JSON responses"
     if formats == {"csv"}:
         return "csv", "CSV with a header row"
-    names = ", ".join(f"{c.path.name} ({c.format})" for c in captures)
+    names = ", ".join(f"{c.name} ({c.format})" for c in captures)
     raise DraftError(
         f"the files are in different formats ({names}): draft them as separate "
         "feeds, or give one format"

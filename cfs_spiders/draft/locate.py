@@ -105,7 +105,7 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
                 )
             located.parse["format"] = "jsonl"
             located.evidence["format"] = (
-                f"{cap.path.name}: {len(cap.data)} lines, one JSON object each"
+                f"{cap.name}: {len(cap.data)} lines, one JSON object each"
             )
             located.manifest.append(response_entry(cap))
             continue
@@ -126,7 +126,7 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
             located.manifest.append(
                 {
                     "archive": {
-                        "file": cap.path.name,
+                        "file": cap.name,
                         **({"list": _join(path)} if path else {}),
                         "captured_at": time_key,
                         "body": body_key,
@@ -135,7 +135,7 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
             )
             located.archive_times.extend(_stamp(x[time_key]) for x in items)
             located.evidence["archive"] = (
-                f"{cap.path.name}: an archive of {len(items)} polls "
+                f"{cap.name}: an archive of {len(items)} polls "
                 f"(each `{time_key}` + `{body_key}`), {n} records in all"
             )
             if sub:
@@ -155,7 +155,7 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
         paths.append(_join(best_path))
         sim = _similarity(best)
         note = (
-            f"{cap.path.name}: {len(best)} records at "
+            f"{cap.name}: {len(best)} records at "
             f"{_join(best_path) or 'the top level'} ({sim:.0%} of fields shared)"
         )
         located.evidence.setdefault("records_path", note)
@@ -174,7 +174,7 @@ def locate_json(captures: list[Capture], platform: str) -> Located:
                     lists[_join(other_path)] = len(other)
                     continue
                 located.warnings.append(
-                    f"{cap.path.name}: `{_join(other_path)}` holds {len(other)} "
+                    f"{cap.name}: `{_join(other_path)}` holds {len(other)} "
                     f"more records like those at `{_join(best_path) or '(top)'}`"
                     " that the records path does not read (it reads one list)"
                 )
@@ -219,7 +219,7 @@ def locate_csv(captures: list[Capture], platform: str) -> Located:
         rows = list(reader)
         if len(set(header)) < len(header):
             located.warnings.append(
-                f"{cap.path.name}: repeated column names in the header: the later "
+                f"{cap.name}: repeated column names in the header: the later "
                 "column of each name is the one read"
             )
         for row in rows:
@@ -227,13 +227,13 @@ def locate_csv(captures: list[Capture], platform: str) -> Located:
                 if cell in _NULL_TOKENS:
                     nulls[cell] += 1
         located.evidence.setdefault(
-            "records", f"{cap.path.name}: {len(rows)} rows of {len(header)} columns"
+            "records", f"{cap.name}: {len(rows)} rows of {len(header)} columns"
         )
         try:
             cap.body.decode("utf-8")
         except UnicodeDecodeError:
             located.parse["encoding"] = "cp1252"
-            located.evidence["encoding"] = f"{cap.path.name} is not UTF-8"
+            located.evidence["encoding"] = f"{cap.name} is not UTF-8"
         located.manifest.append(response_entry(cap))
     delimiter = delimiters.most_common(1)[0][0] if delimiters else ","
     if delimiter != ",":
@@ -261,15 +261,17 @@ def locate(captures: list[Capture], platform: str) -> Located:
 
 
 # ------------------------------------------------------ read through spider
-def stage(files: list[Path], manifest: list[dict[str, Any]], feed_id: str) -> Path:
-    """A temporary replay folder holding copies of the files and the manifest."""
+def stage(
+    captures: list[Capture], manifest: list[dict[str, Any]], feed_id: str
+) -> Path:
+    """A temporary replay folder holding the files and the manifest."""
     import yaml
 
     root = Path(tempfile.mkdtemp(prefix="cfs-draft-"))
     folder = root / feed_id
     folder.mkdir()
-    for path in files:
-        shutil.copyfile(path, folder / path.name)
+    for cap in captures:
+        (folder / cap.name).write_bytes(cap.body)
     entries = []
     for entry in manifest:
         entry = dict(entry)
@@ -283,10 +285,10 @@ def stage(files: list[Path], manifest: list[dict[str, Any]], feed_id: str) -> Pa
 
 
 def read_back(
-    located: Located, files: list[Path], feed_id: str
+    located: Located, captures: list[Capture], feed_id: str
 ) -> list[tuple[str, list[dict[str, Any]]]]:
     """(snapshot name, raw records) of every snapshot, read by the spider."""
-    root = stage(files, located.manifest, feed_id)
+    root = stage(captures, located.manifest, feed_id)
     try:
         snapshots = load_snapshots(str(root), feed_id)
         out = []

@@ -46,7 +46,7 @@ class Located:
 
 
 def response_entry(cap: Capture) -> dict[str, Any]:
-    return {"responses": [{"file": cap.path.name, "content_type": cap.content_type}]}
+    return {"responses": [{"file": cap.name, "content_type": cap.content_type}]}
 
 
 def probe_config(platform: str, parse: dict[str, Any]) -> FeedConfig:

@@ -177,7 +177,7 @@ def locate_xml(captures: list[Capture]) -> Located:
     parse["fields"] = fields
     located = Located("xml", parse, [response_entry(c) for c in captures])
     located.evidence["record_path"] = (
-        f"{n} <{path.rsplit('/', 1)[-1]}> elements in {captures[0].path.name}, "
+        f"{n} <{path.rsplit('/', 1)[-1]}> elements in {captures[0].name}, "
         "the most repeated element with fields"
     )
     return located
@@ -337,7 +337,7 @@ def locate_html(captures: list[Capture]) -> Located:
         else f"table {chosen[0].index} on the page"
     )
     located.evidence["row_xpath"] = (
-        f"{n_rows} rows of {chosen[0].width} cells in {first.path.name} ({where})"
+        f"{n_rows} rows of {chosen[0].width} cells in {first.name} ({where})"
     )
     located.evidence["columns"] = (
         "from the header row" if header else "no header row: named by position"
@@ -352,7 +352,7 @@ def _warn_unread(located: Located, first: Capture, groups: list[list[_Table]]) -
         if rows >= 2 and group[0].width >= 3:
             label = ", ".join(h for h in (group[0].header or [])[:4] if h)
             located.warnings.append(
-                f"{first.path.name}: {len(group)} other table(s) with {rows} rows of "
+                f"{first.name}: {len(group)} other table(s) with {rows} rows of "
                 f"{group[0].width} cells ({label or 'no header'}) are not read"
             )
 
@@ -435,7 +435,7 @@ def _several_tables(
             f"but the table specs read {len(got)}"
         )
     located.evidence["tables"] = (
-        f"{len(specs)} tables of similar records in {first.path.name}: "
+        f"{len(specs)} tables of similar records in {first.name}: "
         + "; ".join(notes)
         + " (add empty_text if a table shows a message when empty)"
     )

@@ -11,7 +11,6 @@ existing config or fixture folder is never overwritten.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,7 +157,7 @@ def _capture_times(
             f"--captured-at: {len(given)} times for {len(responses)} files: give one "
             "per file, in the order of --from"
         )
-    by_file = {c.path.name: c for c in captures}
+    by_file = {c.name: c for c in captures}
     captured: list[datetime] = []
     record_times: list[list[datetime]] = []
     snap_iter = iter(snapshots)
@@ -305,13 +304,13 @@ def draft(opts: DraftOptions) -> DraftResult:
         raise DraftError(f"{fixture_dir}/manifest.yaml exists: not overwritten")
     if not opts.files:
         raise DraftError("no files: give --from FILE [FILE ...] (or --url)")
-    names = [p.name for p in opts.files]
+    captures = [read_capture(p) for p in opts.files]
+    names = [c.name for c in captures]
     if len(set(names)) < len(names):
         raise DraftError("two files share a name: the fixture folder keeps names")
-    captures = [read_capture(p) for p in opts.files]
     platform, platform_note = detect_platform(captures, opts.url, opts.platform)
     located = locate(captures, platform)
-    snapshots = read_back(located, opts.files, opts.feed_id)
+    snapshots = read_back(located, captures, opts.feed_id)
     for name, records in snapshots:
         if not records:
             raise DraftError(f"{name}: the {platform} spider finds no records in it")
@@ -366,7 +365,7 @@ def draft(opts: DraftOptions) -> DraftResult:
     )
     text, data = render(meta, located.parse, located.evidence, roles)
     n_records = sum(len(r) for _, r in snapshots)
-    _write(opts, config_path, fixture_dir, text, manifest)
+    _write(opts, captures, config_path, fixture_dir, text, manifest)
     return DraftResult(
         config_path,
         fixture_dir,
@@ -382,6 +381,7 @@ def draft(opts: DraftOptions) -> DraftResult:
 
 def _write(
     opts: DraftOptions,
+    captures: list[Capture],
     config_path: Path,
     fixture_dir: Path,
     text: str,
@@ -399,10 +399,10 @@ def _write(
             raise DraftError(f"the draft does not validate: {exc}") from None
     opts.configs_dir.mkdir(parents=True, exist_ok=True)
     fixture_dir.mkdir(parents=True, exist_ok=True)
-    for path in opts.files:
-        target = fixture_dir / path.name
-        if path.resolve() != target.resolve():
-            shutil.copyfile(path, target)
+    for cap in captures:
+        target = fixture_dir / cap.name
+        if cap.path.resolve() != target.resolve():
+            target.write_bytes(cap.body)
     header = (
         "# Written by `cfs new`. Each snapshot's note says where its capture time\n"
         "# came from. Add `board_snapshot: false` to a snapshot whose rows a\n"
