@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from ..config import vocab
 from .names import id_name_score
 from .profile import Field, Profile, headerless
 from .proposal import Proposal, Roles, pct, pick
@@ -143,49 +144,40 @@ def assign_rows_per(profile: Profile, roles: Roles) -> None:
 
 
 def assign_record_key(profile: Profile, roles: Roles) -> None:
+    """``record_key`` as mapped elements: the call's time, location and agency
+    (``vocab.KEY_ELEMENTS``); elements that change while a call lives are never
+    proposed (the config schema refuses them unless allowed by name)."""
     if "call_id" in roles.proposals:
         return
-    fields: list[str] = []
-    time = roles.proposals.get("received_at") or roles.proposals.get("dispatched_at")
-    if time is not None:
-        fields += time.fields
-    for element in ("address", "agency"):
-        prop = roles.proposals.get(element)
-        if prop is not None:
-            fields += [x for x in prop.fields if x not in fields]
-    if not fields:
+    time = "received_at" if "received_at" in roles.proposals else "dispatched_at"
+    wanted = [time, "address", "agency", "area_municipality"]
+    elements = [
+        e for e in wanted if e in vocab.KEY_ELEMENTS and _proposal(roles, e) is not None
+    ]
+    if not elements:
         roles.warnings.append(
-            "no call id and no stable fields for a record key: give record_key by hand"
+            "no call id and no stable element for a record key: give record_key by hand"
         )
         return
-    counts = _key_counts(profile, fields)
+    fields = [f for e in elements for f in _proposal(roles, e).fields]
+    counts = _key_counts(profile, list(dict.fromkeys(fields)))
     shared = sum(n for n in counts.values() if n > 1)
-    cross = roles.proposals.get("cross_street")
-    if shared and cross is not None:
-        more = fields + [x for x in cross.fields if x not in fields]
-        if sum(n for n in _key_counts(profile, more).values() if n > 1) < shared:
-            roles.warnings.append(
-                "record_key: the cross street was added to tell apart calls at one "
-                "time and place; it can change during a call (the call would split)"
-            )
-            fields = more
-            counts = _key_counts(profile, fields)
-            shared = sum(n for n in counts.values() if n > 1)
-    roles.record_key = fields
+    roles.record_key = elements
     roles.record_key_evidence = (
         f"no call id: {profile.n - shared}/{profile.n} records unique on these "
-        "stable fields (never the call type, status or units)"
+        "elements, which do not change while a call lives"
     )
     if shared:
         roles.warnings.append(
             f"record_key: {shared} records share a key with another in the same "
             "snapshot and will be stored as one call"
         )
-    if time is not None and "time_only" in str(time.spec):
-        roles.warnings.append(
-            f"record_key: `{time.fields[0]}` has no date, so calls at the same time "
-            "and place on different days share a key"
-        )
+
+
+def _proposal(roles: Roles, element: str) -> Proposal | None:
+    if element.startswith("area_"):
+        return roles.proposals.get("area." + element[5:])
+    return roles.proposals.get(element)
 
 
 def _key_counts(profile: Profile, fields: list[str]) -> Counter:

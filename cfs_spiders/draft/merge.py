@@ -163,7 +163,5 @@ def name_columns(columns: list[str], roles: Roles) -> list[str]:
         for alt in prop.alternatives:
             alt.spec = _rename(alt.spec, names)
             alt.fields = [names.get(f, f) for f in alt.fields]
-    if roles.record_key:
-        roles.record_key = [names.get(f, f) for f in roles.record_key]
     roles.unused = {names.get(k, k): v for k, v in roles.unused.items()}
     return [names.get(c, c) for c in columns]

@@ -325,7 +325,3 @@ def _resolve_virtual(profile: Profile, roles: Roles) -> None:
         resolve(prop)
         for alt in prop.alternatives:
             resolve(alt)
-    if roles.record_key:
-        roles.record_key = list(
-            dict.fromkeys(profile.virtual.get(f, (f, ""))[0] for f in roles.record_key)
-        )
