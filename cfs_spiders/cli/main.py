@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..config.loader import ConfigError
+from ..draft.command import add_parser as add_new_parser
 from .crawl import cmd_crawl, cmd_run, cmd_watch
 from .feeds import cmd_check, cmd_list, cmd_status
 from .importers import cmd_import_git
@@ -257,6 +258,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--feed", help="use this feed's crosswalk and location policy")
     s.add_argument("--output", dest="cat_output", help="output CSV (default: stdout)")
     s.set_defaults(func=cmd_categorize)
+
+    add_new_parser(sub)
 
     s = sub.add_parser("status", help="each feed's health at a glance")
     s.add_argument("--json", action="store_true")
