@@ -14,6 +14,13 @@ from pathlib import Path
 
 from . import vocab
 from .schema_html import html_parse_properties
+from .schema_json import (
+    REGEX_FLAG_NAMES,
+    json_half_parse_properties,
+    json_half_request_properties,
+    json_half_step_specs,
+    json_half_top_properties,
+)
 from .schema_keys import record_key_schema, status_crosswalk_schema
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -179,7 +186,15 @@ _STEP_SPECS: list[dict] = [
             "type": "object",
             "additionalProperties": False,
             "required": ["regex"],
-            "properties": {"regex": {"type": "string"}, "group": {"type": "integer"}},
+            "properties": {
+                "regex": {"type": "string"},
+                "group": {"type": "integer"},
+                "flags": _d(
+                    {"type": "array", "items": _enum(REGEX_FLAG_NAMES)},
+                    "dotall: `.` also matches a line break (off by default, as in "
+                    "Python); ignorecase; multiline: `^`/`$` at every line.",
+                ),
+            },
         },
         "First group of the pattern (whole match without groups); null on no match.",
     ),
@@ -243,6 +258,10 @@ _STEP_SPECS: list[dict] = [
         "properties": {"template": {"type": "string"}},
     },
 ]
+
+# Mapping-language and JSON/CSV/ArcGIS options of issue 14 live in schema_json.py.
+_STEP_SPECS.extend(json_half_step_specs())
+
 
 _FIELD_SPEC = {
     "oneOf": [
@@ -351,6 +370,7 @@ def _parse_schema() -> dict:
             "delimiter": {"type": "string"},
             "null_values": {"type": "array", "items": {"type": "string"}},
             **html_parse_properties(),  # schema_html.py
+            **json_half_parse_properties(),  # schema_json.py
         },
     }
 
@@ -394,6 +414,7 @@ def _request_schema() -> dict:
             "headers": {"type": "object", "additionalProperties": {"type": "string"}},
             "cookies": _d({"type": "boolean"}, "Keep cookies (ASP.NET cookie checks)."),
             "max_pages": {"type": "integer", "minimum": 1},
+            **json_half_request_properties(),
         },
     }
 
@@ -588,6 +609,7 @@ def config_schema() -> dict:
                 "How the bundled capture is read where its format is not the live "
                 "one (a re-export): platform, parse and mapping override the live ones.",
             ),
+            **json_half_top_properties(),
             "declared": declared,
             "thresholds": {
                 "type": "object",

@@ -10,7 +10,9 @@ end) and never lets one bad record stop the rest.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import types
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -69,6 +71,11 @@ def validate_run_id(run_id: str) -> str:
     return run_id
 
 
+def _key(value: Any) -> Any:
+    """A raw value compared with a ``keep_if`` value: text stripped."""
+    return value.strip() if isinstance(value, str) else value
+
+
 class FeedFormatError(ValueError):
     """A response that is not what the feed serves (an error page, a changed schema)."""
 
@@ -112,6 +119,14 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
     excludes_in_extract = False
     feed_config: FeedConfig  # set on the class by the spider loader
     custom_settings: dict[str, Any] = {}
+    # platform -> its spider class (each registers itself): a snapshot read in the
+    # live format borrows that platform's ``extract``
+    by_platform: dict[str, type[FeedSpider]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.platform != "none" and "platform" in cls.__dict__:
+            FeedSpider.by_platform[cls.platform] = cls
 
     def __init__(
         self,
@@ -151,7 +166,12 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
 
     def setup(self, crawler: Any) -> None:
         replay = bool(self.replay)
+        if replay and self._snapshot_in_live_format(crawler):
+            replay = self._read_as_live()
         source = self.config.source(replay)
+        # Which reading of the feed this run is (fill rates are compared only
+        # between runs read the same way: a re-export lacks columns by design).
+        self.reader = "replay" if replay and self.config.get("replay") else "live"
         self.parse_options = source["parse"]
         self.builder = RecordBuilder(self.config, replay=replay)
         self.columnar = None
@@ -204,8 +224,61 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         self.run.excluded += len(rows) - len(kept)
         return kept
 
+    def _snapshot_in_live_format(self, crawler: Any) -> bool:
+        """Whether the replayed snapshot is marked ``read_as: live`` (a feed whose
+        captures are partly in the live format, partly re-exports)."""
+        from ..replay import load_snapshots
+
+        replay_dir = crawler.settings.get("CFS_REPLAY_DIR")
+        if not replay_dir:
+            return False
+        snapshots = load_snapshots(str(replay_dir), self.name)
+        if not 0 <= self.snapshot < len(snapshots):
+            return False
+        return snapshots[self.snapshot].read_as == "live"
+
+    def _read_as_live(self) -> bool:
+        """Read this run with the live platform and mapping; returns the ``replay``
+        flag for ``config.source`` (False)."""
+        platform = self.config.platform
+        if platform != self.platform:
+            reader = FeedSpider.by_platform[platform]
+            self.extract = types.MethodType(reader.extract, self)
+        return False
+
+    def select_records(self, raw_records: list[Any]) -> list[Any]:
+        """The config's record filters: ``parse.keep_if`` (only records whose
+        field holds a listed value) and ``parse.drop_if_blank`` (placeholder rows
+        in which every named field is empty). Each record left out is counted."""
+        keep_if = self.parse_options.get("keep_if") or {}
+        blank = self.parse_options.get("drop_if_blank") or []
+        if not keep_if and not blank:
+            return raw_records
+        allowed = {k: {_key(v) for v in vs} for k, vs in keep_if.items()}
+        kept = []
+        counts = self.builder.counts if self.builder is not None else None
+        for rec in raw_records:
+            if not isinstance(rec, dict):
+                kept.append(rec)
+                continue
+            if any(_key(get_path(rec, k)) not in vs for k, vs in allowed.items()):
+                if counts is not None:
+                    counts["records:not_kept"] += 1
+                continue
+            if blank and all(get_path(rec, f) in (None, "") for f in blank):
+                if counts is not None:
+                    counts["records:blank_dropped"] += 1
+                continue
+            kept.append(rec)
+        return kept
+
     # ----------------------------------------------------------- requests
     async def start(self) -> AsyncIterator[Request]:
+        missing = self._missing_env()
+        if missing:  # the feed would refuse the request: say why, send nothing
+            assert self.run is not None
+            self.run.errors.extend(missing)
+            return
         for request in self.first_requests():
             yield request
 
@@ -216,6 +289,7 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
     def make_request(self, url: str, **kwargs: Any) -> Request:
         headers = dict(self.request_options.get("headers") or {})
         if not self.replay:
+            headers.update(self._headers_from_env())
             if self.state.get("etag"):
                 headers.setdefault("If-None-Match", self.state["etag"])
             if self.state.get("last_modified"):
@@ -232,6 +306,24 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
             dont_filter=True,
             **kwargs,
         )
+
+    def _headers_from_env(self) -> dict[str, str]:
+        """``request.headers_from_env``: header values read from the environment
+        (tokens never sit in a config)."""
+        wanted = self.request_options.get("headers_from_env") or {}
+        return {h: os.environ[v] for h, v in wanted.items() if os.environ.get(v)}
+
+    def _missing_env(self) -> list[str]:
+        """A live run whose header variables are not set fails before any
+        request, naming them."""
+        if self.replay:
+            return []
+        wanted = self.request_options.get("headers_from_env") or {}
+        return [
+            f"request header {h} needs the environment variable {v}, which is not set"
+            for h, v in wanted.items()
+            if not os.environ.get(v)
+        ]
 
     def next_request(self, response: Response, page_records: int) -> Request | None:
         """The next page, or None when the listing has been read to the end."""
@@ -277,6 +369,7 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
             raw_records = list(self.extract(response))
             if not self.excludes_in_extract:
                 raw_records = self.exclude(raw_records)
+            raw_records = self.select_records(raw_records)
             self.check_schema(response, raw_records)
             run.raw_records += len(raw_records)
             if not self.replay:
@@ -411,7 +504,11 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         for rec in raw_records:
             self.run.seen_fields.update(k for k in rec if isinstance(k, str))
         now = sorted(self.run.seen_fields)[:15]
-        id_paths = spec_paths(self.builder.record_spec.get("call_id"))
+        id_paths = [
+            p
+            for p in spec_paths(self.builder.record_spec.get("call_id"))
+            if p not in self.builder.unpacked
+        ]
         if id_paths and not any(
             get_path(rec, p) not in (None, "") for rec in raw_records for p in id_paths
         ):
@@ -439,7 +536,7 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         """Mapped raw fields that no record of the run carried (renamed columns)."""
         if self.builder is None or self.run is None or not self.run.seen_fields:
             return []
-        seen = self.run.seen_fields
+        seen = self.run.seen_fields | self.builder.unpacked
         absent = set()
         for name, spec in self.builder.record_spec.items():
             specs = (
