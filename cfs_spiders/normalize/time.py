@@ -203,6 +203,10 @@ def _parse_text(
 _CLOCK_12H = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])\.?\s*[Mm]\.?$")
 
 
+# HHMM or H:MM on a 24-hour clock (Caddo's "1513"); nothing else.
+_CLOCK_24H = re.compile(r"^(\d{1,2}):?(\d{2})$")
+
+
 def _time_of_day(
     text: str, formats: tuple[str, ...] | list[str] | None
 ) -> tuple[int, int, int] | None:
@@ -227,10 +231,10 @@ def _time_of_day(
             return None
         hour = hour % 12 + (12 if m.group(4) in "Pp" else 0)
         return hour, minute, int(m.group(3) or 0)
-    digits = re.sub(r"\D", "", text)
-    if len(digits) not in (3, 4):
+    m = _CLOCK_24H.match(text)
+    if not m:
         return None
-    return int(digits[:-2]), int(digits[-2:]), 0
+    return int(m.group(1)), int(m.group(2)), 0
 
 
 def _time_only(
