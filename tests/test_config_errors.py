@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from cfs_spiders.config import ConfigError, load_config
-from cfs_spiders.schema import config_schema
+from cfs_spiders.config.loader import ConfigError, load_config
+from cfs_spiders.config.schema import config_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNTHETIC: dict[str, Any] = {

@@ -22,14 +22,14 @@ import yaml
 from scrapy.http import Request, TextResponse
 from scrapy.utils.test import get_crawler
 
-from cfs_spiders.config import load_config
-from cfs_spiders.mapping import compile_spec, compile_unpack, unpacked_names
+from cfs_spiders.config.loader import load_config
+from cfs_spiders.ingest.body import BodyTooLarge, gunzip
+from cfs_spiders.ingest.replay import ReplayError, load_snapshots
+from cfs_spiders.ingest.spiderloader import spider_class
+from cfs_spiders.ingest.spiders.base import FeedFormatError
 from cfs_spiders.normalize.time import parse_time
-from cfs_spiders.record import RecordBuilder
-from cfs_spiders.replay import ReplayError, load_snapshots
-from cfs_spiders.spiderloader import spider_class
-from cfs_spiders.spiders.base import FeedFormatError
-from cfs_spiders.spiders.body import BodyTooLarge, gunzip
+from cfs_spiders.records.builder import RecordBuilder
+from cfs_spiders.records.mapping import compile_spec, compile_unpack, unpacked_names
 from tests.conftest import FIXTURES
 
 SYNTHETIC: dict[str, Any] = {
@@ -265,7 +265,7 @@ def test_json_lines_archive_is_one_snapshot_per_poll():
 def test_read_as_live_reads_a_snapshot_with_the_live_mapping():
     """Columbia fire: the CSV export is read as csv with the live mapping, the
     scraper JSON with the replay block."""
-    from cfs_spiders.config import get_config
+    from cfs_spiders.config.loader import get_config
 
     cfg = get_config("mo_columbia_fire_911_dispatch")
     cls = spider_class(cfg, replay=True)
