@@ -10,7 +10,6 @@ end) and never lets one bad record stop the rest.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import types
 import uuid
@@ -36,6 +35,7 @@ from ...records.gcpause import paused_gc
 from ...records.items import RecordBatch
 from ...records.mapping import get_path, spec_paths
 from ..exclusions import ExclusionFilter
+from ..record_filters import headers_from_env, missing_env, select_records
 from .high_water import HighWaterMixin
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,6 @@ def validate_run_id(run_id: str) -> str:
     ):
         raise ValueError(f"invalid run id {run_id!r}: it would not stay a file name")
     return run_id
-
-
-def _key(value: Any) -> Any:
-    """A raw value compared with a ``keep_if`` value: text stripped."""
-    return value.strip() if isinstance(value, str) else value
 
 
 class FeedFormatError(ValueError):
@@ -247,30 +242,9 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         return False
 
     def select_records(self, raw_records: list[Any]) -> list[Any]:
-        """The config's record filters: ``parse.keep_if`` (only records whose
-        field holds a listed value) and ``parse.drop_if_blank`` (placeholder rows
-        in which every named field is empty). Each record left out is counted."""
-        keep_if = self.parse_options.get("keep_if") or {}
-        blank = self.parse_options.get("drop_if_blank") or []
-        if not keep_if and not blank:
-            return raw_records
-        allowed = {k: {_key(v) for v in vs} for k, vs in keep_if.items()}
-        kept = []
+        """The config's record filters (``record_filters.py``), counted."""
         counts = self.builder.counts if self.builder is not None else None
-        for rec in raw_records:
-            if not isinstance(rec, dict):
-                kept.append(rec)
-                continue
-            if any(_key(get_path(rec, k)) not in vs for k, vs in allowed.items()):
-                if counts is not None:
-                    counts["records:not_kept"] += 1
-                continue
-            if blank and all(get_path(rec, f) in (None, "") for f in blank):
-                if counts is not None:
-                    counts["records:blank_dropped"] += 1
-                continue
-            kept.append(rec)
-        return kept
+        return select_records(raw_records, self.parse_options, counts)
 
     # ----------------------------------------------------------- requests
     async def start(self) -> AsyncIterator[Request]:
@@ -289,7 +263,7 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
     def make_request(self, url: str, **kwargs: Any) -> Request:
         headers = dict(self.request_options.get("headers") or {})
         if not self.replay:
-            headers.update(self._headers_from_env())
+            headers.update(headers_from_env(self.request_options))
             if self.state.get("etag"):
                 headers.setdefault("If-None-Match", self.state["etag"])
             if self.state.get("last_modified"):
@@ -307,23 +281,8 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
             **kwargs,
         )
 
-    def _headers_from_env(self) -> dict[str, str]:
-        """``request.headers_from_env``: header values read from the environment
-        (tokens never sit in a config)."""
-        wanted = self.request_options.get("headers_from_env") or {}
-        return {h: os.environ[v] for h, v in wanted.items() if os.environ.get(v)}
-
     def _missing_env(self) -> list[str]:
-        """A live run whose header variables are not set fails before any
-        request, naming them."""
-        if self.replay:
-            return []
-        wanted = self.request_options.get("headers_from_env") or {}
-        return [
-            f"request header {h} needs the environment variable {v}, which is not set"
-            for h, v in wanted.items()
-            if not os.environ.get(v)
-        ]
+        return [] if self.replay else missing_env(self.request_options)
 
     def next_request(self, response: Response, page_records: int) -> Request | None:
         """The next page, or None when the listing has been read to the end."""
