@@ -164,8 +164,8 @@ def test_a_value_of_no_accepted_type_lists_the_forms(tmp_path):
             "Did you mean `received_at`?",
         ),
         (
-            lambda d: d.update(status_codes={"C": "close"}),
-            "status_codes.C",
+            lambda d: d.update(status_crosswalk={"values": {"C": "close"}}),
+            "status_crosswalk.values.C",
             "Did you mean `closed`?",
         ),
     ],

@@ -426,13 +426,14 @@ def test_pluck_and_empty_objects():
     assert compile_spec("CallReceivedDateTime")({"CallReceivedDateTime": {}}) is None
 
 
-def test_status_codes_come_before_the_general_words(tmp_path):
+def test_status_crosswalk_reads_published_codes(tmp_path):
+    """Oakland-style one-letter codes through the feed's status crosswalk."""
     cfg = config(
         tmp_path,
         record={"call_id": "id", "status": "st"},
-        status_codes={"C": "closed", "A": "dispatched", "active": "on_scene"},
+        status_crosswalk={"values": {"C": "closed", "A": "dispatched"}},
     )
-    for raw, status in (("C", "closed"), ("a", "dispatched"), ("ACTIVE", "on_scene")):
+    for raw, status in (("C", "closed"), ("a", "dispatched")):
         rec = build(cfg, {"id": "1", "st": raw})
         assert (rec["status_raw"], rec["status"], rec["status_basis"]) == (
             raw,
