@@ -483,3 +483,24 @@ def test_header_values_come_from_the_environment(tmp_path, monkeypatch):
     assert request.headers.get("X-Token") == b"t0ken"
     replayed = spider(cfg, replay=True)
     assert replayed.make_request(cfg.urls[0]).headers.get("X-Token") is None
+
+
+def test_the_column_builder_reads_the_new_steps_as_the_row_builder():
+    """Synthetic values through both record paths: regex flags, pluck, {}."""
+    from cfs_spiders.records.compile import Columns, compile_column
+
+    raws = [
+        {"t": "Units: E1\nM2\nNotes", "U": [{"id": "A"}, {"id": "B"}], "d": {}},
+        {"t": "no units", "U": [], "d": "2025-01-01T00:00:00Z"},
+        {"t": None, "U": {"id": "C"}},
+    ]
+    specs = [
+        {"field": "t", "steps": [{"regex": r"Units: (.*)Notes", "flags": ["dotall"]}]},
+        {"field": "U", "steps": [{"pluck": "id", "join": ","}]},
+        "d",
+    ]
+    for spec in specs:
+        cols = Columns(raws)
+        assert compile_column(spec)(cols).to_list() == [
+            compile_spec(spec)(r) for r in raws
+        ], spec

@@ -15,13 +15,12 @@ from pathlib import Path
 from . import vocab
 from .schema_html import html_parse_properties
 from .schema_json import (
-    REGEX_FLAG_NAMES,
     json_half_parse_properties,
     json_half_request_properties,
-    json_half_step_specs,
     json_half_top_properties,
 )
 from .schema_keys import record_key_schema, status_crosswalk_schema
+from .schema_steps import step_specs
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 RECORD_SCHEMA_PATH = SCHEMA_DIR / "record.schema.json"
@@ -179,88 +178,8 @@ def record_schema() -> dict:
 
 # ---------------------------------------------------------------- config schema
 
-_STEP_SPECS: list[dict] = [
-    {"enum": ["strip", "upper", "lower", "title", "html_text", "collapse_space"]},
-    _d(
-        {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["regex"],
-            "properties": {
-                "regex": {"type": "string"},
-                "group": {"type": "integer"},
-                "flags": _d(
-                    {"type": "array", "items": _enum(REGEX_FLAG_NAMES)},
-                    "dotall: `.` also matches a line break (off by default, as in "
-                    "Python); ignorecase; multiline: `^`/`$` at every line.",
-                ),
-            },
-        },
-        "First group of the pattern (whole match without groups); null on no match.",
-    ),
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["split"],
-        "properties": {"split": {"type": "string"}, "index": {"type": "integer"}},
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["map"],
-        "properties": {
-            "map": {"type": "object"},
-            "default": {"type": ["string", "number", "null"]},
-            "keep_unmapped": {"type": "boolean"},
-        },
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["null_if"],
-        "properties": {"null_if": {"type": "array"}},
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["scale"],
-        "properties": {"scale": {"type": "number"}},
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["replace"],
-        "properties": {
-            "replace": {
-                "type": "array",
-                "items": {"type": "string"},
-                "minItems": 2,
-                "maxItems": 2,
-            }
-        },
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["html_dl"],
-        "properties": {"html_dl": {"type": "string"}},
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["count"],
-        "properties": {"count": {"type": "string"}},
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["template"],
-        "properties": {"template": {"type": "string"}},
-    },
-]
-
-# Mapping-language and JSON/CSV/ArcGIS options of issue 14 live in schema_json.py.
-_STEP_SPECS.extend(json_half_step_specs())
+# The mapping steps' forms (config/schema_steps.py).
+_STEP_SPECS = step_specs()
 
 
 _FIELD_SPEC = {

@@ -202,22 +202,19 @@ class RecordBuilder:
             time_only_reference=fetched if opts.get("time_only") else None,
         )
 
-    def _dated_key(
-        self,
-        call_id: str,
-        times: dict[str, TimeValue | None],
-        published: dict[str, Any],
-    ) -> str:
-        """``<local date>/<call id>`` for ids that restart every day. When the time
-        did not parse, no date is guessed (it could merge two days' calls): the
-        key is ``undated/<call id>/<hash of the record>``, and it is counted."""
-        tv = times.get((self.key_date_of or "").removesuffix("_at"))
-        if tv is None or tv.local is None:
+    def dated_key(self, rec: dict[str, Any], published: dict[str, Any]) -> str:
+        """``<local date>/<call id>`` for ids that restart every day, from the
+        record's ``<date_of>_utc``/``_local`` texts (both builders key alike). When
+        the time did not parse, no date is guessed (it could merge two days'
+        calls): the key is ``undated/<call id>/<hash of the record>``, counted."""
+        name = self.key_date_of or ""
+        local = rec.get(f"{name}_local")
+        if rec.get(f"{name}_utc") is None or not local or "T" not in local:
             self.counts["record_key:undated"] += 1
             text = json.dumps(published, sort_keys=True, default=str)
             digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
-            return f"undated/{call_id}/{digest}"
-        return f"{tv.local.date().isoformat()}/{call_id}"
+            return f"undated/{rec['call_id']}/{digest}"
+        return f"{local[:10]}/{rec['call_id']}"
 
     # -------------------------------------------------------------------- build
     def build(
@@ -257,7 +254,7 @@ class RecordBuilder:
                 if basis is None and tv.basis:
                     basis = tv.basis
         if self.key_date_of is not None and call_id is not None:
-            rec["record_key"] = self._dated_key(call_id, times, published)
+            rec["record_key"] = self.dated_key(rec, published)
         rec["time_zone"] = self.tz
         rec["tz_basis"] = basis
         rec["time_flags"] = ";".join(flags) or None
