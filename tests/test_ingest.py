@@ -14,6 +14,7 @@ import sqlite3
 import pytest
 
 from tests.conftest import FIXTURES, run_cfs
+from tests.test_coverage_json import expected_keys as json_feed_keys
 
 
 def _csv(feed: str, name: str) -> list[dict[str, str]]:
@@ -139,6 +140,8 @@ def _distinct_ids() -> dict[str, int]:
         )
     }
     out["ny_monroe_county_911_incidents"] = len(monroe)
+    # the JSON/CSV feeds of issue 14, counted in test_coverage_json.py
+    out.update({feed: len(keys) for feed, keys in json_feed_keys().items()})
     return out
 
 
@@ -149,7 +152,7 @@ def test_known_counts_from_the_issue():
     assert EXPECTED["tx_dallas_police_active_calls"] == 45
     dallas_rows = _csv("tx_dallas_police_active_calls", "are8-xahz.csv")
     assert len(dallas_rows) == 63
-    assert len(EXPECTED) == 16
+    assert len(EXPECTED) >= 22
 
 
 def test_every_run_succeeded(store_rows):

@@ -2,8 +2,9 @@
 
 The file name is the feed id and the spider name. YAML is read with
 ``yaml.safe_load`` only (a Python object tag is an error, never executed), and every
-config is checked against ``schemas/config.schema.json``; an error names the file and
-the key path, and unknown keys are errors.
+config is checked against ``schemas/config.schema.json``; an error names the file,
+the deepest failing key, what was expected there and the nearest valid form
+(``errors.py``), and unknown keys are errors.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from . import vocab
+from .errors import explain
 from .paths import PROJECT_ROOT
 from .schema import CONFIG_SCHEMA_PATH
 
@@ -133,22 +135,6 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def _key_path(error: Any) -> str:
-    parts = [
-        str(p) if not isinstance(p, int) else f"[{p}]" for p in error.absolute_path
-    ]
-    return ".".join(parts).replace(".[", "[") or "(top level)"
-
-
-def _friendly(error: Any) -> str:
-    if error.validator == "additionalProperties":
-        return f"unknown key: {error.message}"
-    if error.validator in ("oneOf", "anyOf") and error.context:
-        best = min(error.context, key=lambda e: len(list(e.absolute_path)))
-        return best.message
-    return error.message
-
-
 def load_config(path: str | Path) -> FeedConfig:
     """Load and validate one config file; raise ConfigError naming file and key."""
     path = Path(path)
@@ -180,7 +166,8 @@ def load_config(path: str | Path) -> FeedConfig:
         _check_key(path, where, spec)
     errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [f"{path}: {_key_path(e)}: {_friendly(e)}" for e in errors[:10]]
+        # the deepest failing key, what was expected there, the nearest valid form
+        lines = ["{}: {}: {}".format(path, *explain(e)) for e in errors[:10]]
         raise ConfigError("\n".join(lines))
     try:
         ZoneInfo(data["time_zone"])
@@ -202,7 +189,7 @@ def load_config(path: str | Path) -> FeedConfig:
         raise ConfigError(
             f"{path}: record.call_id: map the call id, or give record_key fields"
         )
-    for name in ("record", "replay"):
+    for name in ("record", "replay", "unpack"):
         _check_regexes(path, name, data.get(name) or {})
     return FeedConfig(feed_id, path, data)
 

@@ -14,7 +14,13 @@ from pathlib import Path
 
 from . import vocab
 from .schema_html import html_parse_properties
+from .schema_json import (
+    json_half_parse_properties,
+    json_half_request_properties,
+    json_half_top_properties,
+)
 from .schema_keys import record_key_schema, status_crosswalk_schema
+from .schema_steps import step_specs
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 RECORD_SCHEMA_PATH = SCHEMA_DIR / "record.schema.json"
@@ -40,77 +46,9 @@ from .record_schema import record_fields, record_schema  # noqa: E402,F401
 
 # ---------------------------------------------------------------- config schema
 
-_STEP_SPECS: list[dict] = [
-    {"enum": ["strip", "upper", "lower", "title", "html_text", "collapse_space"]},
-    _d(
-        {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["regex"],
-            "properties": {"regex": {"type": "string"}, "group": {"type": "integer"}},
-        },
-        "First group of the pattern (whole match without groups); null on no match.",
-    ),
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["split"],
-        "properties": {"split": {"type": "string"}, "index": {"type": "integer"}},
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["map"],
-        "properties": {
-            "map": {"type": "object"},
-            "default": {"type": ["string", "number", "null"]},
-            "keep_unmapped": {"type": "boolean"},
-        },
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["null_if"],
-        "properties": {"null_if": {"type": "array"}},
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["scale"],
-        "properties": {"scale": {"type": "number"}},
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["replace"],
-        "properties": {
-            "replace": {
-                "type": "array",
-                "items": {"type": "string"},
-                "minItems": 2,
-                "maxItems": 2,
-            }
-        },
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["html_dl"],
-        "properties": {"html_dl": {"type": "string"}},
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["count"],
-        "properties": {"count": {"type": "string"}},
-    },
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["template"],
-        "properties": {"template": {"type": "string"}},
-    },
-]
+# The mapping steps' forms (config/schema_steps.py).
+_STEP_SPECS = step_specs()
+
 
 _FIELD_SPEC = {
     "oneOf": [
@@ -219,6 +157,7 @@ def _parse_schema() -> dict:
             "delimiter": {"type": "string"},
             "null_values": {"type": "array", "items": {"type": "string"}},
             **html_parse_properties(),  # schema_html.py
+            **json_half_parse_properties(),  # schema_json.py
         },
     }
 
@@ -262,6 +201,7 @@ def _request_schema() -> dict:
             "headers": {"type": "object", "additionalProperties": {"type": "string"}},
             "cookies": _d({"type": "boolean"}, "Keep cookies (ASP.NET cookie checks)."),
             "max_pages": {"type": "integer", "minimum": 1},
+            **json_half_request_properties(),
         },
     }
 
@@ -456,6 +396,7 @@ def config_schema() -> dict:
                 "How the bundled capture is read where its format is not the live "
                 "one (a re-export): platform, parse and mapping override the live ones.",
             ),
+            **json_half_top_properties(),
             "declared": declared,
             "thresholds": {
                 "type": "object",

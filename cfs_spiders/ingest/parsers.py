@@ -1,5 +1,6 @@
 """Response parsers shared by the platform spiders: CSV rows, JSON (with recovery
-from invalid UTF-8), untrusted XML, HTML table cells.
+from invalid UTF-8), JSON Lines, GeoJSON features, untrusted XML, HTML table cells.
+A body that is itself a gzip file is opened first (``body.py``).
 
 A spider that reads another platform's format (Socrata's CSV and JSON, ArcGIS's
 JSON) takes the parser from here, not from the sibling spider. ``spider`` is the
@@ -22,6 +23,9 @@ from scrapy.http import Response
 from scrapy.selector import Selector
 
 from ..records.mapping import get_path
+from .body import response_body
+
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines")
 
 csv.field_size_limit(10_000_000)
 
@@ -31,7 +35,7 @@ def csv_records(
 ) -> Iterator[dict[str, Any]]:
     """Rows as dicts keyed by the header; ``null_values`` become None."""
     encoding = options.get("encoding") or "utf-8-sig"
-    text = response.body.decode(encoding, errors="replace")
+    text = response_body(response, spider).decode(encoding, errors="replace")
     head = text.lstrip()[:1]
     spider.expect(head not in ("<", "{", "["), response, "expected CSV")
     reader = csv.DictReader(io.StringIO(text), delimiter=options.get("delimiter", ","))
@@ -59,11 +63,12 @@ def _clean(value: Any) -> Any:
 def load_json(response: Response, spider: Any) -> Any:
     """The response as JSON. Invalid UTF-8 (or a lone surrogate escape) in a value
     is replaced, counted in the run report, and the rest of the listing kept."""
+    body = response_body(response, spider)
     try:
-        return orjson.loads(response.body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         error = exc
-    text = response.body.decode("utf-8", errors="replace")
+    text = body.decode("utf-8", errors="replace")
     try:
         data = _clean(json.loads(text, strict=False))
     except ValueError:
@@ -84,6 +89,65 @@ def records_at(data: Any, paths: list[str]) -> list[Any] | None:
         )
         if isinstance(node, list):
             return node
+    return None
+
+
+def is_json_lines(response: Response, options: dict[str, Any]) -> bool:
+    """JSON Lines by the config (``format: jsonl``) or by the Content-Type."""
+    if options.get("format"):
+        return options["format"] == "jsonl"
+    ctype = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+    return any(t in ctype for t in JSONL_TYPES)
+
+
+def json_lines(response: Response, spider: Any) -> Iterator[Any]:
+    """One JSON value per non-blank line. A line that does not parse (a response
+    cut mid-line) is reported with its number and the run is not a complete read;
+    the other lines are kept."""
+    body = response_body(response, spider)
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield orjson.loads(line)
+        except orjson.JSONDecodeError:
+            try:
+                yield _clean(json.loads(line.decode("utf-8", "replace"), strict=False))
+            except ValueError as exc:
+                if spider.run is not None:
+                    spider.run.errors.append(
+                        f"line {number} of {response.url} is not JSON ({exc}): "
+                        f"{line[:60]!r}"
+                    )
+
+
+def geojson_feature(feature: Any) -> Any:
+    """A GeoJSON Feature as a flat raw record: its ``properties``, ``feature.id``,
+    and for a Point ``geometry.x``/``geometry.y`` (longitude, latitude: the names
+    the ArcGIS spider gives a layer's point). Anything else is returned as is."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        return feature
+    rec = dict(feature.get("properties") or {})
+    if feature.get("id") is not None:
+        rec.setdefault("feature.id", feature["id"])
+    geometry = feature.get("geometry") or {}
+    coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if (
+        geometry.get("type") == "Point"
+        and isinstance(coords, list)
+        and len(coords) >= 2
+    ):
+        rec["geometry.x"], rec["geometry.y"] = coords[0], coords[1]
+    return rec
+
+
+def geojson_features(data: Any) -> list[Any] | None:
+    """The features of a FeatureCollection, or a list of Features; else None."""
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        features = data.get("features")
+        return features if isinstance(features, list) else None
+    if isinstance(data, list):
+        return data
     return None
 
 

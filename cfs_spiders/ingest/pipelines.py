@@ -299,6 +299,7 @@ class StorePipeline:
             exclusions=spider.exclusions.summary()
             if getattr(spider, "exclusions", None)
             else [],
+            reader=getattr(spider, "reader", None),
             incremental=getattr(spider, "incremental", False),
             absent_fields=spider.absent_fields()
             if hasattr(spider, "absent_fields")

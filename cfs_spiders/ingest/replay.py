@@ -22,6 +22,18 @@ A snapshot marked ``board_snapshot: false`` (rows a scraper accumulated, not one
 view of the listing) is sent with ``X-Cfs-Listing: partial``, and the run does not
 read a call's absence from it as the call leaving the listing.
 
+Other options:
+
+- ``content_encoding: gzip`` on a response: the file is stored gzip-compressed and
+  served with ``Content-Encoding: gzip``, as a compressing server sends it, so the
+  bytes go through Scrapy's decompression as they would live.
+- ``read_as: live`` on a snapshot: this recording is in the live format; it is read
+  with the config's live platform and mapping, not its ``replay`` block (a feed
+  whose captures are partly re-exports).
+- ``archive`` with ``lines: true``: a JSON Lines file of a collector that wrote one
+  line per record with its poll time; consecutive lines with the same
+  ``captured_at`` value are one snapshot, served as those lines unchanged.
+
 Within a snapshot, requests are answered in order (page 1, page 2, ...); a response
 may instead name query parameters it answers (``match: {resultOffset: "2000"}``).
 Each response carries the snapshot's capture time in ``X-Cfs-Captured-At``, which the
@@ -36,7 +48,7 @@ those and counts them (``exclusions.py``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -78,6 +90,7 @@ class RecordedResponse:
     match: dict[str, str] | None
     name: str
     path: Path | None = None
+    content_encoding: str | None = None
 
     def read(self) -> bytes:
         if self.body is not None:
@@ -96,6 +109,8 @@ class Snapshot:
     board_snapshot: bool = True
     # Rows the capture's author flagged (synthetic, edited): skipped in replay.
     exclude: tuple[Exclusion, ...] = ()
+    # "live": read with the live platform and mapping (not the replay block)
+    read_as: str | None = None
 
 
 def _when(value: Any) -> datetime:
@@ -119,6 +134,9 @@ def _recorded(folder: Path, spec: dict[str, Any]) -> RecordedResponse:
     ctype = spec.get("content_type") or _TYPES.get(path.suffix.lower(), "text/plain")
     if not path.is_file():
         raise ReplayError(f"{folder / 'manifest.yaml'}: no file {spec['file']!r}")
+    encoding = spec.get("content_encoding")
+    if encoding not in (None, "gzip"):
+        raise ReplayError(f"{folder / 'manifest.yaml'}: content_encoding {encoding!r}")
     return RecordedResponse(
         body=None,
         content_type=ctype,
@@ -126,12 +144,52 @@ def _recorded(folder: Path, spec: dict[str, Any]) -> RecordedResponse:
         match={k: str(v) for k, v in (spec.get("match") or {}).items()} or None,
         name=spec["file"],
         path=path,
+        content_encoding=encoding,
     )
+
+
+def _line_archive(folder: Path, spec: dict[str, Any]) -> list[Snapshot]:
+    """A JSON Lines file, one snapshot per run of lines with one capture time."""
+    from ..records.mapping import get_path
+
+    path = _inside(folder, spec["file"])
+    groups: list[tuple[datetime, list[bytes]]] = []
+    last: Any = object()
+    for number, line in enumerate(path.read_bytes().splitlines(True), start=1):
+        if not line.strip():
+            continue
+        try:
+            stamp = get_path(json.loads(line), spec["captured_at"])
+        except ValueError as exc:
+            raise ReplayError(f"{path} line {number}: not JSON ({exc})") from None
+        if stamp != last:
+            groups.append((_when(stamp), []))
+            last = stamp
+        groups[-1][1].append(line)
+    board = bool(spec.get("board_snapshot", True))
+    return [
+        Snapshot(
+            captured_at=when,
+            responses=(
+                RecordedResponse(
+                    body=b"".join(lines),
+                    content_type=spec.get("content_type", "application/x-ndjson"),
+                    status=200,
+                    match=None,
+                    name=f"{spec['file']}#{i}",
+                ),
+            ),
+            board_snapshot=board,
+        )
+        for i, (when, lines) in enumerate(groups)
+    ]
 
 
 def _archive(folder: Path, spec: dict[str, Any]) -> list[Snapshot]:
     from ..records.mapping import get_path
 
+    if spec.get("lines"):
+        return _line_archive(folder, spec)
     path = _inside(folder, spec["file"])
     data = json.loads(path.read_text(encoding="utf-8"))
     items = get_path(data, spec["list"]) if spec.get("list") else data
@@ -150,6 +208,7 @@ def _archive(folder: Path, spec: dict[str, Any]) -> list[Snapshot]:
                         name=f"{spec['file']}#{spec.get('list', '')}[{i}]",
                     ),
                 ),
+                board_snapshot=bool(spec.get("board_snapshot", True)),
             )
         )
     return snapshots
@@ -170,11 +229,15 @@ def load_snapshots(replay_dir: str, feed_id: str) -> tuple[Snapshot, ...]:
         for n, entry in enumerate(doc.get("snapshots", [])):
             if "archive" in entry:
                 snapshots.extend(
-                    Snapshot(s.captured_at, s.responses, exclude=everywhere)
+                    replace(s, exclude=everywhere)
                     for s in _archive(folder, entry["archive"])
                 )
                 continue
             robots = entry.get("robots")
+            if entry.get("read_as") not in (None, "live"):
+                raise ReplayError(
+                    f"{manifest}: read_as {entry['read_as']!r} (only 'live')"
+                )
             own = parse_exclusions(entry.get("exclude"), f"{manifest}: snapshots[{n}]")
             snapshots.append(
                 Snapshot(
@@ -183,6 +246,7 @@ def load_snapshots(replay_dir: str, feed_id: str) -> tuple[Snapshot, ...]:
                     robots=_recorded(folder, robots) if robots else None,
                     board_snapshot=bool(entry.get("board_snapshot", True)),
                     exclude=everywhere + own,
+                    read_as=entry.get("read_as"),
                 )
             )
     except ExclusionError as exc:
@@ -234,6 +298,8 @@ class ReplayDownloadHandler:
         }
         if not snap.board_snapshot:
             headers["X-Cfs-Listing"] = "partial"
+        if rec.content_encoding:
+            headers["Content-Encoding"] = rec.content_encoding
         body = rec.read()
         cls = responsetypes.from_args(
             headers=headers, url=request.url, body=body[:4096]

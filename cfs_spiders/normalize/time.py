@@ -139,9 +139,9 @@ def parse_time(
     ``ignore_offset`` is for exports that print an offset the publisher does not
     mean (Seattle's old portal CSV prints ``+0000`` on local times); the value is
     then read as documented local time. ``time_only_reference`` (the aware fetch time)
-    supplies the date for pages that show only ``HHMM``: the latest such local time
-    not after the fetch. The result is flagged ``time_only`` because its date is
-    inferred.
+    supplies the date for pages that show only a time of day (``HHMM``, ``3:33 AM``,
+    or the feed's ``formats``): the latest such local time not after the fetch. The
+    result is flagged ``time_only`` because its date is inferred.
     """
     if raw is None:
         return unparsed(None, tz)
@@ -152,7 +152,7 @@ def parse_time(
         return unparsed(None, tz)
     try:
         if time_only_reference is not None:
-            return _time_only(text, tz, time_only_reference)
+            return _time_only(text, tz, time_only_reference, formats)
         return _parse_text(text, tz, tuple(formats or DEFAULT_FORMATS), ignore_offset)
     except (ValueError, OverflowError, TypeError, KeyError):
         return unparsed(text, tz)
@@ -199,13 +199,58 @@ def _parse_text(
     return unparsed(text, tz)
 
 
-def _time_only(text: str, tz: str, reference: datetime) -> TimeValue:
-    digits = re.sub(r"\D", "", text)
-    if len(digits) not in (3, 4):
+# A time of day on a 12-hour clock: "3:33 AM", "11:04 p.m.", "7:27:05PM".
+_CLOCK_12H = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])\.?\s*[Mm]\.?$")
+
+
+# HHMM or H:MM on a 24-hour clock (Caddo's "1513"); nothing else.
+_CLOCK_24H = re.compile(r"^(\d{1,2}):?(\d{2})$")
+
+
+def _time_of_day(
+    text: str, formats: tuple[str, ...] | list[str] | None
+) -> tuple[int, int, int] | None:
+    """(hour, minute, second) of a time shown without a date, or None.
+
+    The feed's own ``formats`` (``%I:%M %p``) are tried first; without them a
+    12-hour clock with AM/PM, then 3-4 digits (``HHMM``, ``H:MM``) on a 24-hour
+    clock. Anything else is not a time of day.
+    """
+    for fmt in formats or ():
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return parsed.hour, parsed.minute, parsed.second
+    if formats:
+        return None
+    m = _CLOCK_12H.match(text)
+    if m:
+        hour, minute = int(m.group(1)), int(m.group(2))
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if m.group(4) in "Pp" else 0)
+        return hour, minute, int(m.group(3) or 0)
+    m = _CLOCK_24H.match(text)
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2)), 0
+
+
+def _time_only(
+    text: str,
+    tz: str,
+    reference: datetime,
+    formats: tuple[str, ...] | list[str] | None = None,
+) -> TimeValue:
+    clock = _time_of_day(text, formats)
+    if clock is None:
         return unparsed(text, tz)
-    hour, minute = int(digits[:-2]), int(digits[-2:])
+    hour, minute, second = clock
     ref_local = reference.astimezone(zone(tz))
-    naive = datetime(ref_local.year, ref_local.month, ref_local.day, hour, minute)
+    naive = datetime(
+        ref_local.year, ref_local.month, ref_local.day, hour, minute, second
+    )
     if naive > ref_local.replace(tzinfo=None) + timedelta(minutes=5):
         naive -= timedelta(days=1)  # shown before midnight, fetched after it
     value = _from_naive(text, naive, tz, "documented_local")

@@ -8,6 +8,8 @@ read); ``build`` turns one raw record into a flat dict that matches
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from datetime import datetime
@@ -28,7 +30,7 @@ from ..normalize.status import (
 from ..normalize.text import to_text
 from ..normalize.time import TimeValue, iso_local, iso_utc, parse_time
 from .keys import KeySpec
-from .mapping import compile_mapping, spec_paths
+from .mapping import compile_mapping, compile_unpack, spec_paths, unpacked_names
 
 TIME_OPTIONS = ("format", "epoch", "epoch_reference", "ignore_offset", "time_only")
 _UNIT_SPLIT = re.compile(r"[,;\s]+")
@@ -60,6 +62,13 @@ class RecordBuilder:
         self.record_spec: dict[str, Any] = source["record"]
         self.getters = compile_mapping(self.record_spec)
         self.key = KeySpec(source["record_key"])
+        # Packed fields cut into named parts, read by the getters like raw fields.
+        self.unpack = compile_unpack(config.get("unpack"))
+        self.unpacked = unpacked_names(config.get("unpack"))
+        # Ids that restart every day: the key joins the local date of this time.
+        self.key_date_of: str | None = (config.get("call_id_scope") or {}).get(
+            "date_of"
+        )
         self.tz = config.time_zone
         policy = config["location_policy"]
         self.address_ceiling = policy["address"]
@@ -193,6 +202,20 @@ class RecordBuilder:
             time_only_reference=fetched if opts.get("time_only") else None,
         )
 
+    def dated_key(self, rec: dict[str, Any], published: dict[str, Any]) -> str:
+        """``<local date>/<call id>`` for ids that restart every day, from the
+        record's ``<date_of>_utc``/``_local`` texts (both builders key alike). When
+        the time did not parse, no date is guessed (it could merge two days'
+        calls): the key is ``undated/<call id>/<hash of the record>``, counted."""
+        name = self.key_date_of or ""
+        local = rec.get(f"{name}_local")
+        if rec.get(f"{name}_utc") is None or not local or "T" not in local:
+            self.counts["record_key:undated"] += 1
+            text = json.dumps(published, sort_keys=True, default=str)
+            digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
+            return f"undated/{rec['call_id']}/{digest}"
+        return f"{local[:10]}/{rec['call_id']}"
+
     # -------------------------------------------------------------------- build
     def build(
         self,
@@ -203,6 +226,8 @@ class RecordBuilder:
         run_id: str,
     ) -> dict[str, Any]:
         """One common record. Never raises on odd values: they become unknown."""
+        published = raw
+        raw = self.unpack(raw)
         rec: dict[str, Any] = {"feed_id": self.feed_id}
         call_id = _str(self.value("call_id", raw))
         rec["call_id"] = call_id
@@ -228,6 +253,8 @@ class RecordBuilder:
                         self.counts[f"{name}:unparsed"] += 1
                 if basis is None and tv.basis:
                     basis = tv.basis
+        if self.key_date_of is not None and call_id is not None:
+            rec["record_key"] = self.dated_key(rec, published)
         rec["time_zone"] = self.tz
         rec["tz_basis"] = basis
         rec["time_flags"] = ";".join(flags) or None
@@ -351,7 +378,7 @@ class RecordBuilder:
         rec["fetched_at"] = self._fetched[1]
         rec["run_id"] = run_id
         rec["config_version"] = self.config.version
-        rec["raw"] = raw
+        rec["raw"] = published
         if call_id is None:
             rec["record_key"], complete = self.key.key(rec)
             if not complete:

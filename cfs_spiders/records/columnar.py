@@ -232,6 +232,9 @@ class ColumnarBuilder:
         run_id: str,
     ) -> list[dict[str, Any]]:
         ref = self.reference
+        published = raws
+        if ref.unpacked:  # packed fields cut into named parts, as the row path does
+            raws = [ref.unpack(r) for r in raws]
         cols = Columns(raws)
         mapped = self.columns
         out: dict[str, Any] = {"feed_id": repeat(ref.feed_id)}
@@ -433,12 +436,16 @@ class ColumnarBuilder:
         out["fetched_at"] = repeat(iso_utc(fetched))
         out["run_id"] = repeat(run_id)
         out["config_version"] = repeat(ref.config.version)
-        out["raw"] = raws
+        out["raw"] = published
         names = list(out)
         records = [
             dict(zip(names, row, strict=True))
             for row in zip(*out.values(), strict=False)
         ]
+        if ref.key_date_of is not None:  # ids that restart every day
+            for rec, raw in zip(records, published, strict=True):
+                if rec["call_id"] is not None:
+                    rec["record_key"] = ref.dated_key(rec, raw)
         if missing:
             key, incomplete = ref.key.key, 0
             for rec in records:

@@ -113,7 +113,10 @@ class Columns:
         self._text: dict[str, pl.Series] = {}
 
     def values(self, path: str) -> list[Any]:
-        return [raw[path] if path in raw else get_path(raw, path) for raw in self.raws]
+        return [
+            _no_empty(raw[path] if path in raw else get_path(raw, path))
+            for raw in self.raws
+        ]
 
     def path(self, path: str) -> pl.Series:
         s = self._cache.get(path)
@@ -135,6 +138,11 @@ class Columns:
                 s = pl.Series(path, values, dtype=pl.String)
             self._text[path] = s
         return s
+
+
+def _no_empty(value: Any) -> Any:
+    """An empty object or list is no value (``mapping._blank_to_none``)."""
+    return None if isinstance(value, dict | list) and not value else value
 
 
 def _blank(value: Any) -> Any:
@@ -193,7 +201,8 @@ def compile_column_step(spec: Any) -> Callable[[pl.Series], pl.Series]:
     if spec in ("title", "html_text") or not isinstance(spec, dict):
         return python
     if "regex" in spec:
-        return _regex_fn(spec)
+        # named flags (dotall...) keep Python's regex semantics
+        return python if spec.get("flags") else _regex_fn(spec)
     if "split" in spec:
         sep, index = spec["split"], spec.get("index", 0)
         if not isinstance(sep, str) or not sep or not isinstance(index, int):
@@ -292,10 +301,34 @@ def compile_column(spec: Any) -> ColumnFn:
         steps_spec = spec.get("steps") or []
         # only text reaches the first step: read the field as text
         read = "text" if steps_spec and reads_text(steps_spec[0]) else "path"
+        first = steps_spec[0] if steps_spec else None
+        if isinstance(first, dict) and "pluck" in first:
+            # a list of objects (PulsePoint's units) is plucked value by value:
+            # such values fit no column, their plucked text does
+            pluck = compile_step(first)
+            steps_spec = steps_spec[1:]
 
-        def base(cols: Columns) -> pl.Series:
-            series = [getattr(cols, read)(n) for n in names]
-            return series[0] if len(series) == 1 else _coalesce(series)
+            def base(cols: Columns) -> pl.Series:
+                series = [
+                    pl.Series(
+                        n,
+                        [
+                            to_text(pluck(v)) if v is not None else None
+                            for v in cols.values(n)
+                        ],
+                        dtype=pl.String,
+                    )
+                    for n in names
+                ]
+                return series[0] if len(series) == 1 else _coalesce(series)
+
+        else:
+
+            def base(cols: Columns) -> pl.Series:
+                series = [getattr(cols, read)(n) for n in names]
+                return series[0] if len(series) == 1 else _coalesce(series)
+
+        spec = {**spec, "steps": steps_spec}
 
     else:
 

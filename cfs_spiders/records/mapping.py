@@ -3,9 +3,14 @@
 A config maps each common element to a raw field (``call_id: incident_number``) or
 to a small spec: ``field``/``fields`` + ``join``, ``const``, and a list of ``steps``
 (regex extract, split, value map, null_if, scale, replace, html_dl, count, template,
-case and whitespace). Specs are compiled once per feed into plain functions, so the
-per-record cost is a few dictionary lookups. Timestamp options (``format``,
+pluck, case and whitespace). Specs are compiled once per feed into plain functions,
+so the per-record cost is a few dictionary lookups. Timestamp options (``format``,
 ``epoch``...) are read by ``builder.py``; here a timestamp is just its raw value.
+
+``unpack`` (:func:`compile_unpack`) is for feeds that pack several elements into
+one text (``MUNICIPALITY; ADDRESS; UNITS``): the text is cut once per record into
+named parts, which the mapping then reads like published fields, so each element
+keeps its own steps and the stored raw record stays as published.
 """
 
 from __future__ import annotations
@@ -21,6 +26,13 @@ Getter = Callable[[dict[str, Any]], Any]
 Step = Callable[[Any], Any]
 
 _TAG_RE = re.compile(r"<[^>]+>")
+# ``flags`` of a regex step or an unpack regex. Without ``dotall`` a ``.`` does not
+# match a line break (Python's default), so ``(.*)`` stops at the first one.
+REGEX_FLAGS = {
+    "dotall": re.DOTALL,
+    "ignorecase": re.IGNORECASE,
+    "multiline": re.MULTILINE,
+}
 _SPACE_RE = re.compile(r"\s+")
 _MISSING = object()
 
@@ -96,7 +108,7 @@ def compile_step(spec: Any) -> Step:
     if not isinstance(spec, dict):
         raise ValueError(f"unknown step {spec!r}")
     if "regex" in spec:
-        rx = re.compile(spec["regex"])
+        rx = compile_regex(spec["regex"], spec.get("flags"))
         group = spec.get("group")
 
         def regex(v: Any) -> Any:
@@ -170,7 +182,39 @@ def compile_step(spec: Any) -> Step:
     if "template" in spec:
         template = spec["template"]
         return lambda v: None if v is None else template.replace("{}", to_text(v) or "")
+    if "pluck" in spec:
+        return _pluck(spec["pluck"], spec.get("join", " "))
     raise ValueError(f"unknown step {spec!r}")
+
+
+def compile_regex(pattern: str, flags: list[str] | None = None) -> re.Pattern[str]:
+    """A config regex with its named ``flags`` (``dotall``, ``ignorecase``,
+    ``multiline``)."""
+    value = 0
+    for name in flags or ():
+        value |= REGEX_FLAGS[name]
+    return re.compile(pattern, value)
+
+
+def _pluck(key: str, sep: str) -> Step:
+    """``key`` of each object of a list (PulsePoint's ``Unit: [{"UnitID": ...}]``),
+    joined by ``sep``; of one object, its ``key``. Empty and missing values are
+    left out; text is left alone."""
+
+    def pluck(v: Any) -> Any:
+        items = v if isinstance(v, list) else [v] if isinstance(v, dict) else None
+        if items is None:
+            return v
+        parts = [
+            to_text(get_path(item, key))
+            for item in items
+            if isinstance(item, dict)
+            and _blank_to_none(get_path(item, key)) is not None
+        ]
+        parts = [p.strip() for p in parts if p and p.strip()]
+        return sep.join(parts) if parts else None
+
+    return pluck
 
 
 def compile_spec(spec: Any) -> Getter:
@@ -227,7 +271,11 @@ def compile_spec(spec: Any) -> Getter:
 
 
 def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
+    """Blank text is no value; so is an empty object or list (a client that
+    destroyed a timestamp leaves ``{}``, as Fairfax's PulsePoint capture does)."""
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, dict | list) and not value:
         return None
     return value
 
@@ -242,3 +290,77 @@ def compile_mapping(record_spec: dict[str, Any]) -> dict[str, Getter]:
         else:
             getters[name] = compile_spec(spec)
     return getters
+
+
+def compile_unpack(
+    specs: list[dict[str, Any]] | None,
+) -> Callable[[dict[str, Any]], dict]:
+    """A function raw record -> the record seen by the mapping: the published
+    fields plus the named parts of each packed field (a part shadows a published
+    field of the same name). Without ``unpack`` it returns the record itself.
+
+    ``split`` cuts the text at a separator into ``into`` (names in order; ``null``
+    skips a part). With more parts than names the last name keeps the rest; with
+    ``from: right`` parts are counted from the end (the first name keeps the
+    rest), for texts whose leading part may be missing. ``regex`` fills the
+    pattern's named groups instead. Parts are stripped; blank parts are None.
+    """
+    if not specs:
+        return lambda raw: raw
+    cutters = [_unpacker(spec) for spec in specs]
+
+    def unpack(raw: dict[str, Any]) -> dict[str, Any]:
+        view = dict(raw)
+        for cut in cutters:
+            view.update(cut(raw))
+        return view
+
+    return unpack
+
+
+def unpacked_names(specs: list[dict[str, Any]] | None) -> set[str]:
+    """The names ``unpack`` gives its parts (they are not published fields)."""
+    names: set[str] = set()
+    for spec in specs or ():
+        if "into" in spec:
+            names.update(n for n in spec["into"] if n)
+        elif "regex" in spec:
+            names.update(compile_regex(spec["regex"], spec.get("flags")).groupindex)
+    return names
+
+
+def _unpacker(spec: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    source = spec["field"]
+    if "regex" in spec:
+        rx = compile_regex(spec["regex"], spec.get("flags"))
+        names = list(rx.groupindex)
+
+        def by_regex(raw: dict[str, Any]) -> dict[str, Any]:
+            text = to_text(_blank_to_none(get_path(raw, source)))
+            m = rx.search(text) if text is not None else None
+            if m is None:
+                return dict.fromkeys(names)
+            return {n: _blank_to_none((m.group(n) or "").strip()) for n in names}
+
+        return by_regex
+    sep, into = spec["split"], list(spec["into"])
+    right = spec.get("from", "left") == "right"
+    limit = len(into) - 1
+
+    def by_split(raw: dict[str, Any]) -> dict[str, Any]:
+        text = to_text(_blank_to_none(get_path(raw, source)))
+        if text is None:
+            parts: list[str] = []
+        elif right:
+            parts = text.rsplit(sep, limit)
+            parts = [""] * (len(into) - len(parts)) + parts
+        else:
+            parts = text.split(sep, limit)
+        out = {}
+        for i, name in enumerate(into):
+            if name:
+                part = parts[i].strip() if i < len(parts) else ""
+                out[name] = part or None
+        return out
+
+    return by_split

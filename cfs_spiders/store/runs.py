@@ -33,6 +33,9 @@ class RunFacts:
     new_calls: int = 0
     new_observations: int = 0
     snapshot: int | None = None
+    # "live" or "replay": which mapping read the run (a re-export lacks columns
+    # by design, so fill rates are compared only between runs read the same way)
+    reader: str | None = None
     incremental: bool = False
     absent_fields: list[str] = field(default_factory=list)
     downloader: dict[str, Any] = field(default_factory=dict)
@@ -44,16 +47,26 @@ class RunFacts:
 
 
 def fill_drops(
-    store: Store, feed_id: str, fill: dict[str, float], thresholds: dict
+    store: Store,
+    feed_id: str,
+    fill: dict[str, float],
+    thresholds: dict,
+    reader: str | None = None,
 ) -> list[str]:
-    """Elements whose fill rate fell further than allowed against recent runs."""
+    """Elements whose fill rate fell further than allowed against recent runs
+    read the same way (live mapping or a re-export's replay mapping)."""
     limit = thresholds.get("max_fill_drop", 0.5)
     rows = store.query(
         "SELECT report_json FROM runs WHERE feed_id = ? AND status = 'ok' "
         "ORDER BY finished_at DESC LIMIT 5",
         (feed_id,),
     )
-    history = [json.loads(r["report_json"]).get("fill_rates", {}) for r in rows]
+    reports = [json.loads(r["report_json"]) for r in rows]
+    history = [
+        r.get("fill_rates", {})
+        for r in reports
+        if reader is None or r.get("reader", reader) == reader
+    ]
     history = [h for h in history if h]
     reasons = []
     for element, now in fill.items():
@@ -139,7 +152,7 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
                 reasons.append(why)
         elif run.records < minimum:
             reasons.append(f"{run.records} records, fewer than min_records={minimum}")
-        reasons.extend(fill_drops(store, cfg.feed_id, fill, thresholds))
+        reasons.extend(fill_drops(store, cfg.feed_id, fill, thresholds, facts.reader))
     future_rows = int(getattr(run, "future_rows", 0) or 0)
     closed = 0
     churn: list[tuple[str, str]] = []
@@ -166,6 +179,7 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         "run_id": run.run_id,
         "feed_id": run.feed_id,
         "mode": run.mode,
+        "reader": facts.reader,
         "snapshot": facts.snapshot,
         "status": status,
         "complete": run.complete,

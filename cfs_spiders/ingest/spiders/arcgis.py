@@ -11,7 +11,7 @@ from scrapy.http import Response
 from w3lib.url import add_or_replace_parameters
 
 from ...normalize.time import zone
-from ..parsers import load_json
+from ..parsers import geojson_feature, load_json
 from .paged import OffsetPagedSpider
 from .socrata import unique_order
 
@@ -66,6 +66,9 @@ class ArcGISSpider(OffsetPagedSpider):
         self.expect(isinstance(data, dict), response, "expected an ArcGIS JSON object")
         if "error" in data:
             self.expect(False, response, f"ArcGIS error {data['error']!r:.200}")
+        if data.get("type") == "FeatureCollection":
+            yield from self._geojson(data, response)
+            return
         features = data.get("features")
         self.expect(isinstance(features, list), response, "no 'features' list")
         response.meta["exceeded"] = bool(data.get("exceededTransferLimit"))
@@ -75,3 +78,18 @@ class ArcGISSpider(OffsetPagedSpider):
             if "x" in geometry and "y" in geometry:
                 attrs["geometry.x"], attrs["geometry.y"] = geometry["x"], geometry["y"]
             yield attrs
+
+    def _geojson(self, data: dict[str, Any], response: Response) -> Iterator[Any]:
+        """A layer queried with ``f=geojson``: the same raw fields as Esri JSON
+        (attributes, ``geometry.x``/``geometry.y``); the transfer limit sits in
+        the collection's ``properties``."""
+        features = data.get("features")
+        self.expect(isinstance(features, list), response, "no 'features' list")
+        props = data.get("properties") or {}
+        response.meta["exceeded"] = bool(
+            data.get("exceededTransferLimit") or props.get("exceededTransferLimit")
+        )
+        for feature in features:
+            rec = geojson_feature(feature)
+            if isinstance(rec, dict):
+                yield rec

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import types
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from ...records.gcpause import paused_gc
 from ...records.items import RecordBatch
 from ...records.mapping import get_path, spec_paths
 from ..exclusions import ExclusionFilter
+from ..record_filters import headers_from_env, missing_env, select_records
 from .high_water import HighWaterMixin
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,14 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
     excludes_in_extract = False
     feed_config: FeedConfig  # set on the class by the spider loader
     custom_settings: dict[str, Any] = {}
+    # platform -> its spider class (each registers itself): a snapshot read in the
+    # live format borrows that platform's ``extract``
+    by_platform: dict[str, type[FeedSpider]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.platform != "none" and "platform" in cls.__dict__:
+            FeedSpider.by_platform[cls.platform] = cls
 
     def __init__(
         self,
@@ -151,7 +161,12 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
 
     def setup(self, crawler: Any) -> None:
         replay = bool(self.replay)
+        if replay and self._snapshot_in_live_format(crawler):
+            replay = self._read_as_live()
         source = self.config.source(replay)
+        # Which reading of the feed this run is (fill rates are compared only
+        # between runs read the same way: a re-export lacks columns by design).
+        self.reader = "replay" if replay and self.config.get("replay") else "live"
         self.parse_options = source["parse"]
         self.builder = RecordBuilder(self.config, replay=replay)
         self.columnar = None
@@ -204,8 +219,40 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         self.run.excluded += len(rows) - len(kept)
         return kept
 
+    def _snapshot_in_live_format(self, crawler: Any) -> bool:
+        """Whether the replayed snapshot is marked ``read_as: live`` (a feed whose
+        captures are partly in the live format, partly re-exports)."""
+        from ..replay import load_snapshots
+
+        replay_dir = crawler.settings.get("CFS_REPLAY_DIR")
+        if not replay_dir:
+            return False
+        snapshots = load_snapshots(str(replay_dir), self.name)
+        if not 0 <= self.snapshot < len(snapshots):
+            return False
+        return snapshots[self.snapshot].read_as == "live"
+
+    def _read_as_live(self) -> bool:
+        """Read this run with the live platform and mapping; returns the ``replay``
+        flag for ``config.source`` (False)."""
+        platform = self.config.platform
+        if platform != self.platform:
+            reader = FeedSpider.by_platform[platform]
+            self.extract = types.MethodType(reader.extract, self)
+        return False
+
+    def select_records(self, raw_records: list[Any]) -> list[Any]:
+        """The config's record filters (``record_filters.py``), counted."""
+        counts = self.builder.counts if self.builder is not None else None
+        return select_records(raw_records, self.parse_options, counts)
+
     # ----------------------------------------------------------- requests
     async def start(self) -> AsyncIterator[Request]:
+        missing = self._missing_env()
+        if missing:  # the feed would refuse the request: say why, send nothing
+            assert self.run is not None
+            self.run.errors.extend(missing)
+            return
         for request in self.first_requests():
             yield request
 
@@ -216,6 +263,7 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
     def make_request(self, url: str, **kwargs: Any) -> Request:
         headers = dict(self.request_options.get("headers") or {})
         if not self.replay:
+            headers.update(headers_from_env(self.request_options))
             if self.state.get("etag"):
                 headers.setdefault("If-None-Match", self.state["etag"])
             if self.state.get("last_modified"):
@@ -232,6 +280,9 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
             dont_filter=True,
             **kwargs,
         )
+
+    def _missing_env(self) -> list[str]:
+        return [] if self.replay else missing_env(self.request_options)
 
     def next_request(self, response: Response, page_records: int) -> Request | None:
         """The next page, or None when the listing has been read to the end."""
@@ -277,6 +328,7 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
             raw_records = list(self.extract(response))
             if not self.excludes_in_extract:
                 raw_records = self.exclude(raw_records)
+            raw_records = self.select_records(raw_records)
             self.check_schema(response, raw_records)
             run.raw_records += len(raw_records)
             if not self.replay:
@@ -411,7 +463,11 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         for rec in raw_records:
             self.run.seen_fields.update(k for k in rec if isinstance(k, str))
         now = sorted(self.run.seen_fields)[:15]
-        id_paths = spec_paths(self.builder.record_spec.get("call_id"))
+        id_paths = [
+            p
+            for p in spec_paths(self.builder.record_spec.get("call_id"))
+            if p not in self.builder.unpacked
+        ]
         if id_paths and not any(
             get_path(rec, p) not in (None, "") for rec in raw_records for p in id_paths
         ):
@@ -439,7 +495,7 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         """Mapped raw fields that no record of the run carried (renamed columns)."""
         if self.builder is None or self.run is None or not self.run.seen_fields:
             return []
-        seen = self.run.seen_fields
+        seen = self.run.seen_fields | self.builder.unpacked
         absent = set()
         for name, spec in self.builder.record_spec.items():
             specs = (
