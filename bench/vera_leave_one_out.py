@@ -50,7 +50,7 @@ from feed_captures import READERS, capture_records  # noqa: E402
 
 from cfs_spiders.config.loader import get_config  # noqa: E402
 from cfs_spiders.normalize import rules, training, vera  # noqa: E402
-from cfs_spiders.normalize.call_type import normalize_key  # noqa: E402
+from cfs_spiders.normalize.crosswalk import load_crosswalk, normalize_key  # noqa: E402
 from cfs_spiders.normalize.similar import (  # noqa: E402
     DEFAULT_K,
     DEFAULT_THRESHOLD,
@@ -349,8 +349,6 @@ def run_feed_benchmark(
     k: int = DEFAULT_K,
 ) -> FeedBenchmarkResult:
     """Leave one feed out (with its city) over the project's crosswalks."""
-    from cfs_spiders.normalize.call_type import load_crosswalk
-
     out: dict[str, FeedResult] = {}
     for feed_id in training.crosswalk_feeds():
         city = feed_city(feed_id)

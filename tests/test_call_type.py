@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cfs_spiders.config import vocab
-from cfs_spiders.normalize import call_type, rules
+from cfs_spiders.normalize import call_type, crosswalk, rules
 from cfs_spiders.normalize.call_type import (
     CategoryResult,
     CrosswalkError,
@@ -180,7 +180,7 @@ def test_malformed_crosswalk_falls_back_to_rules(
         "call_type_raw,SHOTS FIRED,not_a_category,,high,\n",
         encoding="utf-8",
     )
-    monkeypatch.setattr(call_type, "CROSSWALK_DIR", tmp_path)
+    monkeypatch.setattr(crosswalk, "CROSSWALK_DIR", tmp_path)
     load_crosswalk.cache_clear()
     call_type._categorize.cache_clear()
     try:
@@ -223,7 +223,7 @@ def test_malformed_crosswalk_falls_back_to_rules(
 )
 def test_parser_is_strict(text: str, problem: str) -> None:
     with pytest.raises(CrosswalkError, match=problem):
-        call_type._parse("t", text, "t.csv")
+        crosswalk._parse("t", text, "t.csv")
 
 
 # --- the crosswalk files ------------------------------------------------------------

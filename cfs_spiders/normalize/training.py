@@ -26,6 +26,7 @@ from functools import lru_cache
 from importlib import resources
 
 from . import rules, vera
+from .crosswalk import crosswalk_feeds, load_crosswalk
 from .similar import DEFAULT_K, DEFAULT_THRESHOLD, Example, SimilarityIndex
 
 __all__ = [
@@ -40,17 +41,8 @@ __all__ = [
 APCO_FILE = "apco_call_types.csv"
 
 
-def crosswalk_feeds() -> list[str]:
-    """Feed ids that have a crosswalk file, sorted."""
-    from .call_type import CROSSWALK_DIR
-
-    return sorted(p.stem for p in CROSSWALK_DIR.glob("*.csv"))
-
-
 def crosswalk_examples(exclude_feeds: Iterable[str] = ()) -> list[Example]:
     """The description rows of every crosswalk except ``exclude_feeds``."""
-    from .call_type import load_crosswalk
-
     skip = set(exclude_feeds)
     out: list[Example] = []
     for feed_id in crosswalk_feeds():
