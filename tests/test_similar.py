@@ -10,7 +10,7 @@ import pytest
 
 from cfs_spiders.config import vocab
 from cfs_spiders.normalize import training, vera
-from cfs_spiders.normalize.similar import Example, SimilarityIndex
+from cfs_spiders.normalize.similar import Example, SimilarityIndex, char_ngrams
 
 ROOT = Path(__file__).resolve().parent.parent
 REF = ROOT / "tests" / "fixtures" / "reference"
@@ -151,4 +151,29 @@ def test_index_builds_fast_and_answers_are_cached() -> None:
 def test_pyproject_ships_the_data_files() -> None:
     text = (ROOT / "pyproject.toml").read_text("utf-8")
     assert "normalize/data/*" in text
-    assert "scikit-learn" in text
+
+
+def test_char_ngrams_are_word_bounded() -> None:
+    # As scikit-learn's char_wb analyzer: each word padded, a word shorter
+    # than n counted once as a whole.
+    assert char_ngrams("AB C") == [
+        " A",
+        "AB",
+        "B ",
+        " AB",
+        "AB ",
+        " AB ",
+        " C",
+        "C ",
+        " C ",
+    ]
+    assert char_ngrams("") == []
+
+
+def test_ranking_is_cosine_of_tfidf_vectors() -> None:
+    """Identical text scores 1; a text sharing no n-gram scores nothing."""
+    index = SimilarityIndex(SYNTHETIC, threshold=0.0, k=1, min_share=0.0)
+    ranked = index._ranked("LOUD PARTY")
+    assert ranked[0][1] == 0 and abs(ranked[0][0] - 1.0) < 1e-9
+    assert all(0 < s <= 1.0 + 1e-9 for s, _ in ranked)
+    assert index._ranked("QQQQ") == []

@@ -245,6 +245,13 @@ def normalize_text(text: Any) -> str:
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
+    return _normalize(text)
+
+
+@lru_cache(maxsize=65536)
+def _normalize(text: str) -> str:
+    """Cached core of :func:`normalize_text` (rules, fallback and its training
+    data normalize the same strings)."""
     upper = text.upper()
     upper = _WITHOUT.sub(" WITHOUT ", upper)
     upper = _WITH.sub(" WITH ", upper)
