@@ -28,8 +28,8 @@ distinct value by the caller.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -178,13 +178,37 @@ class SimilarityIndex:
         order = hits[np.lexsort((hits, -scores[hits]))]
         return [(float(scores[i]), int(i)) for i in order]
 
-    def best_within(self, text: str | None, allowed: frozenset[str]) -> str | None:
-        """The nearest example's category among ``allowed`` codes only, or
-        ``None`` below the threshold. Used to narrow a many-code label."""
+    def best_within(
+        self,
+        text: str | None,
+        allowed: frozenset[str],
+        *,
+        only: Callable[[Example], bool] | None = None,
+    ) -> str | None:
+        """The nearest example's category among ``allowed`` codes only (and,
+        with ``only``, among the examples it accepts), or ``None`` below the
+        threshold. Used to narrow a many-code label."""
         for sim, i in self._ranked(text):
-            if self._categories[i] in allowed:
+            if self._categories[i] in allowed and (
+                only is None or only(self.examples[i])
+            ):
                 return self._categories[i] if sim >= self.threshold else None
         return None
+
+    def relabel(self, categories: dict[int, str]) -> None:
+        """Give the examples at these positions new categories (the vectors
+        do not depend on labels, so nothing else changes)."""
+        if not categories:
+            return
+        examples = list(self.examples)
+        cats = list(self._categories)
+        for i, category in categories.items():
+            if category not in vocab.CALL_TYPE_CATEGORIES or category == "unmapped":
+                raise ValueError(f"bad category {category!r}")
+            examples[i] = replace(examples[i], category=category)
+            cats[i] = category
+        self.examples = tuple(examples)
+        self._categories = tuple(cats)
 
     def query(self, text: str | None) -> SimilarMatch | None:
         """The nearest examples' category for ``text``, or ``None`` below the

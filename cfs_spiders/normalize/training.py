@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 
@@ -69,32 +70,59 @@ def apco_examples() -> list[Example]:
     return out
 
 
+def _vera_candidates(
+    exclude_cities: Iterable[str],
+) -> tuple[list[Example], list[tuple[Example, frozenset[str]]]]:
+    """Vera's rows in our codes, and those whose many-code label still has to
+    be narrowed (each with the codes the label allows); those carry the
+    label's primary code until then."""
+    skip = set(exclude_cities)
+    review = vera.load_review_data()
+    out: list[Example] = []
+    pending: list[tuple[Example, frozenset[str]]] = []
+    for row in vera.load_rows():
+        if row.city in skip:
+            continue
+        match = rules.classify(row.value)
+        rule_category = match.category if match else None
+        label = vera.project_label(row, rule_category=rule_category, review=review)
+        if label is None:
+            continue
+        ex = Example(row.value, label, f"vera:{row.city}")
+        out.append(ex)
+        allowed = vera.CORRESPONDENCE.get(row.label, frozenset())
+        if (
+            vera.find_review(review, row) is None
+            and len(allowed) > 1
+            and rule_category not in allowed
+        ):
+            pending.append((ex, allowed))
+    return out, pending
+
+
+def _not_vera(ex: Example) -> bool:
+    return not ex.source.startswith("vera:")
+
+
 def vera_examples(
     exclude_cities: Iterable[str] = (),
     *,
     narrow_with: SimilarityIndex | None = None,
 ) -> list[Example]:
-    """Vera's rows of every city except ``exclude_cities``, in our codes."""
-    skip = set(exclude_cities)
-    review = vera.load_review_data()
-
-    def narrow(value: str, allowed: frozenset[str]) -> str | None:
-        return narrow_with.best_within(value, allowed) if narrow_with else None
-
-    out: list[Example] = []
-    for row in vera.load_rows():
-        if row.city in skip:
-            continue
-        match = rules.classify(row.value)
-        label = vera.project_label(
-            row,
-            rule_category=match.category if match else None,
-            review=review,
-            narrow=narrow,
-        )
-        if label is not None:
-            out.append(Example(row.value, label, f"vera:{row.city}"))
-    return out
+    """Vera's rows of every city except ``exclude_cities``, in our codes,
+    many-code labels narrowed with ``narrow_with`` when given."""
+    examples, pending = _vera_candidates(exclude_cities)
+    if narrow_with is None:
+        return examples
+    narrowed: dict[int, str] = {}
+    for ex, allowed in pending:
+        picked = narrow_with.best_within(ex.text, allowed, only=_not_vera)
+        if picked is not None and picked != ex.category:
+            narrowed[id(ex)] = picked
+    return [
+        replace(ex, category=narrowed[id(ex)]) if id(ex) in narrowed else ex
+        for ex in examples
+    ]
 
 
 def build_index(
@@ -104,11 +132,26 @@ def build_index(
     threshold: float = DEFAULT_THRESHOLD,
     k: int = DEFAULT_K,
 ) -> SimilarityIndex:
-    """An index of every labelled example, minus what a benchmark holds out."""
+    """An index of every labelled example, minus what a benchmark holds out.
+
+    One index is built: the vectors do not depend on the labels, so Vera's
+    many-code labels are narrowed afterwards against the crosswalk and APCO
+    examples of the same index, and relabelled in place.
+    """
     base = crosswalk_examples(exclude_feeds) + apco_examples()
-    narrow_with = SimilarityIndex(base, threshold=threshold, k=k)
-    examples = base + vera_examples(exclude_cities, narrow_with=narrow_with)
-    return SimilarityIndex(examples, threshold=threshold, k=k)
+    vera_ex, pending = _vera_candidates(exclude_cities)
+    index = SimilarityIndex(base + vera_ex, threshold=threshold, k=k)
+    position = {id(ex): i for i, ex in enumerate(index.examples)}
+    changes: dict[int, str] = {}
+    for ex, allowed in pending:
+        i = position.get(id(ex))
+        if i is None:  # an identical text with the same label was kept instead
+            continue
+        picked = index.best_within(ex.text, allowed, only=_not_vera)
+        if picked is not None and picked != ex.category:
+            changes[i] = picked
+    index.relabel(changes)
+    return index
 
 
 @lru_cache(maxsize=1)
