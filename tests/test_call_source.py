@@ -219,3 +219,72 @@ def test_classify_source_is_total(raw: object, call_type: object, feed: object) 
     assert res.is_officer_initiated in (True, False, None)
     if res.source == "911":
         assert res.basis != "none"
+
+
+@pytest.mark.parametrize(
+    ("raw", "source"),
+    [
+        # Synthetic spellings of the words real systems use (issue 13).
+        ("ONVIEW", "officer_initiated"),
+        ("On View", "officer_initiated"),
+        ("SELF INITIATED", "officer_initiated"),
+        ("Self-Init", "officer_initiated"),
+        ("SELF", "officer_initiated"),
+        ("OFFICER INITIATED", "officer_initiated"),
+        ("Officer", "officer_initiated"),
+        ("FIELD", "officer_initiated"),
+        ("Field Initiated", "officer_initiated"),
+        ("PHONE", "non_emergency_phone"),
+        ("Telephone", "non_emergency_phone"),
+        ("NON-911", "non_emergency_phone"),
+        ("Non Emergency", "non_emergency_phone"),
+        ("E-911", "911"),
+        ("E911", "911"),
+        ("911", "911"),
+        ("911 Call", "911"),
+        ("WALK IN", "walk_in"),
+        ("Walk-In", "walk_in"),
+        ("Front Desk", "walk_in"),
+        ("WEB", "online_report"),
+        ("Online", "online_report"),
+        ("E-Mail", "online_report"),
+        ("TEXT", "text"),
+        ("SMS", "text"),
+        ("Text to 911", "text"),
+        ("ALARM CO", "alarm"),
+        ("Alarm Company", "alarm"),
+        ("ALARM", "alarm"),
+    ],
+)
+def test_explicit_words_of_never_seen_systems(raw: str, source: str) -> None:
+    res = classify_source(raw)
+    assert (res.source, res.basis) == (source, "explicit_field"), raw
+
+
+@pytest.mark.parametrize("raw", ["Radio", "??", "FK ERROR", "", "N/A"])
+def test_explicit_values_that_say_nothing_fall_back(raw: str) -> None:
+    res = classify_source(raw)
+    assert res == SourceResult("unknown", "none", None)
+
+
+@pytest.mark.parametrize(
+    ("call_type", "source"),
+    [
+        ("Burglary Alarm (Alarm Company)", "alarm"),
+        ("TEXT911", "text"),
+        ("911 CHECKS", "911"),
+        ("Unknown 911", "911"),
+        ("CAR STOP", "officer_initiated"),
+        ("PROPERTY CHECK", "officer_initiated"),
+        ("CHECK AREA", "officer_initiated"),
+    ],
+)
+def test_call_types_that_name_their_channel(call_type: str, source: str) -> None:
+    res = classify_source(None, call_type=call_type)
+    assert (res.source, res.basis) == (source, "inferred_from_call_type")
+
+
+def test_an_alarm_call_type_alone_is_not_an_alarm_source() -> None:
+    # A neighbour may have phoned in a ringing alarm.
+    for call_type in ("BURGLAR ALARM", "ALARM-RINGER", "RESIDENTIAL ALARM"):
+        assert classify_source(None, call_type=call_type).source == "unknown"

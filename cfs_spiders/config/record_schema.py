@@ -72,7 +72,8 @@ def record_fields() -> dict[str, dict]:
         _enum(vocab.CALL_TYPE_CATEGORIES), "Common call-type category."
     )
     f["category_basis"] = _d(
-        _enum(vocab.CATEGORY_BASIS), "crosswalk, rule or unmapped."
+        _enum(vocab.CATEGORY_BASIS),
+        "crosswalk, rule, similar (nearest labelled example) or unmapped.",
     )
     f["apco_code"] = _d(_STR, "APCO common incident type, where the crosswalk has one.")
     f["category_confidence"] = _d(

@@ -130,7 +130,7 @@ CALL_TYPE_CATEGORIES = (
     "juvenile_status",
     "unmapped",
 )
-CATEGORY_BASIS = ("crosswalk", "rule", "unmapped")
+CATEGORY_BASIS = ("crosswalk", "rule", "similar", "unmapped")
 # How sure a category is: the crosswalk row's or rule's own confidence, or that of
 # a similar-example match (``category_confidence``; null when unmapped).
 CATEGORY_CONFIDENCE = ("high", "medium", "low")

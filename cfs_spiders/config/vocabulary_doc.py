@@ -44,7 +44,10 @@ CATEGORY_MEANINGS = {
     "administrative": "administrative, information, report-number, prisoner, errand, follow-up, callback",
     "call_problem": "911 hang-up or open line, incomplete call, unknown trouble, test call",
     "juvenile_status": "curfew, truancy, juvenile problem",
-    "unmapped": "no crosswalk row and no rule: counted and reported, never guessed",
+    "unmapped": (
+        "no crosswalk row, no rule and no close labelled example: counted and "
+        "reported, never guessed"
+    ),
 }
 
 
@@ -104,7 +107,8 @@ def render() -> str:
         ),
         "## Call-type categories (`call_type_category`)\n\n"
         "One code per record, from the feed's versioned crosswalk "
-        "(`cfs_spiders/crosswalks/`), else a keyword rule, else `unmapped`; "
+        "(`cfs_spiders/crosswalks/`), else a keyword rule, else the nearest "
+        "labelled example (`similar`), else `unmapped`; "
         f"`category_basis` in {{{', '.join(vocab.CATEGORY_BASIS)}}} says which, "
         f"`category_confidence` in {{{', '.join(vocab.CATEGORY_CONFIDENCE)}}} how "
         "sure it is, `crosswalk_version` which crosswalk was read.\n\n"

@@ -99,24 +99,37 @@ _EXPLICIT: dict[str, str] = {
 # Values that are present but say nothing about the source.
 _NO_INFORMATION = frozenset({"FK ERROR", "UNKNOWN", "UNK", "NONE", "NULL", "N A", "NA"})
 
-# Keyword fallbacks for explicit values not listed above, first match wins.
+# Keyword rules for explicit values of feeds never seen, first match wins. They
+# read the words real systems use for the channel a call came in on; the
+# order settles values that name two ("TEXT TO 911" is a text, "NOT 911" a
+# phone line, "911 ALARM CO" an alarm).
 _EXPLICIT_KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (source, re.compile(pattern))
     for source, pattern in (
-        ("text", r"\bTEXT\b|\bSMS\b"),
+        ("text", r"\b(TEXT\w*|SMS|TXT(911)?|TEXT911)\b"),
         (
             "officer_initiated",
-            r"\b(ON ?VIEW|OFFICER INITIATED|SELF INITIATED|FIELD INITIATED|"
-            r"PROACTIVE)\b",
+            r"\b(ON ?VIEWS?|OFFICER (INIT\w*|OBSERV\w*|GENERATED|DISCOVERED)|"
+            r"SELF( INIT\w*)?|SELFINIT\w*|FIELD( INIT\w*| CONTACT| GENERATED)?|"
+            r"PROACTIVE|OBSERVED|OFFICER|OI)\b",
         ),
-        ("alarm", r"\bALARMS?\b"),
-        ("911", r"\b(E )?911\b"),
-        ("non_emergency_phone", r"\b(NON EMERGENCY|TELEPHONE|PHONE|311|10 DIGIT)\b"),
-        ("walk_in", r"\b(WALK ?IN|IN PERSON|FRONT DESK|LOBBY|STATION)\b"),
-        ("online_report", r"\b(ONLINE|INTERNET|WEB|E ?MAIL|APP)\b"),
+        ("alarm", r"\b(ALARMS?|ALARM CO\w*|ALRM|MONITORING CO\w*|CENTRAL STATION)\b"),
+        ("non_emergency_phone", r"\b(NON ?911|NOT 911|NON EMERGENCY)\b"),
+        ("911", r"\b(E ?911|911|ENHANCED 911|NINE ONE ONE)\b"),
+        (
+            "non_emergency_phone",
+            r"\b(TELEPHONE|PHONE|311|10 DIGIT|7 DIGIT|ADMIN LINE|BUSINESS LINE|"
+            r"CALL IN)\b",
+        ),
+        (
+            "walk_in",
+            r"\b(WALK ?INS?|WALK UP|IN PERSON|FRONT DESK|LOBBY|STATION|COUNTER)\b",
+        ),
+        ("online_report", r"\b(ONLINE|ON LINE|INTERNET|WEB\w*|E ?MAIL|APP|PORTAL)\b"),
         (
             "other_agency",
-            r"\b(OTHER AGENCY|ALLIED AGENCY|MUTUAL AID|OUTSIDE AGENCY|FIRE|EMS)\b",
+            r"\b(OTHER AGENCY|ALLIED AGENCY|MUTUAL AID|OUTSIDE AGENCY|FIRE|EMS|"
+            r"TELETYPE|NCIC)\b",
         ),
         ("scheduled_or_admin", r"\b(SCHEDULED|ADMIN\w*|RETRO|HISTORY)\b"),
         ("other", r"\bOTHER\b"),
@@ -133,14 +146,20 @@ _OFFICER_CALL_TYPES = re.compile(
     r"DIRECTED PATROL|DESIGNATED PATROL|PATROL BY|EXTRA PATROL|FOOT PATROL|"
     r"WALK (AND|&) TALK|PARK (AND|&) WALK|WALKING BEAT|FOOT BEAT|"
     r"FIELD (INTERVIEW|CONTACT|INTERROGATION)S?|"
-    r"(PEDESTRIAN|SUBJ|SUBJECT|TERRY|SUSPICIOUS) STOPS?|PASSING CALLS?|"
+    r"(PEDESTRIAN|SUBJ|SUBJECT|TERRY|SUSPICIOUS|CAR|VEHICLE|WALKING|FOOT|BIKE) "
+    r"STOPS?|PASSING CALLS?|(PROPERTY|SECURITY) CHECKS?|"
+    r"CHECK (THE )?(AREA|BUILDING|BUSINESS|PREMISES?|PROPERTY)|WALK ?THROUGH|"
+    r"SURVEILLANC\w*|(SPECIAL|SELECTIVE|TARGETED|DIRECTED) ENFORCEMENT|"
     r"COMMUNITY POLICING|PREDICTIVE POLICING"
     r")\b"
 )
 _911_CALL_TYPES = re.compile(
-    r"\b(911 (HANG ?UPS?|HANGUP|OPEN LINE|DISCONNECT\w*|ABANDON\w*|CALL)|"
-    r"(SILENT|ABANDONED|INCOMPLETE) (E )?911)"
+    r"\b(911 (HANG ?UPS?|HANGUP|OPEN LINE|DISCONNECT\w*|ABANDON\w*|CALL|CHECKS?|"
+    r"MISDIAL\w*)|(SILENT|ABANDONED|INCOMPLETE|UNKNOWN) (E )?911)\b"
 )
+# Call types that name the channel itself.
+_TEXT_CALL_TYPES = re.compile(r"\bTEXT ?(TO )?911\b")
+_ALARM_COMPANY_CALL_TYPES = re.compile(r"\bALARM (CO|COMPANY|MONITORING)\b")
 _NON_WORD = re.compile(r"[^A-Z0-9&]+")
 
 
@@ -182,15 +201,21 @@ def _explicit(norm: str) -> str | None:
 def infer_from_call_type(call_type: str | None) -> SourceResult:
     """Source implied by a call type alone (``unknown`` when it implies none).
 
-    Only two inferences are made because only they are safe: officer-initiated
-    work named as such, and 911 hang-ups/open lines (which by definition came
-    in on 911).
+    Only inferences that the call type states are made: officer-initiated
+    work named as such, 911 hang-ups, open lines and 911 call-backs (which by
+    definition came in on 911), a text-to-911 session, and an alarm reported
+    by an alarm company ("BURGLARY ALARM (ALARM COMPANY)"). An alarm call type
+    alone says nothing about who called.
     """
     norm = _norm(_text(call_type))
     if not norm:
         return UNKNOWN
     if _OFFICER_CALL_TYPES.search(norm):
         return _result("officer_initiated", "inferred_from_call_type")
+    if _TEXT_CALL_TYPES.search(norm):
+        return _result("text", "inferred_from_call_type")
+    if _ALARM_COMPANY_CALL_TYPES.search(norm):
+        return _result("alarm", "inferred_from_call_type")
     if _911_CALL_TYPES.search(norm):
         return _result("911", "inferred_from_call_type")
     return UNKNOWN

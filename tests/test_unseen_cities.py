@@ -1,0 +1,178 @@
+"""Cities the project has never seen: the ten second-set captures.
+
+``tests/data/unseen_call_types.csv`` holds every distinct call type of the ten
+second-set captures (``shared/captures``, FEEDS.md "Captured, second set"), with
+its call count (``bench/unseen_values.py`` re-derives them) and a category given
+by hand from the value's meaning (``category``; ``also`` lists a second
+defensible reading, ``note`` says why). The project had no crosswalk for these
+feeds; crosswalks written for them later must not leak into this check, so the
+fallback is rebuilt without any crosswalk of those cities.
+
+Targets (issue 13): call type >= 93 % count-weighted; explicit call-source
+fields >= 99 %. None of the ten captures publishes an explicit call-source
+field, so ``unseen_call_sources.csv`` holds (a) the call types of those captures
+that name their channel (inferred, checked at 100 %) and (b) the explicit
+values of the two Vera cities without a project feed (New Orleans, Detroit),
+which the call-source table already knew: not an independent check, and the
+file says so.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from cfs_spiders.config import vocab
+from cfs_spiders.exports.categorize import categorize_csv
+from cfs_spiders.normalize import rules, training
+from cfs_spiders.normalize.call_source import classify_source
+from cfs_spiders.normalize.call_type import categorize
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+TARGET_CALL_TYPE = 0.93
+TARGET_PER_FEED = 0.80
+TARGET_SOURCE = 0.99
+# Crosswalks of these places, once written, are held out of the fallback.
+UNSEEN_PLACES = (
+    "oakland",
+    "montgomery_county_livecad",
+    "pa_montgomery",
+    "york",
+    "chp",
+    "fairfax",
+    "pulsepoint",
+    "st_louis",
+    "little_rock",
+    "columbia",
+    "escambia",
+    "hamilton",
+)
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+CALL_TYPES = _rows("unseen_call_types.csv")
+SOURCES = _rows("unseen_call_sources.csv")
+
+
+def _held_out() -> list[str]:
+    return [f for f in training.crosswalk_feeds() if any(p in f for p in UNSEEN_PLACES)]
+
+
+@pytest.fixture(scope="module")
+def judge():
+    """Rules, then the fallback without any crosswalk of the unseen cities.
+
+    With no such crosswalk this is exactly what ``categorize`` (and so
+    ``cfs categorize`` without ``--feed``) does; the test checks that too.
+    """
+    held = _held_out()
+    index = training.build_index(exclude_feeds=held) if held else None
+
+    def run(value: str) -> str:
+        if index is None:
+            return categorize(value).category
+        match = rules.classify(value)
+        if match is not None:
+            return match.category
+        sim = index.query(value)
+        return sim.category if sim else "unmapped"
+
+    return run
+
+
+def test_labels_are_well_formed() -> None:
+    assert len(CALL_TYPES) > 400
+    feeds = {r["feed"] for r in CALL_TYPES}
+    assert len(feeds) == 10
+    seen = set()
+    for row in CALL_TYPES:
+        assert row["category"] in vocab.CALL_TYPE_CATEGORIES, row
+        assert row["category"] != "unmapped"
+        for alt in filter(None, row["also"].split("|")):
+            assert alt in vocab.CALL_TYPE_CATEGORIES and alt != row["category"], row
+        assert int(row["count"]) > 0
+        key = (row["feed"], row["value"])
+        assert key not in seen, key
+        seen.add(key)
+    # The synthetic St. Louis rows (PROVENANCE.md) are not in the labels.
+    assert not any(r["value"].startswith("TEST BRIAN") for r in CALL_TYPES)
+
+
+def test_call_types_of_unseen_cities(judge) -> None:
+    calls: Counter[str] = Counter()
+    agree: Counter[str] = Counter()
+    for row in CALL_TYPES:
+        n = int(row["count"])
+        calls[row["feed"]] += n
+        agree[row["feed"]] += n * (judge(row["value"]) == row["category"])
+    pooled = sum(agree.values()) / sum(calls.values())
+    per_feed = {f: agree[f] / calls[f] for f in calls}
+    assert pooled >= TARGET_CALL_TYPE, (pooled, per_feed)
+    low = {f: round(v, 3) for f, v in per_feed.items() if v < TARGET_PER_FEED}
+    assert not low, low
+    # Without the largest feed (Columbia's year of fire calls) too.
+    rest = [f for f in calls if f != "mo_columbia_911_dispatch_pd_fire"]
+    share = sum(agree[f] for f in rest) / sum(calls[f] for f in rest)
+    assert share >= TARGET_CALL_TYPE, share
+
+
+def test_cfs_categorize_on_an_export(tmp_path: Path) -> None:
+    """As a new user would: a CSV of the values through ``cfs categorize``."""
+    src = tmp_path / "export.csv"
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["TYPE"])
+        for row in CALL_TYPES:
+            writer.writerow([row["value"]])
+    out = tmp_path / "out.csv"
+    assert categorize_csv("call-type", src, "TYPE", output=out) == len(CALL_TYPES)
+    with out.open(newline="", encoding="utf-8") as fh:
+        got = [r["call_type_category"] for r in csv.DictReader(fh)]
+    agree = sum(g == r["category"] for g, r in zip(got, CALL_TYPES, strict=True))
+    assert agree / len(CALL_TYPES) >= 0.85  # per distinct value, no weighting
+
+
+def test_sources_file_is_well_formed() -> None:
+    kinds = Counter(r["kind"] for r in SOURCES)
+    assert set(kinds) == {"explicit_field", "inferred_from_call_type"}
+    for row in SOURCES:
+        assert row["source"] in vocab.CALL_SOURCES, row
+        assert row["note"], row
+
+
+def test_explicit_call_source_fields() -> None:
+    rows = [r for r in SOURCES if r["kind"] == "explicit_field"]
+    total = agree = 0
+    for row in rows:
+        n = max(int(row["count"]), 1)
+        res = classify_source(row["value"])
+        total += n
+        agree += n * (res.source == row["source"])
+        if row["value"].strip():
+            assert res.basis == "explicit_field", row
+    assert agree / total >= TARGET_SOURCE
+
+
+def test_call_types_that_name_their_channel() -> None:
+    named = {
+        (r["where"], r["value"]): r["source"]
+        for r in SOURCES
+        if r["kind"] == "inferred_from_call_type"
+    }
+    for row in CALL_TYPES:
+        res = classify_source(None, call_type=row["value"])
+        want = named.get((row["feed"], row["value"]))
+        if want is not None:
+            assert (res.source, res.basis) == (want, "inferred_from_call_type"), row
+        else:
+            # Everything else says nothing about the channel: never 911 by
+            # absence, never a guess.
+            assert res.source == "unknown" and res.basis == "none", (row, res)
