@@ -24,14 +24,13 @@ from cfs_spiders.ingest.exporters import RecordJsonLinesExporter
 from cfs_spiders.normalize.time import iso_utc
 from cfs_spiders.records.builder import RecordBuilder
 from cfs_spiders.records.encoding import (
+    change_hash,
     json_text_exact,
     raw_json,
     record_json,
-    values_hash,
 )
 from cfs_spiders.records.gcpause import paused_gc
 from cfs_spiders.records.items import CallRecord, RecordBatch
-from cfs_spiders.store import sqlite as store_mod
 from cfs_spiders.store.sqlite import Store
 from cfs_spiders.store.writer import StoreWriter
 from tests.conftest import ROOT, run_cfs
@@ -42,19 +41,6 @@ WHEN = datetime(2026, 1, 17, 17, 14, 9, tzinfo=UTC)
 
 def dumps(value):  # what the store wrote before the fast path
     return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def old_values_hash(record):
-    import hashlib
-
-    payload = {
-        k: v
-        for k, v in record.items()
-        if k not in {"fetched_at", "run_id", "source_url", "raw"}
-    }
-    payload["raw"] = record.get("raw")
-    text = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
 def sf_records(n: int = 50) -> list[dict]:
@@ -77,49 +63,48 @@ def sf_records(n: int = 50) -> list[dict]:
     ]
 
 
+# Each odd raw value, whether orjson writes the record's text (``exact``: it
+# reads back as the record), and the raw record's JSON text as stored.
 ODD_RAWS = [
-    {"raw": {"raw": 1}, "x": ', "raw": ', "y": ',"raw":'},
-    {"a": float("nan")},
-    {"a": float("inf"), "b": [1.5, -0.0, 1e-05, 1e16]},
-    {"when": datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)},
-    {"big": 2**70},
-    {"surrogate": "\ud800"},
-    {1: "int key"},
-    {"ctl": '\x00\x1f\x7f\u2028"\\', "nested": [{"k": [None, True, 0.1]}]},
-    ["list", "raw"],
-    None,
-    "text",
+    ({"raw": {"raw": 1}, "x": ', "raw": ', "y": ',"raw":'}, True, None),
+    ({"a": float("nan")}, False, '{"a": NaN}'),
+    ({"a": float("inf"), "b": [1.5, -0.0, 1e-05, 1e16]}, False, None),
+    ({"when": datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)}, False, None),
+    ({"big": 2**70}, False, '{"big": 1180591620717411303424}'),
+    ({"surrogate": "\ud800"}, False, '{"surrogate": "\ud800"}'),
+    ({1: "int key"}, False, '{"1": "int key"}'),
+    (
+        {"ctl": '\x00\x1f\x7f\u2028"\\', "nested": [{"k": [None, True, 0.1]}]},
+        True,
+        None,
+    ),
+    (["list", "raw"], True, '["list","raw"]'),
+    (None, True, "null"),
+    ("text", True, '"text"'),
 ]
 
 
-@pytest.mark.parametrize("raw", ODD_RAWS, ids=range(len(ODD_RAWS)))
-def test_json_texts_hold_what_json_dumps_held(raw):
+@pytest.mark.parametrize("raw,exact,stored", ODD_RAWS, ids=range(len(ODD_RAWS)))
+def test_json_texts_hold_what_json_dumps_held(raw, exact, stored):
     rec = {**sf_records(1)[0], "raw": raw}
-    text, exact = json_text_exact(rec)
-    try:
-        before = dumps(rec)
-    except ValueError:
-        return
-    # the same JSON value (the text may be compact)
-    assert json.loads(text) == json.loads(before) or raw != raw  # NaN != NaN
-    if "NaN" in before or "Infinity" in before or "\\ud800" in ascii(rec):
-        assert text == before and not exact  # json wrote it, as before
-    assert raw_json(rec, text) == (
-        raw_json(rec) if not exact else text[text.index(',"raw":') + 7 : -1]
-    )
-    assert json.loads(raw_json(rec, text)) == json.loads(dumps(raw)) or raw != raw
-    if exact:
+    text, got_exact = json_text_exact(rec)
+    assert got_exact is exact
+    before = dumps(rec)
+    if exact:  # orjson wrote it: compact, the same values, reads back as the record
         import orjson
 
-        assert orjson.loads(text) == rec  # the writer process reads it back
-    assert outcome(values_hash, rec) == outcome(old_values_hash, rec)
-
-
-def outcome(fn, *args):
-    try:
-        return fn(*args)
-    except Exception as exc:  # noqa: BLE001 - the same failure counts as equal
-        return type(exc)
+        assert orjson.loads(text) == rec
+        assert json.loads(text) == json.loads(before)
+        assert raw_json(rec, text) == text[text.index(',"raw":') + 7 : -1]
+    else:  # json wrote it, exactly as before (NaN, a date, a huge integer...)
+        assert text == before
+    raw_text = raw_json(rec, text)
+    if stored is not None:
+        assert raw_text == stored
+    if isinstance(raw, dict) and "when" in raw:
+        assert json.loads(raw_text) == {"when": "2025-01-02 03:04:05+00:00"}
+    elif stored is None and raw == raw:
+        assert json.loads(raw_text) == raw
 
 
 def test_raw_json_is_cut_only_when_unambiguous():
@@ -130,11 +115,6 @@ def test_raw_json_is_cut_only_when_unambiguous():
     rec2 = dict(rec)
     rec2["zzz"] = 1  # raw no longer last
     assert json.loads(raw_json(rec2, record_json(rec2))) == rec["raw"]
-
-
-def test_values_hash_unchanged_on_real_records():
-    for rec in sf_records(30):
-        assert values_hash(rec) == old_values_hash(rec)
 
 
 def test_iso_utc_matches_strftime():
@@ -266,8 +246,8 @@ def _store_rows(db: Path) -> list[tuple]:
     try:
         calls = conn.execute("SELECT * FROM calls ORDER BY feed_id, record_key")
         obs = conn.execute(
-            "SELECT feed_id, record_key, fetched_at, run_id, "
-            "values_hash, record_json FROM observations ORDER BY 1, 2, 3"
+            "SELECT feed_id, record_key, fetched_at, last_seen, run_id, "
+            "values_hash, raw_json FROM observations ORDER BY 1, 2, 3"
         )
         return [*calls.fetchall(), *obs.fetchall()]
     finally:
@@ -376,23 +356,33 @@ def test_crawl_with_and_without_writer_process_is_identical(tmp_path: Path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_store_keeps_using_the_record_text_it_is_given(tmp_path: Path):
+def test_store_keeps_the_raw_text_it_is_given(tmp_path: Path):
+    """The raw record is stored as the text cut from the record's JSON text the
+    pipeline made (not encoded again), and hashed from its canonical bytes."""
     cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
     st = Store(tmp_path / "cfs.sqlite")
     st.register_feeds([cfg])
     recs = sf_records(3)
     for i, rec in enumerate(recs):
         rec["call_id"] = rec["record_key"] = f"K{i}"
-    st.write_records(recs)  # encodes itself when not given the texts
-    rows = st.query("SELECT raw_json FROM calls ORDER BY record_key")
-    assert [json.loads(r["raw_json"]) for r in rows] == [r["raw"] for r in recs]
-    obs = st.query(
-        "SELECT record_json, values_hash FROM observations ORDER BY record_key"
+    texts = [record_json(r) for r in recs]
+    # the first record's text spells its raw record with spaces: the same JSON
+    # value, another text; the store must keep this text
+    spaced = (
+        texts[0][: texts[0].index(',"raw":')]
+        + ', "raw": '
+        + json.dumps(recs[0]["raw"], ensure_ascii=False)
+        + "}"
     )
-    assert [json.loads(o["record_json"]) for o in obs] == recs
-    assert [o["values_hash"] for o in obs] == [old_values_hash(r) for r in recs]
+    st.write_records(recs, [spaced, *texts[1:]])
+    rows = st.query(
+        "SELECT raw_json, values_hash FROM observations ORDER BY record_key"
+    )
+    assert rows[0]["raw_json"] == json.dumps(recs[0]["raw"], ensure_ascii=False)
+    assert rows[0]["raw_json"] != raw_json(recs[0], texts[0])
+    assert [json.loads(r["raw_json"]) for r in rows] == [r["raw"] for r in recs]
+    assert [r["values_hash"] for r in rows] == [change_hash(r["raw"]) for r in recs]
     st.close()
-    assert store_mod.record_json is record_json
 
 
 def test_pipeline_writes_in_process_when_the_writer_cannot_start(

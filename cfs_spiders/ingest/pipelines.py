@@ -26,6 +26,7 @@ from ..records.gcpause import paused_gc
 from ..records.items import RecordBatch, record_validator
 from ..store.connect import open_store
 from ..store.runs import RunFacts, finish_run
+from ..store.write import LISTING_BOARDS
 from ..store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,9 @@ class StorePipeline:
         self.writer: StoreWriter | None = None
         self.writer_failed = False
         self.seen = 0
+        # a live listing's record keys (its complete listing of ids, if the run
+        # reads the whole of it); ``None`` for other feeds
+        self.listing_keys: set[str] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -146,6 +150,8 @@ class StorePipeline:
         spider = spider or self.crawler.spider
         self.store = open_store(self.settings.get("CFS_DATABASE_URL"))
         self.store.register_feeds([spider.config])
+        if spider.config.board in LISTING_BOARDS:
+            self.listing_keys = set()
         if getattr(spider, "incremental", False) and not spider.state:
             # Before the first request is made (Scrapy opens the pipelines before it
             # starts the spider's start()): validators and high-water mark of the
@@ -169,6 +175,8 @@ class StorePipeline:
             add = self.fill.add
             for record in records:
                 add(record)
+            if self.listing_keys is not None:
+                self.listing_keys.update(r["record_key"] for r in records)
             self.seen += len(records)
             self.buffer.extend(records)
             self.encoded.extend(encoded)
@@ -303,6 +311,7 @@ class StorePipeline:
             downloader=self.downloader_stats(),
             state=spider.state,
             lock_owner=getattr(spider, "lock_owner", None),
+            listing_keys=self.listing_keys,
         )
         return finish_run(self.store, facts)
 

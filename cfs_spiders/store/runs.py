@@ -39,6 +39,9 @@ class RunFacts:
     lock_owner: str | None = None
     # replay: what each manifest exclusion matched (ingest/exclusions.py)
     exclusions: list[dict[str, Any]] = field(default_factory=list)
+    # the record keys this run read off a live listing (its complete listing of
+    # ids, when the run read the whole listing): what stayed on it
+    listing_keys: set[str] | None = None
 
 
 def fill_drops(
@@ -108,7 +111,9 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         and run.records > 0
         and run.full_listing
     ):
-        closed = store.mark_disappeared(cfg.feed_id, fetched, cfg.board)
+        closed = store.mark_disappeared(
+            cfg.feed_id, fetched, cfg.board, keys=facts.listing_keys
+        )
         if closed:
             churn = key_churn(*store.left_and_arrived(cfg.feed_id, fetched))
     elif ok and fetched and run.not_modified and run.full_listing:
