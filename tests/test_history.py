@@ -352,3 +352,43 @@ def test_100_unchanged_polls_of_dallas_grow_the_store_little(tmp_path: Path) -> 
     )
     print(f"100 unchanged polls of 45 calls: +{grown} bytes ({grown / 100:.0f}/poll)")
     assert grown < 200_000
+
+
+def test_a_listing_reads_only_open_calls(tmp_path: Path) -> None:
+    """The statements a listing runs read the partial indexes of open and gone
+    calls (never a scan of the feed's history): SQLite's plan says so."""
+    store = open_store(tmp_path / "cfs.sqlite")
+    store.register_feeds([get_config(CLEARWATER)])
+    runs = synthetic_runs(3)
+    write_runs(store, CLEARWATER, "active_calls", runs)
+    plans = []
+    original = store.conn.cursor
+
+    class Explaining:
+        def __init__(self) -> None:
+            self.cur = original()
+
+        def execute(self, sql: str, params: Any = ()) -> Any:
+            if sql.startswith(
+                ("UPDATE calls SET disappeared_at", "SELECT record_key, first_seen")
+            ):
+                plan = original().execute("EXPLAIN QUERY PLAN " + sql, params)
+                plans.append((sql, " ".join(str(r[-1]) for r in plan.fetchall())))
+            return self.cur.execute(sql, params)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.cur, name)
+
+    store.conn = type(
+        "Conn", (), {"cursor": lambda self: Explaining(), "close": lambda s: None}
+    )()
+    store.mark_disappeared(CLEARWATER, _iso(5 * 30), "active_calls", keys={"K1"})
+    assert len(plans) == 3, plans
+    for sql, plan in plans:
+        assert "SCAN" not in plan, (sql, plan)
+        if "disappeared_at IS NULL" in sql:
+            assert "calls_open" in plan, plan
+        elif sql.startswith("UPDATE"):
+            assert "calls_gone" in plan, plan
+        else:
+            assert "presence_last_seen" in plan, plan

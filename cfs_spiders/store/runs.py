@@ -42,6 +42,8 @@ class RunFacts:
     # the record keys this run read off a live listing (its complete listing of
     # ids, when the run read the whole listing): what stayed on it
     listing_keys: set[str] | None = None
+    # which path wrote the run's batches (``ingest/pipelines.py``)
+    store_writer: dict[str, Any] = field(default_factory=dict)
 
 
 def fill_drops(
@@ -158,6 +160,7 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         },
         "absent_fields": facts.absent_fields,
         "downloader": facts.downloader,
+        "store_writer": facts.store_writer,
         "errors": run.errors[:50],
         "degraded_reasons": reasons,
     }
