@@ -103,7 +103,9 @@ def measure(history: int, polls: int) -> dict:
         "write_ms": round(1000 * statistics.median(writes), 2),
         "listing_ms": round(1000 * statistics.median(listings), 2),
         "poll_ms": round(
-            1000 * statistics.median(w + x for w, x in zip(writes, listings)), 2
+            1000
+            * statistics.median(w + x for w, x in zip(writes, listings, strict=True)),
+            2,
         ),
     }
 
