@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config.schema import record_fields
 from ..records.encoding import change_hash, json_text
-from .base import SCHEMA_VERSION
+from .base import RECORD_COLUMNS, SCHEMA_VERSION, _sql_type
 from .connect import open_store
 from .write import LISTING_BOARDS
 
@@ -96,6 +97,16 @@ def _from_v1(store: Any, cur: Any, report: MigrationReport) -> None:
     cur.execute("DROP INDEX IF EXISTS observations_run")
     cur.execute("DROP INDEX IF EXISTS calls_last_seen")
     cur.execute("ALTER TABLE calls ADD COLUMN values_hash TEXT")
+    # record elements added since the store was written: empty columns (their
+    # values come with each call's next sighting)
+    cur.execute(sql("SELECT * FROM calls LIMIT 0"))
+    have = {d[0] for d in cur.description}
+    fields = record_fields()
+    for name in RECORD_COLUMNS:
+        if name not in have:
+            cur.execute(
+                f"ALTER TABLE calls ADD COLUMN {name} {_sql_type(fields[name])}"
+            )
     for stmt in store._ddl():
         cur.execute(stmt)
     cur.execute(sql("SELECT feed_id, board FROM feeds"))
