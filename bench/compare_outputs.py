@@ -98,16 +98,17 @@ def main(argv: list[str]) -> int:
     runs = run_map(a_db, b_db)
     problems: list[str] = []
     problems += compare_table("feeds", "feed_id", a_db, b_db, runs)
-    problems += compare_table(
-        "calls", "feed_id, record_key", a_db, b_db, runs, json_cols=("raw_json",)
-    )
+    problems += compare_table("calls", "feed_id, record_key", a_db, b_db, runs)
     problems += compare_table(
         "observations",
         "feed_id, record_key, fetched_at",
         a_db,
         b_db,
         runs,
-        json_cols=("record_json",),
+        json_cols=("raw_json",),
+    )
+    problems += compare_table(
+        "presence", "feed_id, record_key, first_seen", a_db, b_db, runs
     )
     problems += compare_table(
         "runs",

@@ -129,15 +129,22 @@ def test_crawl_replay_goes_through_the_columnar_path(tmp_path: Path) -> None:
         else:
             assert not any(r["counts"].get("record_pages:columnar") for r in reports)
         con = sqlite3.connect(out / "cfs.sqlite")
-        rows = con.execute(
-            "SELECT feed_id, record_key, fetched_at, record_json FROM observations"
+        cur = con.execute("SELECT * FROM calls")
+        names = [d[0] for d in cur.description]
+        rows = [
+            {n: v for n, v in zip(names, r, strict=True) if "run_id" not in n}
+            for r in cur.fetchall()
+        ]
+        versions = con.execute(
+            "SELECT feed_id, record_key, fetched_at, values_hash, raw_json "
+            "FROM observations"
         ).fetchall()
         con.close()
-        stored[path] = sorted(
-            (f, k, t, {x: y for x, y in json.loads(j).items() if x != "run_id"})
-            for f, k, t, j in rows
+        stored[path] = (
+            sorted(rows, key=lambda r: (r["feed_id"], r["record_key"])),
+            sorted(versions),
         )
-    assert len(stored["columnar"]) > 100
+    assert len(stored["columnar"][0]) > 100
     assert stored["columnar"] == stored["reference"]
 
 

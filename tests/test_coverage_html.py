@@ -191,7 +191,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def calls(store: dict[str, Any], feed: str) -> dict[str, sqlite3.Row]:
-    rows = store["query"]("SELECT * FROM calls WHERE feed_id = ?", (feed,))
+    rows = store["query"](
+        "SELECT * FROM calls JOIN call_raw USING (feed_id, record_key) "
+        "WHERE feed_id = ?",
+        (feed,),
+    )
     return {r["call_id"] or r["record_key"]: r for r in rows}
 
 

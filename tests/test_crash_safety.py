@@ -160,7 +160,7 @@ def _env() -> dict[str, str]:
 
 # A batch write killed between its first and its last statement: the script writes
 # batch 1, then pauses inside batch 2's transaction (after the calls were upserted,
-# before the observations and the commit) until it is killed.
+# before their versions (observations) and the commit) until it is killed.
 WRITER = textwrap.dedent("""
     import sys, time
     from datetime import UTC, datetime
@@ -183,14 +183,14 @@ WRITER = textwrap.dedent("""
     store = open_store(db)
     store.register_feeds([cfg])
     store.write_records(batch(0, 100, "run-1"))
-    original = store._observation_sql
+    original = store._version_insert_sql
 
     def pause():
         Path(marker).write_text("inside the transaction")
         time.sleep(60)
         return original()
 
-    store._observation_sql = pause
+    store._version_insert_sql = pause
     store.write_records(batch(100, 100, "run-2"))
 """)
 

@@ -68,6 +68,9 @@ def test_every_described_column_exists(store: dict) -> None:
             "feed_state",
             "listings",
             "imports",
+            "presence",
+            "call_raw",
+            "store_meta",
         }
         | set(COMPARISON_TABLES)
     )
@@ -104,8 +107,8 @@ def test_foreign_keys_and_indexes_are_declared(store: dict) -> None:
     assert {
         ("feed_id", "calls", "feed_id"),
         ("record_key", "calls", "record_key"),
-        ("feed_id", "feeds", "feed_id"),
     } <= obs
+    assert obs == fks("presence")
     indexed = set()
     for (name,) in _pragma(
         store["db"],

@@ -432,8 +432,12 @@ def test_timeouts_retried_then_failed(faults):
 def test_partial_listing_keeps_earlier_pages_and_closes_nothing(faults):
     report = last_report(faults, "zz_fault_socrata_partial")
     assert report["records"] == 2  # page 1 was read and stored, page 2 failed
+    # the two calls of page 1 were seen by this run (stored unchanged: no new
+    # version, their last sighting is this run's)
     seen = faults["q"](
-        "SELECT COUNT(*) AS n FROM observations WHERE run_id = ?", report["run_id"]
+        "SELECT COUNT(*) AS n FROM calls WHERE last_run_id = ? AND last_seen = ?",
+        report["run_id"],
+        report["fetched_at"],
     )
     assert seen[0]["n"] == 2
 

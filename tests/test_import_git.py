@@ -101,10 +101,24 @@ def state(db: Path) -> dict:
         observations = sorted(
             tuple(r)
             for r in conn.execute(
-                "SELECT feed_id, record_key, fetched_at, values_hash FROM observations"
+                "SELECT feed_id, record_key, fetched_at, last_seen, values_hash, "
+                "raw_json FROM observations"
             )
         )
-        return {"calls": calls, "observations": observations}
+        presence = sorted(tuple(r) for r in conn.execute("SELECT * FROM presence"))
+        sightings = dict(
+            conn.execute(
+                "SELECT p.feed_id, COUNT(*) FROM presence p JOIN listings l ON "
+                "l.feed_id = p.feed_id AND l.fetched_at BETWEEN p.first_seen AND "
+                "p.last_seen GROUP BY p.feed_id"
+            ).fetchall()
+        )
+        return {
+            "calls": calls,
+            "observations": observations,
+            "presence": presence,
+            "sightings": sightings,
+        }
     finally:
         conn.close()
 
@@ -233,7 +247,9 @@ def test_clearwater_import_equals_replay_and_repeats_nothing(clearwater: dict) -
     assert got == expected
     assert len(got) == 161
     assert sum(1 for v in got.values() if v[2]) == 154  # closed by leaving the board
-    assert len(imported["observations"]) == 319
+    # a version per first sighting and per change; every sighting as presence
+    assert len(imported["observations"]) == 161 + 6
+    assert imported["sightings"] == {CLEARWATER: 319}
 
     # One run per commit, each tied to its commit in `imports`.
     rows = query(
@@ -516,6 +532,8 @@ def test_houston_format_switch_two_feeds_two_ranges(tmp_path: Path) -> None:
     imported = state(db)
     imported["calls"] = {k: v for k, v in imported["calls"].items() if k[0] == HOUSTON}
     imported["observations"] = [o for o in imported["observations"] if o[0] == HOUSTON]
+    imported["presence"] = [p for p in imported["presence"] if p[0] == HOUSTON]
+    imported["sightings"] = {HOUSTON: imported["sightings"][HOUSTON]}
     assert imported == state(replay_db)
     # No incident is on both boards, three years apart: every 2023 incident left
     # the board at the 2026 commit, every 2026 incident is still on it.

@@ -152,39 +152,85 @@ def test_clearwater_every_call_first_last_and_closed(replayed: Path) -> None:
     assert closed == len(left)  # each call counted closed once, by the run it left
 
 
+def capture_versions(
+    snaps: list[tuple[str, list[dict[str, Any]]]], key_field: str
+) -> dict[str, list[tuple[str, str, dict]]]:
+    """Per call, read from the capture: each run of equal published values as
+    (first fetch, last fetch, the call object)."""
+    out: dict[str, list[tuple[str, str, dict]]] = {}
+    for t, cs in snaps:
+        for c in cs:
+            runs = out.setdefault(c[key_field], [])
+            if runs and runs[-1][2] == c:
+                runs[-1] = (runs[-1][0], t, c)
+            else:
+                runs.append((t, t, c))
+    return out
+
+
+SIGHTINGS_SQL = (
+    "SELECT p.record_key, COUNT(*) AS n FROM presence p JOIN listings l ON "
+    "l.feed_id = p.feed_id AND l.fetched_at BETWEEN p.first_seen AND "
+    "p.last_seen WHERE p.feed_id = ? GROUP BY p.record_key"
+)
+VERSIONS_SQL = (
+    "SELECT record_key, COUNT(*) AS n FROM observations WHERE feed_id = ? "
+    "GROUP BY record_key"
+)
+
+
+def sightings_from_presence(con: sqlite3.Connection, feed_id: str) -> dict[str, int]:
+    """How many complete listings each call was on, from its presence spans."""
+    return dict(con.execute(SIGHTINGS_SQL, (feed_id,)).fetchall())
+
+
+def per_call(store: Any, sql: str, feed_id: str) -> dict[str, int]:
+    """``SIGHTINGS_SQL`` or ``VERSIONS_SQL`` through a store (either engine)."""
+    return {r["record_key"]: int(r["n"]) for r in store.query(sql, (feed_id,))}
+
+
+def clearwater_changes(snaps: list[tuple[str, list[dict[str, Any]]]]) -> dict[str, int]:
+    """Versions per call the capture implies (first sighting + each change)."""
+    return {
+        k: len(v) for k, v in capture_versions(snaps, "Master_Incident_Number").items()
+    }
+
+
 def test_clearwater_every_change_is_an_observation(replayed: Path) -> None:
-    """One observation per sighting; the values change exactly where the capture's
-    call objects change."""
+    """One observation per version: the first sighting and each change of the
+    published call object, with that object as its raw record and the first and
+    last fetch that showed it; every sighting is kept as presence on listings."""
     snaps = clearwater_snapshots()
-    changes: dict[str, int] = {}
+    expected = capture_versions(snaps, "Master_Incident_Number")
     sightings: dict[str, int] = {}
-    previous: dict[str, dict] = {}
     for _, cs in snaps:
         for c in cs:
             key = c["Master_Incident_Number"]
             sightings[key] = sightings.get(key, 0) + 1
-            if key not in previous or previous[key] != c:
-                changes[key] = changes.get(key, 0) + 1
-            previous[key] = c
     con = sqlite3.connect(replayed)
     rows = con.execute(
-        "SELECT record_key, values_hash FROM observations WHERE feed_id = ? "
-        "ORDER BY record_key, fetched_at",
+        "SELECT record_key, fetched_at, last_seen, raw_json, values_hash FROM "
+        "observations WHERE feed_id = ? ORDER BY record_key, fetched_at",
         (CLEARWATER,),
     ).fetchall()
+    current = dict(
+        con.execute(
+            "SELECT record_key, values_hash FROM calls WHERE feed_id = ?",
+            (CLEARWATER,),
+        ).fetchall()
+    )
+    presence = sightings_from_presence(con, CLEARWATER)
     con.close()
-    seen: dict[str, int] = {}
-    versions: dict[str, int] = {}
-    last_hash: dict[str, str] = {}
-    for key, digest in rows:
-        seen[key] = seen.get(key, 0) + 1
-        if last_hash.get(key) != digest:
-            versions[key] = versions.get(key, 0) + 1
-        last_hash[key] = digest
-    assert seen == sightings
-    assert sum(sightings.values()) == 319
-    assert versions == changes
-    assert sum(v - 1 for v in changes.values()) == 6  # six calls changed a value
+    got: dict[str, list[tuple[str, str, dict]]] = {}
+    for key, first, last, raw, _ in rows:
+        got.setdefault(key, []).append((first, last, json.loads(raw)))
+    assert got == expected
+    assert len(rows) == 161 + 6  # six calls changed a value once
+    assert sum(len(v) - 1 for v in expected.values()) == 6
+    assert presence == sightings and sum(sightings.values()) == 319
+    # the call's current hash is its latest version's
+    latest = {key: digest for key, *_, digest in rows}
+    assert current == latest
 
 
 def test_portland_recent_window_disappears_but_never_closes(replayed: Path) -> None:

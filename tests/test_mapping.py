@@ -43,6 +43,14 @@ def test_steps():
     assert run([{"map": {"F": "Fire"}, "default": None}], "Q") is None
     assert run([{"null_if": ["null", "N/A"]}], "null") is None
     assert run([{"scale": 0.001}], "1500") == 1.5
+    # the decimal the source implies, not binary float arithmetic's neighbour
+    assert 29561602 * 1e-6 == 29.561601999999997
+    assert repr(run([{"scale": 1e-6}], 29561602)) == "29.561602"
+    assert repr(run([{"scale": 1e-6}], "-95123456")) == "-95.123456"
+    assert repr(run([{"scale": 0.000001}], "29561602.0")) == "29.561602"
+    assert repr(run([{"scale": 1e-7}], 295616021)) == "29.5616021"
+    assert run([{"scale": 1e-6}], "north") is None
+    assert run([{"scale": 1e-6}], True) is None
     assert run([{"replace": ["\\", "/"]}], "A \\ B") == "A / B"
     assert run([{"count": " "}], "A26 L10 M10") == 3
     assert run(["upper", "strip"], " ab ") == "AB"

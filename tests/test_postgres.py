@@ -20,9 +20,13 @@ import pytest
 from test_lifecycle import (
     CLEARWATER,
     PORTLAND,
+    SIGHTINGS_SQL,
+    VERSIONS_SQL,
     _record,
+    clearwater_changes,
     clearwater_snapshots,
     expected_lifecycle,
+    per_call,
     portland_snapshots,
 )
 
@@ -112,6 +116,7 @@ def test_same_semantics_as_sqlite(pg_url: str, tmp_path: Path) -> None:
         for name, key in (
             ("calls", "record_key"),
             ("observations", "record_key, fetched_at"),
+            ("presence", "record_key, first_seen"),
             ("listings", "fetched_at"),
             ("feeds", "1"),
             ("runs", "1"),
@@ -222,14 +227,16 @@ def test_concurrent_writers_lose_and_duplicate_nothing(
                 ), key
                 closed = feed == CLEARWATER and exp["disappeared_at"] is not None
                 assert (row["status"] == "closed") == closed, key
-            obs = store.query(
-                "SELECT record_key, COUNT(*) AS n FROM observations WHERE feed_id = ? "
-                "GROUP BY record_key",
-                (feed,),
-            )
-            assert {r["record_key"]: r["n"] for r in obs} == {
+            # every sighting kept (as presence on listings), no version lost or
+            # doubled
+            assert per_call(store, SIGHTINGS_SQL, feed) == {
                 k: e["sightings"] for k, e in expected.items()
             }
+            versions = per_call(store, VERSIONS_SQL, feed)
+            if feed == CLEARWATER:
+                assert versions == clearwater_changes(clearwater_snapshots())
+            else:
+                assert set(versions) == set(expected)
         counts = {
             r["feed_id"]: (r["calls"], r["closed"], r["gone"])
             for r in store.query(
@@ -240,9 +247,9 @@ def test_concurrent_writers_lose_and_duplicate_nothing(
         }
         assert counts[CLEARWATER] == (161, 154, 154)
         assert counts[PORTLAND][:2] == (161, 0) and counts[PORTLAND][2] == 61
-        assert (
-            store.query("SELECT COUNT(*) AS n FROM observations")[0]["n"] == 319 + 200
-        )
+        assert store.query("SELECT COUNT(*) AS n FROM observations")[0][
+            "n"
+        ] == 167 + sum(versions.values())
         runs = store.query(
             "SELECT COUNT(*) AS n, COUNT(DISTINCT run_id) AS d, "
             "SUM(CASE WHEN status = 'ok' THEN 1 ELSE 0 END) AS ok "

@@ -251,9 +251,21 @@ def test_every_real_spec_maps_any_record(spec: Any, data: Any):
 )
 def test_element_key_is_stable_and_safe(record: dict[str, Any], names: list[str]):
     spec = KeySpec(list(dict.fromkeys(names)))
-    key, _complete = spec.key(record)
-    assert (key, _complete) == spec.key(dict(record))
+    key, complete = spec.key(record)
     assert re.fullmatch(r"k:[0-9a-f]{20}", key)
+    # the same values in another order, and a field the key does not name: the
+    # same key
+    reordered = dict(reversed(list(record.items())))
+    assert spec.key({**reordered, "call_type_raw": "ANY"}) == (key, complete)
+    values = spec.values(record)
+    assert complete == all(v is not None and v != "" for v in values)
+    # a named element's value changed: another key
+    field = {"received_at": "received_at_utc", "agency": "agency_raw"}.get(
+        spec.names[0], "x"
+    )
+    if field != "x":
+        changed = {**record, field: ["changed", record.get(field)]}
+        assert spec.key(changed)[0] != key
 
 
 def test_every_config_mapping_compiles():

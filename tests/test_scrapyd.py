@@ -31,8 +31,12 @@ import pytest
 from test_lifecycle import (
     CLEARWATER,
     PORTLAND,
+    SIGHTINGS_SQL,
+    VERSIONS_SQL,
+    clearwater_changes,
     clearwater_snapshots,
     expected_lifecycle,
+    per_call,
     portland_snapshots,
 )
 from test_postgres import env, pg_url  # noqa: F401  (the fixture)
@@ -264,10 +268,15 @@ def test_deploy_schedule_replay_into_postgres(
                 ), key
                 closed = feed == CLEARWATER and exp["disappeared_at"] is not None
                 assert (row["status"] == "closed") == closed, key
-            n_obs = store.query(
-                "SELECT COUNT(*) AS n FROM observations WHERE feed_id = ?", (feed,)
-            )[0]["n"]
-            assert n_obs == sum(e["sightings"] for e in expected.values())
+            # every sighting kept as presence on listings; a version per change
+            assert per_call(store, SIGHTINGS_SQL, feed) == {
+                k: e["sightings"] for k, e in expected.items()
+            }
+            versions = per_call(store, VERSIONS_SQL, feed)
+            if feed == CLEARWATER:
+                assert versions == clearwater_changes(snaps)
+            else:
+                assert set(versions) == set(expected)
         assert store.feed_state(PORTLAND)["lock_owner"] is None  # released by the job
     finally:
         store.close()

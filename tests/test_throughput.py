@@ -8,10 +8,12 @@ points. Each shortcut is checked here against the plain computation it replaces.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import random
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
@@ -24,16 +26,15 @@ from cfs_spiders.ingest.exporters import RecordJsonLinesExporter
 from cfs_spiders.normalize.time import iso_utc
 from cfs_spiders.records.builder import RecordBuilder
 from cfs_spiders.records.encoding import (
+    change_hash,
     json_text_exact,
     raw_json,
     record_json,
-    values_hash,
 )
 from cfs_spiders.records.gcpause import paused_gc
 from cfs_spiders.records.items import CallRecord, RecordBatch
-from cfs_spiders.store import sqlite as store_mod
+from cfs_spiders.store import thread as store_thread
 from cfs_spiders.store.sqlite import Store
-from cfs_spiders.store.writer import StoreWriter
 from tests.conftest import ROOT, run_cfs
 
 CONFIGS = ROOT / "city_configs"
@@ -42,19 +43,6 @@ WHEN = datetime(2026, 1, 17, 17, 14, 9, tzinfo=UTC)
 
 def dumps(value):  # what the store wrote before the fast path
     return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def old_values_hash(record):
-    import hashlib
-
-    payload = {
-        k: v
-        for k, v in record.items()
-        if k not in {"fetched_at", "run_id", "source_url", "raw"}
-    }
-    payload["raw"] = record.get("raw")
-    text = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
 def sf_records(n: int = 50) -> list[dict]:
@@ -77,49 +65,48 @@ def sf_records(n: int = 50) -> list[dict]:
     ]
 
 
+# Each odd raw value, whether orjson writes the record's text (``exact``: it
+# reads back as the record), and the raw record's JSON text as stored.
 ODD_RAWS = [
-    {"raw": {"raw": 1}, "x": ', "raw": ', "y": ',"raw":'},
-    {"a": float("nan")},
-    {"a": float("inf"), "b": [1.5, -0.0, 1e-05, 1e16]},
-    {"when": datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)},
-    {"big": 2**70},
-    {"surrogate": "\ud800"},
-    {1: "int key"},
-    {"ctl": '\x00\x1f\x7f\u2028"\\', "nested": [{"k": [None, True, 0.1]}]},
-    ["list", "raw"],
-    None,
-    "text",
+    ({"raw": {"raw": 1}, "x": ', "raw": ', "y": ',"raw":'}, True, None),
+    ({"a": float("nan")}, False, '{"a": NaN}'),
+    ({"a": float("inf"), "b": [1.5, -0.0, 1e-05, 1e16]}, False, None),
+    ({"when": datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)}, False, None),
+    ({"big": 2**70}, False, '{"big": 1180591620717411303424}'),
+    ({"surrogate": "\ud800"}, False, '{"surrogate": "\ud800"}'),
+    ({1: "int key"}, False, '{"1": "int key"}'),
+    (
+        {"ctl": '\x00\x1f\x7f\u2028"\\', "nested": [{"k": [None, True, 0.1]}]},
+        True,
+        None,
+    ),
+    (["list", "raw"], True, '["list","raw"]'),
+    (None, True, "null"),
+    ("text", True, '"text"'),
 ]
 
 
-@pytest.mark.parametrize("raw", ODD_RAWS, ids=range(len(ODD_RAWS)))
-def test_json_texts_hold_what_json_dumps_held(raw):
+@pytest.mark.parametrize("raw,exact,stored", ODD_RAWS, ids=range(len(ODD_RAWS)))
+def test_json_texts_hold_what_json_dumps_held(raw, exact, stored):
     rec = {**sf_records(1)[0], "raw": raw}
-    text, exact = json_text_exact(rec)
-    try:
-        before = dumps(rec)
-    except ValueError:
-        return
-    # the same JSON value (the text may be compact)
-    assert json.loads(text) == json.loads(before) or raw != raw  # NaN != NaN
-    if "NaN" in before or "Infinity" in before or "\\ud800" in ascii(rec):
-        assert text == before and not exact  # json wrote it, as before
-    assert raw_json(rec, text) == (
-        raw_json(rec) if not exact else text[text.index(',"raw":') + 7 : -1]
-    )
-    assert json.loads(raw_json(rec, text)) == json.loads(dumps(raw)) or raw != raw
-    if exact:
+    text, got_exact = json_text_exact(rec)
+    assert got_exact is exact
+    before = dumps(rec)
+    if exact:  # orjson wrote it: compact, the same values, reads back as the record
         import orjson
 
-        assert orjson.loads(text) == rec  # the writer process reads it back
-    assert outcome(values_hash, rec) == outcome(old_values_hash, rec)
-
-
-def outcome(fn, *args):
-    try:
-        return fn(*args)
-    except Exception as exc:  # noqa: BLE001 - the same failure counts as equal
-        return type(exc)
+        assert orjson.loads(text) == rec
+        assert json.loads(text) == json.loads(before)
+        assert raw_json(rec, text) == text[text.index(',"raw":') + 7 : -1]
+    else:  # json wrote it, exactly as before (NaN, a date, a huge integer...)
+        assert text == before
+    raw_text = raw_json(rec, text)
+    if stored is not None:  # the exact text written
+        assert raw_text == stored
+    elif isinstance(raw, dict) and "when" in raw:  # a date: json's str()
+        assert json.loads(raw_text) == {"when": "2025-01-02 03:04:05+00:00"}
+    else:  # plain JSON values: they read back as published
+        assert json.loads(raw_text) == raw
 
 
 def test_raw_json_is_cut_only_when_unambiguous():
@@ -130,11 +117,6 @@ def test_raw_json_is_cut_only_when_unambiguous():
     rec2 = dict(rec)
     rec2["zzz"] = 1  # raw no longer last
     assert json.loads(raw_json(rec2, record_json(rec2))) == rec["raw"]
-
-
-def test_values_hash_unchanged_on_real_records():
-    for rec in sf_records(30):
-        assert values_hash(rec) == old_values_hash(rec)
 
 
 def test_iso_utc_matches_strftime():
@@ -266,83 +248,88 @@ def _store_rows(db: Path) -> list[tuple]:
     try:
         calls = conn.execute("SELECT * FROM calls ORDER BY feed_id, record_key")
         obs = conn.execute(
-            "SELECT feed_id, record_key, fetched_at, run_id, "
-            "values_hash, record_json FROM observations ORDER BY 1, 2, 3"
+            "SELECT feed_id, record_key, fetched_at, last_seen, run_id, "
+            "values_hash, raw_json FROM observations ORDER BY 1, 2, 3"
         )
         return [*calls.fetchall(), *obs.fetchall()]
     finally:
         conn.close()
 
 
-def test_writer_process_stores_what_the_pipeline_would(tmp_path: Path):
+def test_writer_thread_stores_what_a_direct_write_would(tmp_path: Path):
+    """Jobs run on the writer thread, in the order sent, on its own connection."""
     cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
     records = sf_records(60)
     for i, rec in enumerate(records):
         rec["call_id"] = rec["record_key"] = f"K{i:03d}"
-    records[7]["raw"] = {"when": WHEN}  # goes pickled, not as text
-    texts = [json_text_exact(r) for r in records]
     direct = Store(tmp_path / "direct.sqlite")
     direct.register_feeds([cfg])
-    viaproc = Store(tmp_path / "writer.sqlite")
-    viaproc.register_feeds([cfg])
-    counts = []
-    for i in range(0, 60, 20):
-        counts.append(
-            direct.write_records(records[i : i + 20], [t for t, _ in texts[i : i + 20]])
-        )
-    writer = StoreWriter(str(tmp_path / "writer.sqlite"), max_pending_records=20)
-    got = []
-    try:
-        for i in range(0, 60, 20):
-            got += writer.submit(
-                records[i : i + 20],
-                [t for t, _ in texts[i : i + 20]],
-                [ok for _, ok in texts[i : i + 20]],
-            )
-        got += writer.drain()
-    finally:
-        writer.close()
-    assert got == counts == [(20, 20)] * 3
+    counts = [direct.write_records(records[i : i + 20]) for i in range(0, 60, 20)]
     direct.close()
-    viaproc.close()
+    writer = store_thread.acquire(tmp_path / "writer.sqlite", cfg.feed_id)
+    try:
+        writer.submit(lambda s: s.register_feeds([cfg])).result()
+
+        def job(batch):
+            return lambda s: (s.write_records(batch), threading.get_ident())
+
+        futures = [writer.submit(job(records[i : i + 20])) for i in range(0, 60, 20)]
+        got = [f.result() for f in futures]
+    finally:
+        store_thread.release(writer)
+    assert [g[0] for g in got] == counts == [(20, 20)] * 3
+    assert {g[1] for g in got} == {writer.ident} != {threading.get_ident()}
     assert _store_rows(tmp_path / "direct.sqlite") == _store_rows(
         tmp_path / "writer.sqlite"
     )
 
 
-def test_writer_process_failure_gives_batches_back_in_order(tmp_path: Path):
-    cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
-    records = sf_records(30)
+def test_one_writer_thread_per_sqlite_database(tmp_path: Path):
+    a = store_thread.acquire(tmp_path / "a.sqlite", "feed_one")
+    b = store_thread.acquire(tmp_path / "a.sqlite", "feed_two")
+    c = store_thread.acquire(tmp_path / "b.sqlite", "feed_one")
+    try:
+        assert a is b and a is not c  # every feed run of the process, one writer
+        pg = store_thread.writer_key("postgresql://h/db", "feed_one")
+        assert pg != store_thread.writer_key("postgresql://h/db", "feed_two")
+    finally:
+        for w in (a, b, c):
+            store_thread.release(w)
+    assert not a._thread.is_alive() and not c._thread.is_alive()
+
+
+def test_a_failed_batch_is_raised_and_kept_for_the_retry(tmp_path: Path):
+    """The store refuses a batch (its feed is not registered): the pipeline raises
+    the store's own error and keeps the records, in order, for the next write."""
+    from scrapy import Spider
+    from scrapy.utils.test import get_crawler
+
+    from cfs_spiders.ingest import pipelines
+
+    db = tmp_path / "cfs.sqlite"
+    crawler = get_crawler(Spider, {"CFS_DATABASE_URL": str(db), "CFS_STORE_BATCH": 10})
+    pipe = pipelines.StorePipeline(crawler)
+    pipe.writer = store_thread.acquire(db, "zz_not_registered")
+    records = [{**r, "feed_id": "zz_not_registered"} for r in sf_records(25)]
     for i, rec in enumerate(records):
         rec["call_id"] = rec["record_key"] = f"K{i:03d}"
-    bad = [{**r, "feed_id": "zz_not_registered"} for r in records[10:20]]
-    batches = [records[:10], bad, records[20:]]
-    db = tmp_path / "cfs.sqlite"
-    Store(db).register_feeds([cfg])
-    writer = StoreWriter(str(db), max_pending_records=100)
     try:
         with pytest.raises(sqlite3.IntegrityError):
-            for batch in batches:
-                texts = [json_text_exact(r) for r in batch]
-                writer.submit(batch, [t for t, _ in texts], [ok for _, ok in texts])
-            writer.drain()
-        back = writer.take_back()
+            asyncio.run(pipe.process_item(RecordBatch(records), None))
+        assert pipe.buffer == records  # every record back, in order
+        assert pipe.batches == 0 and pipe.written_by == set()
     finally:
-        writer.close()
-    assert [b[0] for b in back] == [bad, records[20:]]
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 10
-    conn.close()
+        pipe._release()
 
 
-def test_crawl_with_and_without_writer_process_is_identical(tmp_path: Path):
+def test_crawl_with_the_writer_thread_and_without_is_identical(tmp_path: Path):
     feeds = [
         "tx_houston_hec_active_incidents",
         "wa_seattle_fire_realtime911",
         "fl_clearwater_police_active_calls",
     ]
     outs = {}
-    for mode in ("off", "on"):
+    for mode in ("off", "thread"):
         db, out = tmp_path / f"{mode}.sqlite", tmp_path / mode
         run_cfs(
             "--db",
@@ -356,6 +343,22 @@ def test_crawl_with_and_without_writer_process_is_identical(tmp_path: Path):
         )
         run_cfs("--db", str(db), "--output", str(out), "export")
         outs[mode] = db
+        conn = sqlite3.connect(db)
+        reports = [
+            json.loads(r[0]) for r in conn.execute("SELECT report_json FROM runs")
+        ]
+        conn.close()
+        writers = [r["store_writer"] for r in reports]
+        assert len(writers) == 54 + 1 + 1
+        if mode == "off":  # written on the crawl's own thread
+            assert {w["path"] for w in writers} == {"in_process"}
+            assert {t for w in writers for t in w["threads"]} == {"MainThread"}
+        else:  # by the one writer thread of the database, for every feed
+            assert {w["path"] for w in writers} == {"thread"}
+            threads = {t for w in writers for t in w["threads"]}
+            assert len(threads) == 1 and threads != {"MainThread"}
+            assert threads.pop().startswith("cfs-store-")
+        assert sum(w["batches"] for w in writers) > len(writers)  # batches of 7
     import subprocess
     import sys
 
@@ -365,8 +368,8 @@ def test_crawl_with_and_without_writer_process_is_identical(tmp_path: Path):
             str(ROOT / "bench" / "compare_outputs.py"),
             str(outs["off"]),
             str(tmp_path / "off"),
-            str(outs["on"]),
-            str(tmp_path / "on"),
+            str(outs["thread"]),
+            str(tmp_path / "thread"),
         ],
         capture_output=True,
         text=True,
@@ -376,56 +379,30 @@ def test_crawl_with_and_without_writer_process_is_identical(tmp_path: Path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_store_keeps_using_the_record_text_it_is_given(tmp_path: Path):
+def test_store_keeps_the_raw_text_it_is_given(tmp_path: Path):
+    """The raw record is stored as the text cut from the record's JSON text the
+    pipeline made (not encoded again), and hashed from its canonical bytes."""
     cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
     st = Store(tmp_path / "cfs.sqlite")
     st.register_feeds([cfg])
     recs = sf_records(3)
     for i, rec in enumerate(recs):
         rec["call_id"] = rec["record_key"] = f"K{i}"
-    st.write_records(recs)  # encodes itself when not given the texts
-    rows = st.query("SELECT raw_json FROM calls ORDER BY record_key")
+    texts = [record_json(r) for r in recs]
+    # the first record's text spells its raw record with spaces: the same JSON
+    # value, another text; the store must keep this text
+    spaced = (
+        texts[0][: texts[0].index(',"raw":')]
+        + ', "raw": '
+        + json.dumps(recs[0]["raw"], ensure_ascii=False)
+        + "}"
+    )
+    st.write_records(recs, [spaced, *texts[1:]])
+    rows = st.query(
+        "SELECT raw_json, values_hash FROM observations ORDER BY record_key"
+    )
+    assert rows[0]["raw_json"] == json.dumps(recs[0]["raw"], ensure_ascii=False)
+    assert rows[0]["raw_json"] != raw_json(recs[0], texts[0])
     assert [json.loads(r["raw_json"]) for r in rows] == [r["raw"] for r in recs]
-    obs = st.query(
-        "SELECT record_json, values_hash FROM observations ORDER BY record_key"
-    )
-    assert [json.loads(o["record_json"]) for o in obs] == recs
-    assert [o["values_hash"] for o in obs] == [old_values_hash(r) for r in recs]
+    assert [r["values_hash"] for r in rows] == [change_hash(r["raw"]) for r in recs]
     st.close()
-    assert store_mod.record_json is record_json
-
-
-def test_pipeline_writes_in_process_when_the_writer_cannot_start(
-    tmp_path: Path, monkeypatch
-):
-    from scrapy import Spider
-    from scrapy.utils.test import get_crawler
-
-    from cfs_spiders.ingest import pipelines
-
-    cfg = load_config(CONFIGS / "wa_seattle_fire_realtime911.yaml")
-    db = tmp_path / "cfs.sqlite"
-    crawler = get_crawler(
-        Spider,
-        {"CFS_DATABASE_URL": str(db), "CFS_STORE_WRITER": "on", "CFS_STORE_BATCH": 10},
-    )
-    pipe = pipelines.StorePipeline(crawler)
-    pipe.store = Store(db)
-    pipe.store.register_feeds([cfg])
-    blocker = tmp_path / "a-file"
-    blocker.write_text("")
-    # the child cannot open its store (its folder would be inside a file)
-    monkeypatch.setattr(
-        pipelines,
-        "StoreWriter",
-        lambda url, **kw: StoreWriter(str(blocker / "x.sqlite"), **kw),
-    )
-    records = sf_records(25)
-    for i, rec in enumerate(records):
-        rec["call_id"] = rec["record_key"] = f"K{i:03d}"
-    pipe.process_item(RecordBatch(records), None)
-    pipe.flush()
-    assert pipe.writer is None and pipe.writer_failed
-    assert (pipe.new_calls, pipe.new_observations) == (25, 25)
-    assert pipe.store.counts() == {cfg.feed_id: 25}
-    pipe.store.close()

@@ -8,9 +8,11 @@ import sys
 
 from ..config.loader import ConfigError
 from ..draft.command import add_parser as add_new_parser
+from ..store.sqlite import StoreVersionError
 from .crawl import cmd_crawl, cmd_run, cmd_watch
 from .feeds import cmd_check, cmd_list, cmd_status
 from .importers import cmd_import_git
+from .migrate import cmd_migrate
 from .outputs import cmd_categorize, cmd_compare, cmd_datasette_metadata, cmd_export
 from .scrapyd import cmd_deploy, cmd_schedule
 
@@ -260,6 +262,17 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_categorize)
 
     add_new_parser(sub)
+    s = sub.add_parser(
+        "migrate",
+        help="convert a store written by an earlier cfs to this one's schema",
+        description="Convert the store (--db) in place, in one transaction: one "
+        "observation per sighting becomes one per change, with presence spans on "
+        "live listings. A store already current is left alone.",
+    )
+    s.add_argument(
+        "--no-vacuum", action="store_true", help="SQLite: skip the VACUUM after"
+    )
+    s.set_defaults(func=cmd_migrate)
 
     s = sub.add_parser("status", help="each feed's health at a glance")
     s.add_argument("--json", action="store_true")
@@ -272,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("CFS_LOG_LEVEL", "INFO" if args.verbose else "WARNING")
     try:
         return int(args.func(args) or 0)
-    except ConfigError as exc:
+    except (ConfigError, StoreVersionError) as exc:
         print(f"cfs: {exc}", file=sys.stderr)
         return 1
 

@@ -135,7 +135,11 @@ _FEED_FACTS: dict[str, tuple[str, str]] = {
     ),
     "first_seen_before_received_note": ("string", "What that means for the capture."),
     "records_stored": ("integer", "Calls in the store for this feed."),
-    "observations": ("integer", "Sightings of those calls across runs."),
+    "observations": (
+        "integer",
+        "Versions of those calls stored: first sightings and changes of what "
+        "was published.",
+    ),
     "runs": ("integer", "Successful runs that stored records."),
     "received_first": ("datetime", "Earliest received time among stored calls (UTC)."),
     "received_last": ("datetime", "Latest received time among stored calls (UTC)."),

@@ -26,7 +26,9 @@ _LIFECYCLE = {
     "call: on an active-calls board the call closed then (status closed, basis "
     "feed_presence); on a recent-window listing it rolled off. Empty while listed.",
     "last_run_id": "The run that last wrote the call's values (runs.run_id).",
-    "raw_json": "The record exactly as the feed published it, as JSON.",
+    "values_hash": "Hash of what the feed last published for the call (its raw "
+    "record's canonical JSON, blake2b): the current version in observations. The "
+    "raw record itself is in observations (and the call_raw view).",
 }
 
 TABLES: dict[str, dict[str, Any]] = {
@@ -60,16 +62,51 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": {},  # the record schema's fields, then _LIFECYCLE
     },
     "observations": {
-        "description": "Append-only: one row each time a call was seen in a fetch, "
-        "with all its values then. Unique on (feed_id, record_key, fetched_at).",
+        "description": "One row per version of a call: its first sighting and each "
+        "change of what the feed published (a poll that finds the call unchanged "
+        "adds no row, it moves last_seen). Each raw record is kept here, once. "
+        "Unique on (feed_id, record_key, fetched_at).",
         "columns": {
             "feed_id": "Feed id (feeds.feed_id).",
             "record_key": "The call (calls.record_key within the feed).",
-            "fetched_at": "When the response was fetched (ISO UTC); in replay or a "
-            "git import, the capture or commit time.",
-            "run_id": "The run that fetched it (runs.run_id).",
-            "values_hash": "Hash of the call's values: equal hashes, unchanged call.",
-            "record_json": "The whole common record as JSON.",
+            "fetched_at": "First fetch (ISO UTC) that showed these values; in replay "
+            "or a git import, the capture or commit time.",
+            "last_seen": "Last fetch (ISO UTC) that showed these values before they "
+            "changed (for the current version: the call's last_seen).",
+            "run_id": "The run of that first fetch (runs.run_id).",
+            "values_hash": "Hash of the raw record's canonical JSON (keys sorted, "
+            "blake2b): equal hashes, the same published values.",
+            "raw_json": "The record exactly as the feed published it, as JSON.",
+        },
+    },
+    "presence": {
+        "description": "Live listings only (active-calls and recent-window boards): "
+        "the spans of complete listings each call was on. A call that left the "
+        "listing and came back has two rows. With listings, every sighting.",
+        "columns": {
+            "feed_id": "Feed id (feeds.feed_id).",
+            "record_key": "The call (calls.record_key within the feed).",
+            "first_seen": "First fetch of the span (ISO UTC).",
+            "last_seen": "Last fetch of the span (ISO UTC): the call was on every "
+            "complete listing from first_seen to last_seen.",
+        },
+    },
+    "call_raw": {
+        "description": "View: each call's raw record as last published (its "
+        "current version in observations).",
+        "columns": {
+            "feed_id": "Feed id (feeds.feed_id).",
+            "record_key": "The call (calls.record_key within the feed).",
+            "version_fetched_at": "First fetch that showed this raw record.",
+            "raw_json": "The record exactly as the feed published it, as JSON.",
+        },
+    },
+    "store_meta": {
+        "description": "Facts about the store itself.",
+        "columns": {
+            "key": "schema_version: the store's schema (cfs migrate converts a "
+            "store written by an earlier cfs).",
+            "value": "Its value.",
         },
     },
     "runs": {
@@ -88,7 +125,8 @@ TABLES: dict[str, dict[str, Any]] = {
             "complete": "1 when the whole listing was read without error.",
             "records": "Records read.",
             "new_calls": "Calls seen for the first time.",
-            "new_observations": "Observations added.",
+            "new_observations": "Versions added to observations (first sightings "
+            "and changes).",
             "closed_calls": "Calls found gone from the listing by this run.",
             "error": "Errors and reasons for degradation, shortened.",
             "report_json": "The full run report as JSON (fill rates, counts, HTTP "
@@ -202,8 +240,8 @@ _TABLE_OPTIONS: dict[str, dict[str, Any]] = {
 
 def record_column_descriptions() -> dict[str, str]:
     """The calls table's columns: the record schema's fields (all but ``raw``, which
-    is stored as ``raw_json``), the allowed values of each closed vocabulary, then
-    the lifecycle columns."""
+    is kept once per version in ``observations.raw_json``), the allowed values of
+    each closed vocabulary, then the lifecycle columns."""
     schema = json.loads(RECORD_SCHEMA_PATH.read_text(encoding="utf-8"))
     out = {}
     for name, spec in schema["properties"].items():
@@ -268,8 +306,9 @@ def build_metadata(configs: Iterable[FeedConfig], *, database: str = "cfs") -> d
             f"Public police and fire calls-for-service feeds ({len(feeds)} feeds of "
             f"{agencies} agencies), normalized to one record: calls (one row per "
             "call, with first/last seen and when it left the listing), observations "
-            "(every time a call was seen), runs, feeds, and imports of git-scraper "
-            "history."
+            "(each version of a call: first sighting and every change, with the raw "
+            "record), presence on live listings, runs, feeds, and imports of "
+            "git-scraper history."
         ),
         "source": "Each feed's publisher: see the feeds table",
         "license": (

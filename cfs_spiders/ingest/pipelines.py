@@ -1,7 +1,7 @@
 """Item pipelines: validate each record, store it, and finish the run.
 
-The store pipeline writes records in batches (one transaction each; a large run
-through the writer process of ``store/writer.py``). When the spider closes it hands
+The store pipeline writes records in batches (one transaction each), through the
+store's writer thread (``store/thread.py``), never on the crawl's own thread. When the spider closes it hands
 what the run did to ``store.runs.finish_run``, which holds the rules (thresholds,
 closures, validators, locks) and writes the run row; the run report file and log
 line come from the ``extensions.RunReport`` extension. Calls missing from a live
@@ -11,8 +11,11 @@ a broken feed is never read as "all its calls closed".
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from scrapy import signals
@@ -24,9 +27,12 @@ from ..records.elements import FillCounter
 from ..records.encoding import json_text_exact
 from ..records.gcpause import paused_gc
 from ..records.items import RecordBatch, record_validator
+from ..store import thread as store_thread
 from ..store.connect import open_store
 from ..store.runs import RunFacts, finish_run
-from ..store.writer import StoreWriter
+from ..store.sqlite import Store
+from ..store.thread import QUEUE_SIZE, StoreThread
+from ..store.write import LISTING_BOARDS
 
 log = logging.getLogger(__name__)
 _scraper_log = logging.getLogger("scrapy.core.scraper")  # where Scrapy logs drops
@@ -115,6 +121,17 @@ class ValidatePipeline:
 
 
 class StorePipeline:
+    """Hands each batch of records to the store, off the crawl's thread.
+
+    Writes go to the process's writer thread of the store (``store/thread.py``:
+    one per SQLite database, one per feed on PostgreSQL) through a bounded queue;
+    this coroutine waits for its batch without blocking the reactor, so a slow
+    write or a lock held by another process never stalls the downloads and timers
+    of other feeds. ``CFS_STORE_WRITER=off`` writes on the crawl's thread instead
+    (the reference the tests compare against). The run report says which path
+    wrote (``store_writer``).
+    """
+
     batch_size = 5000
 
     def __init__(self, crawler: Any) -> None:
@@ -122,36 +139,66 @@ class StorePipeline:
         self.settings = crawler.settings
         self.buffer: list[dict[str, Any]] = []
         self.encoded: list[str] = []  # record_json of each buffered record
-        self.exact: list[bool] = []  # each text reads back as its record
         self.fill = FillCounter()
         self.new_calls = 0
         self.new_observations = 0
-        self.store = None
+        self.store = None  # in-process writes only
         self.started = time.monotonic()
         self.batch_size = crawler.settings.getint("CFS_STORE_BATCH", self.batch_size)
-        # A large run writes through a second process (store/writer.py) once it
-        # has seen this many records: "auto" (default), "on" (from the first
-        # batch) or "off".
-        self.writer_mode = str(crawler.settings.get("CFS_STORE_WRITER") or "auto")
-        self.writer_after = crawler.settings.getint("CFS_STORE_WRITER_AFTER", 20000)
-        self.writer: StoreWriter | None = None
-        self.writer_failed = False
-        self.seen = 0
+        mode = str(crawler.settings.get("CFS_STORE_WRITER") or "thread").lower()
+        self.threaded = mode not in ("off", "0", "false", "no")
+        self.writer: StoreThread | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._tail: asyncio.Future | None = None  # the last item's completion
+        # which thread wrote each batch, for the run report
+        self.written_by: set[str] = set()
+        self.batches = 0
+        # a live listing's record keys (its complete listing of ids, if the run
+        # reads the whole of it); ``None`` for other feeds
+        self.listing_keys: set[str] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
         return cls(crawler)
 
-    def open_spider(self, spider: Any = None) -> None:
+    # ------------------------------------------------------------ the store
+    async def _run(self, job: Callable[[Store], Any]) -> Any:
+        """``job(store)`` on the writer thread (or here, when writes are in
+        process); at most ``QUEUE_SIZE`` of this run's jobs wait at once."""
+        if self.writer is None:
+            assert self.store is not None
+            return job(self.store)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(QUEUE_SIZE)
+        async with self._slots:
+            return await asyncio.wrap_future(self.writer.submit(job))
+
+    async def open_spider(self, spider: Any = None) -> None:
         spider = spider or self.crawler.spider
-        self.store = open_store(self.settings.get("CFS_DATABASE_URL"))
-        self.store.register_feeds([spider.config])
-        if getattr(spider, "incremental", False) and not spider.state:
+        url = self.settings.get("CFS_DATABASE_URL")
+        cfg = spider.config
+        if self.threaded:
+            self.writer = store_thread.acquire(url, cfg.feed_id)
+        else:
+            self.store = open_store(url)
+        if cfg.board in LISTING_BOARDS:
+            self.listing_keys = set()
+        wants_state = getattr(spider, "incremental", False) and not spider.state
+
+        def opening(store: Store) -> dict[str, Any]:
+            store.register_feeds([cfg])
+            return store.feed_state(cfg.feed_id) if wants_state else {}
+
+        try:
+            saved = await self._run(opening)
+        except BaseException:
+            self._release()
+            raise
+        if wants_state:
             # Before the first request is made (Scrapy opens the pipelines before it
             # starts the spider's start()): validators and high-water mark of the
             # last successful run, so that a scrapyd job or a `cfs watch` poll
             # fetches only what changed.
-            saved = self.store.feed_state(spider.config.feed_id)
             spider.state = {
                 k: saved[k]
                 for k in ("etag", "last_modified", "high_water")
@@ -161,10 +208,10 @@ class StorePipeline:
             if last:
                 spider.state["last_listing"] = last
 
-    def process_item(self, item: Any, spider: Any = None) -> Any:
+    async def process_item(self, item: Any, spider: Any = None) -> Any:
         records = item.records if isinstance(item, RecordBatch) else [dict(item)]
         with paused_gc():  # rows of scalars, no cycles: see records/gcpause.py
-            # encoded once: for the observation and the JSON Lines export
+            # encoded once: for the store and the JSON Lines export
             texts = [json_text_exact(r) for r in records]
             encoded = [t for t, _ in texts]
             if isinstance(item, RecordBatch):
@@ -172,123 +219,85 @@ class StorePipeline:
             add = self.fill.add
             for record in records:
                 add(record)
-            self.seen += len(records)
+            if self.listing_keys is not None:
+                self.listing_keys.update(r["record_key"] for r in records)
             self.buffer.extend(records)
             self.encoded.extend(encoded)
-            self.exact.extend(ok for _, ok in texts)
-            while len(self.buffer) >= self.batch_size and self.store is not None:
-                self._write(self.batch_size)
+        # items finish in the order they came (the JSON Lines export writes them
+        # as they finish), even when a later one had nothing to write
+        previous, self._tail = self._tail, asyncio.get_running_loop().create_future()
+        done = self._tail
+        try:
+            while len(self.buffer) >= self.batch_size:
+                await self._write(self.batch_size)
+            if previous is not None:
+                await previous
+        finally:
+            done.set_result(None)
         return item
 
-    def flush(self) -> None:
-        """Write what is buffered and wait until every batch is stored."""
-        if self.buffer and self.store is not None:
-            self._write(len(self.buffer))
-        if self.writer is not None:
-            try:
-                done = self.writer.drain()
-            except BaseException:
-                self._writer_failed()
-                raise
-            self._count(done)
+    async def _write(self, n: int) -> None:
+        """Write the first ``n`` buffered records in one transaction. They leave
+        the buffer while written (another batch may be written meanwhile) and
+        come back to its front when the write fails, for the next one to retry."""
+        records, encoded = self.buffer[:n], self.encoded[:n]
+        del self.buffer[:n], self.encoded[:n]
 
-    def _write(self, n: int) -> None:
-        """Write the first ``n`` buffered records in one transaction (in this
-        process, or handed to the writer process)."""
-        assert self.store is not None
-        records, encoded, exact = self.buffer[:n], self.encoded[:n], self.exact[:n]
-        writer = self._writer()
-        if writer is None:
-            new_calls, new_obs = self.store.write_records(records, encoded)
-            self._count([(new_calls, new_obs)])
-        else:
-            del self.buffer[:n], self.encoded[:n], self.exact[:n]
-            try:
-                done = writer.submit(records, encoded, exact)
-            except Exception as exc:
-                started = writer.ready
-                self._writer_failed()
-                if started:
-                    raise
-                # the child never came up (it could not import or open the
-                # store): this process writes, as if it had never been tried
-                log.warning(
-                    "store writer process did not start (%s: %s): writing in process",
-                    type(exc).__name__,
-                    exc,
-                )
-                self._write(n)
-                return
-            except BaseException:
-                self._writer_failed()
-                raise
-            self._count(done)
-            return
-        del self.buffer[:n]
-        del self.encoded[:n]
-        del self.exact[:n]
+        def writing(store: Store) -> tuple[int, int, str]:
+            new_calls, new_obs = store.write_records(records, encoded)
+            return new_calls, new_obs, threading.current_thread().name
 
-    def _count(self, done: list[tuple[int, int]]) -> None:
-        for new_calls, new_obs in done:
-            self.new_calls += new_calls
-            self.new_observations += new_obs
-
-    def _writer(self) -> StoreWriter | None:
-        """The writer process, started once the run is large enough."""
-        if self.writer is not None or self.writer_failed:
-            return self.writer
-        mode = self.writer_mode.lower()
-        if mode == "off" or (mode != "on" and self.seen < self.writer_after):
-            return None
         try:
-            self.writer = StoreWriter(
-                self.settings.get("CFS_DATABASE_URL"),
-                max_pending_records=3 * self.batch_size,
-            )
-        except Exception as exc:  # noqa: BLE001 - write in this process instead
-            log.warning(
-                "store writer process not started (%s): writing in process", exc
-            )
-            self.writer_failed = True
-        return self.writer
+            new_calls, new_obs, thread = await self._run(writing)
+        except BaseException:
+            self.buffer[:0], self.encoded[:0] = records, encoded
+            raise
+        self.new_calls += new_calls
+        self.new_observations += new_obs
+        self.written_by.add(thread)
+        self.batches += 1
 
-    def _writer_failed(self) -> None:
-        """A write through the writer process failed: what it did not store comes
-        back to the front of the buffer, and the rest of the run writes in this
-        process (the next write retries, as an in-process failure would)."""
-        writer, self.writer = self.writer, None
-        self.writer_failed = True
-        if writer is None:
-            return
-        back = writer.take_back()
-        writer.close()
-        self.buffer[:0] = [r for batch in back for r in batch[0]]
-        self.encoded[:0] = [t for batch in back for t in batch[1]]
-        self.exact[:0] = [ok for batch in back for ok in batch[2]]
+    async def flush(self) -> None:
+        """Write what is buffered."""
+        while self.buffer:
+            await self._write(min(len(self.buffer), self.batch_size))
 
-    def close_spider(self, spider: Any = None) -> None:
+    def _release(self) -> None:
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            store_thread.release(writer)
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    async def close_spider(self, spider: Any = None) -> None:
         spider = spider or self.crawler.spider
         run = spider.run
         report: dict[str, Any] = {}
         try:
-            self.flush()
-        except Exception as exc:  # the store refused: the run failed, say why
-            run.errors.append(f"store write failed: {type(exc).__name__}: {exc}")
-            run.complete = False
+            try:
+                await self.flush()
+            except Exception as exc:  # the store refused: the run failed, say why
+                run.errors.append(f"store write failed: {type(exc).__name__}: {exc}")
+                run.complete = False
+            facts = self.run_facts(spider)
+            report = await self._run(lambda store: finish_run(store, facts))
         finally:
-            if self.writer is not None:  # every batch is stored (or failed) by now
-                self.writer.close()
-                self.writer = None
-        try:
-            report = self.finish_run(spider)
-        finally:
-            if self.store is not None:
-                self.store.close()
+            self._release()
         spider.report = report
 
-    def finish_run(self, spider: Any) -> dict[str, Any]:
-        """The run's report, decided by ``store.runs`` from what the spider saw."""
-        facts = RunFacts(
+    def writer_report(self) -> dict[str, Any]:
+        """Which path wrote the run's batches: the writer thread, or the crawl's
+        own thread (``CFS_STORE_WRITER=off``)."""
+        return {
+            "path": "thread" if self.threaded else "in_process",
+            "threads": sorted(self.written_by),
+            "batches": self.batches,
+        }
+
+    def run_facts(self, spider: Any) -> RunFacts:
+        """What the run did, for ``store.runs.finish_run`` to decide its report."""
+        return RunFacts(
             run=spider.run,
             cfg=spider.config,
             fill=self.fill.rates(),
@@ -307,8 +316,9 @@ class StorePipeline:
             downloader=self.downloader_stats(),
             state=spider.state,
             lock_owner=getattr(spider, "lock_owner", None),
+            listing_keys=self.listing_keys,
+            store_writer=self.writer_report(),
         )
-        return finish_run(self.store, facts)
 
     def downloader_stats(self) -> dict[str, Any]:
         """Every response and network error of the run, retried ones included."""

@@ -131,11 +131,10 @@ CFS_BACKOFF_BASE = _env_number("CFS_BACKOFF_BASE", 2.0)
 CFS_BACKOFF_MAX = _env_number("CFS_BACKOFF_MAX", 300.0)
 # Records per store transaction (the run's calls are committed batch by batch).
 CFS_STORE_BATCH = int(_env_number("CFS_STORE_BATCH", 5000, int))
-# A run that has seen CFS_STORE_WRITER_AFTER records hands its batches to a second
-# process (cfs_spiders/store/writer.py) that writes them while this one parses:
-# "auto"; "on" from the first batch; "off" never.
-CFS_STORE_WRITER = os.environ.get("CFS_STORE_WRITER", "auto")
-CFS_STORE_WRITER_AFTER = int(_env_number("CFS_STORE_WRITER_AFTER", 20000, int))
+# Store writes go to the process's writer thread of the store
+# (cfs_spiders/store/thread.py), off the reactor: "thread"; "off" writes on the
+# reactor's thread (the reference the tests compare against).
+CFS_STORE_WRITER = os.environ.get("CFS_STORE_WRITER", "thread")
 # A response's items (batches of records) go through the pipelines one or two at a
 # time, so a page is built as it is stored instead of all at once (the pipelines
 # are synchronous: more items at once would only hold more of the page in memory).

@@ -2,8 +2,8 @@
 
 orjson writes the text (the same JSON values as ``json.dumps(default=str)``,
 compact, several times faster); whatever it would write differently falls back to
-``json``. ``values_hash`` is what the store recognises an unchanged call by, so its
-text must never change.
+``json``. ``change_hash`` is what the store recognises an unchanged call by: a hash
+of the raw record's canonical bytes, so its text must never change.
 """
 
 from __future__ import annotations
@@ -14,29 +14,34 @@ from typing import Any
 
 import orjson
 
-# Provenance varies between fetches of an unchanged call: not part of its values.
-_NOT_VALUES = {"fetched_at", "run_id", "source_url", "raw"}
-
-# ``json.dumps(value, ensure_ascii=False, default=str)`` (and sorted), the encoders
-# made once instead of once a call: the same text.
-_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
-_encode_sorted = json.JSONEncoder(
-    ensure_ascii=False, default=str, sort_keys=True
-).encode
 _RAW_KEYS = (',"raw":', ', "raw": ')
+# The text of a value ``json`` writes where orjson would write something else or
+# fail (NaN, a date, a huge integer, a non-string key, a lone surrogate).
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_canonical_fallback = json.JSONEncoder(
+    ensure_ascii=False, default=str, sort_keys=True, separators=(",", ":")
+).encode
+_CANONICAL = orjson.OPT_SORT_KEYS
 
 
-def values_hash(record: dict[str, Any]) -> str:
-    """Hash of what a call looked like, so an unchanged call is recognised.
+def canonical_bytes(raw: Any) -> bytes:
+    """What a feed published, as canonical JSON bytes: keys sorted at every level,
+    compact, UTF-8. Two raw records with the same values give the same bytes
+    whatever order their keys came in."""
+    if _finite(raw):
+        try:
+            return orjson.dumps(raw, option=_CANONICAL)
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            pass
+    return _canonical_fallback(raw).encode("utf-8", "surrogatepass")
 
-    The hashed text is ``json.dumps`` of the values, sorted: stores keep these
-    hashes, so the text must never change."""
-    payload = dict(record)
-    for key in _NOT_VALUES:
-        payload.pop(key, None)
-    payload["raw"] = record.get("raw")
-    text = _encode_sorted(payload)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+def change_hash(raw: Any) -> str:
+    """The hash a call's published values are recognised by: blake2b (16 bytes,
+    hex) of ``canonical_bytes(raw)``. The store keeps a new version of a call only
+    when this changes, so the text hashed must never change (golden values are
+    pinned in ``tests/test_history.py``)."""
+    return hashlib.blake2b(canonical_bytes(raw), digest_size=16).hexdigest()
 
 
 _SCALARS = frozenset((str, int, bool, type(None)))

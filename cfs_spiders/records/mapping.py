@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..normalize.text import to_text
@@ -155,13 +156,23 @@ def compile_step(spec: Any) -> Step:
             None if to_text(v) is None or to_text(v).strip().upper() in nulls else v
         )
     if "scale" in spec:
-        factor = float(spec["scale"])
+        # decimal arithmetic on the published digits: 29561602 at 1e-6 is
+        # 29.561602, as the source implies (binary floats would give
+        # 29.561601999999997)
+        factor = Decimal(
+            repr(spec["scale"])
+            if isinstance(spec["scale"], float)
+            else str(spec["scale"])
+        )
 
         def scale(v: Any) -> Any:
-            try:
-                return float(v) * factor
-            except (TypeError, ValueError):
+            if isinstance(v, bool) or v is None:
                 return None
+            try:
+                number = Decimal(repr(v) if isinstance(v, float) else str(v).strip())
+                return float(number * factor)
+            except (InvalidOperation, ValueError, OverflowError):
+                return None  # not a number (or a signalling NaN)
 
         return scale
     if "replace" in spec:

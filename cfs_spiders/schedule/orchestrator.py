@@ -36,6 +36,7 @@ from ..config.loader import FeedConfig
 from ..config.paths import output_dir
 from ..ingest.replay import snapshot_count
 from ..ingest.spiderloader import spider_class
+from ..store.connect import open_store
 from .due import MAX_BACKOFF, backoff, due_at, due_feeds, interval, still_due
 from .locks import LOCK_TTL, RunLocks
 
@@ -259,6 +260,9 @@ def crawl(
         )
 
     settings = build_settings(replay_dir=replay_dir, **settings_kwargs)
+    # a store of an earlier schema is refused here, once, before any run starts
+    # (``StoreVersionError`` names ``cfs migrate``)
+    open_store(settings.get("CFS_DATABASE_URL")).close()
     orch = Orchestrator(settings, on_stop=on_stop)
     result = CrawlResult()
     jobs = plan(configs, replay_dir)

@@ -1,18 +1,24 @@
-"""The store: every call ever seen, every observation of it, every run.
+"""The store: every call ever seen, each version of it, every run.
 
 SQLite at ``output/cfs.sqlite`` by default (WAL, one transaction per batch), or
 PostgreSQL when ``CFS_DATABASE_URL`` is a ``postgresql://`` URL; the schema and the
-semantics are the same. Tables (named for people, so the store reads well in
-Datasette):
+semantics are the same. The store grows with what changes, not with polls. Tables
+(named for people, so the store reads well in Datasette):
 
 - ``feeds``: one row per configured feed (catalog facts).
-- ``calls``: one row per (feed_id, record_key): the latest values, ``first_seen``,
+- ``calls``: one row per (feed_id, record_key): the latest values, the hash of the
+  published values they came from (``values_hash``), ``first_seen``,
   ``last_seen`` and, for live listings, ``disappeared_at``.
-- ``observations``: append-only; one row each time a call is seen in a fetch, with
-  all its values. Unique on (feed_id, record_key, fetched_at), so replaying the same
-  responses again adds nothing.
+- ``observations``: one row per version of a call: the first sighting and every
+  change of what the feed published, with the raw record (kept once, here) and the
+  first and last fetch that showed it. A poll that finds the call unchanged only
+  moves ``last_seen``.
+- ``presence``: live listings only: the spans of complete listings a call was on
+  (a call that leaves and comes back has two).
+- ``listings``: every complete read of a live listing.
 - ``runs``: one row per feed run, with its report (records, fill rates, errors).
 - ``imports``: one row per git commit imported by ``cfs import-git``.
+- ``store_meta``: the schema version (``cfs migrate`` converts older stores).
 
 Times are ISO 8601 UTC text (``2025-12-13T17:28:12Z``), which sorts as time does on
 both engines.
@@ -26,6 +32,7 @@ from ..config.schema import record_fields
 
 # Record fields stored as columns of ``calls`` (everything but the raw record).
 RECORD_COLUMNS: tuple[str, ...] = tuple(f for f in record_fields() if f != "raw")
+SCHEMA_VERSION = 2  # 1: an observation per sighting, raw_json in calls
 COLUMN_SET = frozenset(RECORD_COLUMNS)
 LIFECYCLE_COLUMNS = ("first_seen", "last_seen", "disappeared_at", "last_run_id")
 _SQL_TYPES = {"number": "REAL", "integer": "INTEGER", "boolean": "INTEGER"}
@@ -71,7 +78,7 @@ def ddl() -> list[str]:
   last_seen {ts} NOT NULL,
   disappeared_at {ts},
   last_run_id TEXT,
-  raw_json TEXT,
+  values_hash TEXT NOT NULL,
   PRIMARY KEY (feed_id, record_key),
   FOREIGN KEY (feed_id) REFERENCES feeds(feed_id)
 )""",
@@ -79,13 +86,22 @@ def ddl() -> list[str]:
   feed_id TEXT NOT NULL,
   record_key TEXT NOT NULL,
   fetched_at {ts} NOT NULL,
+  last_seen {ts} NOT NULL,
   run_id TEXT,
   values_hash TEXT NOT NULL,
-  record_json TEXT NOT NULL,
+  raw_json TEXT NOT NULL,
   PRIMARY KEY (feed_id, record_key, fetched_at),
-  FOREIGN KEY (feed_id, record_key) REFERENCES calls(feed_id, record_key),
-  FOREIGN KEY (feed_id) REFERENCES feeds(feed_id)
+  FOREIGN KEY (feed_id, record_key) REFERENCES calls(feed_id, record_key)
 )""",
+        f"""CREATE TABLE IF NOT EXISTS presence (
+  feed_id TEXT NOT NULL,
+  record_key TEXT NOT NULL,
+  first_seen {ts} NOT NULL,
+  last_seen {ts} NOT NULL,
+  PRIMARY KEY (feed_id, record_key, first_seen),
+  FOREIGN KEY (feed_id, record_key) REFERENCES calls(feed_id, record_key)
+)""",
+        "CREATE INDEX IF NOT EXISTS presence_last_seen ON presence(feed_id, last_seen)",
         f"""CREATE TABLE IF NOT EXISTS feed_state (
   feed_id TEXT PRIMARY KEY REFERENCES feeds(feed_id),
   last_success_at {ts}, last_attempt_at {ts}, high_water TEXT,
@@ -95,9 +111,13 @@ def ddl() -> list[str]:
         "CREATE INDEX IF NOT EXISTS calls_feed_received ON calls(feed_id, "
         "received_at_utc)",
         "CREATE INDEX IF NOT EXISTS calls_category ON calls(call_type_category)",
-        "CREATE INDEX IF NOT EXISTS calls_last_seen ON calls(feed_id, last_seen)",
+        # the calls still listed, and those gone: a poll's life-cycle work is
+        # proportional to the board, not to the feed's history
+        "CREATE INDEX IF NOT EXISTS calls_open ON calls(feed_id, last_seen) "
+        "WHERE disappeared_at IS NULL",
+        "CREATE INDEX IF NOT EXISTS calls_gone ON calls(feed_id, disappeared_at) "
+        "WHERE disappeared_at IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS runs_feed ON runs(feed_id, started_at)",
-        "CREATE INDEX IF NOT EXISTS observations_run ON observations(run_id)",
         "CREATE INDEX IF NOT EXISTS calls_received ON calls(received_at_utc)",
         # import_git: one row per (repository, feed, commit) imported, so an
         # interrupted import resumes and a repeated one skips what is done.
@@ -119,5 +139,14 @@ def ddl() -> list[str]:
   feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
   fetched_at {ts} NOT NULL,
   PRIMARY KEY (feed_id, fetched_at)
+)""",
+        # each call's raw record as last published (its current version)
+        """CREATE VIEW IF NOT EXISTS call_raw AS
+SELECT c.feed_id, c.record_key, o.fetched_at AS version_fetched_at, o.raw_json
+FROM calls c JOIN observations o ON o.feed_id = c.feed_id
+ AND o.record_key = c.record_key AND o.last_seen = c.last_seen""",
+        """CREATE TABLE IF NOT EXISTS store_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
 )""",
     ]

@@ -8,12 +8,14 @@ from ..config.paths import store_target
 from .sqlite import Store
 
 
-def open_store(url: str | Path | None = None) -> Store:
+def open_store(url: str | Path | None = None, *, migrating: bool = False) -> Store:
     """SQLite for a path or ``sqlite:///relative.db`` / ``sqlite:////abs.db``;
-    PostgreSQL for ``postgresql://`` (psycopg is imported only then)."""
+    PostgreSQL for ``postgresql://`` (psycopg is imported only then). A store of
+    an earlier schema is refused (``StoreVersionError``, naming ``cfs migrate``)
+    unless ``migrating``."""
     kind, target = store_target(url)
     if kind == "postgresql":
         from .postgres import PostgresStore
 
-        return PostgresStore(str(target))
-    return Store(Path(target))
+        return PostgresStore(str(target), migrating=migrating)
+    return Store(Path(target), migrating=migrating)

@@ -1,48 +1,169 @@
 """A call's life cycle on a live listing: seen, still there, gone.
 
-Mixed into the store: ``disappeared_at`` is the first complete listing after a
-call's ``last_seen`` that did not hold it, computed from the ``listings`` table so
-that runs committed out of order give the answer runs in order would.
+Mixed into the store. The interface is one fact per complete read of a listing:
+``mark_disappeared(feed_id, fetched_at, board, keys)``, where ``keys`` are the
+record keys the listing held (this run's complete listing of ids). Whoever decides
+that a read counts as a complete listing calls it; nothing here knows about HTTP
+or Scrapy.
+
+``disappeared_at`` is the first complete listing after a call's ``last_seen`` that
+did not hold it, computed from the ``listings`` table so that runs committed out
+of order give the answer runs in order would. A listing's work is proportional to
+the board: only calls still open (partial index ``calls_open``) or gone later than
+this listing (``calls_gone``) are looked at, never the feed's whole history.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .history import Span, cut_presence
+from .write import LISTING_BOARDS, Sighting
+
 
 class ListingLifecycle:
-    """Listings and disappearance; needs the store's ``transaction``, ``_sql`` and
-    ``placeholder``."""
+    """Listings, presence spans and disappearance; needs the store's
+    ``transaction``, ``_sql``, ``placeholder`` and the ``RecordWriter`` helpers."""
 
     placeholder: str
 
-    def mark_disappeared(self, feed_id: str, fetched_at: str, board: str) -> int:
-        """After a complete, successful fetch of a live listing: calls not in it.
+    def mark_disappeared(
+        self,
+        feed_id: str,
+        fetched_at: str,
+        board: str,
+        keys: set[str] | frozenset[str] | list[str] | None = None,
+    ) -> int:
+        """A complete, successful read at ``fetched_at`` of a live listing that
+        held exactly ``keys``: the calls not on it left it. Returns how many.
 
         On an active-calls board, leaving it means the call closed (status
         ``closed``, basis ``feed_presence`` unless the feed itself already said
         closed); on a recent-window listing it only rolled off, so only
-        ``disappeared_at`` is set. Never called for a failed or partial run.
+        ``disappeared_at`` is set. Never call it for a failed or partial run.
 
-        The listing is remembered (table ``listings``), and a call's
-        ``disappeared_at`` is the first complete listing after its ``last_seen``
-        that did not hold it: runs committed out of order (several writers,
-        re-imported history) give the same answer as runs committed in order.
+        ``keys`` may name calls whose records were not read in this run (a listing
+        of ids only): they count as seen at ``fetched_at`` with unchanged values.
+        When ``keys`` is ``None``, the keys this store object wrote at
+        ``fetched_at`` are used (or, if it wrote none, the calls whose presence
+        reaches ``fetched_at``: right for runs written in order).
         """
-        if board not in ("active_calls", "recent_window"):
+        if board not in LISTING_BOARDS:
             return 0
-        ph = self.placeholder
         with self.transaction(feed_id) as cur:
+            self._listing_board(feed_id, cur)
+            if keys is None:
+                keys = self._sighted.pop((feed_id, fetched_at), None)
+                if keys is None:
+                    keys = self._present_at(cur, feed_id, fetched_at)
+            else:
+                self._sighted.pop((feed_id, fetched_at), None)
+            return self._apply_listing(cur, feed_id, fetched_at, board, set(keys))
+
+    def touch_listing(self, feed_id: str, fetched_at: str, board: str) -> int:
+        """A live listing answered "not modified": what was on it is still on it.
+
+        The calls of the latest stored listing before ``fetched_at`` are seen
+        again at ``fetched_at`` (values unchanged) and the listing is remembered.
+        Returns the number of calls still on the listing.
+        """
+        if board not in LISTING_BOARDS:
+            return 0
+        with self.transaction(feed_id) as cur:
+            self._listing_board(feed_id, cur)
+            previous = self._listing_before(cur, feed_id, fetched_at)
+            if previous is None:
+                return 0
+            keys = self._present_at(cur, feed_id, previous)
+            self._apply_listing(cur, feed_id, fetched_at, board, keys)
+            return len(keys)
+
+    # ------------------------------------------------------------ the rules
+    def _apply_listing(
+        self, cur: Any, feed_id: str, when: str, board: str, keys: set[str]
+    ) -> int:
+        ph = self.placeholder
+        cur.execute(
+            self._sql(
+                f"INSERT INTO listings (feed_id, fetched_at) VALUES ({ph}, {ph}) "
+                "ON CONFLICT(feed_id, fetched_at) DO NOTHING"
+            ),
+            (feed_id, when),
+        )
+        self._sight_ids(cur, feed_id, when, keys)
+        closed = self._set_gone(cur, feed_id, when, board, f"last_seen < {ph}", (when,))
+        self._cut_presence(cur, feed_id, when, keys)
+        return closed
+
+    def _present_at(self, cur: Any, feed_id: str, when: str) -> set[str]:
+        """The calls on the listing at ``when`` (their presence reaches it)."""
+        ph = self.placeholder
+        cur.execute(
+            self._sql(
+                f"SELECT record_key FROM presence WHERE feed_id = {ph} AND last_seen "
+                f">= {ph} AND first_seen <= {ph}"
+            ),
+            (feed_id, when, when),
+        )
+        return {r[0] for r in cur.fetchall()}
+
+    def _sight_ids(self, cur: Any, feed_id: str, when: str, keys: set[str]) -> None:
+        """Calls on the listing not already seen at ``when``: seen then, with the
+        values they had (a listing of ids, or a "not modified" answer)."""
+        ph = self.placeholder
+        states = self._call_states(cur, feed_id, keys)
+        before = self._listing_before(cur, feed_id, when)
+        later = []
+        for key, (_, last) in states.items():
+            if last == when:
+                continue
+            if last > when:
+                later.append(key)
+                continue
             cur.execute(
                 self._sql(
-                    f"INSERT INTO listings (feed_id, fetched_at) VALUES ({ph}, {ph}) "
-                    "ON CONFLICT(feed_id, fetched_at) DO NOTHING"
+                    f"UPDATE calls SET last_seen = {ph}, disappeared_at = CASE WHEN "
+                    f"disappeared_at <= {ph} THEN NULL ELSE disappeared_at END WHERE "
+                    f"feed_id = {ph} AND record_key = {ph}"
                 ),
-                (feed_id, fetched_at),
+                (when, when, feed_id, key),
             )
-            return self._set_gone(
-                cur, feed_id, fetched_at, board, f"last_seen < {ph}", (fetched_at,)
+            cur.execute(self._extend_sql("observations"), (when, feed_id, key, last))
+            if before is not None and before > last:  # it came back
+                cur.execute(self._presence_insert_sql(), (feed_id, key, when, when))
+            else:
+                cur.execute(self._extend_sql("presence"), (when, feed_id, key, last))
+        for key in later:  # a listing older than what is stored: the span rules
+            cur.execute(
+                self._sql(
+                    f"UPDATE calls SET first_seen = {ph} WHERE feed_id = {ph} AND "
+                    f"record_key = {ph} AND first_seen > {ph}"
+                ),
+                (when, feed_id, key, when),
             )
+            self._apply_sighting(
+                cur, feed_id, Sighting(key, when, None, None, None), True
+            )
+
+    def _cut_presence(self, cur: Any, feed_id: str, when: str, keys: set[str]) -> None:
+        """Calls whose presence spans this listing but who were not on it (it was
+        committed after later sightings): their span is cut at it."""
+        ph = self.placeholder
+        cur.execute(
+            self._sql(
+                "SELECT record_key, first_seen, last_seen FROM presence WHERE "
+                f"feed_id = {ph} AND last_seen > {ph} AND first_seen < {ph}"
+            ),
+            (feed_id, when, when),
+        )
+        for key, start, end in cur.fetchall():
+            if key in keys:
+                continue
+            old = [Span(start, end)]
+            new = cut_presence(
+                old, when, lambda a, b: self._listings_between(cur, feed_id, a, b)
+            )
+            self._replace_spans(cur, feed_id, key, old, new)
 
     def _set_gone(
         self,
@@ -56,7 +177,9 @@ class ListingLifecycle:
     ) -> int:
         """Set ``disappeared_at = when`` (and close, on an active board) for the
         calls of ``which`` not already gone earlier (``again``: nor at ``when``,
-        to close a call whose newer values were just written)."""
+        to close a call whose newer values were just written). Two statements, so
+        that each reads only its partial index: the open calls, and the calls
+        gone after ``when``."""
         ph = self.placeholder
         after = ">=" if again else ">"
         close = (
@@ -65,15 +188,16 @@ class ListingLifecycle:
             if board == "active_calls"
             else ""
         )
+        update = f"UPDATE calls SET disappeared_at = {ph}{close} WHERE feed_id = {ph} AND {which}"
         cur.execute(
-            self._sql(
-                f"UPDATE calls SET disappeared_at = {ph}{close} WHERE feed_id = {ph} "
-                f"AND {which} AND (disappeared_at IS NULL OR disappeared_at {after} "
-                f"{ph})"
-            ),
+            self._sql(f"{update} AND disappeared_at IS NULL"), (when, feed_id, *params)
+        )
+        changed = int(cur.rowcount or 0)
+        cur.execute(
+            self._sql(f"{update} AND disappeared_at {after} {ph}"),
             (when, feed_id, *params, when),
         )
-        return int(cur.rowcount or 0)
+        return changed + int(cur.rowcount or 0)
 
     def _gone_since(self, cur: Any, feed_id: str, fetched_at: str) -> None:
         """Calls just seen at ``fetched_at`` when a later complete listing is
@@ -107,7 +231,9 @@ class ListingLifecycle:
         self, feed_id: str, fetched_at: str
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The calls that left the listing at ``fetched_at`` and those first seen
-        in it, with the values near-identity is judged on (key churn)."""
+        in it, with the values near-identity is judged on (key churn). Both read
+        a partial index (gone calls; calls still listed, seen last then): the
+        work is the board's, not the history's."""
         cols = (
             "record_key, received_at_utc, dispatched_at_utc, agency_raw, address, "
             "call_type_raw"
@@ -117,8 +243,9 @@ class ListingLifecycle:
             (feed_id, fetched_at),
         )
         new = self.query(  # type: ignore[attr-defined]
-            f"SELECT {cols} FROM calls WHERE feed_id = ? AND first_seen = ?",
-            (feed_id, fetched_at),
+            f"SELECT {cols} FROM calls WHERE feed_id = ? AND last_seen = ? AND "
+            "first_seen = ? AND disappeared_at IS NULL",
+            (feed_id, fetched_at, fetched_at),
         )
         return gone, new
 
@@ -135,41 +262,3 @@ class ListingLifecycle:
         )
         row = cur.fetchone()
         return row[0] if row and row[0] else None
-
-    def touch_listing(self, feed_id: str, fetched_at: str, board: str) -> int:
-        """A live listing answered "not modified": what was on it is still on it.
-
-        The calls of the latest stored listing get ``last_seen = fetched_at`` and
-        the listing is remembered; no observation is added (no values were read).
-        Returns the number of calls still on the listing.
-        """
-        if board not in ("active_calls", "recent_window"):
-            return 0
-        ph = self.placeholder
-        with self.transaction(feed_id) as cur:
-            cur.execute(
-                self._sql(
-                    f"SELECT MAX(fetched_at) FROM listings WHERE feed_id = {ph} "
-                    f"AND fetched_at < {ph}"
-                ),
-                (feed_id, fetched_at),
-            )
-            previous = cur.fetchone()[0]
-            if previous is None:
-                return 0
-            cur.execute(
-                self._sql(
-                    f"UPDATE calls SET last_seen = {ph} WHERE feed_id = {ph} AND "
-                    f"last_seen = {ph} AND disappeared_at IS NULL"
-                ),
-                (fetched_at, feed_id, previous),
-            )
-            touched = int(cur.rowcount or 0)
-            cur.execute(
-                self._sql(
-                    f"INSERT INTO listings (feed_id, fetched_at) VALUES ({ph}, {ph}) "
-                    "ON CONFLICT(feed_id, fetched_at) DO NOTHING"
-                ),
-                (feed_id, fetched_at),
-            )
-            return touched

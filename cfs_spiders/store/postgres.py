@@ -27,7 +27,9 @@ from typing import Any
 from .sqlite import Store
 
 _SCHEMA_LOCK = 0x63667300  # "cfs\0": advisory lock key of schema creation
-_DDL_NAME = re.compile(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", re.IGNORECASE)
+_DDL_NAME = re.compile(
+    r"CREATE (?:TABLE|INDEX|VIEW) IF NOT EXISTS (\w+)", re.IGNORECASE
+)
 _QUOTED_OR_MARK = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
 
 
@@ -54,12 +56,12 @@ class PostgresStore(Store):
     placeholder = "?"
     dialect = "postgresql"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrating: bool = False) -> None:
         self.url = url
         self.path = None  # type: ignore[assignment]
         self._lock = threading.RLock()
         self.conn = self._connect()
-        self.create_schema()
+        self.create_schema(migrating=migrating)
 
     def _connect(self) -> Any:
         import psycopg
@@ -84,10 +86,23 @@ class PostgresStore(Store):
 
     def _ddl(self) -> list[str]:
         return [
-            re.sub(r"\bREAL\b", "DOUBLE PRECISION", stmt) for stmt in super()._ddl()
+            re.sub(r"\bREAL\b", "DOUBLE PRECISION", stmt).replace(
+                "CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"
+            )
+            for stmt in super()._ddl()
         ]
 
-    def create_schema(self) -> None:
+    def _tables(self, cur: Any) -> set[str]:
+        cur.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        )
+        return {r[0] for r in cur.fetchall()}
+
+    def describe(self) -> str:
+        """The URL without its password."""
+        return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.url)
+
+    def create_schema(self, *, migrating: bool = False) -> None:
         ddl = self._ddl()
         names = sorted({m.group(1).lower() for m in map(_DDL_NAME.search, ddl) if m})
         with self.transaction() as cur:
@@ -98,11 +113,14 @@ class PostgresStore(Store):
                 "relnamespace = current_schema()::regnamespace",
                 (names,),
             )
-            if cur.fetchone()[0] == len(names):
+            if cur.fetchone()[0] == len(names) and self._check_version(cur, migrating):
                 return
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            if not self._check_version(cur, migrating):
+                return
             for stmt in ddl:
                 cur.execute(stmt)
+            self._set_version(cur)
 
     def register_feeds(self, configs: Any) -> None:
         # one order for every process: concurrent upserts never deadlock

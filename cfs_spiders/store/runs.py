@@ -44,6 +44,11 @@ class RunFacts:
     lock_owner: str | None = None
     # replay: what each manifest exclusion matched (ingest/exclusions.py)
     exclusions: list[dict[str, Any]] = field(default_factory=list)
+    # the record keys this run read off a live listing (its complete listing of
+    # ids, when the run read the whole listing): what stayed on it
+    listing_keys: set[str] | None = None
+    # which path wrote the run's batches (``ingest/pipelines.py``)
+    store_writer: dict[str, Any] = field(default_factory=dict)
 
 
 def fill_drops(
@@ -166,7 +171,9 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         and (run.records > 0 or empty_board)
         and run.full_listing
     ):
-        closed = store.mark_disappeared(cfg.feed_id, fetched, cfg.board)
+        closed = store.mark_disappeared(
+            cfg.feed_id, fetched, cfg.board, keys=facts.listing_keys
+        )
         if closed:
             churn = key_churn(*store.left_and_arrived(cfg.feed_id, fetched))
     elif ok and fetched and run.not_modified and run.full_listing:
@@ -212,6 +219,7 @@ def finish_run(store: Store, facts: RunFacts) -> dict[str, Any]:
         },
         "absent_fields": facts.absent_fields,
         "downloader": facts.downloader,
+        "store_writer": facts.store_writer,
         "errors": run.errors[:50],
         "degraded_reasons": reasons,
         # rows dated after the fetch (plus slack): not used as the high-water mark

@@ -5,7 +5,6 @@ batch. The tables are described in ``base.py``; the PostgreSQL store
 
 from __future__ import annotations
 
-import operator
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -13,24 +12,29 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..records.encoding import raw_json, record_json, values_hash
-from .base import COLUMN_SET, RECORD_COLUMNS, db_value, ddl
+from .base import SCHEMA_VERSION, ddl
 from .feed_state import FeedState
 from .lifecycle import ListingLifecycle
+from .write import RecordWriter
 
 
-class Store(ListingLifecycle, FeedState):
+class StoreVersionError(RuntimeError):
+    """The store was written by an earlier version of cfs; reading it as this one
+    would misread it. The message names the command that converts it."""
+
+
+class Store(RecordWriter, ListingLifecycle, FeedState):
     """SQLite store. Subclassed by ``postgres.PostgresStore``."""
 
     placeholder = "?"
     dialect = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, migrating: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self.conn = self._connect()
-        self.create_schema()
+        self.create_schema(migrating=migrating)
 
     # ------------------------------------------------------------ connection
     def _connect(self) -> Any:
@@ -73,14 +77,65 @@ class Store(ListingLifecycle, FeedState):
         return text
 
     # ---------------------------------------------------------------- schema
-    # ---------------------------------------------------------------- schema
     def _ddl(self) -> list[str]:
         return ddl()
 
-    def create_schema(self) -> None:
+    def _tables(self, cur: Any) -> set[str]:
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {r[0] for r in cur.fetchall()}
+
+    def schema_version(self, cur: Any) -> int | None:
+        """The schema the store was written with: ``None`` for an empty store, 1
+        for a store of cfs before change-only history (no ``store_meta``)."""
+        tables = self._tables(cur)
+        if "store_meta" in tables:
+            cur.execute(
+                self._sql("SELECT value FROM store_meta WHERE key = 'schema_version'")
+            )
+            row = cur.fetchone()
+            return int(row[0]) if row else 1
+        return 1 if "calls" in tables else None
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def _check_version(self, cur: Any, migrating: bool) -> bool:
+        """Refuse a store of another schema (unless migrating); True when the
+        store is new or current."""
+        version = self.schema_version(cur)
+        if version is None or version == SCHEMA_VERSION:
+            return True
+        if version > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"store {self.describe()} has schema {version}, newer than this cfs "
+                f"({SCHEMA_VERSION}): upgrade cfs to read it"
+            )
+        if migrating:
+            return False
+        raise StoreVersionError(
+            f"store {self.describe()} was written by an earlier cfs (schema "
+            f"{version}: an observation row per sighting, the raw record in calls); "
+            f"this cfs keeps one row per change (schema {SCHEMA_VERSION}) and will "
+            f"not misread it. Convert it in place with: cfs migrate --db "
+            f"{self.describe()}"
+        )
+
+    def create_schema(self, *, migrating: bool = False) -> None:
         with self.transaction() as cur:
+            if not self._check_version(cur, migrating):
+                return  # ``migrate.py`` converts it
             for stmt in self._ddl():
                 cur.execute(stmt)
+            self._set_version(cur)
+
+    def _set_version(self, cur: Any) -> None:
+        cur.execute(
+            self._sql(
+                "INSERT INTO store_meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+            ),
+            (str(SCHEMA_VERSION),),
+        )
 
     # ----------------------------------------------------------------- feeds
     def register_feeds(self, configs: Iterable[Any]) -> None:
@@ -117,107 +172,6 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         )
         with self.transaction() as cur:
             cur.executemany(sql, rows)
-
-    # ----------------------------------------------------------------- calls
-    def _upsert_sql(self) -> str:
-        cols = [*RECORD_COLUMNS, "first_seen", "last_seen", "last_run_id", "raw_json"]
-        p = ", ".join([self.placeholder] * len(cols))
-        newer = (
-            "(excluded.last_seen > calls.last_seen OR (excluded.last_seen = "
-            "calls.last_seen AND calls.disappeared_at IS NULL))"
-        )
-        least = "MIN" if self.dialect == "sqlite" else "LEAST"
-        greatest = "MAX" if self.dialect == "sqlite" else "GREATEST"
-        sets = [
-            f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE calls.{c} END"
-            for c in (*RECORD_COLUMNS, "last_run_id", "raw_json")
-            if c not in ("feed_id", "record_key")
-        ]
-        sets.append(
-            "disappeared_at = CASE WHEN excluded.last_seen > calls.disappeared_at "
-            "THEN NULL ELSE calls.disappeared_at END"
-        )
-        sets.append(f"first_seen = {least}(calls.first_seen, excluded.first_seen)")
-        sets.append(f"last_seen = {greatest}(calls.last_seen, excluded.last_seen)")
-        return self._sql(
-            f"INSERT INTO calls ({', '.join(cols)}) VALUES ({p})\n"
-            f"ON CONFLICT(feed_id, record_key) DO UPDATE SET {', '.join(sets)}"
-        )
-
-    def _observation_sql(self) -> str:
-        p = ", ".join([self.placeholder] * 6)
-        return self._sql(
-            f"INSERT INTO observations VALUES ({p}) "
-            "ON CONFLICT(feed_id, record_key, fetched_at) DO NOTHING"
-        )
-
-    def write_records(
-        self, records: list[dict[str, Any]], encoded: list[str] | None = None
-    ) -> tuple[int, int]:
-        """Upsert calls and append observations in one transaction.
-
-        ``encoded``, when given, is ``record_json(r)`` of each record (the store
-        pipeline encodes a record once, for the store and the JSON Lines export).
-        Returns (new calls, new observations). Idempotent: the same records
-        written twice change nothing the second time.
-        """
-        if not records:
-            return 0, 0
-        if encoded is None or len(encoded) != len(records):
-            encoded = [record_json(rec) for rec in records]
-        call_rows, obs_rows, keys = [], [], set()
-        # booleans as 0/1 on both engines (PostgreSQL will not cast them; SQLite
-        # binds a bool as the integer already)
-        convert = self.dialect != "sqlite"
-        columns_of = operator.itemgetter(*RECORD_COLUMNS)
-        for rec, text in zip(records, encoded, strict=True):
-            fetched = rec["fetched_at"]
-            run_id = rec["run_id"]
-            if rec.keys() >= COLUMN_SET:
-                row = list(columns_of(rec))
-            else:
-                row = [rec.get(c) for c in RECORD_COLUMNS]
-            if convert:
-                row = [db_value(v) for v in row]
-            row.extend((fetched, fetched, run_id, raw_json(rec, text)))
-            call_rows.append(row)
-            obs_rows.append(
-                (
-                    rec["feed_id"],
-                    rec["record_key"],
-                    fetched,
-                    run_id,
-                    values_hash(rec),
-                    text,
-                )
-            )
-            keys.add(rec["record_key"])
-        feed_id = records[0]["feed_id"]
-        with self.transaction(feed_id) as cur:
-            existing = self._existing_keys(cur, feed_id, keys)
-            cur.executemany(self._upsert_sql(), call_rows)
-            cur.executemany(self._observation_sql(), obs_rows)
-            new_obs = cur.rowcount
-            for fetched in sorted({r["fetched_at"] for r in records}):
-                self._gone_since(cur, feed_id, fetched)
-        new_calls = len(keys - existing)
-        return new_calls, int(new_obs if new_obs is not None and new_obs >= 0 else 0)
-
-    def _existing_keys(self, cur: Any, feed_id: str, keys: set[str]) -> set[str]:
-        found: set[str] = set()
-        ordered = list(keys)
-        for i in range(0, len(ordered), 500):
-            chunk = ordered[i : i + 500]
-            marks = ", ".join([self.placeholder] * len(chunk))
-            cur.execute(
-                self._sql(
-                    f"SELECT record_key FROM calls WHERE feed_id = {self.placeholder} "
-                    f"AND record_key IN ({marks})"
-                ),
-                (feed_id, *chunk),
-            )
-            found.update(r[0] for r in cur.fetchall())
-        return found
 
     # --------------------------------------------------------------- reading
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:

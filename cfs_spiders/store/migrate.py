@@ -1,0 +1,246 @@
+"""``cfs migrate``: convert a store written by an earlier cfs, in place.
+
+Schema 1 (cfs before change-only history) kept an observation row per sighting,
+each with the whole record as JSON, and the raw record again in ``calls.raw_json``.
+Schema 2 keeps one row per version (first sighting and each change of the raw
+record, hashed from its canonical bytes) and, on live listings, presence spans.
+The conversion reads every old observation once, in fetch order per call, and
+derives what the new store would have written had it been there from the start:
+
+- versions: runs of equal raw records; the current one ends at the call's
+  ``last_seen`` (a "not modified" poll moved ``last_seen`` without an observation);
+- presence: a span is broken where a complete listing lies between two sightings
+  that had observations (a listing that brought no observation at all was a
+  "not modified" poll: what was on the board stayed on it).
+
+It all happens in one transaction: an interrupted migration leaves the old store
+as it was. SQLite is vacuumed afterwards (the old observations are most of it).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config.schema import record_fields
+from ..records.encoding import change_hash, json_text
+from .base import RECORD_COLUMNS, SCHEMA_VERSION, _sql_type
+from .connect import open_store
+from .write import LISTING_BOARDS
+
+BATCH = 5000
+
+
+@dataclass
+class MigrationReport:
+    store: str
+    from_version: int | None
+    to_version: int = SCHEMA_VERSION
+    calls: int = 0
+    sightings: int = 0
+    versions: int = 0
+    spans: int = 0
+    bytes_before: int | None = None
+    bytes_after: int | None = None
+
+    def summary(self) -> str:
+        if self.from_version == SCHEMA_VERSION:
+            return f"{self.store}: already schema {SCHEMA_VERSION}, nothing to do"
+        size = ""
+        if self.bytes_before is not None and self.bytes_after is not None:
+            size = f"; {self.bytes_before:,} -> {self.bytes_after:,} bytes"
+        return (
+            f"{self.store}: schema {self.from_version} -> {self.to_version}: "
+            f"{self.calls} calls, {self.sightings} observations (one per sighting) "
+            f"-> {self.versions} versions and {self.spans} presence spans{size}"
+        )
+
+
+def _size(path: Path | None) -> int | None:
+    if path is None:
+        return None
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def migrate(url: str | Path | None = None, *, vacuum: bool = True) -> MigrationReport:
+    """Convert the store at ``url`` to the current schema (a no-op if it is)."""
+    store = open_store(url, migrating=True)
+    try:
+        with store.transaction() as cur:
+            version = store.schema_version(cur)
+        report = MigrationReport(store.describe(), version)
+        if version in (None, SCHEMA_VERSION):
+            return report
+        report.bytes_before = _size(store.path)
+        with store.transaction() as cur:
+            _from_v1(store, cur, report)
+        if vacuum and store.dialect == "sqlite":
+            store.conn.execute("VACUUM")
+            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        report.bytes_after = _size(store.path)
+        return report
+    finally:
+        store.close()
+
+
+def _from_v1(store: Any, cur: Any, report: MigrationReport) -> None:
+    sql = store._sql
+    cur.execute("ALTER TABLE observations RENAME TO observations_v1")
+    if store.dialect == "postgresql":  # index names are per schema there
+        cur.execute(
+            "ALTER INDEX IF EXISTS observations_pkey RENAME TO observations_v1_pkey"
+        )
+    cur.execute("DROP INDEX IF EXISTS observations_run")
+    cur.execute("DROP INDEX IF EXISTS calls_last_seen")
+    cur.execute("ALTER TABLE calls ADD COLUMN values_hash TEXT")
+    # record elements added since the store was written: empty columns (their
+    # values come with each call's next sighting)
+    cur.execute(sql("SELECT * FROM calls LIMIT 0"))
+    have = {d[0] for d in cur.description}
+    fields = record_fields()
+    for name in RECORD_COLUMNS:
+        if name not in have:
+            cur.execute(
+                f"ALTER TABLE calls ADD COLUMN {name} {_sql_type(fields[name])}"
+            )
+    for stmt in store._ddl():
+        cur.execute(stmt)
+    cur.execute(sql("SELECT feed_id, board FROM feeds"))
+    boards = {f for f, b in cur.fetchall() if b in LISTING_BOARDS}
+    cur.execute(sql("SELECT feed_id, fetched_at FROM listings ORDER BY 1, 2"))
+    listings: dict[str, list[str]] = {}
+    for feed_id, t in cur.fetchall():
+        listings.setdefault(feed_id, []).append(t)
+    cur.execute(sql("SELECT DISTINCT feed_id, fetched_at FROM observations_v1"))
+    observed = {(f, t) for f, t in cur.fetchall()}
+    # complete listings that brought observations (the others answered "not
+    # modified": they kept what was on the board)
+    breaking = {f: [t for t in ts if (f, t) in observed] for f, ts in listings.items()}
+    versions: list[tuple] = []
+    spans: list[tuple] = []
+    hashes: list[tuple] = []
+    reader = store.conn.cursor()
+    reader.execute(
+        sql(
+            "SELECT o.feed_id, o.record_key, o.fetched_at, o.run_id, o.record_json, "
+            "c.last_seen FROM observations_v1 o JOIN calls c ON c.feed_id = "
+            "o.feed_id AND c.record_key = o.record_key ORDER BY o.feed_id, "
+            "o.record_key, o.fetched_at"
+        )
+    )
+    for feed_id, key, last_seen, sightings in _per_call(reader):
+        report.calls += 1
+        report.sightings += len(sightings)
+        call_versions = _versions(sightings, last_seen)
+        versions.extend((feed_id, key, *v) for v in call_versions)
+        hashes.append((call_versions[-1][3], feed_id, key))
+        if feed_id in boards:
+            spans.extend(
+                (feed_id, key, a, b)
+                for a, b in _spans(sightings, last_seen, breaking.get(feed_id, []))
+            )
+        if len(versions) >= BATCH:
+            report.versions += _flush(store, cur, versions, spans, hashes, report)
+    report.versions += _flush(store, cur, versions, spans, hashes, report)
+    # calls that somehow have no observation: their raw record is their version
+    cur.execute(
+        sql(
+            "SELECT feed_id, record_key, first_seen, last_seen, last_run_id, "
+            "raw_json FROM calls WHERE values_hash IS NULL"
+        )
+    )
+    for feed_id, key, first, last, run_id, raw in cur.fetchall():
+        value = change_hash(json.loads(raw) if raw is not None else None)
+        text = raw if raw is not None else "null"
+        versions.append((feed_id, key, first, last, run_id, value, text))
+        hashes.append((value, feed_id, key))
+        if feed_id in boards:
+            spans.append((feed_id, key, first, last))
+        report.calls += 1
+    report.versions += _flush(store, cur, versions, spans, hashes, report)
+    cur.execute("DROP TABLE observations_v1")
+    cur.execute("DROP VIEW IF EXISTS call_raw")  # it names calls' columns
+    cur.execute("ALTER TABLE calls DROP COLUMN raw_json")
+    for stmt in store._ddl():  # the view again
+        cur.execute(stmt)
+    store._set_version(cur)
+
+
+def _per_call(reader: Any) -> Iterator[tuple[str, str, str, list[tuple]]]:
+    """(feed, key, the call's last_seen, [(fetched_at, run_id, record_json)])."""
+    current: tuple[str, str] | None = None
+    rows: list[tuple] = []
+    last = ""
+    while True:
+        chunk = reader.fetchmany(BATCH)
+        for feed_id, key, t, run_id, text, last_seen in chunk:
+            if (feed_id, key) != current:
+                if current is not None:
+                    yield (*current, last, rows)
+                current, rows, last = (feed_id, key), [], last_seen
+            rows.append((t, run_id, text))
+        if not chunk:
+            break
+    if current is not None:
+        yield (*current, last, rows)
+
+
+def _versions(sightings: list[tuple], last_seen: str) -> list[tuple]:
+    """(start, end, run_id, hash, raw_json) per run of equal raw records."""
+    out: list[list[Any]] = []
+    for t, run_id, text in sightings:
+        raw = json.loads(text).get("raw")
+        value = change_hash(raw)
+        if out and out[-1][3] == value:
+            out[-1][1] = t
+        else:
+            out.append([t, t, run_id, value, json_text(raw)])
+    out[-1][1] = max(out[-1][1], last_seen)
+    return [tuple(v) for v in out]
+
+
+def _spans(
+    sightings: list[tuple], last_seen: str, breaking: list[str]
+) -> list[tuple[str, str]]:
+    out: list[list[str]] = []
+    for t, _, _ in sightings:
+        if out:
+            # a listing with observations, strictly between: the call was not on it
+            i = bisect.bisect_right(breaking, out[-1][1])
+            if not (i < len(breaking) and breaking[i] < t):
+                out[-1][1] = t
+                continue
+        out.append([t, t])
+    out[-1][1] = max(out[-1][1], last_seen)
+    return [tuple(s) for s in out]
+
+
+def _flush(
+    store: Any,
+    cur: Any,
+    versions: list[tuple],
+    spans: list[tuple],
+    hashes: list[tuple],
+    report: MigrationReport,
+) -> int:
+    n = len(versions)
+    if versions:
+        cur.executemany(store._version_insert_sql(), versions)
+    if spans:
+        cur.executemany(store._presence_insert_sql(), spans)
+        report.spans += len(spans)
+    if hashes:
+        cur.executemany(
+            store._sql(
+                "UPDATE calls SET values_hash = ? WHERE feed_id = ? AND record_key = ?"
+            ),
+            hashes,
+        )
+    versions.clear()
+    spans.clear()
+    hashes.clear()
+    return n

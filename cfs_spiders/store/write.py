@@ -1,0 +1,359 @@
+"""Writing a batch of records: the calls' latest values, and a version only when
+what the feed published changed.
+
+Mixed into the store. Each record's raw values are hashed (``change_hash``); a call
+seen again with the same hash only moves its ``last_seen`` (and the end of its
+current version and presence span); a new hash is a new row of ``observations``
+holding the raw record, once. Sightings in fetch order (the common case: a poll
+after the last one) are written in bulk; a sighting older than what the store
+holds for the call (runs committed out of order) goes through the span rules of
+``history.py``, one call at a time.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import Counter
+from typing import Any
+
+from ..records.encoding import change_hash, raw_json, record_json
+from .base import COLUMN_SET, RECORD_COLUMNS, db_value
+from .history import Span, Version, add_presence, add_version, present_at
+
+LISTING_BOARDS = ("active_calls", "recent_window")
+
+
+class Sighting:
+    """One call seen at one fetch: its key, time, run, and published values
+    (``value`` is ``None`` for an id read off a listing without its values)."""
+
+    __slots__ = ("key", "t", "run_id", "value", "raw")
+
+    def __init__(
+        self, key: str, t: str, run_id: str | None, value: str | None, raw: str | None
+    ) -> None:
+        self.key, self.t, self.run_id, self.value, self.raw = key, t, run_id, value, raw
+
+
+class RecordWriter:
+    """``write_records`` and the history rows; needs the store's ``transaction``,
+    ``_sql``, ``placeholder`` and ``dialect``."""
+
+    placeholder: str
+    dialect: str
+
+    # ------------------------------------------------------------ statements
+    def _upsert_sql(self) -> str:
+        cols = [
+            *RECORD_COLUMNS,
+            "first_seen",
+            "last_seen",
+            "last_run_id",
+            "values_hash",
+        ]
+        p = ", ".join([self.placeholder] * len(cols))
+        newer = (
+            "(excluded.last_seen > calls.last_seen OR (excluded.last_seen = "
+            "calls.last_seen AND calls.disappeared_at IS NULL))"
+        )
+        least = "MIN" if self.dialect == "sqlite" else "LEAST"
+        greatest = "MAX" if self.dialect == "sqlite" else "GREATEST"
+        sets = [
+            f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE calls.{c} END"
+            for c in (*RECORD_COLUMNS, "last_run_id", "values_hash")
+            if c not in ("feed_id", "record_key")
+        ]
+        sets.append(
+            "disappeared_at = CASE WHEN excluded.last_seen > calls.disappeared_at "
+            "THEN NULL ELSE calls.disappeared_at END"
+        )
+        sets.append(f"first_seen = {least}(calls.first_seen, excluded.first_seen)")
+        sets.append(f"last_seen = {greatest}(calls.last_seen, excluded.last_seen)")
+        return self._sql(
+            f"INSERT INTO calls ({', '.join(cols)}) VALUES ({p})\n"
+            f"ON CONFLICT(feed_id, record_key) DO UPDATE SET {', '.join(sets)}"
+        )
+
+    def _version_insert_sql(self) -> str:
+        p = ", ".join([self.placeholder] * 7)
+        return self._sql(
+            "INSERT INTO observations (feed_id, record_key, fetched_at, last_seen, "
+            f"run_id, values_hash, raw_json) VALUES ({p}) "
+            "ON CONFLICT(feed_id, record_key, fetched_at) DO NOTHING"
+        )
+
+    def _presence_insert_sql(self) -> str:
+        ph = self.placeholder
+        return self._sql(
+            "INSERT INTO presence (feed_id, record_key, first_seen, last_seen) "
+            f"VALUES ({ph}, {ph}, {ph}, {ph}) "
+            "ON CONFLICT(feed_id, record_key, first_seen) DO NOTHING"
+        )
+
+    def _extend_sql(self, table: str) -> str:
+        """Move the end of the span that ends at the call's last sighting."""
+        ph = self.placeholder
+        return self._sql(
+            f"UPDATE {table} SET last_seen = {ph} WHERE feed_id = {ph} AND "
+            f"record_key = {ph} AND last_seen = {ph}"
+        )
+
+    # ------------------------------------------------------------- the batch
+    def write_records(
+        self, records: list[dict[str, Any]], encoded: list[str] | None = None
+    ) -> tuple[int, int]:
+        """Upsert calls and keep each new version, in one transaction.
+
+        ``encoded``, when given, is ``record_json(r)`` of each record (the store
+        pipeline encodes a record once, for the store and the JSON Lines export;
+        the raw record's text is cut from it). Returns (new calls, new versions).
+        Idempotent: the same records written twice change nothing the second time.
+        """
+        if not records:
+            return 0, 0
+        if encoded is None or len(encoded) != len(records):
+            encoded = [record_json(rec) for rec in records]
+        feed_id = records[0]["feed_id"]
+        convert = self.dialect != "sqlite"  # PostgreSQL will not cast booleans
+        columns_of = operator.itemgetter(*RECORD_COLUMNS)
+        rows, sightings = [], []
+        for rec, text in zip(records, encoded, strict=True):
+            if rec["feed_id"] != feed_id:
+                raise ValueError(
+                    f"record {rec.get('record_key')!r}: feed {rec['feed_id']!r} in a "
+                    f"batch of {feed_id!r} (one feed per batch)"
+                )
+            fetched = rec["fetched_at"]
+            raw = rec.get("raw")
+            value = change_hash(raw)
+            if rec.keys() >= COLUMN_SET:
+                row = list(columns_of(rec))
+            else:
+                row = [rec.get(c) for c in RECORD_COLUMNS]
+            if convert:
+                row = [db_value(v) for v in row]
+            row.extend((fetched, fetched, rec["run_id"], value))
+            rows.append(row)
+            sightings.append(
+                Sighting(
+                    rec["record_key"],
+                    fetched,
+                    rec["run_id"],
+                    value,
+                    raw_json(rec, text),
+                )
+            )
+        with self.transaction(feed_id) as cur:
+            new_calls, new_versions = self._write_batch(cur, feed_id, rows, sightings)
+            for fetched in sorted({s.t for s in sightings}):
+                self._gone_since(cur, feed_id, fetched)
+        if self._listing_board(feed_id):
+            for s in sightings:
+                self._sighted.setdefault((feed_id, s.t), set()).add(s.key)
+        return new_calls, new_versions
+
+    def _write_batch(
+        self, cur: Any, feed_id: str, rows: list[list[Any]], sightings: list[Sighting]
+    ) -> tuple[int, int]:
+        board = self._listing_board(feed_id, cur)
+        keys = {s.key for s in sightings}
+        state = self._call_states(cur, feed_id, keys)
+        repeated = {k for k, n in Counter(s.key for s in sightings).items() if n > 1}
+        times = {s.t for s in sightings} if board else ()
+        before = {t: self._listing_before(cur, feed_id, t) for t in times}
+        versions, ext_versions, spans, ext_spans, slow = [], [], [], [], []
+        for s in sightings:
+            known = state.get(s.key)
+            if s.key in repeated:
+                slow.append(s)
+            elif known is None:  # first sighting
+                versions.append((feed_id, s.key, s.t, s.t, s.run_id, s.value, s.raw))
+                if board:
+                    spans.append((feed_id, s.key, s.t, s.t))
+            elif s.t > known[1]:  # after the call's last sighting
+                if s.value == known[0]:
+                    ext_versions.append((s.t, feed_id, s.key, known[1]))
+                else:
+                    versions.append(
+                        (feed_id, s.key, s.t, s.t, s.run_id, s.value, s.raw)
+                    )
+                if board:
+                    listing = before[s.t]
+                    if listing is not None and listing > known[1]:
+                        spans.append((feed_id, s.key, s.t, s.t))  # it came back
+                    else:
+                        ext_spans.append((s.t, feed_id, s.key, known[1]))
+            elif s.t == known[1] and s.value == known[0]:
+                continue  # the same sighting again
+            else:
+                slow.append(s)
+        cur.executemany(self._upsert_sql(), rows)
+        if versions:
+            cur.executemany(self._version_insert_sql(), versions)
+        if ext_versions:
+            cur.executemany(self._extend_sql("observations"), ext_versions)
+        if spans:
+            cur.executemany(self._presence_insert_sql(), spans)
+        if ext_spans:
+            cur.executemany(self._extend_sql("presence"), ext_spans)
+        added = len(versions)
+        for s in slow:  # one call at a time, in the order given
+            added += self._apply_sighting(cur, feed_id, s, board)
+        return len(keys - state.keys()), added
+
+    def _call_states(
+        self, cur: Any, feed_id: str, keys: set[str]
+    ) -> dict[str, tuple[str, str]]:
+        """(values_hash, last_seen) of the calls of ``keys`` already stored."""
+        found: dict[str, tuple[str, str]] = {}
+        ordered = list(keys)
+        ph = self.placeholder
+        for i in range(0, len(ordered), 500):
+            chunk = ordered[i : i + 500]
+            marks = ", ".join([ph] * len(chunk))
+            cur.execute(
+                self._sql(
+                    "SELECT record_key, values_hash, last_seen FROM calls WHERE "
+                    f"feed_id = {ph} AND record_key IN ({marks})"
+                ),
+                (feed_id, *chunk),
+            )
+            for key, value, last in cur.fetchall():
+                found[key] = (value, last)
+        return found
+
+    def _listing_before(self, cur: Any, feed_id: str, t: str) -> str | None:
+        cur.execute(
+            self._sql(
+                f"SELECT MAX(fetched_at) FROM listings WHERE feed_id = "
+                f"{self.placeholder} AND fetched_at < {self.placeholder}"
+            ),
+            (feed_id, t),
+        )
+        return cur.fetchone()[0]
+
+    def _listing_board(self, feed_id: str, cur: Any = None) -> bool:
+        """Whether the feed is a live listing (its calls have presence spans)."""
+        boards = self.__dict__.setdefault("_boards", {})
+        if feed_id not in boards:
+            if cur is None:
+                return False
+            cur.execute(
+                self._sql(
+                    f"SELECT board FROM feeds WHERE feed_id = {self.placeholder}"
+                ),
+                (feed_id,),
+            )
+            row = cur.fetchone()
+            boards[feed_id] = bool(row and row[0] in LISTING_BOARDS)
+        return boards[feed_id]
+
+    @property
+    def _sighted(self) -> dict[tuple[str, str], set[str]]:
+        """Keys written per (feed, fetch time) on listings, until the listing is
+        recorded (``mark_disappeared`` without its keys reads them here)."""
+        return self.__dict__.setdefault("_sighted_keys", {})
+
+    # ------------------------------------------------ one call, in any order
+    def _apply_sighting(self, cur: Any, feed_id: str, s: Sighting, board: bool) -> int:
+        """A sighting placed by the span rules (out of order, repeated, or an id
+        without values); returns the versions added (may be negative when spans
+        join)."""
+        ph = self.placeholder
+        spans: list[Span] = []
+        if board:
+            cur.execute(
+                self._sql(
+                    "SELECT first_seen, last_seen FROM presence WHERE feed_id = "
+                    f"{ph} AND record_key = {ph} ORDER BY first_seen"
+                ),
+                (feed_id, s.key),
+            )
+            spans = [Span(a, b) for a, b in cur.fetchall()]
+        cur.execute(
+            self._sql(
+                "SELECT fetched_at, last_seen, values_hash, run_id, raw_json FROM "
+                f"observations WHERE feed_id = {ph} AND record_key = {ph} "
+                "ORDER BY fetched_at"
+            ),
+            (feed_id, s.key),
+        )
+        rows = cur.fetchall()
+        old = [Version(a, b, h) for a, b, h, _, _ in rows]
+        payload = {h: (run, raw) for _, _, h, run, raw in rows}
+        starts = {v.start: v for v in old}
+        if s.value is not None:
+            payload.setdefault(s.value, (s.run_id, s.raw))
+
+        def inner(a: str, b: str) -> list[str]:
+            if not board:
+                return []
+            return [
+                t
+                for t in self._listings_between(cur, feed_id, a, b)
+                if present_at(spans, t)
+            ]
+
+        new = add_version(old, s.t, s.value, inner)
+        for v in old:
+            if v not in new:
+                cur.execute(
+                    self._sql(
+                        f"DELETE FROM observations WHERE feed_id = {ph} AND "
+                        f"record_key = {ph} AND fetched_at = {ph}"
+                    ),
+                    (feed_id, s.key, v.start),
+                )
+        for v in new:
+            if v in old:
+                continue
+            run_id, raw = payload[v.value]
+            if v.start == s.t and v.value == s.value:
+                run_id = s.run_id
+            elif v.start in starts and starts[v.start].value == v.value:
+                run_id = next(r for a, _, _, r, _ in rows if a == v.start)
+            cur.execute(
+                self._version_insert_sql(),
+                (feed_id, s.key, v.start, v.end, run_id, v.value, raw),
+            )
+        if board:
+            self._place_presence(cur, feed_id, s.key, s.t, spans)
+        return len(new) - len(old)
+
+    def _place_presence(
+        self, cur: Any, feed_id: str, key: str, t: str, spans: list[Span]
+    ) -> None:
+        new = add_presence(
+            spans, t, lambda a, b: bool(self._listings_between(cur, feed_id, a, b))
+        )
+        self._replace_spans(cur, feed_id, key, spans, new)
+
+    def _replace_spans(
+        self, cur: Any, feed_id: str, key: str, old: list[Span], new: list[Span]
+    ) -> None:
+        ph = self.placeholder
+        for sp in old:
+            if sp not in new:
+                cur.execute(
+                    self._sql(
+                        f"DELETE FROM presence WHERE feed_id = {ph} AND record_key = "
+                        f"{ph} AND first_seen = {ph}"
+                    ),
+                    (feed_id, key, sp.start),
+                )
+        for sp in new:
+            if sp not in old:
+                cur.execute(
+                    self._presence_insert_sql(), (feed_id, key, sp.start, sp.end)
+                )
+
+    def _listings_between(self, cur: Any, feed_id: str, a: str, b: str) -> list[str]:
+        ph = self.placeholder
+        cur.execute(
+            self._sql(
+                f"SELECT fetched_at FROM listings WHERE feed_id = {ph} AND fetched_at "
+                f"> {ph} AND fetched_at < {ph} ORDER BY fetched_at"
+            ),
+            (feed_id, a, b),
+        )
+        return [r[0] for r in cur.fetchall()]
