@@ -187,7 +187,12 @@ class StorePipeline:
 
         def opening(store: Store) -> dict[str, Any]:
             store.register_feeds([cfg])
-            return store.feed_state(cfg.feed_id) if wants_state else {}
+            if not wants_state:
+                return {}
+            return {
+                **store.feed_state(cfg.feed_id),
+                "_last": store.last_listing(cfg.feed_id),
+            }
 
         try:
             saved = await self._run(opening)
@@ -204,7 +209,7 @@ class StorePipeline:
                 for k in ("etag", "last_modified", "high_water")
                 if saved.get(k)
             }
-            last = self.store.last_listing(spider.config.feed_id)
+            last = saved.get("_last")
             if last:
                 spider.state["last_listing"] = last
 
