@@ -350,7 +350,7 @@ def run_feed_benchmark(
 ) -> FeedBenchmarkResult:
     """Leave one feed out (with its city) over the project's crosswalks."""
     out: dict[str, FeedResult] = {}
-    for feed_id in training.crosswalk_feeds():
+    for feed_id in training.labelled_feeds():
         city = feed_city(feed_id)
         index = None
         if fallback:

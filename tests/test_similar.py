@@ -88,7 +88,7 @@ def test_training_data_covers_every_source() -> None:
     crosswalks = {
         ex.source for ex in index.examples if ex.source.startswith("crosswalk:")
     }
-    assert crosswalks == {f"crosswalk:{f}" for f in training.crosswalk_feeds()}
+    assert crosswalks == {f"crosswalk:{f}" for f in training.labelled_feeds()}
     assert all(ex.category in vocab.CALL_TYPE_CATEGORIES for ex in index.examples)
     assert len(index) > 2000
 

@@ -35,6 +35,7 @@ __all__ = [
     "build_index",
     "crosswalk_examples",
     "crosswalk_feeds",
+    "labelled_feeds",
     "default_index",
     "vera_examples",
 ]
@@ -158,3 +159,10 @@ def build_index(
 def default_index() -> SimilarityIndex:
     """The index a crawl uses: every example the package ships."""
     return build_index()
+
+
+def labelled_feeds() -> list[str]:
+    """Feeds whose crosswalk has description rows: the ones that teach the
+    fallback. A crosswalk of codes only (PulsePoint's ``ME``, Oakland's ``945A``)
+    holds no wording to learn from, nor to hold out."""
+    return [f for f in crosswalk_feeds() if load_crosswalk(f).by_description]
