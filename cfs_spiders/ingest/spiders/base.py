@@ -179,12 +179,13 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         self.run = RunState(
             run_id=self.run_id,
             feed_id=self.name,
-            mode="replay" if replay else "live",
+            # a recording read with the live mapping is still a replay run
+            mode="replay" if self.replay else "live",
             started_at=datetime.now(UTC),
         )
         self.state = crawler.settings.getdict("CFS_FEED_STATE").get(self.name, {})
         self.incremental = (
-            bool(crawler.settings.getbool("CFS_INCREMENTAL")) and not replay
+            bool(crawler.settings.getbool("CFS_INCREMENTAL")) and not self.replay
         )
         self.batch_records = max(1, crawler.settings.getint("CFS_STORE_BATCH", 5000))
         self.high_water: datetime | None = None
