@@ -499,9 +499,26 @@ def test_bundled_drafts_find_the_roles(bundled):
 def test_bundled_drafts_replay_like_the_hand_configs(bundled):
     bench, results = bundled
     for r in results:
+        if r.error and "different formats" in r.error:
+            # a documented refusal: a capture that mixes formats (Columbia fire's
+            # CSV year export beside scraper JSON) is not guessed; the refusal
+            # must be true of the files
+            files = [
+                p
+                for p in (Path(__file__).parent / "fixtures" / r.feed_id).rglob("*")
+                if p.is_file() and p.name not in ("PROVENANCE.md", "manifest.yaml")
+            ]
+            kinds = {p.suffixes[0] if p.suffixes else "" for p in files}
+            assert len(kinds) > 1, (r.feed_id, r.error, kinds)
+            continue
         assert r.error is None and r.draft_calls, (r.feed_id, r.error)
-        hand_has_id = "call_id" in bench.get_config(r.feed_id).source(True)["record"]
-        if hand_has_id and r.roles["id"][0]:
+        hand = bench.get_config(r.feed_id).source(True)
+        hand_has_id = "call_id" in hand["record"]
+        if hand["parse"].get("keep_if"):
+            # the hand config keeps some rows only (Columbia's police rows of a
+            # file that holds fire rows too): a draft cannot know that filter
+            assert r.draft_calls >= r.hand_calls, r.feed_id
+        elif hand_has_id and r.roles["id"][0]:
             # same ids on the same records: the same calls are stored
             # less the rows the hand manifest excludes (St. Louis's TEST rows)
             assert r.draft_calls - len(r.excluded) == r.hand_calls, r.feed_id
