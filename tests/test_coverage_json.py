@@ -229,6 +229,19 @@ def test_category_coverage_is_at_least_95_percent(store, feed):
     assert counts.get("crosswalk", 0) / total >= 0.95, counts
 
 
+def test_every_run_is_a_replay_whichever_mapping_read_it(store):
+    """Columbia fire's CSV snapshot is read with the live mapping (read_as: live)
+    and its JSON snapshots with the replay one; all are replays, and say so."""
+    got = rows(store, "SELECT feed_id, mode, report_json FROM runs")
+    assert {r["mode"] for r in got} == {"replay"}
+    readers = [
+        json.loads(r["report_json"])["reader"]
+        for r in got
+        if r["feed_id"] == COLUMBIA_FIRE
+    ]
+    assert sorted(readers) == ["live", "replay", "replay"]
+
+
 def test_oakland_placeholders_are_dropped_and_counted(store):
     reports = [
         json.loads(r["report_json"])
