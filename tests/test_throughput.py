@@ -313,10 +313,17 @@ def test_a_failed_batch_is_raised_and_kept_for_the_retry(tmp_path: Path):
     records = [{**r, "feed_id": "zz_not_registered"} for r in sf_records(25)]
     for i, rec in enumerate(records):
         rec["call_id"] = rec["record_key"] = f"K{i:03d}"
+    async def crawl() -> None:
+        # the batches go to the writer thread while the crawl goes on; the
+        # store's refusal is raised at the latest when the run flushes
+        await pipe.process_item(RecordBatch(records), None)
+        await pipe.flush()
+
     try:
         with pytest.raises(sqlite3.IntegrityError):
-            asyncio.run(pipe.process_item(RecordBatch(records), None))
+            asyncio.run(crawl())
         assert pipe.buffer == records  # every record back, in order
+        assert not pipe._inflight
         assert pipe.batches == 0 and pipe.written_by == set()
     finally:
         pipe._release()

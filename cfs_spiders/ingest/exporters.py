@@ -17,19 +17,9 @@ from typing import Any
 from scrapy.exporters import JsonLinesItemExporter
 
 from ..records.encoding import json_text_exact
-from ..records.items import RECORD_FIELDS, RecordBatch
+from ..records.items import RECORD_FIELDS, RecordBatch, in_field_order
 
 _CHUNK = 2000  # lines per write
-
-
-def in_field_order(rec: dict[str, Any]) -> dict[str, Any]:
-    """The record with its fields in declaration order (undeclared ones last), as
-    Scrapy's exporters order an item's fields."""
-    if tuple(rec) == RECORD_FIELDS:
-        return rec
-    ordered = {k: rec[k] for k in RECORD_FIELDS if k in rec}
-    ordered.update((k, v) for k, v in rec.items() if k not in ordered)
-    return ordered
 
 
 class RecordJsonLinesExporter(JsonLinesItemExporter):

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -149,6 +150,9 @@ class StorePipeline:
         self.threaded = mode not in ("off", "0", "false", "no")
         self.writer: StoreThread | None = None
         self._slots: asyncio.Semaphore | None = None
+        # batches sent to the writer thread and not yet written: (future,
+        # records, their JSON texts)
+        self._inflight: deque[tuple[asyncio.Future, list, list]] = deque()
         self._tail: asyncio.Future | None = None  # the last item's completion
         # which thread wrote each batch, for the run report
         self.written_by: set[str] = set()
@@ -229,7 +233,7 @@ class StorePipeline:
             self.buffer.extend(records)
             self.encoded.extend(encoded)
         # items finish in the order they came (the JSON Lines export writes them
-        # as they finish), even when a later one had nothing to write
+        # as they finish), even when a later one waited less for the store
         previous, self._tail = self._tail, asyncio.get_running_loop().create_future()
         done = self._tail
         try:
@@ -242,9 +246,15 @@ class StorePipeline:
         return item
 
     async def _write(self, n: int) -> None:
-        """Write the first ``n`` buffered records in one transaction. They leave
-        the buffer while written (another batch may be written meanwhile) and
-        come back to its front when the write fails, for the next one to retry."""
+        """Send the first ``n`` buffered records to the store, one transaction.
+
+        With the writer thread the batch is queued and this returns at once: the
+        crawl builds the next page while the store writes this one (at most
+        ``QUEUE_SIZE`` batches of the run in flight; beyond that it waits for the
+        oldest, without blocking the reactor). A batch the store refuses comes
+        back to the buffer's front, with any refused after it, in order, for the
+        next write to retry, and its error is raised here or at the next write
+        or flush."""
         records, encoded = self.buffer[:n], self.encoded[:n]
         del self.buffer[:n], self.encoded[:n]
 
@@ -252,20 +262,53 @@ class StorePipeline:
             new_calls, new_obs = store.write_records(records, encoded)
             return new_calls, new_obs, threading.current_thread().name
 
-        try:
-            new_calls, new_obs, thread = await self._run(writing)
-        except BaseException:
-            self.buffer[:0], self.encoded[:0] = records, encoded
-            raise
+        if self.writer is None:
+            assert self.store is not None
+            try:
+                self._account(writing(self.store))
+            except BaseException:
+                self.buffer[:0], self.encoded[:0] = records, encoded
+                raise
+            return
+        while len(self._inflight) >= QUEUE_SIZE:
+            await self._settle(1)
+        while self.writer.jobs.full():  # other feeds' runs fill the queue: wait
+            await asyncio.sleep(0.005)
+        future = asyncio.wrap_future(self.writer.submit(writing))
+        self._inflight.append((future, records, encoded))
+
+    def _account(self, result: tuple[int, int, str]) -> None:
+        new_calls, new_obs, thread = result
         self.new_calls += new_calls
         self.new_observations += new_obs
         self.written_by.add(thread)
         self.batches += 1
 
+    async def _settle(self, n: int | None = None) -> None:
+        """Wait for the oldest ``n`` batches in flight (all when ``None``)."""
+        failed: list[tuple[list, list]] = []
+        error: BaseException | None = None
+        count = len(self._inflight) if n is None else n
+        while self._inflight and (count > 0 or failed):
+            future, records, encoded = self._inflight.popleft()
+            count -= 1
+            try:
+                self._account(await future)
+            except BaseException as exc:  # every later batch settles too
+                failed.append((records, encoded))
+                error = error or exc
+        if error is not None:
+            back = [r for recs, _ in failed for r in recs]
+            texts = [t for _, enc in failed for t in enc]
+            self.buffer[:0], self.encoded[:0] = back, texts
+            raise error
+
     async def flush(self) -> None:
-        """Write what is buffered."""
+        """Write what is buffered, and wait until the store has it."""
+        await self._settle()
         while self.buffer:
             await self._write(min(len(self.buffer), self.batch_size))
+        await self._settle()
 
     def _release(self) -> None:
         if self.writer is not None:

@@ -29,6 +29,7 @@ from ..normalize.status import (
 )
 from ..normalize.text import to_text
 from ..normalize.time import TimeValue, iso_local, iso_utc, parse_time
+from .items import in_field_order
 from .keys import KeySpec
 from .mapping import compile_mapping, compile_unpack, spec_paths, unpacked_names
 
@@ -384,7 +385,7 @@ class RecordBuilder:
             if not complete:
                 self.counts["record_key:incomplete"] += 1
         self.counts["records"] += 1
-        return rec
+        return in_field_order(rec)
 
 
 def merge_rows(

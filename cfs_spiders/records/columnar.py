@@ -49,6 +49,7 @@ from .compile import (
     null_where,
     series_of,
 )
+from .items import in_field_order
 
 # Set to "reference" to build every page with the row-at-a-time builder.
 ENV_SWITCH = "CFS_RECORD_PATH"
@@ -437,6 +438,7 @@ class ColumnarBuilder:
         out["run_id"] = repeat(run_id)
         out["config_version"] = repeat(ref.config.version)
         out["raw"] = published
+        out = in_field_order(out)  # the record's field order (see items.py)
         names = list(out)
         records = [
             dict(zip(names, row, strict=True))

@@ -38,6 +38,18 @@ RECORD_FIELDS: tuple[str, ...] = tuple(CallRecord.fields)
 _FIELD_SET = frozenset(RECORD_FIELDS)
 
 
+def in_field_order(rec: dict[str, Any]) -> dict[str, Any]:
+    """The record with its fields in declaration order (undeclared ones last), as
+    Scrapy's exporters order an item's fields. Both builders return records in
+    this order, so the JSON Lines export can write the text the store pipeline
+    already encoded."""
+    if tuple(rec) == RECORD_FIELDS:
+        return rec
+    ordered = {k: rec[k] for k in RECORD_FIELDS if k in rec}
+    ordered.update((k, v) for k, v in rec.items() if k not in ordered)
+    return ordered
+
+
 @dataclass(repr=False, eq=False)
 class RecordBatch:
     """The records of one response, carried through Scrapy as one item.
