@@ -8,6 +8,7 @@ import sys
 
 from ..config.loader import ConfigError
 from ..draft.command import add_parser as add_new_parser
+from ..importers.git import DEFAULT_CHUNK
 from ..store.sqlite import StoreVersionError
 from .crawl import cmd_crawl, cmd_run, cmd_watch
 from .feeds import cmd_check, cmd_list, cmd_status
@@ -227,8 +228,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--chunk",
         type=int,
-        default=20,
-        help="snapshots per replay process (default 20)",
+        default=DEFAULT_CHUNK,
+        help=f"snapshots per replay process (default {DEFAULT_CHUNK})",
     )
     s.add_argument(
         "--retry-failed",

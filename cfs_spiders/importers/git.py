@@ -22,7 +22,7 @@ what scheduled runs would have stored at those times.
   commit (``<feed_id>-git-<sha12>``). A commit already done is skipped. If an
   import is interrupted, the next one first marks done each commit whose run row
   was written, then resumes with the oldest commit not done. Work is done in chunks
-  (``--chunk``, 20 snapshots by default), each in its own process, because the
+  (``--chunk``, 200 snapshots by default), each in its own process, because the
   Twisted reactor runs once per process. An interruption loses at most the
   snapshot in progress, and re-running that snapshot changes nothing it already
   wrote.
@@ -51,7 +51,7 @@ from ..config.loader import FeedConfig, get_config, validate_feed_id
 from ..normalize.time import parse_iso
 from .git_repo import Commit, ImportGitError, Repo
 
-DEFAULT_CHUNK = 20
+DEFAULT_CHUNK = 200
 FINAL_STATUSES = ("ok", "degraded", "failed", "no_run", "no_file")
 # A commit whose crawl wrote no run (killed, out of memory, the store away) failed
 # for a passing reason: tried again by every import. A failed run is tried again

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .base import ddl
 from .sqlite import Store
 
 _SCHEMA_LOCK = 0x63667300  # "cfs\0": advisory lock key of schema creation
@@ -89,7 +90,7 @@ class PostgresStore(Store):
             re.sub(r"\bREAL\b", "DOUBLE PRECISION", stmt).replace(
                 "CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"
             )
-            for stmt in super()._ddl()
+            for stmt in ddl()
         ]
 
     def _tables(self, cur: Any) -> set[str]:
