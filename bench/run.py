@@ -160,6 +160,11 @@ def count_lines(path: Path) -> int:
     return n
 
 
+def store_bytes(db: Path) -> int:
+    """The SQLite store on disk: the database file and its WAL, if any."""
+    return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+
+
 def run_reports(output: Path) -> list[dict[str, Any]]:
     return [
         json.loads(p.read_text(encoding="utf-8"))
@@ -219,9 +224,8 @@ def bench_size(size: int, *, jsonl: bool, keep: bool) -> dict[str, Any]:
         "size": size,
         "records": {"floor": floor_rows, "crawled": records, "calls_csv": calls_rows},
         "input_mb": round(sum(f["bytes"] for f in meta["feeds"].values()) / 1e6, 1),
-        "store_mb": round(
-            sum(p.stat().st_size for p in work.glob("cfs.sqlite*")) / 1e6, 1
-        ),
+        "store_mb": round(store_bytes(db) / 1e6, 1),
+        "store_bytes_per_call": round(store_bytes(db) / max(calls_rows, 1)),
         "floor": floor,
         "crawl": crawl,
         "crawl_export": export_1,
@@ -340,7 +344,9 @@ def bench_poll(*, keep: bool) -> dict[str, Any]:
         ]
         for name in ("first", "second", "third"):
             before = len(server.hits)
+            size_before = store_bytes(work / "cfs.sqlite")
             step = measure(cfs(*common), log=work / f"{name}.log", env=env)
+            step["store_bytes_added"] = store_bytes(work / "cfs.sqlite") - size_before
             hits = server.hits[before:]
             step["requests"] = len(hits)
             step["rows_served"] = sum(h["rows"] for h in hits)
@@ -459,7 +465,14 @@ def main(argv: list[str] | None = None) -> int:
             f"feed: {s['wall_s']:.2f} s wall, {s['cpu_s']:.2f} s CPU, "
             f"{s['peak_rss_mb']:.0f} MB peak, {s['requests']} request(s), "
             f"{s['rows_served']} rows served (first poll {poll['first']['wall_s']:.2f}"
-            f" s for {poll['first']['rows_served']} rows)"
+            f" s for {poll['first']['rows_served']} rows); the unchanged polls "
+            f"added {s['store_bytes_added']:,} and "
+            f"{poll['third']['store_bytes_added']:,} bytes to the store"
+        )
+    for r in results:
+        print(
+            f"store at {r['size']:,} records: {r['store_mb']} MB, "
+            f"{r['store_bytes_per_call']:,} bytes per call"
         )
     doc = {
         "started_at": started.isoformat(timespec="seconds"),
