@@ -392,3 +392,31 @@ def test_a_listing_reads_only_open_calls(tmp_path: Path) -> None:
             assert "calls_gone" in plan, plan
         else:
             assert "presence_last_seen" in plan, plan
+
+
+def test_history_tables_keep_their_key_once(tmp_path: Path) -> None:
+    """On SQLite the history tables are clustered on their primary key (WITHOUT
+    ROWID): no second b-tree holding the key again, about 80 bytes a version."""
+    import sqlite3
+
+    store = open_store(tmp_path / "cfs.sqlite")
+    store.close()
+    conn = sqlite3.connect(tmp_path / "cfs.sqlite")
+    try:
+        rows = dict(
+            conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+            ).fetchall()
+        )
+        autoindexes = {
+            r[0]
+            for r in conn.execute(
+                "SELECT tbl_name FROM sqlite_master WHERE name LIKE 'sqlite_autoindex%'"
+            )
+        }
+    finally:
+        conn.close()
+    for table in ("observations", "presence", "listings"):
+        assert rows[table].rstrip().endswith("WITHOUT ROWID"), table
+        assert table not in autoindexes
+    assert "calls" in autoindexes  # wide rows keep their rowid table
