@@ -311,3 +311,70 @@ def test_sql_placeholders() -> None:
     assert to_psycopg("SELECT a FROM t WHERE b = ? AND c LIKE '%?%' AND d = ?") == (
         "SELECT a FROM t WHERE b = %s AND c LIKE '%%?%%' AND d = %s"
     )
+
+
+def test_batches_are_copied_and_store_what_rows_store(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of calls and versions goes through ``COPY`` to a staging table and
+    one ``INSERT ... SELECT``; the tables are the same as written row by row.
+    Clearwater's real snapshots, scrambled, with one batch holding a call twice
+    (its rows go one after another, as an upsert may not touch a row twice)."""
+    import psycopg
+
+    from cfs_spiders.store import postgres
+
+    cfg = get_config(CLEARWATER)
+    snaps = clearwater_snapshots()
+    order = list(snaps)
+    random.Random(5).shuffle(order)
+    copies: list[str] = []
+    real_copy = psycopg.Cursor.copy
+
+    def spy(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        copies.append(str(statement))
+        return real_copy(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", spy)
+    base, _, name = pg_url.rpartition("/")
+    tables = {}
+    for mode, minimum in (("copy", 1), ("rows", 10**9)):
+        monkeypatch.setattr(postgres, "COPY_MIN_ROWS", minimum)
+        url = f"{base}/{name}_{mode}"
+        with psycopg.connect(pg_url, autocommit=True) as con:
+            con.execute(f'CREATE DATABASE "{name}_{mode}"')
+        store = open_store(url)
+        try:
+            store.register_feeds([cfg])
+            before = len(copies)
+            for i, (fetched, rows) in enumerate(order):
+                records = [
+                    _record(CLEARWATER, r["Master_Incident_Number"], fetched, r)
+                    for r in rows
+                ]
+                if i == 3:  # the first call again, later in the same batch
+                    records.append({**records[0], "last_run_id": "again"})
+                store.write_records(records)
+                store.mark_disappeared(CLEARWATER, fetched, "active_calls")
+            used = len(copies) - before
+            tables[mode] = {
+                t: table(store, f"SELECT * FROM {t} ORDER BY {key}")
+                for t, key in (
+                    ("calls", "1, 2"),
+                    ("observations", "1, 2, 3"),
+                    ("presence", "1, 2, 3"),
+                    ("listings", "1, 2"),
+                )
+            }
+        finally:
+            store.close()
+            with psycopg.connect(pg_url, autocommit=True) as con:
+                con.execute(f'DROP DATABASE IF EXISTS "{name}_{mode}" WITH (FORCE)')
+        if mode == "copy":
+            assert used >= len(order)  # every batch's calls at least
+            assert any("cfs_stage_calls" in c for c in copies)
+            assert any("cfs_stage_observations" in c for c in copies)
+        else:
+            assert used == 0
+    assert len(tables["copy"]["calls"]) == 161
+    assert tables["copy"] == tables["rows"]

@@ -4,6 +4,8 @@ Chosen by a ``postgresql://`` URL (``CFS_DATABASE_URL`` or ``--db``). The SQL is
 SQLite store's, written with ``?`` placeholders; ``_sql`` turns them into psycopg's
 ``%s``. What differs:
 
+- A batch of calls or versions is ``COPY``ed to a staging table and inserted
+  with one ``INSERT ... SELECT`` (``_insert_many``).
 - Real numbers are ``DOUBLE PRECISION`` (PostgreSQL's ``REAL`` is 4 bytes and would
   round coordinates).
 - Several processes may write at once (scrapyd nodes, ``cfs crawl`` next to
@@ -31,6 +33,11 @@ _SCHEMA_LOCK = 0x63667300  # "cfs\0": advisory lock key of schema creation
 _DDL_NAME = re.compile(
     r"CREATE (?:TABLE|INDEX|VIEW) IF NOT EXISTS (\w+)", re.IGNORECASE
 )
+# an INSERT the bulk path can stage: table, column list, what follows VALUES
+_INSERT = re.compile(
+    r"INSERT INTO (\w+) \(([\w, ]+)\) VALUES \((?:%s, )*%s\)(.*)\Z", re.DOTALL
+)
+COPY_MIN_ROWS = 50  # fewer rows go row by row (a COPY has its own round trips)
 _QUOTED_OR_MARK = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
 
 
@@ -122,6 +129,31 @@ class PostgresStore(Store):
             for stmt in ddl:
                 cur.execute(stmt)
             self._set_version(cur)
+
+    def _insert_many(self, cur: Any, sql: str, rows: list[Any]) -> None:
+        """``COPY`` the rows into a session's staging table shaped like the
+        target, then one ``INSERT ... SELECT`` with the statement's own
+        conflict clause: a batch costs one round trip instead of one a row."""
+        if len(rows) < COPY_MIN_ROWS:
+            super()._insert_many(cur, sql, rows)
+            return
+        m = _INSERT.match(sql)
+        if m is None:  # not a plain INSERT ... VALUES: row by row
+            super()._insert_many(cur, sql, rows)
+            return
+        table, columns, rest = m.groups()
+        stage = f"cfs_stage_{table}"
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}{rest}"
+        )
+        cur.execute(f"TRUNCATE {stage}")
 
     def register_feeds(self, configs: Any) -> None:
         # one order for every process: concurrent upserts never deadlock

@@ -187,9 +187,15 @@ class RecordWriter:
                 continue  # the same sighting again
             else:
                 slow.append(s)
-        cur.executemany(self._upsert_sql(), rows)
+        if repeated:  # a call twice in one batch: its rows one after another
+            at = RECORD_COLUMNS.index("record_key")
+            once = [r for r in rows if r[at] not in repeated]
+            self._insert_many(cur, self._upsert_sql(), once)
+            cur.executemany(self._upsert_sql(), [r for r in rows if r[at] in repeated])
+        else:
+            self._insert_many(cur, self._upsert_sql(), rows)
         if versions:
-            cur.executemany(self._version_insert_sql(), versions)
+            self._insert_many(cur, self._version_insert_sql(), versions)
         if ext_versions:
             cur.executemany(self._extend_sql("observations"), ext_versions)
         if spans:
@@ -200,6 +206,14 @@ class RecordWriter:
         for s in slow:  # one call at a time, in the order given
             added += self._apply_sighting(cur, feed_id, s, board)
         return len(keys - state.keys()), added
+
+    def _insert_many(self, cur: Any, sql: str, rows: list[Any]) -> None:
+        """Run an ``INSERT ... VALUES (...) [ON CONFLICT ...]`` for every row, in
+        bulk: ``executemany`` here (SQLite); PostgreSQL ``COPY``s the rows to a
+        staging table and inserts them in one statement. The rows' keys must be
+        distinct (an upsert may not touch one row twice in a statement)."""
+        if rows:
+            cur.executemany(sql, rows)
 
     def _call_states(
         self, cur: Any, feed_id: str, keys: set[str]
