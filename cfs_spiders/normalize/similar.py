@@ -39,6 +39,7 @@ from .rules import normalize_text
 __all__ = [
     "DEFAULT_K",
     "char_ngrams",
+    "is_uninformative",
     "DEFAULT_MIN_SHARE",
     "DEFAULT_THRESHOLD",
     "Example",
@@ -50,6 +51,21 @@ DEFAULT_THRESHOLD = 0.5
 DEFAULT_K = 3
 # The winning category's share of the neighbours' summed similarity.
 DEFAULT_MIN_SHARE = 0.6
+
+# A value made only of a catch-all word (plus codes and words of timing or
+# form) names no kind of call: ``OTHER``, ``40/01 - OTHER``, ``MISC``,
+# ``41/40 - OTHER - IN PROGRESS``. The project's own crosswalks label such
+# values both ways (SFFD ``Other``, SFPD ``MISC`` and San Antonio
+# ``Miscellaneous`` assist_public; Dallas ``40 - Other`` other_crime), because
+# what the catch-all holds depends on the agency's own list. A nearest
+# neighbour would copy one city's reading onto another, so such values are
+# neither learned from nor answered: they stay ``unmapped`` unless the feed's
+# crosswalk says what its catch-all means.
+_CATCH_ALL = frozenset({"OTHER", "OTHERS", "MISC", "MISCELLANEOUS"})
+_FILLER = frozenset(
+    {"ALL", "GENERAL", "CALL", "CALLS", "INCIDENT", "INCIDENTS", "TYPE"}
+    | {"IN", "PROGRESS", "JUST", "OCCURRED", "OCRD"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +116,18 @@ def _weights(grams: list[str], idf: dict[str, float]) -> dict[str, float]:
     return {g: w / norm for g, w in vec.items()} if norm else {}
 
 
+def is_uninformative(norm: str) -> bool:
+    """Whether normalized ``norm`` is only a catch-all word (see
+    ``_CATCH_ALL``): tokens holding a digit are codes and do not count."""
+    words = {w for w in norm.split() if not any(c.isdigit() for c in w)}
+    return bool(words & _CATCH_ALL) and words <= _CATCH_ALL | _FILLER
+
+
 class SimilarityIndex:
     """A TF-IDF nearest-neighbour index over labelled examples.
 
-    ``examples`` with an empty normalized text are skipped; identical
+    ``examples`` with an empty or uninformative normalized text
+    (:func:`is_uninformative`) are skipped; identical
     normalized texts are kept once per category (a text labelled two ways
     votes both ways). The vectors live in an inverted index (n-gram ->
     examples), plain Python and numpy: a few thousand short strings need no
@@ -131,7 +155,7 @@ class SimilarityIndex:
             ):
                 raise ValueError(f"example {ex.text!r}: bad category {ex.category!r}")
             norm = normalize_text(ex.text)
-            if not norm or (norm, ex.category) in seen:
+            if not norm or (norm, ex.category) in seen or is_uninformative(norm):
                 continue
             seen.add((norm, ex.category))
             keep.append(ex)
@@ -165,7 +189,7 @@ class SimilarityIndex:
         """(similarity, example position) pairs with a positive similarity,
         best first; ties by position, so the order is deterministic."""
         norm = normalize_text(text) if text else ""
-        if not norm:
+        if not norm or is_uninformative(norm):
             return []
         query = _weights(char_ngrams(norm), self._idf)
         if not query:
