@@ -30,6 +30,7 @@ from cfs_spiders.exports.categorize import categorize_csv
 from cfs_spiders.normalize import rules, training
 from cfs_spiders.normalize.call_source import classify_source
 from cfs_spiders.normalize.call_type import categorize
+from tests.conftest import run_cfs
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -138,6 +139,83 @@ def test_cfs_categorize_on_an_export(tmp_path: Path) -> None:
         got = [r["call_type_category"] for r in csv.DictReader(fh)]
     agree = sum(g == r["category"] for g, r in zip(got, CALL_TYPES, strict=True))
     assert agree / len(CALL_TYPES) >= 0.85  # per distinct value, no weighting
+
+
+def test_cfs_categorize_says_how_each_value_was_decided(tmp_path: Path) -> None:
+    """The command a new user runs, on the real values of the unseen cities
+    (``--distinct``: one row per value): each row says its basis and
+    confidence, and a ``similar`` row the example it matched and how close."""
+    src = tmp_path / "export.csv"
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["TYPE"])
+        for row in CALL_TYPES:  # each value up to three times, as in an export
+            for _ in range(min(int(row["count"]), 3)):
+                writer.writerow([row["value"]])
+    out = tmp_path / "distinct.csv"
+    proc = run_cfs(
+        "categorize", "call-type", "--input", str(src), "--column", "TYPE",
+        "--distinct", "--output", str(out),
+    )  # fmt: skip
+    assert "call_type_category:" in proc.stderr
+    with out.open(newline="", encoding="utf-8") as fh:
+        got = list(csv.DictReader(fh))
+    values = {r["value"] for r in CALL_TYPES}
+    assert {r["TYPE"] for r in got} == values and len(got) == len(values)
+    bases = Counter(r["category_basis"] for r in got)
+    assert bases["rule"] and bases["similar"] and bases["unmapped"], bases
+    for r in got:
+        assert int(r["count"]) >= 1
+        assert r["category_basis"] in vocab.CATEGORY_BASIS, r
+        want = categorize(r["TYPE"])  # the same decision as a crawl's
+        assert (r["call_type_category"], r["category_basis"]) == (
+            want.category,
+            want.basis,
+        )
+        if r["category_basis"] == "similar":
+            assert r["matched_example"] and r["matched_source"], r
+            assert 0.5 <= float(r["similarity"]) <= 1.0, r
+            assert r["category_confidence"] in ("medium", "low"), r
+        else:
+            assert not r["matched_example"] and not r["similarity"], r
+        if r["category_basis"] == "rule":
+            assert r["category_rule"] and r["category_confidence"], r
+        if r["category_basis"] == "unmapped":
+            assert r["call_type_category"] == "unmapped"
+            assert not r["category_confidence"], r
+    counts = [int(r["count"]) for r in got]
+    assert counts == sorted(counts, reverse=True)
+    want_counts: Counter[str] = Counter()
+    for r in CALL_TYPES:  # a value of two feeds is one distinct value
+        want_counts[r["value"]] += min(int(r["count"]), 3)
+    assert {r["TYPE"]: int(r["count"]) for r in got} == want_counts
+
+
+def test_cfs_categorize_with_a_feed_reports_its_crosswalk(tmp_path: Path) -> None:
+    """Dallas's captured export with ``--feed``: crosswalk rows carry the row's
+    confidence; per row, the input columns come back unchanged."""
+    src = (
+        ROOT / "tests" / "fixtures" / "tx_dallas_police_active_calls" / "are8-xahz.csv"
+    )
+    out = tmp_path / "rows.csv"
+    n = categorize_csv(
+        "call-type",
+        src,
+        "nature_of_call",
+        feed_id="tx_dallas_police_active_calls",
+        output=out,
+    )
+    with src.open(newline="", encoding="utf-8-sig") as fh:
+        raw = list(csv.DictReader(fh))
+    with out.open(newline="", encoding="utf-8") as fh:
+        got = list(csv.DictReader(fh))
+    assert n == len(raw) == len(got)
+    for before, after in zip(raw, got, strict=True):
+        assert all(after[k] == v for k, v in before.items())
+        assert after["category_basis"] == "crosswalk", after
+        assert after["category_confidence"] in ("high", "medium", "low")
+    uumv = [r for r in got if r["nature_of_call"] == "09V - UUMV"]
+    assert uumv and uumv[0]["call_type_category"] == "property_crime"
 
 
 def test_sources_file_is_well_formed() -> None:
