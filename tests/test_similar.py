@@ -68,8 +68,7 @@ def test_neighbours_must_agree() -> None:
         ("OTHER", True),
         ("40/01 - OTHER", True),
         ("41/40 - OTHER - IN PROGRESS", True),
-        ("MISC", True),
-        ("Miscellaneous", True),
+        ("MISC", False),  # a low-confidence rule reads it (see similar.py)
         ("ASSIST OTHER", False),
         ("THEFT - ALL OTHER", False),
         ("OTHER DISTURBANCE", False),

@@ -52,16 +52,18 @@ DEFAULT_K = 3
 # The winning category's share of the neighbours' summed similarity.
 DEFAULT_MIN_SHARE = 0.6
 
-# A value made only of a catch-all word (plus codes and words of timing or
-# form) names no kind of call: ``OTHER``, ``40/01 - OTHER``, ``MISC``,
-# ``41/40 - OTHER - IN PROGRESS``. The project's own crosswalks label such
-# values both ways (SFFD ``Other``, SFPD ``MISC`` and San Antonio
-# ``Miscellaneous`` assist_public; Dallas ``40 - Other`` other_crime), because
-# what the catch-all holds depends on the agency's own list. A nearest
-# neighbour would copy one city's reading onto another, so such values are
-# neither learned from nor answered: they stay ``unmapped`` unless the feed's
-# crosswalk says what its catch-all means.
-_CATCH_ALL = frozenset({"OTHER", "OTHERS", "MISC", "MISCELLANEOUS"})
+# A value made only of the catch-all word OTHER (plus codes and words of
+# timing or form) names no kind of call: ``OTHER``, ``40/01 - OTHER``,
+# ``41/40 - OTHER - IN PROGRESS``. Its labels disagree wherever it occurs:
+# SFFD's ``Other`` is assist_public in the project's crosswalk and Dallas'
+# ``40 - Other`` other_crime; Vera's examples file puts ``OTHER`` under Other
+# (Not Crime) and its Dallas rows under Other Crimes. What the catch-all holds
+# depends on the agency's own list, so a nearest neighbour would copy one
+# city's reading onto another: such values are neither learned from nor
+# answered, and stay ``unmapped`` unless the feed's crosswalk says what its
+# catch-all means. (``MISCELLANEOUS`` is different: every crosswalk that has it
+# files it as a service call, and a low-confidence rule says so.)
+_CATCH_ALL = frozenset({"OTHER", "OTHERS"})
 _FILLER = frozenset(
     {"ALL", "GENERAL", "CALL", "CALLS", "INCIDENT", "INCIDENTS", "TYPE"}
     | {"IN", "PROGRESS", "JUST", "OCCURRED", "OCRD"}
