@@ -20,9 +20,10 @@ answer from a merely close neighbour was right 27 times in 64, one from
 agreeing neighbours 25 times in 40 (``docs/VERA_REVIEW.md``).
 
 Deterministic: no randomness, ties broken by example order and category name.
-Built in well under a second from the shipped data the first time it is needed
-(no download, no pickled model, no machine-learning library); answers are cached per
-distinct value by the caller.
+Built in about a second from the shipped data (no download, no pickled model, no
+machine-learning library); a crawl builds it on a worker thread when a spider
+opens (``ingest/extensions.py`` ``WarmFallback``), so the reactor never waits
+for it. Answers are cached per distinct value by the caller.
 """
 
 from __future__ import annotations
