@@ -171,6 +171,9 @@ class BenchmarkResult:
     disagreements: list[tuple[int, str, str, str, str, str, str]]
     excluded: list[tuple[int, str, str, str, str]]
     held_out_feeds: dict[str, list[str]]
+    # city -> the ``source`` of every example in the index that judged it, so
+    # a test can check that nothing of the held-out city was learned from.
+    index_sources: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def run_benchmark(
@@ -186,6 +189,7 @@ def run_benchmark(
     cities = {c: CityResult(c) for c in CITIES}
     held_out = {c: city_feeds(c) for c in CITIES}
     judges: dict[str, Categorizer] = {}
+    sources: dict[str, frozenset[str]] = {}
     for city in CITIES:
         index = None
         if fallback:
@@ -195,6 +199,7 @@ def run_benchmark(
                 threshold=threshold,
                 k=k,
             )
+            sources[city] = frozenset(ex.source for ex in index.examples)
         judges[city] = Categorizer(index)
     hits: dict[str, list[int]] = {e.id: [0, 0] for e in entries}
     rule_agrees: dict[str, int] = {e.id: 0 for e in entries}
@@ -261,6 +266,7 @@ def run_benchmark(
         disagreements,
         excluded,
         held_out,
+        sources,
     )
 
 
@@ -306,6 +312,7 @@ class FeedResult:
     agree_calls: int = 0
     rows_by_basis: Counter[str] = field(default_factory=Counter)
     disagreements: list[tuple[int, str, str, str, str]] = field(default_factory=list)
+    index_sources: frozenset[str] = frozenset()
 
     @property
     def agreement(self) -> float:
@@ -363,6 +370,8 @@ def run_feed_benchmark(
         judge = Categorizer(index)
         counts = _capture_counts(feed_id)
         res = FeedResult(feed_id)
+        if index is not None:
+            res.index_sources = frozenset(ex.source for ex in index.examples)
         for key, row in load_crosswalk(feed_id).by_description.items():
             ours, basis = judge(row.raw_value)
             ok = ours == row.category

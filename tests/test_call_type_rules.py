@@ -232,7 +232,41 @@ def test_abbreviation_table_is_documented() -> None:
         assert row.seen_in, f"{row.key}: say where the abbreviation was seen"
     keys = {r.key for r in rows}
     # City-only jargon stays in the crosswalks (docs/VERA_REVIEW.md).
-    assert not keys & {"UDAA", "UUMV", "AUTO X"}
+    assert not keys & {"AUTO X", "AUTO", "X"}
+    # State-law offence names are general within their state; each says which
+    # statute it comes from, so the dictionary can be audited.
+    by_key = {r.key: r for r in rows}
+    for key, statute in (
+        ("415", "California Penal Code 415"),
+        ("UUMV", "Texas Penal Code 31.07"),
+        ("UDAA", "Michigan Penal Code 750.413"),
+    ):
+        assert statute in by_key[key].note, key
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Texas "unauthorized use of a motor vehicle", behind any code prefix.
+        ("UUMV", "property_crime"),
+        ("09V - UUMV", "property_crime"),
+        ("41/09V - UUMV IN PROGRESS", "property_crime"),
+        ("Auto Theft - UUMV", "property_crime"),
+        # Michigan "unlawful driving away of an automobile".
+        ("UDAA", "property_crime"),
+        ("UDAA I/P", "property_crime"),
+        # The offence name does not outrank the warrant it is served for.
+        ("WARRANT (UUMV)", "warrant"),
+    ],
+)
+def test_state_law_offence_names(text: str, category: str) -> None:
+    match = rules.classify(text)
+    assert match is not None and match.category == category, (text, match)
+
+
+def test_state_law_keys_are_whole_words() -> None:
+    assert expand("UUMVX") == "UUMVX"
+    assert expand("09V - UUMV") == "09V - UNAUTHORIZED USE OF MOTOR VEHICLE"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,12 @@ import pytest
 
 from cfs_spiders.config import vocab
 from cfs_spiders.normalize import training, vera
-from cfs_spiders.normalize.similar import Example, SimilarityIndex, char_ngrams
+from cfs_spiders.normalize.similar import (
+    Example,
+    SimilarityIndex,
+    char_ngrams,
+    is_uninformative,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 REF = ROOT / "tests" / "fixtures" / "reference"
@@ -55,6 +60,37 @@ def test_neighbours_must_agree() -> None:
     strict = SimilarityIndex(mixed, threshold=0.1, k=3, min_share=0.6)
     assert loose.query("ALPHA") is not None
     assert strict.query("ALPHA") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "empty"),
+    [
+        ("OTHER", True),
+        ("40/01 - OTHER", True),
+        ("41/40 - OTHER - IN PROGRESS", True),
+        ("MISC", False),  # a low-confidence rule reads it (see similar.py)
+        ("ASSIST OTHER", False),
+        ("THEFT - ALL OTHER", False),
+        ("OTHER DISTURBANCE", False),
+        ("40 - FIGHT", False),
+    ],
+)
+def test_catch_all_values_are_not_guessed(text: str, empty: bool) -> None:
+    """A bare catch-all names no kind of call; the crosswalks of the project
+    read it both ways, so the fallback neither learns from it nor answers it."""
+    from cfs_spiders.normalize.rules import normalize_text
+
+    assert is_uninformative(normalize_text(text)) is empty
+    # Synthetic index with a catch-all example: it is not kept.
+    index = SimilarityIndex(
+        [*SYNTHETIC, Example("Other", "assist_public", "synthetic")], threshold=0.1
+    )
+    assert all(ex.text != "Other" for ex in index.examples)
+    if empty:
+        assert index.query(text) is None
+    # The shipped index answers none of them either, whatever it was taught.
+    if empty:
+        assert training.default_index().query(text) is None
 
 
 def test_best_within_restricts_the_categories() -> None:

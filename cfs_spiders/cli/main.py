@@ -260,6 +260,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--column", required=True)
     s.add_argument("--feed", help="use this feed's crosswalk and location policy")
     s.add_argument("--output", dest="cat_output", help="output CSV (default: stdout)")
+    s.add_argument(
+        "--distinct",
+        action="store_true",
+        help="one row per distinct value, with its count, most frequent first",
+    )
     s.set_defaults(func=cmd_categorize)
 
     add_new_parser(sub)

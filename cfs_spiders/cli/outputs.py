@@ -64,6 +64,7 @@ def cmd_categorize(args: argparse.Namespace) -> int:
         args.column,
         feed_id=args.feed,
         output=Path(args.cat_output) if args.cat_output else None,
+        distinct=args.distinct,
     )
     print(f"categorized {n} rows", file=sys.stderr)
     return 0

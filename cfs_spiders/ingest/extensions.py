@@ -1,20 +1,31 @@
-"""Scrapy extensions: run-status reporting.
+"""Scrapy extensions: run-status reporting, and the learned fallback built
+before the crawl needs it.
 
 When a spider closes (after the item pipelines, so the run is recorded), its run
 report is written to ``<output>/runs/<run_id>.json`` and said in one log line, as
 city-scrapers-core reports a run's status from an extension rather than from the
 pipelines.
+
+When a spider opens, :class:`WarmFallback` builds the call-type fallback index
+(:func:`..normalize.training.default_index`, about a second of CPU) on a worker
+thread, and the engine waits for it before the first request: built lazily at
+the first unknown call type instead, it would stall the reactor (and every other
+feed's downloads and timers) in the middle of a page.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import time
 from typing import Any
 
 from scrapy import signals
 
 from ..config.paths import output_dir
 from ..exports.run_report import write_run_report
+from ..normalize import training
 from ..store.runs import summary
 
 log = logging.getLogger(__name__)
@@ -39,3 +50,43 @@ class RunReport:
         write_run_report(report, output_dir(self.settings) / "runs")
         level = logging.INFO if report.get("status") == "ok" else logging.WARNING
         log.log(level, "%s", summary(report))
+
+
+class WarmFallback:
+    """Builds the learned fallback's index off the reactor when a spider opens.
+
+    The index is one per process (``training.default_index`` is cached), so a
+    second feed of the same process finds it built. ``built_on`` names the
+    thread that built it (``None`` when it was already built). A failure is
+    logged and the crawl goes on: the fallback is a help, never a reason to
+    stop (:func:`..normalize.call_type.similar_fallback` then retries).
+    """
+
+    def __init__(self) -> None:
+        self.built_on: str | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> WarmFallback:
+        ext = cls()
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        return ext
+
+    def _build(self) -> int:
+        started = time.monotonic()
+        index = training.default_index()
+        self.built_on = threading.current_thread().name
+        log.info(
+            "learned fallback ready: %d examples, built in %.2f s on %s",
+            len(index),
+            time.monotonic() - started,
+            self.built_on,
+        )
+        return len(index)
+
+    async def spider_opened(self, spider: Any = None) -> None:
+        if training.default_index_built():
+            return
+        try:
+            await asyncio.to_thread(self._build)
+        except Exception:  # noqa: BLE001
+            log.exception("learned fallback could not be built; built on demand")

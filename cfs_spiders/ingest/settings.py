@@ -143,8 +143,12 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "cfs_spiders.ingest.middlewares.BackoffRetryMiddleware": 550,
 }
-# the run report file and log line, once the pipelines have recorded the run
-EXTENSIONS = {"cfs_spiders.ingest.extensions.RunReport": 500}
+# the run report file and log line, once the pipelines have recorded the run;
+# the call-type fallback index, built off the reactor when a spider opens
+EXTENSIONS = {
+    "cfs_spiders.ingest.extensions.RunReport": 500,
+    "cfs_spiders.ingest.extensions.WarmFallback": 510,
+}
 ITEM_PIPELINES = {
     "cfs_spiders.ingest.pipelines.ValidatePipeline": 100,
     "cfs_spiders.ingest.pipelines.StorePipeline": 500,

@@ -18,8 +18,11 @@ files, or ordinary CAD usage). Two scopes:
   (PulsePoint's ``ME`` is "Medical Emergency", but ``ME`` inside a sentence
   is not).
 
-City-only jargon (Detroit ``UDAA``, Texas ``UUMV``, Detroit ``AUTO X``) is
-deliberately not in the dictionary: it belongs in a feed's crosswalk.
+City-only jargon (Detroit ``AUTO X``, SFD's ``1RED``) is deliberately not in
+the dictionary: it belongs in a feed's crosswalk. The offence names of a
+state's penal code are not city jargon: every agency of the state writes them
+(California ``415``, Texas ``UUMV``, Michigan ``UDAA``), so they are here, each
+with the statute in its ``note``.
 """
 
 from __future__ import annotations

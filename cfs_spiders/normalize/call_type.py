@@ -115,8 +115,9 @@ def _from_row(row: CrosswalkRow, version: str | None) -> CategoryResult:
 def similar_fallback(raw: str) -> CategoryResult | None:
     """The learned fallback alone (no crosswalk, no rules), or ``None``.
 
-    The index is built on first use from the shipped examples
-    (:func:`.training.default_index`). A failure to build it is logged and
+    The index is built once per process from the shipped examples
+    (:func:`.training.default_index`; a crawl builds it when a spider opens,
+    off the reactor, and anything else on first use). A failure to build it is logged and
     the value stays unmapped: the fallback is a help, never a reason to stop.
     """
     try:

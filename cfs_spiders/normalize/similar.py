@@ -20,9 +20,10 @@ answer from a merely close neighbour was right 27 times in 64, one from
 agreeing neighbours 25 times in 40 (``docs/VERA_REVIEW.md``).
 
 Deterministic: no randomness, ties broken by example order and category name.
-Built in well under a second from the shipped data the first time it is needed
-(no download, no pickled model, no machine-learning library); answers are cached per
-distinct value by the caller.
+Built in about a second from the shipped data (no download, no pickled model, no
+machine-learning library); a crawl builds it on a worker thread when a spider
+opens (``ingest/extensions.py`` ``WarmFallback``), so the reactor never waits
+for it. Answers are cached per distinct value by the caller.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .rules import normalize_text
 __all__ = [
     "DEFAULT_K",
     "char_ngrams",
+    "is_uninformative",
     "DEFAULT_MIN_SHARE",
     "DEFAULT_THRESHOLD",
     "Example",
@@ -50,6 +52,23 @@ DEFAULT_THRESHOLD = 0.5
 DEFAULT_K = 3
 # The winning category's share of the neighbours' summed similarity.
 DEFAULT_MIN_SHARE = 0.6
+
+# A value made only of the catch-all word OTHER (plus codes and words of
+# timing or form) names no kind of call: ``OTHER``, ``40/01 - OTHER``,
+# ``41/40 - OTHER - IN PROGRESS``. Its labels disagree wherever it occurs:
+# SFFD's ``Other`` is assist_public in the project's crosswalk and Dallas'
+# ``40 - Other`` other_crime; Vera's examples file puts ``OTHER`` under Other
+# (Not Crime) and its Dallas rows under Other Crimes. What the catch-all holds
+# depends on the agency's own list, so a nearest neighbour would copy one
+# city's reading onto another: such values are neither learned from nor
+# answered, and stay ``unmapped`` unless the feed's crosswalk says what its
+# catch-all means. (``MISCELLANEOUS`` is different: every crosswalk that has it
+# files it as a service call, and a low-confidence rule says so.)
+_CATCH_ALL = frozenset({"OTHER", "OTHERS"})
+_FILLER = frozenset(
+    {"ALL", "GENERAL", "CALL", "CALLS", "INCIDENT", "INCIDENTS", "TYPE"}
+    | {"IN", "PROGRESS", "JUST", "OCCURRED", "OCRD"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +119,18 @@ def _weights(grams: list[str], idf: dict[str, float]) -> dict[str, float]:
     return {g: w / norm for g, w in vec.items()} if norm else {}
 
 
+def is_uninformative(norm: str) -> bool:
+    """Whether normalized ``norm`` is only a catch-all word (see
+    ``_CATCH_ALL``): tokens holding a digit are codes and do not count."""
+    words = {w for w in norm.split() if not any(c.isdigit() for c in w)}
+    return bool(words & _CATCH_ALL) and words <= _CATCH_ALL | _FILLER
+
+
 class SimilarityIndex:
     """A TF-IDF nearest-neighbour index over labelled examples.
 
-    ``examples`` with an empty normalized text are skipped; identical
+    ``examples`` with an empty or uninformative normalized text
+    (:func:`is_uninformative`) are skipped; identical
     normalized texts are kept once per category (a text labelled two ways
     votes both ways). The vectors live in an inverted index (n-gram ->
     examples), plain Python and numpy: a few thousand short strings need no
@@ -131,7 +158,7 @@ class SimilarityIndex:
             ):
                 raise ValueError(f"example {ex.text!r}: bad category {ex.category!r}")
             norm = normalize_text(ex.text)
-            if not norm or (norm, ex.category) in seen:
+            if not norm or (norm, ex.category) in seen or is_uninformative(norm):
                 continue
             seen.add((norm, ex.category))
             keep.append(ex)
@@ -165,7 +192,7 @@ class SimilarityIndex:
         """(similarity, example position) pairs with a positive similarity,
         best first; ties by position, so the order is deterministic."""
         norm = normalize_text(text) if text else ""
-        if not norm:
+        if not norm or is_uninformative(norm):
             return []
         query = _weights(char_ngrams(norm), self._idf)
         if not query:

@@ -21,9 +21,9 @@ Nothing is downloaded; building the default index takes well under a second.
 from __future__ import annotations
 
 import csv
+import threading
 from collections.abc import Iterable
 from dataclasses import replace
-from functools import lru_cache
 from importlib import resources
 
 from . import rules, vera
@@ -37,6 +37,7 @@ __all__ = [
     "crosswalk_feeds",
     "labelled_feeds",
     "default_index",
+    "default_index_built",
     "vera_examples",
 ]
 
@@ -155,10 +156,26 @@ def build_index(
     return index
 
 
-@lru_cache(maxsize=1)
+_DEFAULT: list[SimilarityIndex] = []
+_DEFAULT_LOCK = threading.Lock()
+
+
 def default_index() -> SimilarityIndex:
-    """The index a crawl uses: every example the package ships."""
-    return build_index()
+    """The index a crawl uses: every example the package ships, built once
+    per process. Thread-safe: the crawl builds it on a worker thread when a
+    spider opens (``ingest.extensions.WarmFallback``), and a caller that asks
+    meanwhile waits for that build instead of starting a second one."""
+    if _DEFAULT:
+        return _DEFAULT[0]
+    with _DEFAULT_LOCK:
+        if not _DEFAULT:
+            _DEFAULT.append(build_index())
+        return _DEFAULT[0]
+
+
+def default_index_built() -> bool:
+    """Whether :func:`default_index` has been built in this process."""
+    return bool(_DEFAULT)
 
 
 def labelled_feeds() -> list[str]:
