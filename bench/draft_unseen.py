@@ -3,8 +3,9 @@
 
 Why: the bundled feeds shaped the drafter's vocabulary, so they cannot say how it
 does on a city nobody has looked at. The ten second-set captures
-(``tests/fixtures/draft_unseen/``, copied unchanged from ``shared/captures`` with
-their PROVENANCE.md) are drafted with only what a user would know from the
+(their files, byte for byte as captured, are the fixtures of the feeds configured
+from them since, ``tests/fixtures/<feed>/``; ``tests/fixtures/draft_unseen/`` keeps
+each capture's own PROVENANCE.md) are staged as a new user has them and drafted with only what a user would know from the
 provenance: the files, the time zone, the live URL, and, where a file states no
 capture time and has no dated record, when it was saved. Nothing else.
 
@@ -25,6 +26,7 @@ Run ``python bench/draft_unseen.py``.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import re
 import shutil
@@ -43,7 +45,8 @@ from cfs_spiders.draft.detect import DraftError  # noqa: E402
 from cfs_spiders.draft.new import DraftOptions, draft  # noqa: E402
 from cfs_spiders.draft.review import review  # noqa: E402
 
-UNSEEN = ROOT / "tests" / "fixtures" / "draft_unseen"
+FIXTURES = ROOT / "tests" / "fixtures"
+UNSEEN = FIXTURES / "draft_unseen"  # each capture's PROVENANCE.md, as captured
 TARGET = 0.95
 
 
@@ -92,7 +95,8 @@ def _st_louis_synthetic(folder: Path) -> set:
 
 @dataclass
 class Unseen:
-    folder: str
+    folder: str  # the capture's folder name in shared/captures
+    fixture: str  # the feed fixture folder holding its files (tests/fixtures/)
     feed_id: str
     time_zone: str
     url: str
@@ -107,6 +111,7 @@ class Unseen:
 FEEDS = [
     Unseen(
         "ar_little_rock_lrpd_dispatch_log",
+        "ar_little_rock_police_dispatch_log",
         "ar_little_rock_draft",
         "America/Chicago",
         "https://clrweb.littlerock.state.ar.us/pub/public_menu.php",
@@ -116,6 +121,7 @@ FEEDS = [
     ),
     Unseen(
         "ca_chp_cad_traffic_incidents_lacc",
+        "ca_los_angeles_chp_traffic_incidents",
         "ca_chp_lacc_draft",
         "America/Los_Angeles",
         "https://cad.chp.ca.gov/Traffic.aspx",
@@ -134,6 +140,7 @@ FEEDS = [
     ),
     Unseen(
         "ca_oakland_opd_calls_for_service_arcgis",
+        "ca_oakland_police_calls_for_service",
         "ca_oakland_draft",
         "America/Los_Angeles",
         "http://gismaps.oaklandca.gov/oaklandgis/rest/services/callforservice_2015_FC/"
@@ -144,6 +151,7 @@ FEEDS = [
     ),
     Unseen(
         "fl_escambia_county_so_smartwebclient_cadview",
+        "fl_escambia_county_sheriff_cad",
         "fl_escambia_draft",
         "America/Chicago",
         "http://www.escambiaso.com/SmartWebClient/cadview.aspx",
@@ -152,6 +160,7 @@ FEEDS = [
     ),
     Unseen(
         "mo_columbia_911_dispatch_pd_fire",
+        "mo_columbia_fire_911_dispatch",
         "mo_columbia_draft",
         "America/Chicago",
         "https://www.como.gov/CMS/911dispatch/police.php",
@@ -160,6 +169,7 @@ FEEDS = [
     ),
     Unseen(
         "mo_st_louis_slmpd_calls_for_service",
+        "mo_st_louis_police_calls",
         "mo_st_louis_draft",
         "America/Chicago",
         "https://www.slmpd.org/cfs.aspx",
@@ -169,6 +179,7 @@ FEEDS = [
     ),
     Unseen(
         "pa_montgomery_county_livecad_active_incidents",
+        "pa_montgomery_county_live_cad",
         "pa_montgomery_draft",
         "America/New_York",
         "https://webapp02.montcopa.org/eoc/cadinfo/livecad.asp",
@@ -180,6 +191,7 @@ FEEDS = [
     ),
     Unseen(
         "pa_york_county_911_live_incident_status",
+        "pa_york_county_911_live_incidents",
         "pa_york_draft",
         "America/New_York",
         "https://www.ycdes.org/",
@@ -188,6 +200,7 @@ FEEDS = [
         note="no call id: one call per Details link",
     ),
     Unseen(
+        "tn_hamilton_county_hc911_active_calls",
         "tn_hamilton_county_hc911_active_calls",
         "tn_hamilton_draft",
         "America/New_York",
@@ -200,6 +213,7 @@ FEEDS = [
         },
     ),
     Unseen(
+        "va_fairfax_county_fire_pulsepoint_incidents",
         "va_fairfax_county_fire_pulsepoint_incidents",
         "va_fairfax_draft",
         "America/New_York",
@@ -243,8 +257,36 @@ def _has(call: dict[str, Any], element: str) -> bool:
     return bool(call.get("address_raw"))
 
 
+def files_of(spec: Unseen) -> list[Path]:
+    """Where the capture's files are: in its feed's fixture folder, byte for byte
+    as captured (a file kept there gzipped, such as Oakland's, is ``<name>.gz``)."""
+    out = []
+    for name in spec.files:
+        path = FIXTURES / spec.fixture / name
+        if not path.exists() and (FIXTURES / spec.fixture / f"{name}.gz").exists():
+            path = FIXTURES / spec.fixture / f"{name}.gz"
+        if not path.exists():
+            raise FileNotFoundError(f"{spec.folder}: {name} not in {path.parent}")
+        out.append(path)
+    return out
+
+
+def stage(spec: Unseen, into: Path) -> Path:
+    """The capture as a new user has it: its files (unzipped) and PROVENANCE.md
+    in one folder."""
+    folder = into / spec.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, path in zip(spec.files, files_of(spec), strict=True):
+        if path.suffix == ".gz":
+            (folder / name).write_bytes(gzip.decompress(path.read_bytes()))
+        else:
+            shutil.copyfile(path, folder / name)
+    shutil.copyfile(UNSEEN / spec.folder / "PROVENANCE.md", folder / "PROVENANCE.md")
+    return folder
+
+
 def evaluate(spec: Unseen, work: Path) -> UnseenResult:
-    folder = UNSEEN / spec.folder
+    folder = stage(spec, work / "captures")
     synthetic = spec.synthetic(folder) if spec.synthetic else set()
     expected = len(spec.calls(folder) - synthetic)
     res = UnseenResult(spec, expected)

@@ -599,9 +599,10 @@ def test_unseen_oakland_local_epoch_read_as_local(tmp_path):
     unseen_bench = _bench("draft_unseen")
     accuracy_bench = _bench("draft_accuracy")
     spec = next(s for s in unseen_bench.FEEDS if s.folder.startswith("ca_oakland"))
+    staged = unseen_bench.stage(spec, tmp_path / "captures")
     res = _draft(
         tmp_path,
-        [unseen_bench.UNSEEN / spec.folder / f for f in spec.files],
+        [staged / f for f in spec.files],
         feed_id=spec.feed_id,
         time_zone=spec.time_zone,
         url=spec.url,
