@@ -228,16 +228,16 @@ EXPORTER = textwrap.dedent("""
 
     db, out, marker = sys.argv[1:4]
     store = open_store(db)
-    rows = store.iter_calls
+    rows = store.iter_rows
 
-    def slow(batch=5000):
-        for i, row in enumerate(rows(batch)):
+    def slow(sql, batch=5000):
+        for i, row in enumerate(rows(sql, batch)):
             if i == 50:
                 Path(marker).write_text("half-way")
                 time.sleep(60)
             yield row
 
-    store.iter_calls = slow
+    store.iter_rows = slow
     export.export_calls(store, Path(out))
 """)
 

@@ -315,6 +315,38 @@ def test_write_csv_neutralizes_header_and_cells(tmp_path: Path):
     assert rows == [["=evil_header", "ok"], ["=1+1", ""], ["@x\n2", "3"]]
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.none(),
+                st.integers(),
+                st.floats(allow_nan=False),
+                st.text(),
+                st.sampled_from(["=1+1", "-82.8", "@x", "a\tb", "ok", "\uffff=x"]),
+            ),
+            min_size=3,
+            max_size=3,
+        ),
+        max_size=6,
+    )
+)
+def test_write_csv_fast_rows_match_the_cell_by_cell_path(rows: list) -> None:
+    """Synthetic rows: the whole-row check of ``plain`` rows (calls.csv) writes
+    both files exactly as the per-cell path does."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        slow, fast = Path(tmp) / "slow.csv", Path(tmp) / "fast.csv"
+        write_csv(slow, ["a", "b", "c"], rows)
+        write_csv(fast, ["a", "b", "c"], rows, plain=True)
+        assert fast.read_bytes() == slow.read_bytes()
+        assert (Path(tmp) / "fast_spreadsheet.csv").read_bytes() == (
+            Path(tmp) / "slow_spreadsheet.csv"
+        ).read_bytes()
+
+
 # -------------------------- end to end: a hostile feed through every export
 
 HOSTILE_TITLE = 'Synthetic <script>alert("title")</script> calls'

@@ -3,10 +3,8 @@ safe, atomic CSV writer of ``files.py``."""
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from ..config import vocab
 from ..config.paths import output_dir
@@ -72,27 +70,29 @@ _RENAMED = {
 }
 
 
-def _bool(value: Any) -> Any:
-    if value in (0, 1) and not isinstance(value, float):
-        return bool(value)
-    return value
+def calls_query(present: Iterable[str]) -> str:
+    """The SELECT of ``calls.csv``'s columns, in order, from a store whose
+    ``calls`` table has the columns ``present`` (one it lacks reads blank). The
+    officer-initiated flag is written ``true``/``false``, as every boolean of
+    the project's CSVs."""
+    have = set(present)
+    cells = []
+    for col in CALLS_COLUMNS:
+        name = _RENAMED.get(col, col)
+        if name not in have:
+            cells.append(f"NULL AS {col}")
+        elif col == "is_officer_initiated":
+            cells.append(
+                f"CASE {name} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END AS {col}"
+            )
+        else:
+            cells.append(name if name == col else f"{name} AS {col}")
+    return f"SELECT {', '.join(cells)} FROM calls ORDER BY feed_id, record_key"
 
 
 def export_calls(store: Store, output: Path | None = None) -> tuple[Path, int]:
-    """``calls.csv``: one row per call, in ``CALLS_COLUMNS`` order."""
+    """``calls.csv``: one row per call, in ``CALLS_COLUMNS`` order, streamed
+    from the store as tuples (no value needs converting: see ``calls_query``)."""
     path = (output or output_dir()) / "calls.csv"
-    source = [_RENAMED.get(c, c) for c in CALLS_COLUMNS]
-
-    idx = CALLS_COLUMNS.index("is_officer_initiated")
-    pick = operator.itemgetter(*source)
-
-    def rows() -> Iterable[list[Any]]:
-        for call in store.iter_calls():
-            try:
-                row = list(pick(call))
-            except KeyError:  # a store without some column: blank, as before
-                row = [call.get(c) for c in source]
-            row[idx] = _bool(row[idx])
-            yield row
-
-    return path, write_csv(path, CALLS_COLUMNS, rows())
+    rows = store.iter_rows(calls_query(store.columns("calls")))
+    return path, write_csv(path, CALLS_COLUMNS, rows, plain=True)

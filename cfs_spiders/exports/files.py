@@ -56,6 +56,29 @@ def safe_cell(value: Any) -> Any:
 _PLAIN = re.compile(r"(?![=+\-@\t\r])[^\x00-\x1f\x7f]*\Z").match
 
 
+# Any text cell of a row that ``safe_cell`` would change: one starting like a
+# formula, or holding a control character or line break. The cells are joined
+# after U+FFFF (a noncharacter, never in published text) for a few substring
+# tests and one character-class search a row.
+_JOIN = "\uffff"
+_STARTS = tuple(_JOIN + c for c in _FORMULA_START)
+_CONTROL_ANY = re.compile(r"[\x00-\x1f\x7f]").search
+
+
+def _row_needs_care(row: Sequence[Any]) -> bool:
+    """Whether some value of the row is not written as it is by ``safe_cell``
+    (any text cell needing it, or a value that is not text, a number or None)."""
+    texts = [_JOIN]
+    for v in row:
+        t = v.__class__
+        if t is str:
+            texts.append(v)
+        elif v is not None and t is not int and t is not float:
+            return True
+    joined = _JOIN.join(texts)
+    return any(s in joined for s in _STARTS) or _CONTROL_ANY(joined) is not None
+
+
 _UMASK_LOCK = threading.Lock()
 
 
@@ -117,11 +140,18 @@ def write_csv(
     rows: Iterable[Sequence[Any]],
     *,
     spreadsheet: bool = True,
+    plain: bool = False,
 ) -> int:
     """Write ``path`` faithful and (``spreadsheet``) its spreadsheet-safe copy
-    (``spreadsheet_path``), both atomically; return the number of data rows."""
+    (``spreadsheet_path``), both atomically; return the number of data rows.
+
+    ``plain``: the caller promises that no value is a boolean (its rows are
+    written faithful as they are: ``None`` is an empty cell, as ``_faithful``
+    makes it), so a row whose text cells are all plain goes to both files
+    without a look at each cell."""
     count = 0
-    plain, cell = _PLAIN, safe_cell
+    cell = safe_cell
+    plain_text = _PLAIN
     with ExitStack() as stack:
         raw = csv.writer(
             stack.enter_context(
@@ -151,18 +181,24 @@ def write_csv(
         if safe is not None:
             safe.writerow([safe_cell(c) for c in columns])
         for row in rows:
-            raw.writerow([_faithful(v) for v in row])
+            if plain:
+                raw.writerow(row)
+            else:
+                raw.writerow([_faithful(v) for v in row])
             if safe is not None:
-                # safe_cell of each value; None and plain text (most cells) inline
-                safe.writerow(
-                    [
-                        ""
-                        if v is None
-                        else v
-                        if v.__class__ is str and plain(v) is not None
-                        else cell(v)
-                        for v in row
-                    ]
-                )
+                if plain and not _row_needs_care(row):
+                    safe.writerow(row)
+                else:
+                    # safe_cell of each value; None and plain text inline
+                    safe.writerow(
+                        [
+                            ""
+                            if v is None
+                            else v
+                            if v.__class__ is str and plain_text(v) is not None
+                            else cell(v)
+                            for v in row
+                        ]
+                    )
             count += 1
     return count

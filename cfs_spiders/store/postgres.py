@@ -175,3 +175,15 @@ class PostgresStore(Store):
                 if names is None:
                     names = [d[0] for d in cur.description]
                 yield dict(zip(names, row, strict=True))
+
+    def iter_rows(self, sql: str, batch: int = 5000) -> Iterator[tuple]:
+        """Streamed through a server-side cursor."""
+        with self._lock, self.conn.transaction():
+            cur = self.conn.cursor(name="cfs_iter_rows")
+            cur.itersize = batch
+            cur.execute(self._sql(sql))
+            yield from cur
+
+    def columns(self, table: str) -> list[str]:
+        with self._lock:
+            return super().columns(table)

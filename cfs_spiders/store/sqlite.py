@@ -198,6 +198,20 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
             for row in rows:
                 yield dict(zip(names, row, strict=True))
 
+    def iter_rows(self, sql: str, batch: int = 5000) -> Iterator[tuple]:
+        """The rows of a read-only query as tuples, streamed in batches (an
+        export's hot loop: no dict per row)."""
+        cur = self.conn.cursor()
+        cur.execute(self._sql(sql))
+        while rows := cur.fetchmany(batch):
+            yield from rows
+
+    def columns(self, table: str) -> list[str]:
+        """The columns a table has in this store."""
+        cur = self.conn.cursor()
+        cur.execute(f"SELECT * FROM {table} LIMIT 0")
+        return [d[0] for d in cur.description]
+
     def counts(self) -> dict[str, int]:
         rows = self.query("SELECT feed_id, COUNT(*) AS n FROM calls GROUP BY feed_id")
         return {r["feed_id"]: int(r["n"]) for r in rows}
