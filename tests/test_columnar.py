@@ -110,7 +110,8 @@ def test_every_capture_builds_identically(feed_id: str) -> None:
 def test_crawl_replay_goes_through_the_columnar_path(tmp_path: Path) -> None:
     """``cfs crawl --replay`` builds by columns (the run report says so) and stores
     what the forced row path stores; Dallas merges unit rows, Clearwater has 52
-    snapshots."""
+    snapshots. (By default a page under ``CFS_COLUMNAR_MIN_ROWS`` records is
+    built by rows: see the next test.)"""
     feeds = ["tx_dallas_police_active_calls", "fl_clearwater_police_active_calls"]
     stored = {}
     for path in ("columnar", "reference"):
@@ -119,6 +120,7 @@ def test_crawl_replay_goes_through_the_columnar_path(tmp_path: Path) -> None:
             "CFS_DATABASE_URL": f"sqlite:///{out / 'cfs.sqlite'}",
             "CFS_OUTPUT_DIR": str(out),
             "CFS_RECORD_PATH": path,
+            "CFS_COLUMNAR_MIN_ROWS": "0",  # every page by columns, small ones too
         }
         run_cfs("crawl", "--replay", str(FIXTURES), *feeds, env=env)
         reports = [json.loads(p.read_text()) for p in (out / "runs").glob("*.json")]
@@ -146,6 +148,21 @@ def test_crawl_replay_goes_through_the_columnar_path(tmp_path: Path) -> None:
         )
     assert len(stored["columnar"][0]) > 100
     assert stored["columnar"] == stored["reference"]
+
+
+def test_small_pages_are_built_by_rows(tmp_path: Path) -> None:
+    """Dallas's one page (63 unit rows) is under the default threshold: it is
+    built by the row builder, and the run report says so."""
+    env = {
+        "CFS_DATABASE_URL": f"sqlite:///{tmp_path / 'cfs.sqlite'}",
+        "CFS_OUTPUT_DIR": str(tmp_path),
+    }
+    run_cfs(
+        "crawl", "--replay", str(FIXTURES), "tx_dallas_police_active_calls", env=env
+    )
+    (report,) = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    assert report["counts"].get("record_pages:reference") == 1
+    assert not report["counts"].get("record_pages:columnar")
 
 
 def test_switch_reads_setting_then_environment(monkeypatch) -> None:

@@ -15,10 +15,10 @@ feed's downloads and timers) in the middle of a page.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
+from concurrent.futures import Future
 from typing import Any
 
 from scrapy import signals
@@ -55,15 +55,21 @@ class RunReport:
 class WarmFallback:
     """Builds the learned fallback's index off the reactor when a spider opens.
 
-    The index is one per process (``training.default_index`` is cached), so a
-    second feed of the same process finds it built. ``built_on`` names the
-    thread that built it (``None`` when it was already built). A failure is
-    logged and the crawl goes on: the fallback is a help, never a reason to
-    stop (:func:`..normalize.call_type.similar_fallback` then retries).
+    The build runs on a worker thread while the crawl goes on: the first request
+    does not wait for it (an unchanged poll that meets no unknown value never
+    needs it, and its process should not spend half a second waiting). A page
+    that meets an unknown value before the build is done waits for the rest of
+    it (``training.default_index`` lets one build run and the others wait).
+    The index is one per process, so a second feed of the same process finds it
+    built. ``built_on`` names the thread that built it (``None`` when it was
+    already built); ``building`` is the build's future. A failure is logged and
+    the crawl goes on: the fallback is a help, never a reason to stop
+    (:func:`..normalize.call_type.similar_fallback` then retries).
     """
 
     def __init__(self) -> None:
         self.built_on: str | None = None
+        self.building: Future | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> WarmFallback:
@@ -73,6 +79,7 @@ class WarmFallback:
 
     def _build(self) -> int:
         started = time.monotonic()
+        log.debug("learned fallback: building on %s", threading.current_thread().name)
         index = training.default_index()
         self.built_on = threading.current_thread().name
         log.info(
@@ -83,10 +90,17 @@ class WarmFallback:
         )
         return len(index)
 
-    async def spider_opened(self, spider: Any = None) -> None:
-        if training.default_index_built():
-            return
+    def _run(self, done: Future) -> None:
         try:
-            await asyncio.to_thread(self._build)
-        except Exception:  # noqa: BLE001
+            done.set_result(self._build())
+        except Exception as exc:  # noqa: BLE001
             log.exception("learned fallback could not be built; built on demand")
+            done.set_exception(exc)
+
+    def spider_opened(self, spider: Any = None) -> None:
+        if training.default_index_built() or self.building is not None:
+            return
+        self.building = Future()
+        threading.Thread(
+            target=self._run, args=(self.building,), name="cfs-fallback", daemon=True
+        ).start()

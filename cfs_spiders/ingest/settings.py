@@ -131,6 +131,10 @@ CFS_BACKOFF_BASE = _env_number("CFS_BACKOFF_BASE", 2.0)
 CFS_BACKOFF_MAX = _env_number("CFS_BACKOFF_MAX", 300.0)
 # Records per store transaction (the run's calls are committed batch by batch).
 CFS_STORE_BATCH = int(_env_number("CFS_STORE_BATCH", 5000, int))
+# A page of fewer records than this is built by the row builder (the reference:
+# the same records): polars' cost per page (~11 ms) is more than building a few
+# hundred rows one by one (~55 us each once the normalizers have seen the values).
+CFS_COLUMNAR_MIN_ROWS = int(_env_number("CFS_COLUMNAR_MIN_ROWS", 200, int))
 # Store writes go to the process's writer thread of the store
 # (cfs_spiders/store/thread.py), off the reactor: "thread"; "off" writes on the
 # reactor's thread (the reference the tests compare against).

@@ -112,6 +112,7 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
     # True where extract() applies the replay exclusions per page source itself
     # (html_table: before a table row and its map marker are joined).
     excludes_in_extract = False
+    columnar_min_rows = 200  # CFS_COLUMNAR_MIN_ROWS (set when the crawl opens)
     feed_config: FeedConfig  # set on the class by the spider loader
     custom_settings: dict[str, Any] = {}
     # platform -> its spider class (each registers itself): a snapshot read in the
@@ -170,6 +171,7 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         self.parse_options = source["parse"]
         self.builder = RecordBuilder(self.config, replay=replay)
         self.columnar = None
+        self.columnar_min_rows = crawler.settings.getint("CFS_COLUMNAR_MIN_ROWS", 200)
         if columnar_enabled(crawler.settings.get("CFS_RECORD_PATH")):
             columnar = ColumnarBuilder(self.config, replay=replay)
             if columnar.compiled:
@@ -380,10 +382,14 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         once built); one bad record never stops the rest."""
         assert self.run is not None and self.builder is not None
         run, build = self.run, self.builder.build
+        n = min(end, len(raw_records)) - start
         if self.columnar is not None:
-            built = self._build_columnar(raw_records, start, end, response)
-            if built is not None:
-                return built
+            if n >= self.columnar_min_rows:
+                built = self._build_columnar(raw_records, start, end, response)
+                if built is not None:
+                    return built
+            elif n > 0:  # a small page: by rows (CFS_COLUMNAR_MIN_ROWS)
+                self._count_page("reference")
         built = []
         for index in range(start, min(end, len(raw_records))):
             raw, raw_records[index] = raw_records[index], None
