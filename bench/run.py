@@ -427,6 +427,49 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def check_targets(
+    results: list[dict[str, Any]], poll: dict[str, Any] | None
+) -> list[tuple[str, str, bool]]:
+    """The engine's targets, against this run's figures (largest size)."""
+    out: list[tuple[str, str, bool]] = []
+    if results:
+        big = max(results, key=lambda r: r["size"])
+        rate = big["end_to_end"]["records_per_s"]
+        out.append(
+            (
+                f"end to end at {big['size']:,} >= 30,000 records/s",
+                f"{rate:,}",
+                rate >= 30_000,
+            )
+        )
+        ratio = big["ratio_to_floor"]
+        out.append(("end to end <= 3x the floor", f"{ratio:.1f}x", ratio <= 3))
+        peak = big["end_to_end"]["peak_rss_mb"]
+        out.append(("peak memory <= 1 GB", f"{peak:.0f} MB", peak <= 1024))
+        per_call = big["store_bytes_per_call"]
+        out.append(("store <= 1,500 bytes per call", f"{per_call:,}", per_call <= 1500))
+        sizes = {r["size"]: r["end_to_end"]["peak_rss_mb"] for r in results}
+        if 100_000 in sizes and 1_000_000 in sizes:
+            growth = sizes[1_000_000] / max(sizes[100_000], 1)
+            out.append(
+                (
+                    "memory flat from 100,000 to 1,000,000 (within 25%)",
+                    f"{sizes[100_000]:.0f} -> {sizes[1_000_000]:.0f} MB",
+                    growth <= 1.25,
+                )
+            )
+    if poll:
+        wall = poll["second"]["wall_s"]
+        out.append(
+            (
+                f"unchanged incremental poll of {poll['feed_records']:,} records < 1 s",
+                f"{wall:.2f} s",
+                wall < 1,
+            )
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=list(generate.DEFAULT_SIZES))
@@ -474,7 +517,13 @@ def main(argv: list[str] | None = None) -> int:
             f"store at {r['size']:,} records: {r['store_mb']} MB, "
             f"{r['store_bytes_per_call']:,} bytes per call"
         )
+    targets = check_targets(results, poll)
+    if targets:
+        print("\ntargets (issue 12):")
+        for name, value, ok in targets:
+            print(f"  {'met ' if ok else 'MISS'}  {name}: {value}")
     doc = {
+        "targets": [{"target": n, "measured": v, "met": ok} for n, v, ok in targets],
         "started_at": started.isoformat(timespec="seconds"),
         "label": args.label,
         "code": str(CODE or ROOT),
