@@ -283,6 +283,14 @@ def _duration_sentences(idx: dict) -> list[str]:
                 f"{idx.get((f, FEED, 'time_on_feed_upper_median_minutes'))} minutes "
                 f"(medians, {n_on} calls; {window}); leaving means {leaving}."
             )
+        n_delay = int(_num(idx.get((f, FEED, "publication_delay_n"))))
+        if n_delay:
+            out.append(
+                f"{f}: calls new to the listing had been received between "
+                f"{idx.get((f, FEED, 'publication_delay_lower_median_minutes'))} and "
+                f"{idx.get((f, FEED, 'publication_delay_median_minutes'))} minutes "
+                f"before they were first seen (medians, {n_delay} calls; {window})."
+            )
     if withheld:
         out.append(
             "Time on listing and publication delay are not quoted for "
