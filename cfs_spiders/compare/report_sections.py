@@ -241,7 +241,8 @@ def place_table(long: pd.DataFrame) -> str:
     return (
         '<div class="wrap"><table id="places-table"><caption>What each place publishes (yes: at '
         f"least {PUBLISHED_MIN:.0%} of calls; some: fewer; address: finest level). "
-        "* every feed of the place rests on old evidence or a filtered sample."
+        "time only: a time of day with no date; count: a number of units, not "
+        "which. * every feed of the place rests on old evidence or a filtered sample."
         f"</caption><thead><tr><th>Place</th>{heads}</tr></thead><tbody>"
         f"{''.join(rows)}</tbody></table></div>"
     )
