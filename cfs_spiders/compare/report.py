@@ -191,6 +191,12 @@ def heatmap_figure(wide: pd.DataFrame, generated: str = "") -> Figure:
                 )
             if chicago:
                 text = CHICAGO_SHORT.get(row.get(f"{element}_documented"), "")
+                steps = row.get(f"{element}_levels")
+                if steps and steps == steps and "; " in str(steps):  # by step
+                    text = "\n".join(
+                        f"{s.split(': ')[0]}: {CHICAGO_SHORT.get(s.split(': ')[-1], '?')}"
+                        for s in str(steps).split("; ")[:2]
+                    )
             elif documented_only:
                 text = "doc."
             elif level == "withheld":  # by the feed's documented policy
@@ -204,7 +210,7 @@ def heatmap_figure(wide: pd.DataFrame, generated: str = "") -> Figure:
                 text,
                 ha="center",
                 va="center",
-                fontsize=7.5,
+                fontsize=5.5 if "\n" in text else 7.5,
                 color="white" if level in DARK else "#222222",
                 fontweight="bold" if chicago else "normal",
             )
