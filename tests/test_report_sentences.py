@@ -21,10 +21,15 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.report_recompute import (
+    COUNT,
+    ELEMENTS,
+    TIME_ONLY,
     disagreement_pairs,
     expected_findings,
     expected_places,
     load_evidence,
+    place_level,
+    place_map,
     timing,
 )
 from tests.test_compare import cfs_run  # noqa: F401  (shared fixture)
@@ -133,6 +138,19 @@ def test_value_forms_and_timestamp_conflicts_are_reported(
     )
     # Seattle Fire's dataset and its HTML page name their one timestamp differently.
     assert "disagree on which it is" in page.places["Seattle, WA"]
+    # withheld.csv names the places with only the coarser form, recomputed
+    with open(cfs_run["output"] / "withheld.csv", newline="") as fh:
+        withheld = {r["element"]: r for r in csv.DictReader(fh)}
+    for element in ELEMENTS:
+        forms = sorted(
+            f"{p} ({lv})"
+            for p, fs in place_map(evidence).items()
+            if (lv := place_level(evidence, fs, element)) in (TIME_ONLY, COUNT)
+        )
+        assert withheld[element]["places_coarser_form"] == ";".join(forms), element
+    assert withheld["received_time"]["places_coarser_form"].startswith(
+        "Caddo Parish, LA (time of day only)"
+    )
 
 
 def test_a_sentence_nobody_recomputes_fails(

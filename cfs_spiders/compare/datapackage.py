@@ -363,6 +363,12 @@ def withheld_fields() -> list[dict[str, Any]]:
             "string",
             "Places where a feed carries it for some calls, none for >= 95%.",
         ),
+        "places_coarser_form": (
+            "string",
+            "Places whose feeds carry it only in a coarser form, with the form "
+            "(a time of day with no date; a count of units): not counted as "
+            "publishing it.",
+        ),
         "feeds_publishing_n": (
             "integer",
             "Feeds whose stored records carry it (published or partial).",

@@ -15,6 +15,7 @@ from .constants import (
     CHICAGO_FEED_ID,
     ELEMENT_LABELS,
     FEED,
+    FORM_LEVELS,
     TIME_RESOLUTIONS,
 )
 from .forms import FORMS
@@ -157,6 +158,7 @@ WITHHELD_COLUMNS = (
     "places_measured_n",
     "places_publishing",
     "places_partial",
+    "places_coarser_form",
     "feeds_publishing_n",
     "feeds_measured_n",
     "feeds_publishing",
@@ -201,6 +203,13 @@ def withheld_table(long: pd.DataFrame) -> pd.DataFrame:
         places_part = sorted(
             {place_of[f] for f in part if f in place_of} - set(places_full)
         )
+        coarser = {
+            f"{place_of[f]} ({index.get((f, element, 'measured'))})"
+            for f in _feeds_with(long, element, set(FORM_LEVELS))
+            if f in place_of
+            and place_of[f] not in places_full
+            and place_of[f] not in places_part
+        }
         finest, finest_feeds = None, []
         metric = (
             "resolution" if element in ("received_time", "stage_times") else "finest"
@@ -255,6 +264,7 @@ def withheld_table(long: pd.DataFrame) -> pd.DataFrame:
                 "places_measured_n": len(set(place_of.values())),
                 "places_publishing": ";".join(places_full) or None,
                 "places_partial": ";".join(places_part) or None,
+                "places_coarser_form": ";".join(sorted(coarser)) or None,
                 "feeds_publishing_n": len(publishing),
                 "feeds_measured_n": len(measured_feeds),
                 "feeds_publishing": ";".join(full + [f"{f} (partial)" for f in part])
