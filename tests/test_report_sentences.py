@@ -27,10 +27,15 @@ from tests.report_recompute import (
     disagreement_pairs,
     expected_findings,
     expected_places,
+    fetch_times,
+    iso,
+    kind_label,
     load_evidence,
+    marks,
     place_level,
     place_map,
     timing,
+    ts,
 )
 from tests.test_compare import cfs_run  # noqa: F401  (shared fixture)
 
@@ -256,3 +261,79 @@ def test_each_feeds_disagreements_are_recomputed(
         assert wide[f][f"{e}_documentation_url"] == (
             evidence["configs"][f].get("documentation_url") or ""
         )
+
+
+class Banner(HTMLParser):
+    """The banner's paragraph and its per-feed evidence lines."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.head = ""
+        self.lines: dict[str, str] = {}
+        self._where: str | None = None
+        self._feed: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "section" and a.get("id") == "banner":
+            self._where = "head"
+        elif tag == "li" and "data-feed" in a and self._where:
+            self._feed = a["data-feed"]
+            self.lines[self._feed] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p" and self._where == "head":
+            self._where = "lines"
+        elif tag == "section":
+            self._where = None
+        elif tag == "li":
+            self._feed = None
+
+    def handle_data(self, data: str) -> None:
+        if self._where == "head":
+            self.head += data
+        elif self._feed:
+            self.lines[self._feed] += data
+
+
+def test_the_banner_is_recomputed(cfs_run: dict, evidence: dict) -> None:  # noqa: F811
+    parser = Banner()
+    parser.feed((cfs_run["output"] / "report.html").read_text(encoding="utf-8"))
+    head = " ".join(parser.head.split())
+    modes = {m for f in evidence["feeds"] for m, _ in evidence["runs"][f]}
+    times = [t for f in evidence["feeds"] for t in fetch_times(evidence, f)]
+    live = [
+        iso(ts(t))
+        for f in evidence["feeds"]
+        for m, t in evidence["runs"][f]
+        if m == "live"
+    ]
+    assert modes == {"replay"}  # `cfs run --replay`
+    stated = (
+        "Run mode: REPLAY: every number below comes from recorded captures served "
+        "again, not from a live fetch of the feeds. Evidence dates (first to last "
+        f"capture or fetch, UTC): {iso(min(times))[:10]} to {iso(max(times))[:10]}; "
+        f"last live fetch: {max(live) if live else 'never'}. "
+    )
+    assert re.fullmatch(
+        re.escape(stated) + r"Generated \d{4}-\d\d-\d\d \d\d:\d\d UTC\.", head
+    ), head
+    listed = {
+        f
+        for f, cfg in evidence["configs"].items()
+        if cfg.get("platform") not in (None, "none")
+    }
+    assert set(parser.lines) == listed
+    for feed_id in sorted(listed):
+        line = " ".join(parser.lines[feed_id].split())
+        if feed_id not in evidence["feeds"]:
+            assert line == f"{feed_id}: no stored records (documentation only)"
+            continue
+        t = fetch_times(evidence, feed_id)
+        mode = "+".join(sorted({m for m, _ in evidence["runs"][feed_id]}))
+        mark = marks(evidence, feed_id)
+        assert line == (
+            f"{feed_id}: {iso(t[0])} to {iso(t[-1])}, {mode}, "
+            f"{kind_label(evidence['configs'][feed_id])}; last live fetch: never"
+            + (f" {mark}" if mark else "")
+        ), feed_id
