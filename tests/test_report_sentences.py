@@ -337,3 +337,24 @@ def test_the_banner_is_recomputed(cfs_run: dict, evidence: dict) -> None:  # noq
             f"{kind_label(evidence['configs'][feed_id])}; last live fetch: never"
             + (f" {mark}" if mark else "")
         ), feed_id
+
+
+def test_the_method_states_the_rules_the_recomputation_uses(
+    cfs_run: dict,  # noqa: F811
+) -> None:
+    page = (cfs_run["output"] / "report.html").read_text(encoding="utf-8")
+    section = re.search(r'<section id="method">(.*?)</section>', page, re.S)
+    assert section, "no method section"
+    text = " ".join(re.sub(r"<[^>]+>", " ", section.group(1)).split())
+    for rule in (  # the thresholds tests/report_recompute.py applies
+        "carries it in at least 95% of those records",
+        "when at least 5% of its records carry it",
+        "at least 90% of a feed's house numbers classed exact end in 00 "
+        "(and at least 20 do)",
+        "Evidence older than 730 days",
+        "fewer than 3 runs saw the feed",
+        "more than twice the documented update interval",
+        "time of day only",
+        "count only",
+    ):
+        assert rule in text, rule
