@@ -96,6 +96,7 @@ def test_one_row_per_configured_feed_plus_chicago(wide: pd.DataFrame) -> None:
             *vocab.AVAILABILITY,
             constants.NO_DATA,
             constants.NOT_IN_CAPTURE,
+            *constants.FORM_LEVELS,
         }
 
 
@@ -166,10 +167,11 @@ def test_seattle_police_hand_count(wide: pd.DataFrame) -> None:
     assert num(row.priority_fill_rate) == 1.0
     assert num(row.disposition_fill_rate) == 1.0
     assert row.received_time_resolution == "seconds"  # 11/04/2023 6:08:26 PM
-    # Declared "published" for stage times, but 36 calls have no arrived time.
-    assert row.stage_times_declared == "published"
+    # Documented "published" for stage times, but 36 calls have no arrived time.
+    assert row.stage_times_documented == "published"
+    assert row.stage_times_documentation_url.startswith("https://data.seattle.gov")
     assert row.stage_times_agreement == "disagree"
-    assert "stage_times: declared published, measured partial" in row.disagreements
+    assert "stage_times: documented published, measured partial" in row.disagreements
 
 
 def test_portland_timing_hand_count(wide: pd.DataFrame) -> None:
@@ -205,7 +207,9 @@ def test_chicago_row_comes_from_its_config(wide: pd.DataFrame) -> None:
     assert row.evidence.startswith("config without a feed")
     for element in vocab.ELEMENTS:
         spec = doc["elements"][element]
-        assert row[f"{element}_declared"] == spec["status"]
+        assert row[f"{element}_documented"] == spec["status"]
+        urls = {c["url"] for c in spec.get("citations") or ()}
+        assert set(filter(None, row[f"{element}_documentation_url"].split(";"))) == urls
         assert row[f"{element}_source"] == spec["source"]
         assert row[f"{element}_measured"] == constants.NO_FEED
         assert row[element] == constants.CHICAGO_TO_AVAILABILITY[spec["status"]]
@@ -213,12 +217,12 @@ def test_chicago_row_comes_from_its_config(wide: pd.DataFrame) -> None:
     assert row.received_time == "foia_only"
 
 
-def test_feeds_without_records_show_their_declaration(wide: pd.DataFrame) -> None:
+def test_feeds_without_records_show_their_documented_levels(wide: pd.DataFrame) -> None:
     configs, _ = load_all()
     cfg = configs["la_new_orleans_calls_for_service"]
     row = wide.loc[cfg.feed_id]
     assert row.records_stored == "0"
-    assert row.evidence.startswith("declared only")
+    assert row.evidence.startswith("documented only")
     for element in vocab.ELEMENTS:
         assert row[f"{element}_measured"] == constants.NO_DATA
         assert row[element] == cfg["declared"][element]
@@ -246,7 +250,7 @@ def test_withheld_names_publishing_feeds_with_real_examples(
     )
     keyed = calls.set_index(["feed_id", "record_key"])
     for element, row in withheld.iterrows():
-        chicago = wide.loc[CHICAGO, f"{element}_declared"]
+        chicago = wide.loc[CHICAGO, f"{element}_documented"]
         assert row.chicago_status == chicago
         assert row.chicago_source
         publishing = [
@@ -474,5 +478,8 @@ def test_measured_levels_and_agreement() -> None:
     assert measure.agreement("withheld", "not_published") == "agree"
     assert measure.agreement("published", "partial") == "disagree"
     assert measure.agreement("not_published", "partial") == "disagree"
-    assert measure.agreement(None, "published") == "not declared"
+    assert measure.agreement(None, "published") == "not documented"
+    # a coarser form agrees with documentation read as partial, not as published
+    assert measure.agreement("partial", constants.TIME_OF_DAY_ONLY) == "agree"
+    assert measure.agreement("published", constants.COUNT_ONLY) == "disagree"
     assert measure.agreement("published", constants.NO_DATA) == constants.NO_DATA

@@ -12,6 +12,11 @@ NO_DATA = "no data"
 NO_FEED = "no feed"
 # An element the capture cannot carry (``capture.lacks``): neither published nor not.
 NOT_IN_CAPTURE = "not in capture"
+# Levels of a value whose form is coarser than the element (``forms.py``): carried,
+# but not at the precision "published" would claim.
+TIME_OF_DAY_ONLY = "time of day only"
+COUNT_ONLY = "count only"
+FORM_LEVELS = (TIME_OF_DAY_ONLY, COUNT_ONLY)
 # A granularity counts as "published" by a feed only if at least this share of its
 # records carry it: one odd string classified ``exact`` does not make a feed exact.
 FINEST_MIN_SHARE = 0.05
@@ -21,7 +26,7 @@ FINEST_MIN_SHARE = 0.05
 MAX_RUN_GAP_S = 24 * 3600
 
 # Chicago's statuses on the availability scale (the heatmap and the table); the
-# status itself is kept verbatim in ``declared``.
+# status itself is kept verbatim in ``documented``.
 CHICAGO_TO_AVAILABILITY = {
     "published": "published",
     "published_aggregate": "published_aggregate",

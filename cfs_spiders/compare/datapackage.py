@@ -20,6 +20,7 @@ from ..config.schema import RECORD_SCHEMA_PATH
 from ..exports.calls_csv import CALLS_COLUMNS
 from .constants import (
     FEED,
+    FORM_LEVELS,
     LONG_COLUMNS,
     NO_DATA,
     NO_FEED,
@@ -106,7 +107,7 @@ _FEED_FACTS: dict[str, tuple[str, str]] = {
     "evidence": (
         "string",
         "What the row shows: measured from stored records, "
-        "declared only (no stored records), or Chicago's config.",
+        "documented only (no stored records), or Chicago's config.",
     ),
     "run_mode": (
         "string",
@@ -145,6 +146,11 @@ _FEED_FACTS: dict[str, tuple[str, str]] = {
     "received_last": ("datetime", "Latest received time among stored calls (UTC)."),
     "seen_first": ("datetime", "First fetch that saw a call of this feed (UTC)."),
     "seen_last": ("datetime", "Last fetch that saw a call of this feed (UTC)."),
+    "timestamps": (
+        "string",
+        "The time stages (received, dispatched, enroute, onscene, closed) the feed "
+        "gives for at least 95% of its records, semicolon-separated.",
+    ),
     "run_spacing_median_minutes": ("number", "Median minutes between the runs."),
     "run_spacing_min_minutes": ("number", "Shortest gap between runs, minutes."),
     "run_spacing_max_minutes": ("number", "Longest gap between runs, minutes."),
@@ -199,17 +205,17 @@ _FEED_FACTS: dict[str, tuple[str, str]] = {
     ),
     "disagreements": (
         "string",
-        "Elements where what arrived disagrees with what the documentation declares.",
+        "Elements where what arrived disagrees with the levels the project read from the publisher's documentation.",
     ),
 }
 _LEVELS = list(vocab.AVAILABILITY)
 _ELEMENT_METRICS: dict[str, tuple[str, str, list[str] | None]] = {
     "availability": (
         "string",
-        "Availability: measured where records are stored, else declared.",
-        [*_LEVELS, NO_DATA, NOT_IN_CAPTURE],
+        "Availability: measured where records are stored, else the documented level.",
+        [*_LEVELS, NO_DATA, NOT_IN_CAPTURE, *FORM_LEVELS],
     ),
-    "declared": (
+    "documented": (
         "string",
         "The level the project read from the publisher's documentation "
         "(documentation_url), not a measurement (Chicago: its cited status).",
@@ -218,14 +224,30 @@ _ELEMENT_METRICS: dict[str, tuple[str, str, list[str] | None]] = {
     "measured": (
         "string",
         "Measured from stored records: published (>= 95% "
-        "filled), partial, not_published, withheld (address policy).",
-        [*_LEVELS, NO_DATA, NO_FEED, NOT_IN_CAPTURE],
+        "filled in the element's full form), partial, not_published, withheld "
+        "(address policy); 'time of day only' or 'count only' when every value "
+        "carried is in that coarser form.",
+        [*_LEVELS, NO_DATA, NO_FEED, NOT_IN_CAPTURE, *FORM_LEVELS],
     ),
     "agreement": (
         "string",
-        "Declared vs measured.",
-        ["agree", "disagree", NO_DATA, NO_FEED, NOT_IN_CAPTURE, "not declared"],
+        "The documented level vs the measured one.",
+        ["agree", "disagree", NO_DATA, NO_FEED, NOT_IN_CAPTURE, "not documented"],
     ),
+    "documentation_url": (
+        "string",
+        "Where the documented level was read: the feed's documentation page "
+        "(Chicago: the cited pages, semicolon-separated).",
+        None,
+    ),
+    "form_reduced_share": (
+        "number",
+        "Share of stored records carrying it only in a coarser form (a time of day "
+        "without a date; a count of units, not which units); those count at that "
+        "level, not as published (0-1).",
+        None,
+    ),
+    "form_note": ("string", "What the coarser form is, when records carry it.", None),
     "fill_rate": (
         "number",
         "Share of stored records carrying the element (0-1).",
@@ -315,7 +337,7 @@ def long_fields() -> list[dict[str, Any]]:
     text = {
         "feed": "Feed id (il_chicago_oemc: Chicago).",
         "element": f"Common element, or '{FEED}' for feed-level facts.",
-        "metric": "What is measured or declared (see comparison.csv's columns: "
+        "metric": "What is measured or documented (see comparison.csv's columns: "
         "the wide column is <element>_<metric>, or the element alone for "
         "availability, or the metric alone for feed facts).",
         "value": "The value, as text.",
@@ -341,6 +363,12 @@ def withheld_fields() -> list[dict[str, Any]]:
             "string",
             "Places where a feed carries it for some calls, none for >= 95%.",
         ),
+        "places_coarser_form": (
+            "string",
+            "Places whose feeds carry it only in a coarser form, with the form "
+            "(a time of day with no date; a count of units): not counted as "
+            "publishing it.",
+        ),
         "feeds_publishing_n": (
             "integer",
             "Feeds whose stored records carry it (published or partial).",
@@ -351,9 +379,9 @@ def withheld_fields() -> list[dict[str, Any]]:
             "Those feeds, semicolon-separated; "
             "'(partial)' when only some records carry it.",
         ),
-        "feeds_declaring_without_data": (
+        "feeds_documenting_without_data": (
             "string",
-            "Feeds whose documentation declares it but have no stored records.",
+            "Feeds whose documentation, as the project read it, lists it but have no stored records.",
         ),
         "finest_published": (
             "string",
@@ -425,7 +453,7 @@ def build(
             "comparison.csv",
             "Comparison",
             "One row per configured feed and one for Chicago: availability of each "
-            "common element, declared beside measured, with the evidence.",
+            "common element, documented beside measured, with the evidence.",
             comparison_fields(),
             ["feed_id"],
         ),

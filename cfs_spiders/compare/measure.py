@@ -7,14 +7,15 @@ long CSV can never disagree with each other.
 
 Two kinds of evidence sit side by side for every element of every feed:
 
-- ``declared``: what the feed's documentation promises (the config's ``declared:``
-  block; for Chicago, the ``elements:`` block of ``il_chicago_oemc.yaml`` and the
+- ``documented``: the level the project read from the feed's documentation (the
+  config's ``declared:`` key, kept under that name so no config changes; never the
+  publisher's own words), linked per element in ``documentation_url``; for Chicago, the ``elements:`` block of ``il_chicago_oemc.yaml`` and the
   source of each claim);
 - ``measured``: what arrived, from the stored calls (``elements.HAS`` decides when a
   record carries an element, the same definition as the run reports' fill rates).
 
 ``availability`` is the measured level where the store holds records and the
-declared level otherwise; ``evidence`` says which one a row shows.
+documented level otherwise; ``evidence`` says which one a row shows.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .constants import (
     CHICAGO_TO_AVAILABILITY,
     FEED,
     FINEST_MIN_SHARE,
+    FORM_LEVELS,
     LONG_COLUMNS,
     NO_DATA,
     NO_FEED,
@@ -52,6 +54,7 @@ from .evidence import (
     lowers_exact_to_block,
     rounded_house_numbers,
 )
+from .forms import FORMS, form_level, form_words, split_by_form, timestamp_stages
 from .timing import _ts, feed_timing
 
 log = logging.getLogger(__name__)
@@ -181,7 +184,7 @@ def measured_level(
 
 
 def agreement(declared: str | None, measured: str) -> str:
-    """agree / disagree / no data / not declared.
+    """agree / disagree / no data / not documented.
 
     Levels that all mean "no record-level value" (not_published, withheld,
     foia_only, published_aggregate) agree with each other; published and partial
@@ -190,7 +193,9 @@ def agreement(declared: str | None, measured: str) -> str:
     if measured in (NO_DATA, NO_FEED, NOT_IN_CAPTURE):
         return measured
     if not declared:
-        return "not declared"
+        return "not documented"
+    if measured in FORM_LEVELS:  # documentation read as "partial" for this form
+        return "agree" if declared in ("partial", measured) else "disagree"
     if declared == measured or (declared in ABSENT and measured in ABSENT):
         return "agree"
     return "disagree"
@@ -294,10 +299,10 @@ def measure_feed(
     if n:
         evidence = "measured"
     elif cfg.get("verified_against_capture"):
-        evidence = "declared only: no stored records"
+        evidence = "documented only: no stored records"
     else:
         evidence = (
-            "declared only: no stored records (config not verified against a capture)"
+            "documented only: no stored records (config not verified against a capture)"
         )
     rows += [
         (feed, FEED, "evidence", evidence),
@@ -308,6 +313,7 @@ def measure_feed(
         (feed, FEED, "received_last", received[-1] if received else None),
         (feed, FEED, "seen_first", seen_first),
         (feed, FEED, "seen_last", seen_last),
+        (feed, FEED, "timestamps", timestamp_stages(calls, PUBLISHED_MIN)),
     ]
     rows += [(feed, FEED, k, v) for k, v in feed_timing(cfg, calls, fetches).items()]
 
@@ -315,19 +321,34 @@ def measure_feed(
     lacks = set((cfg.get("capture") or {}).get("lacks") or ())
     policy = (cfg.get("location_policy") or {}).get("address")
     disagreements = []
+    doc_url = cfg.get("documentation_url")
     for element in vocab.ELEMENTS:
         has = HAS[element]
         carrying = [c for c in calls if has(c)]
         fill = round(len(carrying) / n, 4) if n else None
-        measured = measured_level(fill, address_policy=policy, element=element)
+        # A value in a coarser form (a time of day, a count) is not the element at
+        # full precision: the level is measured on the full-form values only.
+        full, reduced = split_by_form(element, carrying)
+        full_fill = round(len(full) / n, 4) if n else None
+        measured = measured_level(full_fill, address_policy=policy, element=element)
+        if reduced and not full:
+            measured = form_level(element) or measured
         if element in lacks and not carrying:
             measured = NOT_IN_CAPTURE
         decl = declared.get(element)
         agree = agreement(decl, measured)
         availability = measured if n else (decl or NO_DATA)
+        if element in FORMS:
+            share = round(len(reduced) / n, 4) if n else None
+            note = form_words(element) if reduced else None
+            rows += [
+                (feed, element, "form_reduced_share", share),
+                (feed, element, "form_note", note),
+            ]
         rows += [
             (feed, element, "availability", availability),
-            (feed, element, "declared", decl),
+            (feed, element, "documented", decl),
+            (feed, element, "documentation_url", doc_url),
             (feed, element, "measured", measured),
             (feed, element, "agreement", agree),
             (feed, element, "fill_rate", fill),
@@ -344,7 +365,7 @@ def measure_feed(
         if agree == "disagree":
             note = f"{fill:.0%} filled"
             disagreements.append(
-                f"{element}: declared {decl}, measured {measured} ({note})"
+                f"{element}: documented {decl}, measured {measured} ({note})"
             )
     rows.append((feed, FEED, "disagreements", "; ".join(disagreements) or None))
     return rows
@@ -444,7 +465,8 @@ def measure_chicago(cfg: FeedConfig) -> list[Row]:
         status = spec["status"]
         rows += [
             (feed, element, "availability", CHICAGO_TO_AVAILABILITY[status]),
-            (feed, element, "declared", status),
+            (feed, element, "documented", status),
+            (feed, element, "documentation_url", citation_urls(spec.get("citations"))),
             (feed, element, "measured", NO_FEED),
             (feed, element, "agreement", NO_FEED),
             (feed, element, "source", spec.get("source")),

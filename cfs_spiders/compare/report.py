@@ -26,9 +26,11 @@ from . import report_sections as sections
 from . import sentences
 from .constants import (
     CHICAGO_FEED_ID,
+    COUNT_ONLY,
     ELEMENT_LABELS,
     NO_DATA,
     NOT_IN_CAPTURE,
+    TIME_OF_DAY_ONLY,
 )
 
 # Colour-blind-safe (ColorBrewer PRGn): greens for what reaches the public,
@@ -41,6 +43,8 @@ COLORS = {
     "withheld": "#762a83",
     "not_published": "#ececec",
     NOT_IN_CAPTURE: "#fdb863",
+    TIME_OF_DAY_ONLY: "#d9f0d3",
+    COUNT_ONLY: "#d9f0d3",
     NO_DATA: "#ffffff",
 }
 DARK = {"published", "withheld", "foia_only"}
@@ -52,6 +56,7 @@ LEVEL_LABELS = {
     "withheld": "withheld",
     "not_published": "not published",
     NOT_IN_CAPTURE: "not in capture (the capture cannot carry it)",
+    TIME_OF_DAY_ONLY: "time of day only / count only (a coarser form)",
 }
 CHICAGO_SHORT = {
     "published": "pub.",
@@ -78,9 +83,9 @@ def _row_label(row: pd.Series) -> str:
     if len(label) > 50:  # keep both ends: "...Calls: Real-Time" vs "...: Closed"
         label = label[:30].rstrip() + "…" + label[-19:].lstrip()
     if row["feed_id"] != CHICAGO_FEED_ID and str(row.get("evidence", "")).startswith(
-        "declared"
+        "documented"
     ):
-        label += "  [declared]"
+        label += "  [documented]"
     marks = row.get("evidence_marks")
     if marks and marks == marks:
         label += (
@@ -94,11 +99,11 @@ def _row_label(row: pd.Series) -> str:
 
 
 def _ordered(wide: pd.DataFrame) -> pd.DataFrame:
-    """Feeds with stored records first, then declared-only ones, Chicago last."""
+    """Feeds with stored records first, then documented-only ones, Chicago last."""
     chicago = wide[wide.feed_id == CHICAGO_FEED_ID]
     rest = wide[wide.feed_id != CHICAGO_FEED_ID].copy()
-    rest["_declared"] = rest.evidence.astype(str).str.startswith("declared")
-    rest = rest.sort_values(["_declared", "city", "feed_id"]).drop(columns="_declared")
+    rest["_doc"] = rest.evidence.astype(str).str.startswith("documented")
+    rest = rest.sort_values(["_doc", "city", "feed_id"]).drop(columns="_doc")
     return pd.concat([rest, chicago])
 
 
@@ -163,7 +168,7 @@ def heatmap_figure(wide: pd.DataFrame, generated: str = "") -> Figure:
         y = total_h - 1 - i - (gap if chicago else 0)
         labels.append(_row_label(row))
         ypos.append(y + 0.5)
-        declared_only = str(row.get("evidence", "")).startswith("declared")
+        documented_only = str(row.get("evidence", "")).startswith("documented")
         for j, element in enumerate(vocab.ELEMENTS):
             level = row.get(element) or NO_DATA
             color = COLORS.get(level, COLORS[NO_DATA])
@@ -172,7 +177,7 @@ def heatmap_figure(wide: pd.DataFrame, generated: str = "") -> Figure:
                     (j, y), 1, 1, facecolor=color, edgecolor="white", linewidth=1.2
                 )
             )
-            if declared_only:  # hatch over the colour: documentation, not data
+            if documented_only:  # hatch over the colour: documentation, not data
                 ax.add_patch(
                     Rectangle(
                         (j + 0.04, y + 0.06),
@@ -185,9 +190,15 @@ def heatmap_figure(wide: pd.DataFrame, generated: str = "") -> Figure:
                     )
                 )
             if chicago:
-                text = CHICAGO_SHORT.get(row.get(f"{element}_declared"), "")
-            elif declared_only:
-                text = "decl."
+                text = CHICAGO_SHORT.get(row.get(f"{element}_documented"), "")
+                steps = row.get(f"{element}_levels")
+                if steps and steps == steps and "; " in str(steps):  # by step
+                    text = "\n".join(
+                        f"{s.split(': ')[0]}: {CHICAGO_SHORT.get(s.split(': ')[-1], '?')}"
+                        for s in str(steps).split("; ")[:2]
+                    )
+            elif documented_only:
+                text = "doc."
             elif level == "withheld":  # by the feed's documented policy
                 text = "withheld"
             else:
@@ -199,7 +210,7 @@ def heatmap_figure(wide: pd.DataFrame, generated: str = "") -> Figure:
                 text,
                 ha="center",
                 va="center",
-                fontsize=7.5,
+                fontsize=5.5 if "\n" in text else 7.5,
                 color="white" if level in DARK else "#222222",
                 fontweight="bold" if chicago else "normal",
             )
@@ -234,7 +245,7 @@ def heatmap_figure(wide: pd.DataFrame, generated: str = "") -> Figure:
             facecolor="white",
             edgecolor="#999999",
             hatch="///",
-            label="declared by documentation, no stored records",
+            label="documented level only, no stored records",
         )
     )
     fig.legend(
@@ -301,6 +312,7 @@ td.disagree{outline:2px dashed #c51b7d;outline-offset:-3px}
 #places-table th.el{font-size:.68rem;padding:.2rem .05rem}
 .p-published{background:#1b7837;color:#fff}.p-partial{background:#a6dba0}
 .p-none{background:#ececec}.p-not-in-capture{background:#fdb863}
+.p-time-of-day-only,.p-count-only{background:#d9f0d3}
 ul.findings li{margin:.25rem 0}
 code{font-size:.85em;overflow-wrap:anywhere}
 @media print{
@@ -329,20 +341,20 @@ def _level_cell(row: pd.Series, element: str) -> str:
     level = row.get(element) or NO_DATA
     chicago = row.feed_id == CHICAGO_FEED_ID
     fill = _num(row.get(f"{element}_fill_rate"))
-    declared = row.get(f"{element}_declared")
+    documented = row.get(f"{element}_documented")
     measured = row.get(f"{element}_measured")
     agreement = row.get(f"{element}_agreement")
     if chicago:
-        text = declared or ""
-        tip = f"Chicago: {declared}. Source: {row.get(f'{element}_source') or ''}"
+        text = documented or ""
+        tip = f"Chicago: {documented}. Source: {row.get(f'{element}_source') or ''}"
     elif fill is None:
         text = "doc."
-        tip = f"documentation says {declared}; no stored records to measure"
+        tip = f"documentation says {documented}; no stored records to measure"
     else:
         text = f"{fill:.0%}"
         tip = (
             f"measured {measured} ({fill:.1%} of records); the publisher's "
-            f"documentation, as the project read it: {declared or 'nothing'}; "
+            f"documentation, as the project read it: {documented or 'nothing'}; "
             f"{agreement}"
         )
     color = COLORS.get(level, COLORS[NO_DATA])

@@ -130,6 +130,15 @@ GLOSSARY = (
         "whether the feed publishes it.",
     ),
     (
+        "time of day only",
+        "a time given as hours and minutes with no date (the project dates it "
+        "from the fetch): not counted as a published timestamp.",
+    ),
+    (
+        "count only",
+        "a number of units sent, not which units: not counted as published units.",
+    ),
+    (
         "block level",
         "a hundred block ('8800 BLOCK OF N SYRACUSE ST') or a house "
         "number rounded to 00, not the exact address.",
@@ -180,6 +189,8 @@ SHORT = {
     "partial": "some",
     "none": "no",
     "not in capture": "not in capture",
+    "time of day only": "time only",
+    "count only": "count",
 }
 CHI_SHORT = {
     "published": "yes",
@@ -215,7 +226,7 @@ def place_table(long: pd.DataFrame) -> str:
     chi = []
     for e in vocab.ELEMENTS:
         levels = idx.get((CHICAGO_FEED_ID, e, "levels"))
-        status = idx.get((CHICAGO_FEED_ID, e, "declared"))
+        status = idx.get((CHICAGO_FEED_ID, e, "documented"))
         text = CHI_SHORT.get(status, "?")
         if levels:
             text = "; ".join(
@@ -230,7 +241,8 @@ def place_table(long: pd.DataFrame) -> str:
     return (
         '<div class="wrap"><table id="places-table"><caption>What each place publishes (yes: at '
         f"least {PUBLISHED_MIN:.0%} of calls; some: fewer; address: finest level). "
-        "* every feed of the place rests on old evidence or a filtered sample."
+        "time only: a time of day with no date; count: a number of units, not "
+        "which. * every feed of the place rests on old evidence or a filtered sample."
         f"</caption><thead><tr><th>Place</th>{heads}</tr></thead><tbody>"
         f"{''.join(rows)}</tbody></table></div>"
     )
@@ -248,7 +260,7 @@ def chicago_citations(long: pd.DataFrame) -> str:
         )
         out.append(
             f'<tr data-element="{esc(e)}"><td>{esc(ELEMENT_LABELS[e])}</td>'
-            f"<td>{esc(idx.get((e, 'declared')))}</td>"
+            f"<td>{esc(idx.get((e, 'documented')))}</td>"
             f"<td>{esc(idx.get((e, 'levels')))}</td><td><ul>{cells}</ul></td></tr>"
         )
     as_of = idx.get(("feed", "as_of"))

@@ -19,10 +19,13 @@ import pandas as pd
 from ..config import vocab
 from .constants import (
     CHICAGO_FEED_ID,
+    COUNT_ONLY,
     ELEMENT_LABELS,
     FEED,
+    FORM_LEVELS,
     NOT_IN_CAPTURE,
     PUBLISHED_MIN,
+    TIME_OF_DAY_ONLY,
 )
 
 RULE = (
@@ -53,6 +56,11 @@ STATUS_WORDS = {
     "unknown": "unknown (no public source found)",
 }
 ADDRESS_STEPS = ("exact", "block", "intersection", "street", "area")
+# A value carried in a coarser form than the element (compare/forms.py).
+FORM_PHRASES = {
+    TIME_OF_DAY_ONLY: "a time of day with no date",
+    COUNT_ONLY: "a count of units, not which units",
+}
 
 
 def index(long: pd.DataFrame) -> dict[tuple[str, str, str], Any]:
@@ -90,6 +98,9 @@ def place_level(idx: dict, feeds: list[str], element: str) -> str:
         return "published"
     if "partial" in levels:
         return "partial"
+    for form in FORM_LEVELS:
+        if form in levels:
+            return form
     return NOT_IN_CAPTURE if NOT_IN_CAPTURE in levels else "none"
 
 
@@ -113,7 +124,7 @@ def chicago_words(idx: dict, element: str) -> str:
             step, _, status = part.partition(": ")
             parts.append(f"{step} {STATUS_WORDS.get(status, status)}")
         return "in Chicago: " + ", ".join(parts)
-    status = idx.get((CHICAGO_FEED_ID, element, "declared"))
+    status = idx.get((CHICAGO_FEED_ID, element, "documented"))
     return f"in Chicago it is {STATUS_WORDS.get(status, 'not recorded')}"
 
 
@@ -163,7 +174,16 @@ def findings(long: pd.DataFrame) -> list[str]:
             for p, fs in by_place.items()
             if place_level(idx, fs, element) == "partial"
         )
-        more = f" ({len(part)} more for some calls)" if part else ""
+        extras = [f"{len(part)} more for some calls"] if part else []
+        for form in FORM_LEVELS:
+            only = sorted(
+                p for p, fs in by_place.items() if place_level(idx, fs, element) == form
+            )
+            if only:
+                extras.append(
+                    f"{len(only)} more with only {FORM_PHRASES[form]}: {_names(only)}"
+                )
+        more = f" ({'; '.join(extras)})" if extras else ""
         caveat = [p for p in full if p in old]
         warn = (
             f"; for {len(caveat)} of them the only evidence is old or a filtered sample"
@@ -199,8 +219,29 @@ def findings(long: pd.DataFrame) -> list[str]:
     return out
 
 
+def timestamp_conflicts(idx: dict, feeds: list[str]) -> list[str]:
+    """Feeds of one agency, each with one timestamp, that name different stages."""
+    single: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for f in feeds:
+        stages = idx.get((f, FEED, "timestamps"))
+        if stages and ";" not in str(stages):
+            single[str(idx.get((f, FEED, "agency")))].append((f, str(stages)))
+    out = []
+    for agency, pairs in sorted(single.items()):
+        if len({s for _, s in pairs}) > 1:
+            named = ", ".join(f"{f} gives it as {s}" for f, s in pairs)
+            out.append(
+                f"The feeds of {agency} each give one timestamp but disagree on "
+                f"which it is ({named}); each feed is counted as mapped, and the "
+                "two cannot both be right."
+            )
+    return out
+
+
 def _check_sentences(idx: dict) -> list[str]:
     out = []
+    for place, feeds in places(idx).items():
+        out += [f"{place}: {s}" for s in timestamp_conflicts(idx, feeds)]
     for f in measured_feeds(idx):
         n = int(_num(idx.get((f, "address", "block_label_with_number_n"))))
         if n:
@@ -241,6 +282,14 @@ def _duration_sentences(idx: dict) -> list[str]:
                 f"{idx.get((f, FEED, 'time_on_feed_median_minutes'))} and "
                 f"{idx.get((f, FEED, 'time_on_feed_upper_median_minutes'))} minutes "
                 f"(medians, {n_on} calls; {window}); leaving means {leaving}."
+            )
+        n_delay = int(_num(idx.get((f, FEED, "publication_delay_n"))))
+        if n_delay:
+            out.append(
+                f"{f}: calls new to the listing had been received between "
+                f"{idx.get((f, FEED, 'publication_delay_lower_median_minutes'))} and "
+                f"{idx.get((f, FEED, 'publication_delay_median_minutes'))} minutes "
+                f"before they were first seen (medians, {n_delay} calls; {window})."
             )
     if withheld:
         out.append(
@@ -294,6 +343,16 @@ def place_summaries(long: pd.DataFrame) -> dict[str, str]:
         ]
         if missing:
             text += f" Not in capture (unknown whether published): {_names(missing)}."
+        for form in FORM_LEVELS:
+            only = [
+                ELEMENT_LABELS[e]
+                for e in vocab.ELEMENTS
+                if place_level(idx, feeds, e) == form
+            ]
+            if only:
+                text += f" Only {FORM_PHRASES[form]}: {_names(only)}."
+        for conflict in timestamp_conflicts(idx, feeds):
+            text += f" {conflict}"
         if finest:
             text += f" Finest address: {finest}."
         marks = [

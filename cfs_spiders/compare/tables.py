@@ -15,8 +15,10 @@ from .constants import (
     CHICAGO_FEED_ID,
     ELEMENT_LABELS,
     FEED,
+    FORM_LEVELS,
     TIME_RESOLUTIONS,
 )
+from .forms import FORMS
 
 # ------------------------------------------------------------------ wide forms
 FEED_COLUMNS = (
@@ -48,6 +50,7 @@ FEED_COLUMNS = (
     "received_last",
     "seen_first",
     "seen_last",
+    "timestamps",
     "run_spacing_median_minutes",
     "run_spacing_min_minutes",
     "run_spacing_max_minutes",
@@ -74,7 +77,8 @@ FEED_COLUMNS = (
 )
 ELEMENT_METRICS = (
     "availability",
-    "declared",
+    "documented",
+    "documentation_url",
     "measured",
     "agreement",
     "fill_rate",
@@ -96,6 +100,12 @@ EXTRA_METRICS: dict[str, tuple[str, ...]] = {
     + ("finest", "decimals_median"),
     "area": ("types",),
 }
+for _element in FORMS:  # the value-form checks
+    EXTRA_METRICS[_element] = (
+        *EXTRA_METRICS.get(_element, ()),
+        "form_reduced_share",
+        "form_note",
+    )
 
 
 def wide_columns() -> list[tuple[str, str, str]]:
@@ -148,10 +158,11 @@ WITHHELD_COLUMNS = (
     "places_measured_n",
     "places_publishing",
     "places_partial",
+    "places_coarser_form",
     "feeds_publishing_n",
     "feeds_measured_n",
     "feeds_publishing",
-    "feeds_declaring_without_data",
+    "feeds_documenting_without_data",
     "finest_published",
     "finest_published_by",
     "example_value",
@@ -178,13 +189,13 @@ def withheld_table(long: pd.DataFrame) -> pd.DataFrame:
     for element in vocab.ELEMENTS:
         full = _feeds_with(long, element, {"published"})
         part = _feeds_with(long, element, {"partial"})
-        declared_only = sorted(
+        documented_only = sorted(
             f
             for (f, e, m), v in index.items()
             if e == element
             and m == "availability"
             and v in ("published", "partial")
-            and index.get((f, FEED, "evidence"), "").startswith("declared only")
+            and index.get((f, FEED, "evidence"), "").startswith("documented only")
         )
         publishing = full + part
         place_of = {f: index.get((f, FEED, "place")) or f for f in measured_feeds}
@@ -192,6 +203,13 @@ def withheld_table(long: pd.DataFrame) -> pd.DataFrame:
         places_part = sorted(
             {place_of[f] for f in part if f in place_of} - set(places_full)
         )
+        coarser = {
+            f"{place_of[f]} ({index.get((f, element, 'measured'))})"
+            for f in _feeds_with(long, element, set(FORM_LEVELS))
+            if f in place_of
+            and place_of[f] not in places_full
+            and place_of[f] not in places_part
+        }
         finest, finest_feeds = None, []
         metric = (
             "resolution" if element in ("received_time", "stage_times") else "finest"
@@ -236,7 +254,7 @@ def withheld_table(long: pd.DataFrame) -> pd.DataFrame:
             {
                 "element": element,
                 "element_label": ELEMENT_LABELS[element],
-                "chicago_status": index.get((CHICAGO_FEED_ID, element, "declared")),
+                "chicago_status": index.get((CHICAGO_FEED_ID, element, "documented")),
                 "chicago_source": index.get((CHICAGO_FEED_ID, element, "source")),
                 "chicago_levels": index.get((CHICAGO_FEED_ID, element, "levels")),
                 "chicago_citation_urls": index.get(
@@ -246,11 +264,12 @@ def withheld_table(long: pd.DataFrame) -> pd.DataFrame:
                 "places_measured_n": len(set(place_of.values())),
                 "places_publishing": ";".join(places_full) or None,
                 "places_partial": ";".join(places_part) or None,
+                "places_coarser_form": ";".join(sorted(coarser)) or None,
                 "feeds_publishing_n": len(publishing),
                 "feeds_measured_n": len(measured_feeds),
                 "feeds_publishing": ";".join(full + [f"{f} (partial)" for f in part])
                 or None,
-                "feeds_declaring_without_data": ";".join(declared_only) or None,
+                "feeds_documenting_without_data": ";".join(documented_only) or None,
                 "finest_published": finest,
                 "finest_published_by": ";".join(finest_feeds) or None,
                 "example_value": example[1],

@@ -167,7 +167,11 @@ def render() -> str:
             "comparison",
             vocab.AVAILABILITY,
             "What the comparison says of an element of a feed (measured from the "
-            "store, or declared). Chicago's elements are one of "
+            "store; without stored records, the level the project read from the "
+            "feed's documentation, `<element>_documented`). The comparison adds "
+            "`not in capture` (the capture cannot carry it), `time of day only` "
+            "(every time given is a time of day without a date) and `count only` "
+            "(a number of units, not which units). Chicago's elements are one of "
             f"{_codes(vocab.CHICAGO_STATUS)}, each with the source of the claim.",
         ),
         _section(

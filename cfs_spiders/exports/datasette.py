@@ -197,6 +197,11 @@ COMPARISON_TABLES: dict[str, dict[str, Any]] = {
             "evidence_last": "Last capture or fetch behind the row (UTC).",
             "capture_kind_label": "publisher response, third-party re-export or "
             "filtered sample.",
+            "documentation_url": "The publisher's documentation the documented "
+            "levels were read from.",
+            "disagreements": "Elements where the measured level differs from the "
+            "documented one (<element>_documented, the level the project read from "
+            "the publisher's documentation, linked in <element>_documentation_url).",
         },
     },
     "withheld": {
