@@ -313,6 +313,7 @@ def test_a_failed_batch_is_raised_and_kept_for_the_retry(tmp_path: Path):
     records = [{**r, "feed_id": "zz_not_registered"} for r in sf_records(25)]
     for i, rec in enumerate(records):
         rec["call_id"] = rec["record_key"] = f"K{i:03d}"
+
     async def crawl() -> None:
         # the batches go to the writer thread while the crawl goes on; the
         # store's refusal is raised at the latest when the run flushes
@@ -413,3 +414,91 @@ def test_store_keeps_the_raw_text_it_is_given(tmp_path: Path):
     assert [json.loads(r["raw_json"]) for r in rows] == [r["raw"] for r in recs]
     assert [r["values_hash"] for r in rows] == [change_hash(r["raw"]) for r in recs]
     st.close()
+
+
+def test_large_runs_write_from_the_store_process(tmp_path: Path):
+    """Past ``CFS_STORE_PROCESS_AFTER`` records a SQLite run's batches go to the
+    store's writer process (one per database); the store, calls.csv and the JSON
+    Lines are the same as written by the thread alone, and the run reports say
+    which wrote. (0 here: every batch of these small captures goes there.)"""
+    feeds = [
+        "tx_houston_hec_active_incidents",
+        "wa_seattle_fire_realtime911",
+        "fl_clearwater_police_active_calls",
+    ]
+    outs = {}
+    for mode in ("off", "0"):
+        db, out = tmp_path / f"p{mode}.sqlite", tmp_path / f"p{mode}"
+        run_cfs(
+            "--db",
+            str(db),
+            "--output",
+            str(out),
+            "crawl",
+            *feeds,
+            "--replay",
+            env={"CFS_STORE_PROCESS_AFTER": mode, "CFS_STORE_BATCH": "7"},
+        )
+        run_cfs("--db", str(db), "--output", str(out), "export")
+        outs[mode] = (db, out)
+        conn = sqlite3.connect(db)
+        writers = [
+            json.loads(r[0])["store_writer"]
+            for r in conn.execute("SELECT report_json FROM runs")
+        ]
+        conn.close()
+        assert len(writers) == 56
+        if mode == "off":
+            assert not any(w["process"] for w in writers)
+        else:
+            assert all(w["process"] for w in writers)
+            assert {t for w in writers for t in w["threads"]} == {"cfs-store-process"}
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "compare_outputs.py")]
+        + [str(p) for p in (*outs["off"], *outs["0"])],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_batch_the_store_process_refuses_is_raised_and_kept(tmp_path: Path):
+    """The store process refuses a batch (its feed is not registered): the store's
+    own error is raised in the crawl and every record is kept, in order."""
+    from scrapy import Spider
+    from scrapy.utils.test import get_crawler
+
+    from cfs_spiders.ingest import pipelines
+
+    db = tmp_path / "cfs.sqlite"
+    crawler = get_crawler(
+        Spider,
+        {
+            "CFS_DATABASE_URL": str(db),
+            "CFS_STORE_BATCH": 10,
+            "CFS_STORE_PROCESS_AFTER": 0,
+        },
+    )
+    pipe = pipelines.StorePipeline(crawler)
+    pipe.writer = store_thread.acquire(db, "zz_not_registered")
+    records = [{**r, "feed_id": "zz_not_registered"} for r in sf_records(25)]
+    for i, rec in enumerate(records):
+        rec["call_id"] = rec["record_key"] = f"K{i:03d}"
+
+    async def crawl() -> None:
+        await pipe.process_item(RecordBatch(records), None)
+        await pipe.flush()
+
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            asyncio.run(crawl())
+        assert pipe.process is not None  # the batches did go to the process
+        assert pipe.buffer == records and len(pipe.exact) == len(records)
+        assert pipe.batches == 0
+    finally:
+        pipe._release()

@@ -28,8 +28,10 @@ from ..records.elements import FillCounter
 from ..records.encoding import json_text_exact
 from ..records.gcpause import paused_gc
 from ..records.items import RecordBatch, record_validator
+from ..store import process as store_process
 from ..store import thread as store_thread
 from ..store.connect import open_store
+from ..store.process import StoreProcess
 from ..store.runs import RunFacts, finish_run
 from ..store.sqlite import Store
 from ..store.thread import QUEUE_SIZE, StoreThread
@@ -140,6 +142,7 @@ class StorePipeline:
         self.settings = crawler.settings
         self.buffer: list[dict[str, Any]] = []
         self.encoded: list[str] = []  # record_json of each buffered record
+        self.exact: list[bool] = []  # whether each text reads back the record
         self.fill = FillCounter()
         self.new_calls = 0
         self.new_observations = 0
@@ -152,7 +155,16 @@ class StorePipeline:
         self._slots: asyncio.Semaphore | None = None
         # batches sent to the writer thread and not yet written: (future,
         # records, their JSON texts)
-        self._inflight: deque[tuple[asyncio.Future, list, list]] = deque()
+        self._inflight: deque[tuple[asyncio.Future, list, list, list]] = deque()
+        self.sent = 0  # records sent to the store this run
+        self.process: StoreProcess | None = None
+        after = crawler.settings.get("CFS_STORE_PROCESS_AFTER", 20000)
+        self.process_after = (
+            None
+            if str(after).strip().lower() in ("off", "none", "-1", "")
+            else int(after)
+        )
+        self.database_url = crawler.settings.get("CFS_DATABASE_URL")
         self._tail: asyncio.Future | None = None  # the last item's completion
         # which thread wrote each batch, for the run report
         self.written_by: set[str] = set()
@@ -232,6 +244,7 @@ class StorePipeline:
                 self.listing_keys.update(r["record_key"] for r in records)
             self.buffer.extend(records)
             self.encoded.extend(encoded)
+            self.exact.extend(ok for _, ok in texts)
         # items finish in the order they came (the JSON Lines export writes them
         # as they finish), even when a later one waited less for the store
         previous, self._tail = self._tail, asyncio.get_running_loop().create_future()
@@ -255,8 +268,8 @@ class StorePipeline:
         back to the buffer's front, with any refused after it, in order, for the
         next write to retry, and its error is raised here or at the next write
         or flush."""
-        records, encoded = self.buffer[:n], self.encoded[:n]
-        del self.buffer[:n], self.encoded[:n]
+        records, encoded, exact = self.buffer[:n], self.encoded[:n], self.exact[:n]
+        del self.buffer[:n], self.encoded[:n], self.exact[:n]
 
         def writing(store: Store) -> tuple[int, int, str]:
             new_calls, new_obs = store.write_records(records, encoded)
@@ -268,14 +281,34 @@ class StorePipeline:
                 self._account(writing(self.store))
             except BaseException:
                 self.buffer[:0], self.encoded[:0] = records, encoded
+                self.exact[:0] = exact
                 raise
             return
         while len(self._inflight) >= QUEUE_SIZE:
             await self._settle(1)
-        while self.writer.jobs.full():  # other feeds' runs fill the queue: wait
-            await asyncio.sleep(0.005)
-        future = asyncio.wrap_future(self.writer.submit(writing))
-        self._inflight.append((future, records, encoded))
+        self.sent += len(records)
+        if self.process is None and self._wants_process():
+            # the thread's batches first: the run's batches land in the order sent
+            await self._settle()
+            self.process = store_process.acquire(self.database_url)
+        if self.process is not None:
+            future = asyncio.wrap_future(self.process.submit(records, encoded, exact))
+        else:
+            while self.writer.jobs.full():  # other feeds' runs fill the queue
+                await asyncio.sleep(0.005)
+            future = asyncio.wrap_future(self.writer.submit(writing))
+        self._inflight.append((future, records, encoded, exact))
+
+    def _wants_process(self) -> bool:
+        """A large run on SQLite writes its batches from a process of its own
+        (``store/process.py``), once it has sent ``CFS_STORE_PROCESS_AFTER``
+        records; PostgreSQL writes each feed in parallel already."""
+        after = self.process_after
+        return (
+            after is not None
+            and self.sent > after
+            and store_process.process_key(self.database_url) is not None
+        )
 
     def _account(self, result: tuple[int, int, str]) -> None:
         new_calls, new_obs, thread = result
@@ -286,21 +319,21 @@ class StorePipeline:
 
     async def _settle(self, n: int | None = None) -> None:
         """Wait for the oldest ``n`` batches in flight (all when ``None``)."""
-        failed: list[tuple[list, list]] = []
+        failed: list[tuple[list, list, list]] = []
         error: BaseException | None = None
         count = len(self._inflight) if n is None else n
         while self._inflight and (count > 0 or failed):
-            future, records, encoded = self._inflight.popleft()
+            future, records, encoded, exact = self._inflight.popleft()
             count -= 1
             try:
                 self._account(await future)
             except BaseException as exc:  # every later batch settles too
-                failed.append((records, encoded))
+                failed.append((records, encoded, exact))
                 error = error or exc
         if error is not None:
-            back = [r for recs, _ in failed for r in recs]
-            texts = [t for _, enc in failed for t in enc]
-            self.buffer[:0], self.encoded[:0] = back, texts
+            self.buffer[:0] = [r for recs, _, _ in failed for r in recs]
+            self.encoded[:0] = [t for _, enc, _ in failed for t in enc]
+            self.exact[:0] = [x for _, _, ex in failed for x in ex]
             raise error
 
     async def flush(self) -> None:
@@ -311,6 +344,9 @@ class StorePipeline:
         await self._settle()
 
     def _release(self) -> None:
+        if self.process is not None:
+            proc, self.process = self.process, None
+            store_process.release(proc)
         if self.writer is not None:
             writer, self.writer = self.writer, None
             store_thread.release(writer)
@@ -341,6 +377,8 @@ class StorePipeline:
             "path": "thread" if self.threaded else "in_process",
             "threads": sorted(self.written_by),
             "batches": self.batches,
+            # a large SQLite run's batches: from the store's writer process
+            "process": any(t == StoreProcess.name for t in self.written_by),
         }
 
     def run_facts(self, spider: Any) -> RunFacts:

@@ -131,6 +131,10 @@ CFS_BACKOFF_BASE = _env_number("CFS_BACKOFF_BASE", 2.0)
 CFS_BACKOFF_MAX = _env_number("CFS_BACKOFF_MAX", 300.0)
 # Records per store transaction (the run's calls are committed batch by batch).
 CFS_STORE_BATCH = int(_env_number("CFS_STORE_BATCH", 5000, int))
+# A run on SQLite that has sent this many records to the store writes its later
+# batches from the store's writer process (cfs_spiders/store/process.py), on the
+# second core; "off" keeps every batch on the writer thread.
+CFS_STORE_PROCESS_AFTER = os.environ.get("CFS_STORE_PROCESS_AFTER", "20000")
 # A page of fewer records than this is built by the row builder (the reference:
 # the same records): polars' cost per page (~11 ms) is more than building a few
 # hundred rows one by one (~55 us each once the normalizers have seen the values).

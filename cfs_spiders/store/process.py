@@ -1,0 +1,227 @@
+"""Batch writes in a process of their own, for large runs on SQLite.
+
+Why: the writer thread (``thread.py``) keeps the reactor free, but its Python work
+(rows, change hashes, statement parameters) holds the interpreter lock, so a
+backfill's build and store take turns on one core. Once a run has sent
+``CFS_STORE_PROCESS_AFTER`` records (20,000), its batches go to this process
+instead: one per database file, shared by every feed run of the crawl process, so
+SQLite still has a single batch writer. Other jobs (registering feeds, a run's
+closing) stay on the thread, after the run's batches are written.
+
+A batch crosses as the records' JSON texts (each record is read back from its
+text; a record whose text would not read back the same, ``exact`` false, crosses
+pickled). The answers come back in order; a reader thread resolves each batch's
+future. A batch the store refuses is answered with its exception, raised in the
+crawl as the thread's would be. The child exits when the crawl process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import pickle
+import queue
+import sys
+import threading
+import types
+from collections import deque
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from ..config.paths import store_target
+
+START_TIMEOUT = 60.0
+
+
+class StoreProcessError(RuntimeError):
+    """The writer process failed in a way that is not a store error."""
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001
+        return StoreProcessError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
+    """The child: write each batch received, answer with its counts or error."""
+    import gc
+
+    import orjson
+
+    from .connect import open_store
+
+    gc.disable()  # batches of acyclic dicts (see records/gcpause.py)
+    parent = multiprocessing.parent_process()
+    store = None
+    try:
+        store = open_store(database_url)
+        answers.send(("ready",))
+        loads = orjson.loads
+        while True:
+            try:
+                message = requests.get(timeout=1.0)
+            except queue.Empty:
+                if parent is not None and not parent.is_alive():
+                    return  # the crawl was killed: nothing more will come
+                continue
+            if message is None:
+                return
+            texts, whole = message
+            try:
+                records = [
+                    whole[i] if i in whole else loads(t) for i, t in enumerate(texts)
+                ]
+                new_calls, new_obs = store.write_records(records, texts)
+                # the crawl names a listing's keys itself when it closes the run
+                store._sighted.clear()
+            except Exception as exc:  # noqa: BLE001 - raised in the crawl
+                answers.send(("error", _picklable(exc)))
+            else:
+                answers.send(("ok", new_calls, new_obs))
+    except Exception as exc:  # noqa: BLE001 - the store did not open
+        with contextlib.suppress(OSError):
+            answers.send(("error", _picklable(exc)))
+    finally:
+        if store is not None:
+            store.close()
+        answers.close()
+
+
+class StoreProcess:
+    """One child process writing batches to one SQLite database."""
+
+    name = "cfs-store-process"
+
+    def __init__(self, database_url: str | Path | None) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no fork with threads around
+        # a queue: its feeder thread sends, so submitting never waits on the child
+        self._requests = ctx.Queue()
+        self._answers, child = ctx.Pipe(duplex=False)
+        url = None if database_url is None else str(database_url)
+        self._proc = ctx.Process(
+            target=_serve,
+            args=(self._requests, child, url),
+            name=self.name,
+            daemon=True,
+        )
+        # ``spawn`` re-runs the parent's main module in the child (the CLI, which
+        # imports Scrapy): the writer needs nothing from it
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            self._proc.start()
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
+        child.close()
+        self.users = 0
+        self.written = 0
+        self._waiting: deque[Future] = deque()
+        self._lock = threading.Lock()
+        self._ready: Future = Future()
+        self._reader = threading.Thread(
+            target=self._read, name="cfs-store-process-reader", daemon=True
+        )
+        self._reader.start()
+
+    def _read(self) -> None:
+        """Resolve each batch's future with the child's answer, in order."""
+        try:
+            first = self._answers.recv()
+            if first[0] != "ready":
+                self._ready.set_exception(first[1])
+                raise first[1]
+            self._ready.set_result(True)
+            while True:
+                answer = self._answers.recv()
+                with self._lock:
+                    done = self._waiting.popleft()
+                if answer[0] == "ok":
+                    self.written += 1
+                    done.set_result((answer[1], answer[2], self.name))
+                else:
+                    done.set_exception(answer[1])
+        except BaseException as exc:  # noqa: BLE001 - every waiting batch fails
+            if not self._ready.done():
+                self._ready.set_exception(
+                    StoreProcessError(f"store writer process did not start: {exc}")
+                )
+            error = (
+                exc
+                if not isinstance(exc, EOFError | OSError)
+                else StoreProcessError("store writer process ended")
+            )
+            with self._lock:
+                while self._waiting:
+                    self._waiting.popleft().set_exception(error)
+                self._broken = error
+
+    _broken: BaseException | None = None
+
+    def submit(
+        self, records: list[dict[str, Any]], texts: list[str], exact: list[bool]
+    ) -> Future:
+        """Queue one batch; its future gives (new calls, new versions, writer)."""
+        whole = {
+            i: rec
+            for i, (rec, ok) in enumerate(zip(records, exact, strict=True))
+            if not ok
+        }
+        done: Future = Future()
+        with self._lock:
+            if self._broken is not None:
+                done.set_exception(self._broken)
+                return done
+            self._waiting.append(done)
+            self._requests.put((texts, whole))
+        return done
+
+    def close(self) -> None:
+        """Let the child write what it was sent, then stop it."""
+        with contextlib.suppress(OSError, ValueError):
+            self._requests.put(None)
+        self._proc.join(timeout=START_TIMEOUT)
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._requests.close()
+        self._reader.join(timeout=5)
+
+
+_processes: dict[str, StoreProcess] = {}
+_registry = threading.Lock()
+
+
+def process_key(database_url: str | Path | None) -> str | None:
+    """The database file a process writes, or None where processes are not used
+    (PostgreSQL already writes per feed in parallel)."""
+    kind, target = store_target(database_url)
+    if kind != "sqlite":
+        return None
+    return str(Path(target).resolve())
+
+
+def acquire(database_url: str | Path | None) -> StoreProcess:
+    key = process_key(database_url)
+    assert key is not None
+    with _registry:
+        proc = _processes.get(key)
+        if proc is None:
+            proc = StoreProcess(database_url)
+            _processes[key] = proc
+        proc.users += 1
+        return proc
+
+
+def release(proc: StoreProcess) -> None:
+    with _registry:
+        proc.users -= 1
+        if proc.users > 0:
+            return
+        for key, value in list(_processes.items()):
+            if value is proc:
+                del _processes[key]
+    proc.close()
