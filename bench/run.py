@@ -161,7 +161,16 @@ def count_lines(path: Path) -> int:
 
 
 def store_bytes(db: Path) -> int:
-    """The SQLite store on disk: the database file and its WAL, if any."""
+    """The SQLite store on disk, its WAL checkpointed into the file first (a WAL
+    left by the last writer would otherwise count, then vanish)."""
+    if db.exists():
+        import sqlite3
+
+        conn = sqlite3.connect(db)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
     return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
 
 
