@@ -191,7 +191,7 @@ class StorePipeline:
 
     async def open_spider(self, spider: Any = None) -> None:
         spider = spider or self.crawler.spider
-        url = self.settings.get("CFS_DATABASE_URL")
+        url = self.database_url
         cfg = spider.config
         if self.threaded:
             self.writer = store_thread.acquire(url, cfg.feed_id)
@@ -235,8 +235,9 @@ class StorePipeline:
             # encoded once: for the store and the JSON Lines export
             texts = [json_text_exact(r) for r in records]
             encoded = [t for t, _ in texts]
+            exact = [ok for _, ok in texts]
             if isinstance(item, RecordBatch):
-                item.encoded, item.exact = encoded, [ok for _, ok in texts]
+                item.encoded, item.exact = encoded, exact
             add = self.fill.add
             for record in records:
                 add(record)
@@ -244,7 +245,7 @@ class StorePipeline:
                 self.listing_keys.update(r["record_key"] for r in records)
             self.buffer.extend(records)
             self.encoded.extend(encoded)
-            self.exact.extend(ok for _, ok in texts)
+            self.exact.extend(exact)
         # items finish in the order they came (the JSON Lines export writes them
         # as they finish), even when a later one waited less for the store
         previous, self._tail = self._tail, asyncio.get_running_loop().create_future()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.paths import store_target
+from .thread import Shared
 
 START_TIMEOUT = 60.0
 
@@ -121,6 +122,7 @@ class StoreProcess:
         self.users = 0
         self.written = 0
         self._waiting: deque[Future] = deque()
+        self._broken: BaseException | None = None  # the child is gone: why
         self._lock = threading.Lock()
         self._ready: Future = Future()
         self._reader = threading.Thread(
@@ -160,8 +162,6 @@ class StoreProcess:
                     self._waiting.popleft().set_exception(error)
                 self._broken = error
 
-    _broken: BaseException | None = None
-
     def submit(
         self, records: list[dict[str, Any]], texts: list[str], exact: list[bool]
     ) -> Future:
@@ -191,8 +191,7 @@ class StoreProcess:
         self._reader.join(timeout=5)
 
 
-_processes: dict[str, StoreProcess] = {}
-_registry = threading.Lock()
+_processes: Shared[StoreProcess] = Shared()
 
 
 def process_key(database_url: str | Path | None) -> str | None:
@@ -205,23 +204,11 @@ def process_key(database_url: str | Path | None) -> str | None:
 
 
 def acquire(database_url: str | Path | None) -> StoreProcess:
+    """The writer process of this SQLite database, started on first use."""
     key = process_key(database_url)
     assert key is not None
-    with _registry:
-        proc = _processes.get(key)
-        if proc is None:
-            proc = StoreProcess(database_url)
-            _processes[key] = proc
-        proc.users += 1
-        return proc
+    return _processes.acquire(key, lambda: StoreProcess(database_url))
 
 
 def release(proc: StoreProcess) -> None:
-    with _registry:
-        proc.users -= 1
-        if proc.users > 0:
-            return
-        for key, value in list(_processes.items()):
-            if value is proc:
-                del _processes[key]
-    proc.close()
+    _processes.release(proc)

@@ -22,12 +22,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..config.paths import store_target
 from .connect import open_store
 
 T = TypeVar("T")
+W = TypeVar("W", bound=Any)  # a writer: has ``users`` and ``close()``
 QUEUE_SIZE = 4  # jobs waiting; the crawl waits (without blocking) beyond that
 
 
@@ -93,8 +94,36 @@ class StoreThread:
                 store.close()
 
 
-_threads: dict[tuple[str, ...], StoreThread] = {}
-_lock = threading.Lock()
+class Shared(Generic[W]):
+    """Writers shared by key within the process, counted by user: ``acquire``
+    starts one on first use, ``release`` by its last user closes it (after the
+    jobs it was given). Used for the writer threads here and the writer
+    processes of ``process.py``."""
+
+    def __init__(self) -> None:
+        self._writers: dict[Any, W] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: Any, start: Callable[[], W]) -> W:
+        with self._lock:
+            writer = self._writers.get(key)
+            if writer is None:
+                writer = self._writers[key] = start()
+            writer.users += 1
+            return writer
+
+    def release(self, writer: W) -> None:
+        with self._lock:
+            writer.users -= 1
+            if writer.users > 0:
+                return
+            for key, value in list(self._writers.items()):
+                if value is writer:
+                    del self._writers[key]
+        writer.close()
+
+
+_threads: Shared[StoreThread] = Shared()
 
 
 def writer_key(database_url: str | Path | None, feed_id: str) -> tuple[str, ...]:
@@ -109,22 +138,11 @@ def acquire(database_url: str | Path | None, feed_id: str) -> StoreThread:
     """The writer thread of this database (and feed, on PostgreSQL), started on
     first use."""
     key = writer_key(database_url, feed_id)
-    with _lock:
-        writer = _threads.get(key)
-        if writer is None:
-            writer = StoreThread(database_url, name=f"cfs-store-{'-'.join(key[1:])}")
-            _threads[key] = writer
-        writer.users += 1
-        return writer
+    return _threads.acquire(
+        key, lambda: StoreThread(database_url, name=f"cfs-store-{'-'.join(key[1:])}")
+    )
 
 
 def release(writer: StoreThread) -> None:
     """One user less; the last one stops the thread (after its queued jobs)."""
-    with _lock:
-        writer.users -= 1
-        if writer.users > 0:
-            return
-        for key, value in list(_threads.items()):
-            if value is writer:
-                del _threads[key]
-    writer.close()
+    _threads.release(writer)
