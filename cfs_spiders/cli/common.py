@@ -9,12 +9,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..config.loader import FeedConfig, load_all, validate_feed_id
+from ..config.loader import FeedConfig, load_all, load_named, validate_feed_id
 from ..ingest.replay import DEFAULT_REPLAY_DIR
 
 
 def load_configs(args: argparse.Namespace) -> dict[str, FeedConfig]:
-    configs, errors = load_all(Path(args.configs) if args.configs else None)
+    """The configs a command works on: the named feeds' only when it names
+    feeds (``select`` reports a name without a valid config), else all."""
+    directory = Path(args.configs) if args.configs else None
+    names = getattr(args, "feeds", None)
+    if names and not getattr(args, "all", False):
+        configs, errors = load_named(list(names), directory)
+    else:
+        configs, errors = load_all(directory)
     for err in errors:
         print(f"config error: {err}", file=sys.stderr)
     return configs

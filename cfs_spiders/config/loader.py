@@ -260,6 +260,29 @@ def load_all(directory: Path | None = None) -> tuple[dict[str, FeedConfig], list
     return configs, errors
 
 
+def load_named(
+    names: list[str], directory: Path | None = None
+) -> tuple[dict[str, FeedConfig], list[str]]:
+    """The configs of the feeds named (as ``load_all`` gives them), and an error
+    message for each named one that does not validate; the folder's other
+    configs are not read (crawling one feed does not validate 30 others). A name
+    that is no feed id, or has no file, is left for the caller to report."""
+    base = directory or configs_dir()
+    configs: dict[str, FeedConfig] = {}
+    errors: list[str] = []
+    for name in dict.fromkeys(names):
+        if not isinstance(name, str) or not FEED_ID_RE.fullmatch(name):
+            continue
+        path = base / f"{name}.yaml"
+        if not path.is_file():
+            continue
+        try:
+            configs[name] = load_config(path)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    return configs, errors
+
+
 def get_config(feed_id: str, directory: Path | None = None) -> FeedConfig:
     validate_feed_id(feed_id)
     path = (directory or configs_dir()) / f"{feed_id}.yaml"

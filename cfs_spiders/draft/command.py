@@ -9,7 +9,6 @@ from pathlib import Path
 
 from ..config.loader import configs_dir
 from ..config.paths import PROJECT_ROOT
-from .detect import DraftError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_new(args: argparse.Namespace) -> int:
+    # the drafting modules (and the parsers, polars) load only for `cfs new`
+    from .detect import DraftError
     from .fetch import fetch_page
     from .new import DraftOptions, draft
     from .review import review

@@ -6,6 +6,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from scrapy.settings import default_settings as _scrapy_defaults
+
 from .. import __version__
 
 
@@ -151,6 +153,32 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "cfs_spiders.ingest.middlewares.BackoffRetryMiddleware": 550,
 }
+# Scrapy imports every component of a ``*_BASE`` dict, disabled or not, when a
+# crawler starts: a cold `cfs crawl` (an unchanged poll takes well under a second
+# of real work) should not pay for what it never runs. The cookie middleware
+# (tldextract, about 0.1 s) joins only the spiders of feeds that need cookies
+# (``spiderloader.spider_class``); robots.txt, the user agent, retries, redirects
+# and compression stay as Scrapy has them.
+COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
+DOWNLOADER_MIDDLEWARES_BASE = {
+    k: v
+    for k, v in _scrapy_defaults.DOWNLOADER_MIDDLEWARES_BASE.items()
+    if k != COOKIES_MIDDLEWARE
+}
+# Not loaded at all: the remote-control HTTP server (Scrapy 2.19: it would run
+# Python code sent to a local port, and imports aiohttp, about 0.2 s), the telnet
+# console and the memory debugger (both off here anyway).
+UNUSED_EXTENSIONS = (
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.telnet.TelnetConsole",
+    "scrapy.extensions.memdebug.MemoryDebugger",
+)
+EXTENSIONS_BASE = {
+    k: v
+    for k, v in _scrapy_defaults.EXTENSIONS_BASE.items()
+    if k not in UNUSED_EXTENSIONS
+}
+REMOTE_CONTROL_ENABLED = False
 # the run report file and log line, once the pipelines have recorded the run;
 # the call-type fallback index, built off the reactor when a spider opens
 EXTENSIONS = {

@@ -2,6 +2,11 @@
 
 ``scrapy list`` lists every configured feed; ``scrapy crawl <feed_id>`` loads the
 platform spider named by its config (or, in replay, by how its capture is read).
+
+Scrapy builds a spider loader for every crawler runner, also when the caller hands
+it spider classes (``schedule/orchestrator.py`` does): the config folder is read
+only when a name is asked for (``list``, ``load``), and ``load`` reads that one
+feed's config, so crawling one feed never validates every other config.
 """
 
 from __future__ import annotations
@@ -18,8 +23,22 @@ class FeedSpiderLoader:
         directory = settings.get("CFS_CONFIG_DIR")
         self.directory = Path(directory) if directory else configs_dir()
         self.replay = bool(settings.get("CFS_REPLAY_DIR"))
-        configs, self.errors = load_all(self.directory)
-        self.configs = {k: v for k, v in configs.items() if v.has_feed}
+        self._configs: dict[str, FeedConfig] | None = None
+        self._errors: list[str] = []
+
+    @property
+    def configs(self) -> dict[str, FeedConfig]:
+        """Every config of the folder with a feed (read at the first use)."""
+        if self._configs is None:
+            configs, self._errors = load_all(self.directory)
+            self._configs = {k: v for k, v in configs.items() if v.has_feed}
+        return self._configs
+
+    @property
+    def errors(self) -> list[str]:
+        """The message of each config of the folder that does not validate."""
+        self.configs  # noqa: B018 (reads the folder once)
+        return self._errors
 
     @classmethod
     def from_settings(cls, settings: Any) -> FeedSpiderLoader:
@@ -33,12 +52,14 @@ class FeedSpiderLoader:
         return sorted(self.configs)
 
     def load(self, spider_name: str) -> type:
-        config = self.configs.get(spider_name)
+        config = (self._configs or {}).get(spider_name)
         if config is None:
             try:
                 config = get_config(spider_name, self.directory)
             except ConfigError as exc:
                 raise KeyError(f"Spider not found: {spider_name} ({exc})") from None
+            if not config.has_feed:
+                raise KeyError(f"Spider not found: {spider_name} (no feed platform)")
         return spider_class(config, replay=self.replay)
 
     def find_by_request(self, request: Any) -> list[str]:
@@ -46,6 +67,8 @@ class FeedSpiderLoader:
 
 
 def spider_class(config: FeedConfig, *, replay: bool = False) -> type:
+    from scrapy.settings import default_settings
+
     from .spiders import PLATFORM_SPIDERS
 
     platform = config.source(replay)["platform"]
@@ -53,6 +76,10 @@ def spider_class(config: FeedConfig, *, replay: bool = False) -> type:
     custom: dict[str, Any] = {}
     if (config.get("request") or {}).get("cookies"):
         custom["COOKIES_ENABLED"] = True
+        # the project's base leaves the cookie middleware out (settings.py)
+        custom["DOWNLOADER_MIDDLEWARES_BASE"] = dict(
+            default_settings.DOWNLOADER_MIDDLEWARES_BASE
+        )
     return type(
         f"{base.__name__}_{config.feed_id}",
         (base,),

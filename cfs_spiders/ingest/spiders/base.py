@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import scrapy
 from scrapy import signals
@@ -24,19 +24,17 @@ from scrapy.http import Request, Response
 
 from ...config.loader import FeedConfig
 from ...normalize.time import parse_iso
-from ...records.builder import RecordBuilder, merge_rows
-from ...records.columnar import (
-    ColumnarBuilder,
-    PageFallback,
-    columnar_enabled,
-    merge_page,
-)
+from ...records.builder import RecordBuilder
 from ...records.gcpause import paused_gc
 from ...records.items import RecordBatch
 from ...records.mapping import get_path, spec_paths
 from ..exclusions import ExclusionFilter
 from ..record_filters import headers_from_env, missing_env, select_records
 from .high_water import HighWaterMixin
+from .pages import PageBuildMixin
+
+if TYPE_CHECKING:
+    from ...records.columnar import ColumnarBuilder
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +103,7 @@ class RunState:
     future_examples: list[str] = field(default_factory=list)
 
 
-class FeedSpider(HighWaterMixin, scrapy.Spider):
+class FeedSpider(HighWaterMixin, PageBuildMixin, scrapy.Spider):
     """Base of the platform spiders; one subclass per platform, none per city."""
 
     platform = "none"
@@ -145,6 +143,8 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         # The page path (records/columnar.py) where the feed's mapping compiles;
         # None: every record is built by the row builder (the reference).
         self.columnar: ColumnarBuilder | None = None
+        # (replay, CFS_RECORD_PATH) until the page path is set up (``setup``)
+        self._columnar_pending: tuple[bool, str | None] | None = None
         self.parse_options: dict[str, Any] = {}
         self.request_options: dict[str, Any] = dict(self.config.get("request") or {})
         self.state: dict[str, Any] = {}
@@ -172,12 +172,13 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
         self.builder = RecordBuilder(self.config, replay=replay)
         self.columnar = None
         self.columnar_min_rows = crawler.settings.getint("CFS_COLUMNAR_MIN_ROWS", 200)
-        if columnar_enabled(crawler.settings.get("CFS_RECORD_PATH")):
-            columnar = ColumnarBuilder(self.config, replay=replay)
-            if columnar.compiled:
-                self.columnar, self.builder = columnar, columnar.reference
-            else:
-                log.info("%s: row builder (%s)", self.name, columnar.fallback)
+        # The page path is set up at the first page it would build (polars and
+        # the compiled mapping cost a cold process about 0.3 s): a poll of a few
+        # rows is built by rows and never needs it.
+        self._columnar_pending = (
+            replay,
+            crawler.settings.get("CFS_RECORD_PATH"),
+        )
         self.run = RunState(
             run_id=self.run_id,
             feed_id=self.name,
@@ -346,8 +347,7 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
             with paused_gc():
                 built = self.build_records(raw_records, start, start + step, response)
                 if merge:
-                    merger = merge_page if self.columnar is not None else merge_rows
-                    built = merger(built, self.config.get("rows_per", "call"))
+                    built = self._merge(built)
             run.records += len(built)
             if built:  # one item a batch: Scrapy's per-item cost paid once
                 yield RecordBatch(built)
@@ -374,81 +374,6 @@ class FeedSpider(HighWaterMixin, scrapy.Spider):
                     "row: the manifest no longer fits its capture"
                 )
             run.complete = not run.errors
-
-    def build_records(
-        self, raw_records: list[Any], start: int, end: int, response: Response
-    ) -> list[dict[str, Any]]:
-        """Common records of ``raw_records[start:end]`` (each raw row is let go
-        once built); one bad record never stops the rest."""
-        assert self.run is not None and self.builder is not None
-        run, build = self.run, self.builder.build
-        n = min(end, len(raw_records)) - start
-        if self.columnar is not None:
-            if n >= self.columnar_min_rows:
-                built = self._build_columnar(raw_records, start, end, response)
-                if built is not None:
-                    return built
-            elif n > 0:  # a small page: by rows (CFS_COLUMNAR_MIN_ROWS)
-                self._count_page("reference")
-        built = []
-        for index in range(start, min(end, len(raw_records))):
-            raw, raw_records[index] = raw_records[index], None
-            try:
-                built.append(
-                    build(
-                        raw,
-                        fetched_at=run.fetched_at,
-                        source_url=response.url,
-                        run_id=run.run_id,
-                    )
-                )
-            except Exception as exc:  # one bad record never stops the feed
-                run.bad_records += 1
-                run.errors.append(
-                    f"record {index} of {response.url}: {type(exc).__name__}: {exc}"
-                )
-                log.warning("%s: record %d skipped: %s", self.name, index, exc)
-        return built
-
-    def _build_columnar(
-        self, raw_records: list[Any], start: int, end: int, response: Response
-    ) -> list[dict[str, Any]] | None:
-        """The slice built by columns, or None (nothing consumed) when the page
-        does not fit (mixed value types, a non-dict row): the rows then go to
-        the row builder, which skips a bad record without losing the rest."""
-        assert self.run is not None and self.columnar is not None
-        raws = raw_records[start:end]
-        counts = self.columnar.counts.copy()
-        try:
-            if not all(isinstance(r, dict) for r in raws):
-                raise PageFallback("a raw record that is not a mapping")
-            built = self.columnar.build_page(
-                raws,
-                fetched_at=self.run.fetched_at,
-                source_url=response.url,
-                run_id=self.run.run_id,
-            )
-        except Exception as exc:  # the row builder is the reference: use it
-            self.columnar.counts.clear()
-            self.columnar.counts.update(counts)
-            log.info(
-                "%s: page built by rows (%s: %s)", self.name, type(exc).__name__, exc
-            )
-            self._count_page("reference")
-            return None
-        for index in range(start, min(end, len(raw_records))):
-            raw_records[index] = None
-        self._count_page("columnar")
-        return built
-
-    def _count_page(self, path: str) -> None:
-        """Which builder built a page: ``record_pages:<path>`` in the run report's
-        counts (and the Scrapy stats)."""
-        assert self.builder is not None
-        self.builder.counts[f"record_pages:{path}"] += 1
-        stats = getattr(getattr(self, "crawler", None), "stats", None)
-        if stats is not None:
-            stats.inc_value(f"cfs/record_pages/{path}")
 
     def remember_validators(self, response: Response) -> None:
         etag = response.headers.get(b"ETag")

@@ -76,6 +76,15 @@ class HighWaterMixin:
                 log.info("%s: full listing due, this poll reads it all", self.name)
         return self._incremental_now
 
+    def asks_only_for_changes(self) -> bool:
+        """This run asks the feed only for the records changed since its stored
+        high-water mark (an incremental poll, no full listing due)."""
+        return (
+            bool(self.request_options.get("incremental_field"))
+            and self.polls_incrementally()
+            and self.usable_high_water() is not None
+        )
+
     def usable_high_water(self) -> datetime | None:
         """The stored mark, unless it lies above the ceiling (a mark saved before
         it was bounded): an implausible mark never stops polling, the poll then
