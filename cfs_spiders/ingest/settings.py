@@ -160,6 +160,9 @@ DOWNLOADER_MIDDLEWARES = {
 # (``spiderloader.spider_class``); robots.txt, the user agent, retries, redirects
 # and compression stay as Scrapy has them.
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
+COOKIES_MIDDLEWARE_ORDER = _scrapy_defaults.DOWNLOADER_MIDDLEWARES_BASE[
+    COOKIES_MIDDLEWARE
+]
 DOWNLOADER_MIDDLEWARES_BASE = {
     k: v
     for k, v in _scrapy_defaults.DOWNLOADER_MIDDLEWARES_BASE.items()

@@ -67,8 +67,7 @@ class FeedSpiderLoader:
 
 
 def spider_class(config: FeedConfig, *, replay: bool = False) -> type:
-    from scrapy.settings import default_settings
-
+    from . import settings
     from .spiders import PLATFORM_SPIDERS
 
     platform = config.source(replay)["platform"]
@@ -76,10 +75,12 @@ def spider_class(config: FeedConfig, *, replay: bool = False) -> type:
     custom: dict[str, Any] = {}
     if (config.get("request") or {}).get("cookies"):
         custom["COOKIES_ENABLED"] = True
-        # the project's base leaves the cookie middleware out (settings.py)
-        custom["DOWNLOADER_MIDDLEWARES_BASE"] = dict(
-            default_settings.DOWNLOADER_MIDDLEWARES_BASE
-        )
+        # the project's base leaves the cookie middleware out (settings.py): it
+        # joins at Scrapy's place for it, beside the project's own middlewares
+        custom["DOWNLOADER_MIDDLEWARES"] = {
+            **settings.DOWNLOADER_MIDDLEWARES,
+            settings.COOKIES_MIDDLEWARE: settings.COOKIES_MIDDLEWARE_ORDER,
+        }
     return type(
         f"{base.__name__}_{config.feed_id}",
         (base,),
