@@ -228,7 +228,7 @@ EXPORTER = textwrap.dedent("""
 
     db, out, marker = sys.argv[1:4]
     store = open_store(db)
-    rows = store.iter_rows
+    rows, batches = store.iter_rows, store.iter_batches
 
     def slow(sql, batch=5000):
         for i, row in enumerate(rows(sql, batch)):
@@ -237,7 +237,15 @@ EXPORTER = textwrap.dedent("""
                 time.sleep(60)
             yield row
 
-    store.iter_rows = slow
+    def slow_batches(sql, rows=8192):
+        # the batch path (Arrow): 50 calls a batch, stalled after the first
+        for i, batch in enumerate(batches(sql, rows=50)):
+            if i == 1:
+                Path(marker).write_text("half-way")
+                time.sleep(60)
+            yield batch
+
+    store.iter_rows, store.iter_batches = slow, slow_batches
     export.export_calls(store, Path(out))
 """)
 

@@ -1,15 +1,25 @@
-"""``output/calls.csv``: one row per call, in ``CALLS_COLUMNS`` order, through the
-safe, atomic CSV writer of ``files.py``."""
+"""``output/calls.csv``: one row per call, in ``CALLS_COLUMNS`` order, with its
+spreadsheet-safe copy: read from the store as Arrow batches and written by
+columns (``frame_csv.py``), or, as the reference and the fallback, as tuples
+through the row writer of ``files.py``; the same bytes either way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
 
 from ..config import vocab
 from ..config.paths import output_dir
-from ..store.sqlite import Store
+from ..store.sqlite import BatchReadError, Store
 from .files import write_csv
+from .frame_csv import UnsupportedColumn, as_frame, read_ahead, write_csv_batches
+
+log = logging.getLogger(__name__)
 
 CALLS_COLUMNS: tuple[str, ...] = (
     "feed_id",
@@ -70,29 +80,131 @@ _RENAMED = {
 }
 
 
-def calls_query(present: Iterable[str]) -> str:
+def calls_query(present: Iterable[str], types: Mapping[str, str] | None = None) -> str:
     """The SELECT of ``calls.csv``'s columns, in order, from a store whose
     ``calls`` table has the columns ``present`` (one it lacks reads blank). The
     officer-initiated flag is written ``true``/``false``, as every boolean of
-    the project's CSVs."""
+    the project's CSVs.
+
+    ``types`` (each column's declared type, ``Store.column_types``) asks for the
+    typed form the Arrow reader needs, where every output column has one type
+    whatever its values: a text column reads ``''`` for NULL (written the same:
+    an empty cell), and a ``REAL`` or ``INTEGER`` column reads 0 for NULL with
+    a ``<column>__null`` flag beside it (``typed_frame`` puts the NULLs back)."""
     have = set(present)
+    typed = types is not None
     cells = []
     for col in CALLS_COLUMNS:
         name = _RENAMED.get(col, col)
+        kind = _kind(col, types or {})
         if name not in have:
-            cells.append(f"NULL AS {col}")
+            cells.append(f"'' AS {col}" if typed else f"NULL AS {col}")
         elif col == "is_officer_initiated":
+            blank = " ELSE ''" if typed else ""
             cells.append(
-                f"CASE {name} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END AS {col}"
+                f"CASE {name} WHEN 1 THEN 'true' WHEN 0 THEN 'false'{blank} END"
+                f" AS {col}"
             )
+        elif typed and kind:
+            cells.append(
+                f"IFNULL({name}, {_NUMERIC[kind]}) AS {col}, "
+                f"{name} IS NULL AS {col}{_NULL_FLAG}"
+            )
+        elif typed:
+            cells.append(f"IFNULL({name}, '') AS {col}")
         else:
             cells.append(name if name == col else f"{name} AS {col}")
-    return f"SELECT {', '.join(cells)} FROM calls ORDER BY feed_id, record_key"
+    # the table's columns, not the typed cells named like them: the primary
+    # key's index gives the order (an expression would be sorted)
+    return (
+        f"SELECT {', '.join(cells)} FROM calls ORDER BY calls.feed_id, calls.record_key"
+    )
 
 
-def export_calls(store: Store, output: Path | None = None) -> tuple[Path, int]:
-    """``calls.csv``: one row per call, in ``CALLS_COLUMNS`` order, streamed
-    from the store as tuples (no value needs converting: see ``calls_query``)."""
+_NUMERIC = {"REAL": "0.0", "INTEGER": "0"}
+_NULL_FLAG = "__null"
+# the polars type a typed column must arrive as (anything else: read by rows)
+_EXPECTED = {"REAL": pl.Float64, "INTEGER": pl.Int64}
+
+
+def _kind(col: str, types: Mapping[str, str]) -> str:
+    """``REAL`` or ``INTEGER`` for a numeric column of ``calls.csv``, ``""``
+    for one read as text (the officer-initiated flag is written as a word)."""
+    if col == "is_officer_initiated":
+        return ""
+    kind = types.get(_RENAMED.get(col, col), "")
+    return kind if kind in _NUMERIC else ""
+
+
+def typed_frame(batch: Any, types: Mapping[str, str]) -> pl.DataFrame:
+    """A batch of the typed query as ``calls.csv``'s columns: the NULLs of the
+    numeric columns put back from their flags. Raises ``UnsupportedColumn``
+    when a column did not arrive with its declared type (say, text in a
+    ``REAL`` column) or a text is not UTF-8, so that the export falls back to
+    the row writer.
+
+    Not caught: a BLOB that is valid UTF-8, in a TEXT column, after the first
+    batch (the driver reads it as text; the row writer would write Python's
+    ``b'...'``). cfs never stores a BLOB in ``calls``; a SQL check of every
+    value's type would cost more than the rest of the read."""
+    if isinstance(batch, pa.RecordBatch):
+        try:  # a BLOB read into a text column need not be UTF-8
+            batch.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            raise UnsupportedColumn(f"calls: {exc}") from exc
+    frame = as_frame(batch)
+    flags = [c for c in frame.columns if c.endswith(_NULL_FLAG)]
+    restore = []
+    for col, dtype in frame.schema.items():
+        if col in flags:
+            continue
+        expected = _EXPECTED.get(_kind(col, types), pl.String)
+        if dtype != expected:
+            raise UnsupportedColumn(f"calls column {col!r} read as {dtype}")
+        flag = f"{col}{_NULL_FLAG}"
+        if flag in flags:
+            restore.append(
+                pl.when(pl.col(flag) == 1).then(None).otherwise(pl.col(col)).alias(col)
+            )
+    return frame.with_columns(restore).drop(flags) if flags else frame
+
+
+def export_calls_rows(store: Store, output: Path | None = None) -> tuple[Path, int]:
+    """``calls.csv`` written a row at a time: tuples from the store through
+    ``files.write_csv``. The reference the batch writer must equal byte for
+    byte, and its fallback (a store without the Arrow reader, PostgreSQL, a
+    value of an unexpected type)."""
     path = (output or output_dir()) / "calls.csv"
     rows = store.iter_rows(calls_query(store.columns("calls")))
     return path, write_csv(path, CALLS_COLUMNS, rows, plain=True)
+
+
+def export_calls_batches(
+    store: Store, output: Path | None = None, *, batch_rows: int = 8192
+) -> tuple[Path, int] | None:
+    """``calls.csv`` read as Arrow batches of ``batch_rows`` calls and written
+    by columns (``frame_csv``), the next batch read on a second thread while
+    one is written; ``None`` when the store has no Arrow reader. Raises
+    ``UnsupportedColumn`` or ``BatchReadError`` (the previous files kept) when
+    a value is not of its column's type."""
+    path = (output or output_dir()) / "calls.csv"
+    types = store.column_types("calls")
+    batches = store.iter_batches(calls_query(types, types), rows=batch_rows)
+    if batches is None:
+        return None
+    frames = read_ahead(typed_frame(b, types) for b in batches)
+    return path, write_csv_batches(path, CALLS_COLUMNS, frames)
+
+
+def export_calls(store: Store, output: Path | None = None) -> tuple[Path, int]:
+    """``calls.csv`` (and ``calls_spreadsheet.csv``): one row per call, in
+    ``CALLS_COLUMNS`` order. Written by columns where the store can be read as
+    Arrow batches (``export_calls_batches``); otherwise, or when a value is not
+    of its column's type, written again from the start by rows. Either way the
+    same bytes, and the previous files stay until the new ones are complete."""
+    try:
+        done = export_calls_batches(store, output)
+    except (UnsupportedColumn, BatchReadError) as exc:
+        log.info("calls.csv: %s; written by rows instead", exc)
+        done = None
+    return done if done is not None else export_calls_rows(store, output)

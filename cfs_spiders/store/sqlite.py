@@ -212,9 +212,71 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         cur.execute(f"SELECT * FROM {table} LIMIT 0")
         return [d[0] for d in cur.description]
 
+    def column_types(self, table: str) -> dict[str, str]:
+        """Each column of a table with its declared type (``TEXT``, ``REAL``,
+        ``INTEGER``, upper case; ``""`` for none): what a typed reader of the
+        table may expect from it."""
+        cur = self.conn.cursor()
+        cur.execute(f"PRAGMA table_info({table})")
+        return {row[1]: (row[2] or "").upper() for row in cur.fetchall()}
+
+    def iter_batches(self, sql: str, rows: int = 8192) -> Iterator[Any] | None:
+        """The rows of a read-only query as Arrow record batches of ``rows``
+        rows, read by SQLite's ADBC driver in C (no Python object per value), on
+        a read-only connection of its own; ``None`` when the driver is not
+        installed (the caller reads ``iter_rows``).
+
+        The driver takes a column's Arrow type from the first batch (a column
+        all NULL there reads as int64) and fails on a later value of another
+        type: the query should give each column one type (see
+        ``exports/calls_csv.calls_query``). A failure while reading raises
+        ``BatchReadError``, so that the caller can read the rows again another
+        way."""
+        if self.dialect != "sqlite":
+            return None  # PostgreSQL's store subclasses this one
+        try:
+            import adbc_driver_sqlite.dbapi as adbc
+        except ImportError:
+            return None
+        return _adbc_batches(adbc, self.path, sql, rows)
+
     def counts(self) -> dict[str, int]:
         rows = self.query("SELECT feed_id, COUNT(*) AS n FROM calls GROUP BY feed_id")
         return {r["feed_id"]: int(r["n"]) for r in rows}
+
+
+class BatchReadError(RuntimeError):
+    """Reading a query as Arrow batches failed part way (a value of another type
+    than its column's first batch, a value the driver cannot read)."""
+
+
+def _adbc_batches(adbc: Any, path: Path, sql: str, rows: int) -> Iterator[Any]:
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    try:
+        conn = adbc.connect(uri)
+    except Exception as exc:  # noqa: BLE001 - any driver failure: read otherwise
+        raise BatchReadError(f"{path}: {exc}") from exc
+    cur = conn.cursor()
+    try:
+        try:
+            cur.adbc_statement.set_options(
+                **{"adbc.sqlite.query.batch_rows": str(rows)}
+            )
+            cur.execute(sql)
+            reader = cur.fetch_record_batch()
+        except Exception as exc:  # noqa: BLE001
+            raise BatchReadError(f"{path}: {exc}") from exc
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except Exception as exc:  # noqa: BLE001
+                raise BatchReadError(f"{path}: {exc}") from exc
+            yield batch
+    finally:
+        cur.close()
+        conn.close()
 
 
 # tables whose rows are small and always reached by their primary key
