@@ -192,7 +192,8 @@ def export_calls_batches(
     batches = store.iter_batches(calls_query(types, types), rows=batch_rows)
     if batches is None:
         return None
-    frames = read_ahead(typed_frame(b, types) for b in batches)
+    # the thread reads (SQLite, in C); this one converts and writes
+    frames = (typed_frame(b, types) for b in read_ahead(batches))
     return path, write_csv_batches(path, CALLS_COLUMNS, frames)
 
 
