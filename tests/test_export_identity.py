@@ -308,3 +308,25 @@ def test_read_ahead_keeps_order_raises_in_place_and_stops_its_thread():
     ahead.close()  # the consumer stops early
     assert closed.is_set()
     assert not any(t.name == "cfs-read-ahead" for t in threading.enumerate())
+
+
+def test_an_empty_store_and_a_store_without_some_columns(tmp_path):
+    empty = hostile_store(tmp_path / "empty.sqlite", [])
+    try:
+        files = both_ways(empty, tmp_path / "empty")
+        assert_identical(files)
+        assert files["calls.csv"][1].count(b"\n") == 1  # the header alone
+    finally:
+        empty.close()
+    path = tmp_path / "older.sqlite"
+    hostile_store(path, cycled(300)).close()
+    conn = sqlite3.connect(path)
+    for col in ("area_box", "unit_count", "source_url"):  # read blank
+        conn.execute(f"ALTER TABLE calls DROP COLUMN {col}")
+    conn.close()
+    older = Store(path)
+    try:
+        assert "unit_count" not in older.columns("calls")
+        assert_identical(both_ways(older, tmp_path / "older", batch_rows=64))
+    finally:
+        older.close()
