@@ -330,3 +330,19 @@ def test_an_empty_store_and_a_store_without_some_columns(tmp_path):
         assert_identical(both_ways(older, tmp_path / "older", batch_rows=64))
     finally:
         older.close()
+
+
+def test_the_typed_query_reads_in_key_order_without_sorting(tmp_path):
+    """The typed cells are named like the columns; ordering by those names
+    would sort every call in a temporary B-tree instead of walking the key."""
+    store = hostile_store(tmp_path / "cfs.sqlite", cycled(50))
+    try:
+        types = store.column_types(calls_csv.CALLS_SOURCE)
+        assert types["latitude"] == "REAL" and types["unit_count"] == "INTEGER"
+        for sql in (calls_csv.calls_query(types, types), calls_csv.calls_query(types)):
+            plan = " ".join(
+                r[3] for r in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}")
+            )
+            assert "TEMP B-TREE" not in plan, plan
+    finally:
+        store.close()

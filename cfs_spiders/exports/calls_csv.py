@@ -80,6 +80,14 @@ _RENAMED = {
 }
 
 
+# what calls.csv reads: ``calls`` (the one place to join other tables in)
+CALLS_SOURCE = "calls"
+_NUMERIC = {"REAL": "0.0", "INTEGER": "0"}
+_NULL_FLAG = "__null"
+# the polars type a typed column must arrive as (anything else: read by rows)
+_EXPECTED = {"REAL": pl.Float64, "INTEGER": pl.Int64}
+
+
 def calls_query(present: Iterable[str], types: Mapping[str, str] | None = None) -> str:
     """The SELECT of ``calls.csv``'s columns, in order, from a store whose
     ``calls`` table has the columns ``present`` (one it lacks reads blank). The
@@ -116,15 +124,8 @@ def calls_query(present: Iterable[str], types: Mapping[str, str] | None = None) 
             cells.append(name if name == col else f"{name} AS {col}")
     # the table's columns, not the typed cells named like them: the primary
     # key's index gives the order (an expression would be sorted)
-    return (
-        f"SELECT {', '.join(cells)} FROM calls ORDER BY calls.feed_id, calls.record_key"
-    )
-
-
-_NUMERIC = {"REAL": "0.0", "INTEGER": "0"}
-_NULL_FLAG = "__null"
-# the polars type a typed column must arrive as (anything else: read by rows)
-_EXPECTED = {"REAL": pl.Float64, "INTEGER": pl.Int64}
+    order = "calls.feed_id, calls.record_key"
+    return f"SELECT {', '.join(cells)} FROM {CALLS_SOURCE} ORDER BY {order}"
 
 
 def _kind(col: str, types: Mapping[str, str]) -> str:
@@ -175,7 +176,7 @@ def export_calls_rows(store: Store, output: Path | None = None) -> tuple[Path, i
     byte, and its fallback (a store without the Arrow reader, PostgreSQL, a
     value of an unexpected type)."""
     path = (output or output_dir()) / "calls.csv"
-    rows = store.iter_rows(calls_query(store.columns("calls")))
+    rows = store.iter_rows(calls_query(store.columns(CALLS_SOURCE)))
     return path, write_csv(path, CALLS_COLUMNS, rows, plain=True)
 
 
@@ -188,7 +189,7 @@ def export_calls_batches(
     ``UnsupportedColumn`` or ``BatchReadError`` (the previous files kept) when
     a value is not of its column's type."""
     path = (output or output_dir()) / "calls.csv"
-    types = store.column_types("calls")
+    types = store.column_types(CALLS_SOURCE)
     batches = store.iter_batches(calls_query(types, types), rows=batch_rows)
     if batches is None:
         return None

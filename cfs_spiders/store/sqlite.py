@@ -5,6 +5,7 @@ batch. The tables are described in ``base.py``; the PostgreSQL store
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -212,13 +213,24 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         cur.execute(f"SELECT * FROM {table} LIMIT 0")
         return [d[0] for d in cur.description]
 
-    def column_types(self, table: str) -> dict[str, str]:
-        """Each column of a table with its declared type (``TEXT``, ``REAL``,
-        ``INTEGER``, upper case; ``""`` for none): what a typed reader of the
-        table may expect from it."""
+    def column_types(self, source: str) -> dict[str, str]:
+        """Each column of ``SELECT * FROM source`` (a table, or tables joined)
+        with its declared type (``TEXT``, ``REAL``, ``INTEGER``, upper case;
+        ``""`` for none), from the first table named in ``source`` that has
+        it: what a typed reader of it may expect."""
         cur = self.conn.cursor()
-        cur.execute(f"PRAGMA table_info({table})")
-        return {row[1]: (row[2] or "").upper() for row in cur.fetchall()}
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        named = sorted(
+            (m.start(), t)
+            for (t,) in cur.fetchall()
+            if (m := re.search(rf"\b{re.escape(t)}\b", source))
+        )
+        declared: dict[str, str] = {}
+        for _, table in named:
+            cur.execute(f"PRAGMA table_info({table})")
+            for row in cur.fetchall():
+                declared.setdefault(row[1], (row[2] or "").upper())
+        return {name: declared.get(name, "") for name in self.columns(source)}
 
     def iter_batches(self, sql: str, rows: int = 8192) -> Iterator[Any] | None:
         """The rows of a read-only query as Arrow record batches of ``rows``
