@@ -346,3 +346,73 @@ def test_the_typed_query_reads_in_key_order_without_sorting(tmp_path):
             assert "TEMP B-TREE" not in plan, plan
     finally:
         store.close()
+
+
+# ----------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture()
+def pg_url():
+    """A fresh database on the test server (``CFS_TEST_DATABASE_URL``)."""
+    import os
+    import uuid
+
+    server = os.environ.get("CFS_TEST_DATABASE_URL")
+    if not server:
+        if os.environ.get("CFS_REQUIRE_SERVICES") == "1":
+            pytest.fail("CFS_REQUIRE_SERVICES=1 but CFS_TEST_DATABASE_URL is not set")
+        pytest.skip("CFS_TEST_DATABASE_URL not set (no PostgreSQL server)")
+    psycopg = pytest.importorskip("psycopg")
+    name = f"cfs_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = server.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_postgres_exports_the_same_bytes(pg_url, tmp_path):
+    """PostgreSQL's rows read by its ADBC driver (a binary COPY) and written by
+    columns: the row writer's bytes (text cannot hold NUL there, and its
+    INTEGER is 4 bytes)."""
+    import psycopg
+
+    from cfs_spiders.store.connect import open_store
+
+    pytest.importorskip("adbc_driver_postgresql")
+    store = open_store(pg_url)
+    rows = [{} for _ in range(30)]
+    for row in cycled(600):
+        rows.append(
+            {
+                k: v.replace("\x00", "") if isinstance(v, str) else v
+                for k, v in row.items()
+                if not (isinstance(v, int) and abs(v) > 2**31 - 1)
+            }
+        )
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute("INSERT INTO feeds (feed_id) VALUES ('zz_synthetic')")
+        for i, row in enumerate(rows):
+            values = {
+                "feed_id": "zz_synthetic",
+                "record_key": f"K{i:06d}",
+                "first_seen": "2025-12-13T17:00:00Z",
+                "last_seen": "2025-12-13T17:05:00Z",
+                "values_hash": "h",
+                **row,
+            }
+            cols = ", ".join(values)
+            marks = ", ".join(["%s"] * len(values))
+            con.execute(
+                f"INSERT INTO calls ({cols}) VALUES ({marks})", list(values.values())
+            )
+    try:
+        files = both_ways(store, tmp_path)
+        assert_identical(files)
+        text = files["calls.csv"][1].decode("utf-8")
+        assert text.count("\nzz_synthetic,") == len(rows)
+        assert "1e-05" in text
+    finally:
+        store.close()

@@ -137,7 +137,7 @@ def _kind(col: str, types: Mapping[str, str]) -> str:
     return kind if kind in _NUMERIC else ""
 
 
-def typed_frame(batch: Any, types: Mapping[str, str]) -> pl.DataFrame:
+def typed_frame(batch: Any, types: Mapping[str, str] | None) -> pl.DataFrame:
     """A batch of the typed query as ``calls.csv``'s columns: the NULLs of the
     numeric columns put back from their flags. Raises ``UnsupportedColumn``
     when a column did not arrive with its declared type (say, text in a
@@ -147,13 +147,18 @@ def typed_frame(batch: Any, types: Mapping[str, str]) -> pl.DataFrame:
     Not caught: a BLOB that is valid UTF-8, in a TEXT column, after the first
     batch (the driver reads it as text; the row writer would write Python's
     ``b'...'``). cfs never stores a BLOB in ``calls``; a SQL check of every
-    value's type would cost more than the rest of the read."""
+    value's type would cost more than the rest of the read.
+
+    ``types`` ``None``: a batch of the plain query (PostgreSQL, where a column
+    has one type), returned as a frame."""
     if isinstance(batch, pa.RecordBatch):
         try:  # a BLOB read into a text column need not be UTF-8
             batch.validate(full=True)
         except pa.ArrowInvalid as exc:
             raise UnsupportedColumn(f"calls: {exc}") from exc
     frame = as_frame(batch)
+    if types is None:  # the plain query (PostgreSQL): ``frame_csv`` checks types
+        return frame
     flags = [c for c in frame.columns if c.endswith(_NULL_FLAG)]
     restore = []
     for col, dtype in frame.schema.items():
@@ -189,11 +194,15 @@ def export_calls_batches(
     ``UnsupportedColumn`` or ``BatchReadError`` (the previous files kept) when
     a value is not of its column's type."""
     path = (output or output_dir()) / "calls.csv"
-    types = store.column_types(CALLS_SOURCE)
-    batches = store.iter_batches(calls_query(types, types), rows=batch_rows)
+    if store.dialect == "sqlite":
+        types = store.column_types(CALLS_SOURCE)
+        sql = calls_query(types, types)
+    else:  # PostgreSQL's columns have one type each: the plain query
+        types, sql = None, calls_query(store.columns(CALLS_SOURCE))
+    batches = store.iter_batches(sql, rows=batch_rows)
     if batches is None:
         return None
-    # the thread reads (SQLite, in C); this one converts and writes
+    # the thread reads (in C); this one converts and writes
     frames = (typed_frame(b, types) for b in read_ahead(batches))
     return path, write_csv_batches(path, CALLS_COLUMNS, frames)
 

@@ -235,8 +235,9 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
     def iter_batches(self, sql: str, rows: int = 8192) -> Iterator[Any] | None:
         """The rows of a read-only query as Arrow record batches of ``rows``
         rows, read by SQLite's ADBC driver in C (no Python object per value), on
-        a read-only connection of its own; ``None`` when the driver is not
-        installed (the caller reads ``iter_rows``).
+        a read-only connection of its own (PostgreSQL: its ADBC driver, a binary
+        ``COPY``); ``None`` when the driver is not installed (the caller reads
+        ``iter_rows``).
 
         The driver takes a column's Arrow type from the first batch (a column
         all NULL there reads as int64) and fails on a later value of another
@@ -244,8 +245,12 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         ``exports/calls_csv.calls_query``). A failure while reading raises
         ``BatchReadError``, so that the caller can read the rows again another
         way."""
-        if self.dialect != "sqlite":
-            return None  # PostgreSQL's store subclasses this one
+        if self.dialect == "postgresql":  # its store subclasses this one
+            try:
+                import adbc_driver_postgresql.dbapi as adbc_pg
+            except ImportError:
+                return None
+            return _adbc_batches(adbc_pg, None, sql, rows, url=self.url)
         try:
             import adbc_driver_sqlite.dbapi as adbc
         except ImportError:
@@ -262,29 +267,35 @@ class BatchReadError(RuntimeError):
     than its column's first batch, a value the driver cannot read)."""
 
 
-def _adbc_batches(adbc: Any, path: Path, sql: str, rows: int) -> Iterator[Any]:
-    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+def _adbc_batches(
+    adbc: Any, path: Path | None, sql: str, rows: int, *, url: str | None = None
+) -> Iterator[Any]:
+    """A query's batches through an ADBC driver: SQLite's (``path``, read
+    only, ``rows`` a batch) or PostgreSQL's (``url``: the server's binary
+    ``COPY`` of the query, streamed in batches of its own size)."""
+    where = url or path
     try:
-        conn = adbc.connect(uri)
+        conn = adbc.connect(url or f"{Path(path).resolve().as_uri()}?mode=ro")
     except Exception as exc:  # noqa: BLE001 - any driver failure: read otherwise
-        raise BatchReadError(f"{path}: {exc}") from exc
+        raise BatchReadError(f"{where}: {exc}") from exc
     cur = conn.cursor()
     try:
         try:
-            cur.adbc_statement.set_options(
-                **{"adbc.sqlite.query.batch_rows": str(rows)}
-            )
+            if url is None:
+                cur.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": str(rows)}
+                )
             cur.execute(sql)
             reader = cur.fetch_record_batch()
         except Exception as exc:  # noqa: BLE001
-            raise BatchReadError(f"{path}: {exc}") from exc
+            raise BatchReadError(f"{where}: {exc}") from exc
         while True:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
                 return
             except Exception as exc:  # noqa: BLE001
-                raise BatchReadError(f"{path}: {exc}") from exc
+                raise BatchReadError(f"{where}: {exc}") from exc
             yield batch
     finally:
         cur.close()
