@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from scrapy import signals
 from scrapy.exceptions import DropItem
 from scrapy.utils.log import logformatter_adapter
@@ -35,7 +36,6 @@ from ..store.process import StoreProcess
 from ..store.runs import RunFacts, finish_run
 from ..store.sqlite import Store
 from ..store.thread import QUEUE_SIZE, StoreThread
-from ..store.write import LISTING_BOARDS
 
 log = logging.getLogger(__name__)
 _scraper_log = logging.getLogger("scrapy.core.scraper")  # where Scrapy logs drops
@@ -153,9 +153,16 @@ class StorePipeline:
         self.threaded = mode not in ("off", "0", "false", "no")
         self.writer: StoreThread | None = None
         self._slots: asyncio.Semaphore | None = None
-        # batches sent to the writer thread and not yet written: (future,
-        # records, their JSON texts)
-        self._inflight: deque[tuple[asyncio.Future, list, list, list]] = deque()
+        # batches sent to the store and not yet written: (future, the records
+        # (or, sent to the writer process, only those its texts do not read
+        # back), their JSON texts, exactness, text bytes)
+        self._inflight: deque[tuple[asyncio.Future, Any, list, list, int]] = deque()
+        self._inflight_bytes = 0
+        # the record text in flight at once (at least one batch): what bounds the
+        # memory of pages built ahead of the store, whatever the batch size
+        self.inflight_bytes = int(
+            float(crawler.settings.get("CFS_STORE_INFLIGHT_MB", 24)) * 1e6
+        )
         self.sent = 0  # records sent to the store this run
         self.process: StoreProcess | None = None
         after = crawler.settings.get("CFS_STORE_PROCESS_AFTER", 20000)
@@ -169,9 +176,11 @@ class StorePipeline:
         # which thread wrote each batch, for the run report
         self.written_by: set[str] = set()
         self.batches = 0
-        # a live listing's record keys (its complete listing of ids, if the run
-        # reads the whole of it); ``None`` for other feeds
-        self.listing_keys: set[str] | None = None
+        # what the writer process wrote on a live listing, for the run's close:
+        # per fetch time, the few keys its span rules placed (see
+        # ``store.write.RecordWriter._sighted``). No per-call set of the listing
+        # is kept: the store answers it.
+        self.placed: dict[str, set[str]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -197,8 +206,6 @@ class StorePipeline:
             self.writer = store_thread.acquire(url, cfg.feed_id)
         else:
             self.store = open_store(url)
-        if cfg.board in LISTING_BOARDS:
-            self.listing_keys = set()
         wants_state = getattr(spider, "incremental", False) and not spider.state
 
         def opening(store: Store) -> dict[str, Any]:
@@ -241,8 +248,6 @@ class StorePipeline:
             add = self.fill.add
             for record in records:
                 add(record)
-            if self.listing_keys is not None:
-                self.listing_keys.update(r["record_key"] for r in records)
             self.buffer.extend(records)
             self.encoded.extend(encoded)
             self.exact.extend(exact)
@@ -272,9 +277,10 @@ class StorePipeline:
         records, encoded, exact = self.buffer[:n], self.encoded[:n], self.exact[:n]
         del self.buffer[:n], self.encoded[:n], self.exact[:n]
 
-        def writing(store: Store) -> tuple[int, int, str]:
+        def writing(store: Store) -> tuple[int, int, str, list]:
             new_calls, new_obs = store.write_records(records, encoded)
-            return new_calls, new_obs, threading.current_thread().name
+            # this store object closes the run: it keeps its listing sightings
+            return new_calls, new_obs, threading.current_thread().name, []
 
         if self.writer is None:
             assert self.store is not None
@@ -285,7 +291,11 @@ class StorePipeline:
                 self.exact[:0] = exact
                 raise
             return
-        while len(self._inflight) >= QUEUE_SIZE:
+        size = sum(map(len, encoded))
+        while self._inflight and (
+            len(self._inflight) >= QUEUE_SIZE
+            or self._inflight_bytes + size > self.inflight_bytes
+        ):
             await self._settle(1)
         self.sent += len(records)
         if self.process is None and self._wants_process():
@@ -294,11 +304,20 @@ class StorePipeline:
             self.process = store_process.acquire(self.database_url)
         if self.process is not None:
             future = asyncio.wrap_future(self.process.submit(records, encoded, exact))
+            # the texts cross to the process; the records themselves are let go
+            # (a refused batch is read back from its texts, see ``_restore``)
+            kept: Any = {
+                i: r
+                for i, (r, ok) in enumerate(zip(records, exact, strict=True))
+                if not ok
+            }
         else:
             while self.writer.jobs.full():  # other feeds' runs fill the queue
                 await asyncio.sleep(0.005)
             future = asyncio.wrap_future(self.writer.submit(writing))
-        self._inflight.append((future, records, encoded, exact))
+            kept = records
+        self._inflight.append((future, kept, encoded, exact, size))
+        self._inflight_bytes += size
 
     def _wants_process(self) -> bool:
         """A large run on SQLite writes its batches from a process of its own
@@ -311,12 +330,25 @@ class StorePipeline:
             and store_process.process_key(self.database_url) is not None
         )
 
-    def _account(self, result: tuple[int, int, str]) -> None:
-        new_calls, new_obs, thread = result
+    def _account(self, result: tuple[int, int, str, list]) -> None:
+        new_calls, new_obs, thread, placed = result
         self.new_calls += new_calls
         self.new_observations += new_obs
         self.written_by.add(thread)
         self.batches += 1
+        for _feed, fetched, keys in placed:  # one feed per batch: this run's
+            self.placed.setdefault(fetched, set()).update(keys)
+
+    @staticmethod
+    def _restore(kept: Any, encoded: list[str]) -> list[dict[str, Any]]:
+        """A batch's records again: as kept (the thread's), or read back from
+        their texts (the writer process's; ``kept`` holds those that would not
+        read back the same)."""
+        if isinstance(kept, list):
+            return kept
+        return [
+            kept[i] if i in kept else orjson.loads(t) for i, t in enumerate(encoded)
+        ]
 
     async def _settle(self, n: int | None = None) -> None:
         """Wait for the oldest ``n`` batches in flight (all when ``None``)."""
@@ -324,13 +356,17 @@ class StorePipeline:
         error: BaseException | None = None
         count = len(self._inflight) if n is None else n
         while self._inflight and (count > 0 or failed):
-            future, records, encoded, exact = self._inflight.popleft()
+            future, kept, encoded, exact, size = self._inflight.popleft()
             count -= 1
             try:
-                self._account(await future)
+                result = await future
             except BaseException as exc:  # every later batch settles too
-                failed.append((records, encoded, exact))
+                failed.append((self._restore(kept, encoded), encoded, exact))
                 error = error or exc
+            else:
+                self._account(result)
+            finally:
+                self._inflight_bytes -= size
         if error is not None:
             self.buffer[:0] = [r for recs, _, _ in failed for r in recs]
             self.encoded[:0] = [t for _, enc, _ in failed for t in enc]
@@ -366,7 +402,17 @@ class StorePipeline:
                 run.errors.append(f"store write failed: {type(exc).__name__}: {exc}")
                 run.complete = False
             facts = self.run_facts(spider)
-            report = await self._run(lambda store: finish_run(store, facts))
+            feed_id, placed = spider.config.feed_id, self.placed
+
+            def closing(store: Store) -> dict[str, Any]:
+                store.note_sightings(feed_id, placed)
+                try:
+                    return finish_run(store, facts)
+                finally:  # a run that recorded no listing leaves nothing noted
+                    for fetched in placed:
+                        store.drop_sightings(feed_id, fetched)
+
+            report = await self._run(closing)
         finally:
             self._release()
         spider.report = report
@@ -403,7 +449,8 @@ class StorePipeline:
             downloader=self.downloader_stats(),
             state=spider.state,
             lock_owner=getattr(spider, "lock_owner", None),
-            listing_keys=self.listing_keys,
+            # the listing is the store's: what this run wrote at its fetch time
+            listing_keys=None,
             store_writer=self.writer_report(),
         )
 

@@ -137,6 +137,9 @@ CFS_STORE_BATCH = int(_env_number("CFS_STORE_BATCH", 5000, int))
 # batches from the store's writer process (cfs_spiders/store/process.py), on the
 # second core; "off" keeps every batch on the writer thread.
 CFS_STORE_PROCESS_AFTER = os.environ.get("CFS_STORE_PROCESS_AFTER", "20000")
+# Megabytes of record text a run may have sent to the store and not yet written
+# (at least one batch): bounds the memory of batches built ahead of the store.
+CFS_STORE_INFLIGHT_MB = _env_number("CFS_STORE_INFLIGHT_MB", 24.0)
 # A page of fewer records than this is built by the row builder (the reference:
 # the same records): polars' cost per page (~11 ms) is more than building a few
 # hundred rows one by one (~55 us each once the normalizers have seen the values).

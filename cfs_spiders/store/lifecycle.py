@@ -44,21 +44,46 @@ class ListingLifecycle:
 
         ``keys`` may name calls whose records were not read in this run (a listing
         of ids only): they count as seen at ``fetched_at`` with unchanged values.
-        When ``keys`` is ``None``, the keys this store object wrote at
-        ``fetched_at`` are used (or, if it wrote none, the calls whose presence
-        reaches ``fetched_at``: right for runs written in order).
+
+        When ``keys`` is ``None`` the listing is what this store object (or the
+        writer process, through ``note_sightings``) wrote at ``fetched_at``, taken
+        from the store rather than from a set of every key the run listed: a
+        call written then has ``last_seen`` at ``fetched_at`` (so it is not gone,
+        and its presence reaches the listing), except those the span rules placed
+        (older than what the store held), which ``_sighted`` names. The work is
+        the board's, and the crawl holds no per-call set. This assumes no later
+        run of the feed commits between the run's batches and its close (the
+        feed's run lock). If nothing was written at ``fetched_at`` here, the
+        calls whose presence reaches ``fetched_at`` are used (right for runs
+        written in order).
         """
         if board not in LISTING_BOARDS:
             return 0
         with self.transaction(feed_id) as cur:
             self._listing_board(feed_id, cur)
             if keys is None:
-                keys = self._sighted.pop((feed_id, fetched_at), None)
-                if keys is None:
-                    keys = self._present_at(cur, feed_id, fetched_at)
+                placed = self._sighted.pop((feed_id, fetched_at), None)
+                keys = (
+                    self._present_at(cur, feed_id, fetched_at)
+                    if placed is None
+                    else placed
+                )
             else:
                 self._sighted.pop((feed_id, fetched_at), None)
             return self._apply_listing(cur, feed_id, fetched_at, board, set(keys))
+
+    def note_sightings(self, feed_id: str, placed: dict[str, set[str]]) -> None:
+        """Sightings another store object wrote (the writer process): per fetch
+        time, the keys its span rules placed (see ``_sighted``), for this
+        object's ``mark_disappeared`` to close the listing with."""
+        for fetched_at, keys in placed.items():
+            self._sighted.setdefault((feed_id, fetched_at), set()).update(keys)
+
+    def drop_sightings(self, feed_id: str, fetched_at: str | None) -> None:
+        """Forget what was noted for a run that recorded no listing (failed,
+        partial or degraded), so that a long-lived writer holds nothing."""
+        if fetched_at is not None:
+            self._sighted.pop((feed_id, fetched_at), None)
 
     def touch_listing(self, feed_id: str, fetched_at: str, board: str) -> int:
         """A live listing answered "not modified": what was on it is still on it.

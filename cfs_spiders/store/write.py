@@ -144,17 +144,25 @@ class RecordWriter:
                 )
             )
         with self.transaction(feed_id) as cur:
-            new_calls, new_versions = self._write_batch(cur, feed_id, rows, sightings)
+            new_calls, new_versions, placed = self._write_batch(
+                cur, feed_id, rows, sightings
+            )
             for fetched in sorted({s.t for s in sightings}):
                 self._gone_since(cur, feed_id, fetched)
         if self._listing_board(feed_id):
+            # what the listing's close needs beyond the store's own columns (see
+            # ``_sighted``): the fetch times written, and the calls placed by the
+            # span rules at each
             for s in sightings:
-                self._sighted.setdefault((feed_id, s.t), set()).add(s.key)
+                self._sighted.setdefault((feed_id, s.t), set())
+            for s in placed:
+                self._sighted[(feed_id, s.t)].add(s.key)
         return new_calls, new_versions
 
     def _write_batch(
         self, cur: Any, feed_id: str, rows: list[list[Any]], sightings: list[Sighting]
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, list[Sighting]]:
+        """(new calls, new versions, the sightings placed by the span rules)."""
         board = self._listing_board(feed_id, cur)
         keys = {s.key for s in sightings}
         state = self._call_states(cur, feed_id, keys)
@@ -205,7 +213,7 @@ class RecordWriter:
         added = len(versions)
         for s in slow:  # one call at a time, in the order given
             added += self._apply_sighting(cur, feed_id, s, board)
-        return len(keys - state.keys()), added
+        return len(keys - state.keys()), added, slow
 
     def _insert_many(self, cur: Any, sql: str, rows: list[Any]) -> None:
         """Run an ``INSERT ... VALUES (...) [ON CONFLICT ...]`` for every row, in
@@ -264,8 +272,15 @@ class RecordWriter:
 
     @property
     def _sighted(self) -> dict[tuple[str, str], set[str]]:
-        """Keys written per (feed, fetch time) on listings, until the listing is
-        recorded (``mark_disappeared`` without its keys reads them here)."""
+        """Per (feed, fetch time) written on a listing, until the listing is
+        recorded: the keys of the sightings placed by the span rules (out of
+        order, repeated in a batch, or with other values at the same time).
+
+        Why only those: every other call seen at that time has ``last_seen`` at
+        it, which the store answers from ``calls_open``; so a listing's close
+        (``mark_disappeared`` without keys) needs no set of every call listed,
+        and a backfill holds none. The writer process hands its entries back
+        with each batch (``store/process.py``, ``note_sightings``)."""
         return self.__dict__.setdefault("_sighted_keys", {})
 
     # ------------------------------------------------ one call, in any order
