@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -36,6 +37,7 @@ from ..store.process import StoreProcess
 from ..store.runs import RunFacts, finish_run
 from ..store.sqlite import Store
 from ..store.thread import QUEUE_SIZE, StoreThread
+from ..store.write import LISTING_BOARDS
 
 log = logging.getLogger(__name__)
 _scraper_log = logging.getLogger("scrapy.core.scraper")  # where Scrapy logs drops
@@ -123,6 +125,47 @@ class ValidatePipeline:
                 )
 
 
+class KeySpool:
+    """The record keys a run read off a live listing, spooled to a temporary
+    file instead of held in a set.
+
+    Why: the complete listing decides which calls left it, but the store can
+    tell nearly all of it itself (a call written at the run's fetch time has
+    ``last_seen`` there); it asks only about the calls also seen later (runs
+    committed out of order, another writer's later run), through ``among``
+    (``store.lifecycle.ListedKeys``). A backfill of a million calls then keeps
+    a file of their keys, not a million strings in memory, and a run in order
+    never reads it back."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.count = 0
+
+    def add(self, keys: Iterable[str]) -> None:
+        # one JSON string a line: a key may hold any character
+        lines = [orjson.dumps(k) for k in keys]
+        self.count += len(lines)
+        if lines:
+            self._file.write(b"\n".join(lines) + b"\n")
+
+    def among(self, keys: set[str]) -> set[str]:
+        """Those of ``keys`` the run listed (reads the file once)."""
+        found: set[str] = set()
+        if not keys or self._file.closed:
+            return found
+        self._file.flush()
+        self._file.seek(0)
+        for line in self._file:
+            key = orjson.loads(line)
+            if key in keys:
+                found.add(key)
+        self._file.seek(0, 2)
+        return found
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class StorePipeline:
     """Hands each batch of records to the store, off the crawl's thread.
 
@@ -176,11 +219,9 @@ class StorePipeline:
         # which thread wrote each batch, for the run report
         self.written_by: set[str] = set()
         self.batches = 0
-        # what the writer process wrote on a live listing, for the run's close:
-        # per fetch time, the few keys its span rules placed (see
-        # ``store.write.RecordWriter._sighted``). No per-call set of the listing
-        # is kept: the store answers it.
-        self.placed: dict[str, set[str]] = {}
+        # a live listing's record keys (its complete listing of ids, if the run
+        # reads the whole of it), on disk; ``None`` for other feeds
+        self.listing_keys: KeySpool | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -206,6 +247,8 @@ class StorePipeline:
             self.writer = store_thread.acquire(url, cfg.feed_id)
         else:
             self.store = open_store(url)
+        if cfg.board in LISTING_BOARDS:
+            self.listing_keys = KeySpool()
         wants_state = getattr(spider, "incremental", False) and not spider.state
 
         def opening(store: Store) -> dict[str, Any]:
@@ -248,6 +291,8 @@ class StorePipeline:
             add = self.fill.add
             for record in records:
                 add(record)
+            if self.listing_keys is not None:
+                self.listing_keys.add(r["record_key"] for r in records)
             self.buffer.extend(records)
             self.encoded.extend(encoded)
             self.exact.extend(exact)
@@ -277,10 +322,9 @@ class StorePipeline:
         records, encoded, exact = self.buffer[:n], self.encoded[:n], self.exact[:n]
         del self.buffer[:n], self.encoded[:n], self.exact[:n]
 
-        def writing(store: Store) -> tuple[int, int, str, list]:
+        def writing(store: Store) -> tuple[int, int, str]:
             new_calls, new_obs = store.write_records(records, encoded)
-            # this store object closes the run: it keeps its listing sightings
-            return new_calls, new_obs, threading.current_thread().name, []
+            return new_calls, new_obs, threading.current_thread().name
 
         if self.writer is None:
             assert self.store is not None
@@ -330,14 +374,12 @@ class StorePipeline:
             and store_process.process_key(self.database_url) is not None
         )
 
-    def _account(self, result: tuple[int, int, str, list]) -> None:
-        new_calls, new_obs, thread, placed = result
+    def _account(self, result: tuple[int, int, str]) -> None:
+        new_calls, new_obs, thread = result
         self.new_calls += new_calls
         self.new_observations += new_obs
         self.written_by.add(thread)
         self.batches += 1
-        for _feed, fetched, keys in placed:  # one feed per batch: this run's
-            self.placed.setdefault(fetched, set()).update(keys)
 
     @staticmethod
     def _restore(kept: Any, encoded: list[str]) -> list[dict[str, Any]]:
@@ -381,6 +423,8 @@ class StorePipeline:
         await self._settle()
 
     def _release(self) -> None:
+        if self.listing_keys is not None:
+            self.listing_keys.close()
         if self.process is not None:
             proc, self.process = self.process, None
             store_process.release(proc)
@@ -402,17 +446,7 @@ class StorePipeline:
                 run.errors.append(f"store write failed: {type(exc).__name__}: {exc}")
                 run.complete = False
             facts = self.run_facts(spider)
-            feed_id, placed = spider.config.feed_id, self.placed
-
-            def closing(store: Store) -> dict[str, Any]:
-                store.note_sightings(feed_id, placed)
-                try:
-                    return finish_run(store, facts)
-                finally:  # a run that recorded no listing leaves nothing noted
-                    for fetched in placed:
-                        store.drop_sightings(feed_id, fetched)
-
-            report = await self._run(closing)
+            report = await self._run(lambda store: finish_run(store, facts))
         finally:
             self._release()
         spider.report = report
@@ -449,8 +483,7 @@ class StorePipeline:
             downloader=self.downloader_stats(),
             state=spider.state,
             lock_owner=getattr(spider, "lock_owner", None),
-            # the listing is the store's: what this run wrote at its fetch time
-            listing_keys=None,
+            listing_keys=self.listing_keys,
             store_writer=self.writer_report(),
         )
 

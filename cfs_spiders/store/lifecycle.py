@@ -15,10 +15,20 @@ this listing (``calls_gone``) are looked at, never the feed's whole history.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from .history import Span, cut_presence
 from .write import LISTING_BOARDS, Sighting
+
+
+@runtime_checkable
+class ListedKeys(Protocol):
+    """A run's complete listing of keys, asked rather than handed over: the
+    crawl keeps it out of memory (``ingest/pipelines.KeySpool``)."""
+
+    def among(self, keys: set[str]) -> set[str]:
+        """Those of ``keys`` the listing held."""
+        ...
 
 
 class ListingLifecycle:
@@ -32,7 +42,7 @@ class ListingLifecycle:
         feed_id: str,
         fetched_at: str,
         board: str,
-        keys: set[str] | frozenset[str] | list[str] | None = None,
+        keys: set[str] | frozenset[str] | list[str] | ListedKeys | None = None,
     ) -> int:
         """A complete, successful read at ``fetched_at`` of a live listing that
         held exactly ``keys``: the calls not on it left it. Returns how many.
@@ -45,45 +55,53 @@ class ListingLifecycle:
         ``keys`` may name calls whose records were not read in this run (a listing
         of ids only): they count as seen at ``fetched_at`` with unchanged values.
 
-        When ``keys`` is ``None`` the listing is what this store object (or the
-        writer process, through ``note_sightings``) wrote at ``fetched_at``, taken
-        from the store rather than from a set of every key the run listed: a
-        call written then has ``last_seen`` at ``fetched_at`` (so it is not gone,
-        and its presence reaches the listing), except those the span rules placed
-        (older than what the store held), which ``_sighted`` names. The work is
-        the board's, and the crawl holds no per-call set. This assumes no later
-        run of the feed commits between the run's batches and its close (the
-        feed's run lock). If nothing was written at ``fetched_at`` here, the
-        calls whose presence reaches ``fetched_at`` are used (right for runs
-        written in order).
+        ``keys`` may instead be a ``ListedKeys`` (the crawl's record of a run that
+        wrote every call it listed): the store then works the listing out itself
+        and asks it only about the calls it cannot tell (see ``_listed``), so no
+        set of every call listed is ever built, and the work is the board's.
+
+        When ``keys`` is ``None``, what this store object wrote at ``fetched_at``
+        is the listing: the calls whose ``last_seen`` is then, and those the span
+        rules placed (``_sighted``); exact unless another writer's later run of
+        the feed committed in between (the crawl passes a ``ListedKeys`` for that).
+        If it wrote nothing then, the calls whose presence reaches ``fetched_at``
+        are used (right for runs written in order).
         """
         if board not in LISTING_BOARDS:
             return 0
         with self.transaction(feed_id) as cur:
             self._listing_board(feed_id, cur)
+            placed = self._sighted.pop((feed_id, fetched_at), None)
             if keys is None:
-                placed = self._sighted.pop((feed_id, fetched_at), None)
                 keys = (
                     self._present_at(cur, feed_id, fetched_at)
                     if placed is None
                     else placed
                 )
-            else:
-                self._sighted.pop((feed_id, fetched_at), None)
+            elif isinstance(keys, ListedKeys):
+                keys = self._listed(cur, feed_id, fetched_at, keys) | (placed or set())
             return self._apply_listing(cur, feed_id, fetched_at, board, set(keys))
 
-    def note_sightings(self, feed_id: str, placed: dict[str, set[str]]) -> None:
-        """Sightings another store object wrote (the writer process): per fetch
-        time, the keys its span rules placed (see ``_sighted``), for this
-        object's ``mark_disappeared`` to close the listing with."""
-        for fetched_at, keys in placed.items():
-            self._sighted.setdefault((feed_id, fetched_at), set()).update(keys)
-
-    def drop_sightings(self, feed_id: str, fetched_at: str | None) -> None:
-        """Forget what was noted for a run that recorded no listing (failed,
-        partial or degraded), so that a long-lived writer holds nothing."""
-        if fetched_at is not None:
-            self._sighted.pop((feed_id, fetched_at), None)
+    def _listed(
+        self, cur: Any, feed_id: str, when: str, listed: ListedKeys
+    ) -> set[str]:
+        """The calls of a listing whose records were all written at ``when`` that
+        ``_apply_listing`` needs named: those seen later too (a run committed
+        out of order, or another writer's later run committed before this
+        close). Every other call written then has ``last_seen`` at ``when``,
+        which is all the rules need of it. The candidates are the presence spans
+        that reach past ``when`` (index ``presence_last_seen``: none at all for
+        runs in order); ``listed`` says which of them the run listed."""
+        ph = self.placeholder
+        cur.execute(
+            self._sql(
+                f"SELECT DISTINCT record_key FROM presence WHERE feed_id = {ph} AND "
+                f"last_seen > {ph} AND first_seen <= {ph}"
+            ),
+            (feed_id, when, when),
+        )
+        candidates = {r[0] for r in cur.fetchall()}
+        return listed.among(candidates) if candidates else set()
 
     def touch_listing(self, feed_id: str, fetched_at: str, board: str) -> int:
         """A live listing answered "not modified": what was on it is still on it.

@@ -81,11 +81,11 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
             except Exception as exc:  # noqa: BLE001 - raised in the crawl
                 answers.send(("error", _picklable(exc)))
             else:
-                # a listing's close runs in the crawl: it gets the fetch times
-                # written and the few keys placed by the span rules (``_sighted``)
-                placed = [(f, t, sorted(k)) for (f, t), k in store._sighted.items()]
+                answers.send(("ok", new_calls, new_obs))
+            finally:
+                # the crawl asks about a listing's keys itself when it closes
+                # the run (``ingest/pipelines.KeySpool``)
                 store._sighted.clear()
-                answers.send(("ok", new_calls, new_obs, placed))
             # nothing of a batch is held while waiting for the next
             message = texts = whole = records = None
     except Exception as exc:  # noqa: BLE001 - the store did not open
@@ -149,7 +149,7 @@ class StoreProcess:
                     done = self._waiting.popleft()
                 if answer[0] == "ok":
                     self.written += 1
-                    done.set_result((answer[1], answer[2], self.name, answer[3]))
+                    done.set_result((answer[1], answer[2], self.name))
                 else:
                     done.set_exception(answer[1])
         except BaseException as exc:  # noqa: BLE001 - every waiting batch fails
@@ -170,8 +170,7 @@ class StoreProcess:
     def submit(
         self, records: list[dict[str, Any]], texts: list[str], exact: list[bool]
     ) -> Future:
-        """Queue one batch; its future gives (new calls, new versions, writer,
-        the listing sightings to note: ``[(feed_id, fetched_at, placed keys)]``)."""
+        """Queue one batch; its future gives (new calls, new versions, writer)."""
         whole = {
             i: rec
             for i, (rec, ok) in enumerate(zip(records, exact, strict=True))

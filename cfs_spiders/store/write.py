@@ -277,10 +277,8 @@ class RecordWriter:
         order, repeated in a batch, or with other values at the same time).
 
         Why only those: every other call seen at that time has ``last_seen`` at
-        it, which the store answers from ``calls_open``; so a listing's close
-        (``mark_disappeared`` without keys) needs no set of every call listed,
-        and a backfill holds none. The writer process hands its entries back
-        with each batch (``store/process.py``, ``note_sightings``)."""
+        it, so a listing's close (``mark_disappeared`` without keys) needs no set
+        of every call listed (see ``lifecycle.py``)."""
         return self.__dict__.setdefault("_sighted_keys", {})
 
     # ------------------------------------------------ one call, in any order
