@@ -52,19 +52,23 @@ POLL_SIZE = 100_000  # its SODA half is the 50,000-record feed polled
 
 
 # --------------------------------------------------------------- measuring
-def tree_memory_kb(pid: int) -> dict[int, tuple[int, int]]:
-    """(VmRSS, VmHWM) in kB of a process and each of its descendants, now."""
+def tree_memory_kb(pid: int) -> dict[tuple[int, bytes], tuple[int, int]]:
+    """(VmRSS, VmHWM) in kB of a process and each of its descendants, now, by
+    (pid, command line). The command line tells a child caught between fork and
+    exec (still the parent's image: its VmHWM is the parent's shared pages) from
+    the program it becomes, whose VmHWM starts again at exec."""
     found, stack = {}, [pid]
     while stack:
         p = stack.pop()
         try:
             rss = hwm = 0
+            cmdline = Path(f"/proc/{p}/cmdline").read_bytes()
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     rss = int(line.split()[1])
                 elif line.startswith("VmHWM:"):
                     hwm = int(line.split()[1])
-            found[p] = (rss, hwm)
+            found[(p, cmdline)] = (rss, hwm)
             for task in Path(f"/proc/{p}/task").iterdir():
                 stack.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, ValueError):
@@ -78,11 +82,15 @@ class TreeMemory:
     peak reported is the sum of the processes' high-water marks (the cfs process
     and its store writer process): an upper bound of what they held at once.
     (``ru_maxrss`` is not used: it also counts the pages a child shared with this
-    process between fork and exec.)"""
+    process between fork and exec; for the same reason a child's readings from
+    before its exec are dropped.)"""
 
     def __init__(self, pid: int) -> None:
         self.pid, self.rss_peak_kb = pid, 0
+        # per pid: its latest command line and the high-water mark under it (a
+        # child seen before its exec is counted as what it became)
         self.hwm: dict[int, int] = {}
+        self._image: dict[int, bytes] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -91,8 +99,11 @@ class TreeMemory:
         while True:
             tree = tree_memory_kb(self.pid)
             self.rss_peak_kb = max(self.rss_peak_kb, sum(r for r, _ in tree.values()))
-            for p, (_, hwm) in tree.items():
-                self.hwm[p] = max(self.hwm.get(p, 0), hwm)
+            for (p, image), (_, hwm) in tree.items():
+                if self._image.get(p) != image:
+                    self._image[p], self.hwm[p] = image, hwm
+                else:
+                    self.hwm[p] = max(self.hwm[p], hwm)
             if self._stop.wait(0.02):
                 return
 
