@@ -63,6 +63,8 @@ def tree_memory_kb(pid: int) -> dict[tuple[int, bytes], tuple[int, int]]:
         try:
             rss = hwm = 0
             cmdline = Path(f"/proc/{p}/cmdline").read_bytes()
+            if not cmdline:  # exited (a zombie has none): its last readings stand
+                continue
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     rss = int(line.split()[1])
