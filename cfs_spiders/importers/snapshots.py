@@ -95,7 +95,14 @@ def compact_report(report: dict[str, Any]) -> dict[str, Any]:
             continue
         if key == "key_churn" and not value.get("calls"):
             continue
+        if key == "http_status" and value == {"200": report.get("pages")}:
+            continue  # each page read was the commit's file
         out[key] = value
+    fill = out.get("fill_rates")
+    if fill and any(fill.values()):
+        # the fill-rate check reads a missing element as 0.0 (a dict of zeros
+        # only is kept whole: an empty one is no history)
+        out["fill_rates"] = {k: v for k, v in fill.items() if v}
     out["imported"] = True  # a compact report: the full one is not stored
     return out
 
