@@ -16,6 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -477,6 +479,64 @@ def test_engines_agree_on_a_listing_past_the_committed_page(tmp_path: Path) -> N
     assert query(db, "SELECT COUNT(*) FROM calls WHERE disappeared_at IS NOT NULL") == [
         (0,)
     ]
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL test server (``CFS_TEST_DATABASE_URL``),
+    dropped after; skipped without a server."""
+    server = os.environ.get("CFS_TEST_DATABASE_URL")
+    if not server:
+        if os.environ.get("CFS_REQUIRE_SERVICES") == "1":
+            pytest.fail("CFS_REQUIRE_SERVICES=1 but CFS_TEST_DATABASE_URL is not set")
+        pytest.skip("CFS_TEST_DATABASE_URL not set (no PostgreSQL server)")
+    import psycopg
+
+    name = f"cfs_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield f"{server.rpartition('/')[0]}/{name}"
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+STORE_TABLES = {
+    "calls": "SELECT * FROM calls ORDER BY feed_id, record_key",
+    "observations": "SELECT * FROM observations ORDER BY 1, 2, 3",
+    "presence": "SELECT * FROM presence ORDER BY 1, 2, 3",
+    "listings": "SELECT * FROM listings ORDER BY 1, 2",
+    "runs": "SELECT run_id, fetched_at, status, complete, records, new_calls, "
+    "new_observations, closed_calls, error, report_json FROM runs ORDER BY run_id",
+    "imports": "SELECT feed_id, commit_sha, path, committed_at, status, run_id "
+    "FROM imports ORDER BY commit_sha",
+}
+
+
+@pytest.mark.postgres
+def test_direct_import_into_postgresql_equals_sqlite(
+    clearwater: dict, whole: Path, pg_url: str
+) -> None:
+    """The direct engine writes through PostgreSQL's store writer (``COPY``) as
+    through SQLite's: every table the same, the compact run reports included."""
+    from cfs_spiders.store.connect import open_store
+
+    run_cfs(
+        "--db",
+        pg_url,
+        "--output",
+        str(clearwater["tmp"] / "pg_out"),
+        "import-git",
+        str(clearwater["repo"]),
+        *CLEARWATER_ARGS,
+    )
+    pg, lite = open_store(pg_url), open_store(whole)
+    try:
+        for name, sql in STORE_TABLES.items():
+            assert pg.query(sql) == lite.query(sql), name
+        assert len(pg.query(STORE_TABLES["runs"])) == 52
+    finally:
+        pg.close()
+        lite.close()
 
 
 def test_clearwater_later_range_first_then_all(clearwater: dict, whole: Path) -> None:
