@@ -282,8 +282,9 @@ def whole(clearwater: dict) -> Path:
     return db
 
 
-# Run in a child: the direct engine, killed (SIGKILL, nothing finishes) right after
-# the KILL_AFTER-th snapshot's run row is written.
+# Run in a child: the direct engine, sent KILL_WITH (SIGKILL: nothing finishes;
+# SIGTERM: it stops before the next commit) right after the KILL_AFTER-th
+# snapshot's run row is written.
 KILLED_AFTER = """
 import os, signal, sys
 from cfs_spiders.cli.main import main
@@ -293,14 +294,16 @@ def read_then_die(self, **kw):
     report = read(self, **kw)
     done.append(1)
     if len(done) == int(os.environ["KILL_AFTER"]):
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), getattr(signal, os.environ["KILL_WITH"]))
     return report
 snapshots.SnapshotReader.read = read_then_die
 sys.exit(main(sys.argv[1:]))
 """
 
 
-def _killed_import(db: Path, repo: Path, engine: str) -> None:
+def _killed_import(
+    db: Path, repo: Path, engine: str, sig: str = "SIGKILL"
+) -> subprocess.Popen:
     """An import of 20-snapshot chunks killed in the middle of its second chunk:
     the direct engine after its 26th snapshot; a crawl (child processes) once
     the store shows 26 runs."""
@@ -317,7 +320,12 @@ def _killed_import(db: Path, repo: Path, engine: str) -> None:
         "--engine",
         engine,
     ]
-    env = {**os.environ, "CFS_LOG_LEVEL": "WARNING", "KILL_AFTER": "26"}
+    env = {
+        **os.environ,
+        "CFS_LOG_LEVEL": "WARNING",
+        "KILL_AFTER": "26",
+        "KILL_WITH": sig,
+    }
     command = (
         [sys.executable, "-c", KILLED_AFTER]
         if engine == "direct"
@@ -328,7 +336,8 @@ def _killed_import(db: Path, repo: Path, engine: str) -> None:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     try:
@@ -342,12 +351,14 @@ def _killed_import(db: Path, repo: Path, engine: str) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 break
             time.sleep(0.01)
-        proc.wait(timeout=120)
+        proc.stderr_text = proc.communicate(timeout=120)[1]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the import ended before it was killed"
+    if sig == "SIGKILL":
+        assert proc.returncode == -signal.SIGKILL, "the import ended before the kill"
+    return proc
 
 
 @pytest.mark.parametrize("engine", ["direct", "crawl"])
@@ -369,6 +380,19 @@ def test_clearwater_import_interrupted_then_resumed(
     assert query(db, "SELECT status, COUNT(*) FROM imports GROUP BY status") == [
         ("ok", 52)
     ]
+
+
+def test_sigterm_stops_the_direct_import_after_the_commit_in_progress(
+    clearwater: dict, whole: Path
+) -> None:
+    db = clearwater["tmp"] / "terminated.sqlite"
+    proc = _killed_import(db, clearwater["repo"], "direct", "SIGTERM")
+    assert proc.returncode == 130, proc.stderr_text
+    assert "interrupted after" in proc.stderr_text
+    assert query(db, "SELECT COUNT(*) FROM runs")[0][0] == 26
+    resumed = _import(db, clearwater["repo"], *CLEARWATER_ARGS)
+    assert "26 already imported, 26 to go" in resumed.stderr
+    assert state(db) == state(whole)
 
 
 def runs_of(db: Path) -> list[tuple]:

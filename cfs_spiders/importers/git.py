@@ -1,13 +1,12 @@
 """Recover a live feed's past from a git scraper's history (``cfs import-git``).
 
 A git scraper commits what a feed served every few minutes. Each commit that changed
-the file is one snapshot, fetched at the commit time. The import runs the snapshots
-through the same path a scheduled run takes: the committed bytes are written to a
-temporary replay folder laid out like ``tests/fixtures`` (``manifest.yaml``, one
-snapshot per commit, ``captured_at`` = commit time), and the runner replays it. The
-replay download handler, the feed's spider, the pipelines and the store see what
-they would have seen live. So first/last seen, disappearances and observations are
-what scheduled runs would have stored at those times.
+the file is one snapshot, fetched at the commit time. The import reads each
+snapshot with the parts a replayed run takes: the feed's spider (as the replay
+download handler would hand it the committed bytes, dated with the commit time),
+validation, the store writer and the run rules. So first/last seen,
+disappearances and observations are what scheduled runs would have stored at
+those times.
 
 - ``--path`` may be repeated (a file renamed over time). Each commit gives one
   snapshot: the file at the first given path that the commit changed and that
@@ -25,12 +24,11 @@ what scheduled runs would have stored at those times.
   (``--chunk``, 200 snapshots by default). An interruption loses at most the
   snapshot in progress, and re-running that snapshot changes nothing it already
   wrote.
-- Two engines give the same store. ``direct`` (the default) reads each snapshot
-  in this process with the crawl's own parts (``snapshots.py``: the platform
-  spider's parse, the record builders, validation, the store writer and the run
-  rules), without a Scrapy crawl per commit. ``crawl`` replays each chunk as
-  recorded captures through a Scrapy crawl in a child process (a Twisted reactor
-  runs once per process): the reference the tests compare ``direct`` with.
+- Two engines give the same store (``engines.py``). ``direct`` (the default)
+  reads each snapshot in this process with those parts (``snapshots.py``),
+  without a Scrapy crawl per commit. ``crawl`` writes each chunk as a replay
+  folder and replays it through Scrapy in a child process: the reference the
+  tests compare ``direct`` with.
 - A store file the import creates gets 4 KiB pages (``IMPORT_PAGE_SIZE``): a
   history of a few dozen commits is small, and SQLite gives each of the store's
   ~25 tables and indexes one page at least.
@@ -42,9 +40,6 @@ have seen it unchanged. ``disappeared_at`` (the first commit without it) is exac
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -53,10 +48,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..config.loader import FeedConfig, get_config, validate_feed_id
+from ..config.loader import get_config, validate_feed_id
 from ..normalize.time import parse_iso
+from .engines import Stop, read_chunk, reader, run_chunk
 from .git_repo import Commit, ImportGitError, Repo
 
 DEFAULT_CHUNK = 200
@@ -70,25 +64,6 @@ FINAL_STATUSES = ("ok", "degraded", "failed", "no_run", "no_file")
 # for a passing reason: tried again by every import. A failed run is tried again
 # with ``retry_failed`` (``cfs import-git --retry-failed``).
 TRANSIENT_STATUSES = ("no_run",)
-# A response's content type, from the committed file's suffix, else the platform.
-_SUFFIX_TYPES = {
-    ".json": "application/json",
-    ".geojson": "application/json",
-    ".csv": "text/csv",
-    ".xml": "application/xml",
-    ".rss": "application/rss+xml",
-    ".atom": "application/atom+xml",
-    ".html": "text/html",
-    ".htm": "text/html",
-}
-_PLATFORM_TYPES = {
-    "json": "application/json",
-    "arcgis": "application/json",
-    "socrata": "application/json",
-    "csv": "text/csv",
-    "xml": "application/xml",
-    "html_table": "text/html",
-}
 
 
 # ------------------------------------------------------------------ arguments
@@ -281,40 +256,6 @@ class _Imports:
             cur.executemany(sql, rows)
 
 
-def _content_type(cfg: FeedConfig, path: str) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix in _SUFFIX_TYPES:
-        return _SUFFIX_TYPES[suffix]
-    return _PLATFORM_TYPES.get(cfg.source(True)["platform"], "application/octet-stream")
-
-
-def write_replay_folder(
-    folder: Path, cfg: FeedConfig, items: list[Planned], contents: list[bytes]
-) -> dict[int, str]:
-    """A replay folder for one chunk: ``<folder>/<feed_id>/manifest.yaml`` and one
-    file per commit. Returns the run id of each snapshot index."""
-    feed_dir = folder / cfg.feed_id
-    feed_dir.mkdir(parents=True, exist_ok=True)
-    snapshots, run_ids = [], {}
-    for k, (item, body) in enumerate(zip(items, contents, strict=True)):
-        path = item.commit.path or ""
-        name = f"{k:05d}_{item.commit.sha[:12]}{Path(path).suffix}"
-        (feed_dir / name).write_bytes(body)
-        snapshots.append(
-            {
-                "captured_at": _iso(item.commit.at),
-                "note": f"commit {item.commit.sha} {path}",
-                "responses": [{"file": name, "content_type": _content_type(cfg, path)}],
-            }
-        )
-        run_ids[k] = item.run_id
-    manifest = {"snapshots": snapshots}
-    (feed_dir / "manifest.yaml").write_text(
-        yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8"
-    )
-    return run_ids
-
-
 def import_git(
     repo_path: str | Path,
     *,
@@ -361,6 +302,7 @@ def import_git(
     store = open_store(database_url, page_size=IMPORT_PAGE_SIZE)
     scratch = tempfile.TemporaryDirectory(prefix="cfs-import-git-")
     readers: dict[str, Any] = {}
+    stop = Stop(engine == "direct")
     try:
         store.register_feeds(configs.values())
         table = _Imports(store, str(repo.root))
@@ -380,12 +322,12 @@ def import_git(
             table.mark([(p, "pending", None) for p in part])
             if engine == "direct":
                 if cfg.feed_id not in readers:
-                    readers[cfg.feed_id] = _reader(
+                    readers[cfg.feed_id] = reader(
                         cfg, store, Path(scratch.name), database_url, output
                     )
-                _read_chunk(repo, readers[cfg.feed_id], part)
+                read_chunk(repo, readers[cfg.feed_id], part, stop)
             else:
-                _run_chunk(
+                run_chunk(
                     repo,
                     cfg,
                     part,
@@ -429,45 +371,10 @@ def import_git(
         )
         raise
     finally:
+        stop.restore()
         store.close()
         scratch.cleanup()
     return summary
-
-
-def _reader(
-    cfg: FeedConfig,
-    store: Any,
-    scratch: Path,
-    database_url: str | None,
-    output: Path | None,
-) -> Any:
-    """The in-process reader of a feed's snapshots, with the crawl's settings
-    (a replay folder without manifests: a commit has no exclusions)."""
-    from ..schedule.orchestrator import build_settings
-    from .snapshots import SnapshotReader
-
-    settings = build_settings(
-        replay_dir=scratch / "replay",
-        database_url=database_url,
-        output=output,
-        jsonl=False,
-    )
-    return SnapshotReader(cfg, store, settings)
-
-
-def _read_chunk(repo: Repo, reader: Any, part: list[Planned]) -> None:
-    """Read one chunk of commits in this process (``snapshots.SnapshotReader``)."""
-    contents = repo.blobs([p.commit.blob or "" for p in part])
-    for k, (item, body) in enumerate(zip(part, contents, strict=True)):
-        path = item.commit.path or ""
-        reader.read(
-            run_id=item.run_id,
-            captured_at=item.commit.at,
-            body=body,
-            content_type=_content_type(reader.cfg, path),
-            name=f"commit {item.commit.sha} {path}",
-        )
-        contents[k] = b""  # let each snapshot's bytes go once read
 
 
 def _reconcile(
@@ -500,72 +407,3 @@ def _reconcile(
     if recovered:
         table.mark(recovered)
     return todo
-
-
-def _run_chunk(
-    repo: Repo,
-    cfg: FeedConfig,
-    part: list[Planned],
-    *,
-    configs_directory: Path | None,
-    database_url: str | None,
-    output: Path | None,
-) -> None:
-    """Replay one chunk of commits through the runner, in a process of its own."""
-    contents = repo.blobs([p.commit.blob or "" for p in part])
-    with tempfile.TemporaryDirectory(prefix="cfs-import-git-") as tmp:
-        folder = Path(tmp) / "replay"
-        run_ids = write_replay_folder(folder, cfg, part, contents)
-        spec = {
-            "feed_id": cfg.feed_id,
-            "configs": str(configs_directory) if configs_directory else None,
-            "replay_dir": str(folder),
-            "run_ids": run_ids,
-            "database_url": database_url,
-            "output": str(output) if output else None,
-        }
-        spec_path = Path(tmp) / "spec.json"
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cfs_spiders.importers.git",
-                "--worker",
-                str(spec_path),
-            ],
-            check=False,
-        )
-    if done.returncode != 0:
-        raise ImportGitError(
-            f"{cfg.feed_id}: the replay of commits {part[0].commit.sha[:12]}.."
-            f"{part[-1].commit.sha[:12]} ended with exit code {done.returncode}; "
-            "what was stored stays, run the same command again to resume"
-        )
-
-
-def _worker(spec_path: str) -> int:
-    """Run one chunk: a replay crawl of the chunk's snapshots, with their run ids."""
-    from ..schedule.orchestrator import crawl
-
-    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    configs = Path(spec["configs"]) if spec["configs"] else None
-    cfg = get_config(spec["feed_id"], configs)
-    overrides = {} if os.environ.get("CFS_LOG_LEVEL") else {"LOG_LEVEL": "WARNING"}
-    crawl(
-        [cfg],
-        replay_dir=Path(spec["replay_dir"]),
-        run_ids={int(k): v for k, v in spec["run_ids"].items()},
-        progress=False,
-        database_url=spec["database_url"],
-        output=Path(spec["output"]) if spec["output"] else None,
-        jsonl=False,
-        overrides=overrides,
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        raise SystemExit(_worker(sys.argv[2]))
-    raise SystemExit("usage: cfs import-git (see `cfs import-git --help`)")
