@@ -13,9 +13,13 @@ Then, each in a fresh child process and a fresh SQLite file, best of
   Master_Incident_Number --convert 'json.loads(content)["calls"]'``;
 - ``cfs import-git REPO --feed fl_clearwater_police_active_calls --path
   data/current_calls.json`` (it also normalizes every element and keeps
-  presence spans and the complete listings).
+  presence spans and the complete listings): each commit read in the process
+  (the default engine);
+- the same with ``--engine crawl`` (a Scrapy replay crawl per commit, in child
+  processes: the reference the direct engine is tested against).
 
-Prints wall time and store bytes of each and their ratios, and writes
+Prints wall time and store bytes of each and their ratios, the bytes of each
+table and index of the cfs store (SQLite's ``dbstat``), and writes
 ``bench/results/import_git.json``. Needs ``git`` and ``git-history`` (the dev
 extra installs it).
 """
@@ -37,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FEED = "fl_clearwater_police_active_calls"
 ARCHIVE = ROOT / "tests" / "fixtures" / FEED / "archive_2025-12-13.json"
 PATH = "data/current_calls.json"
+ENGINES = {"cfs import-git": "direct", "cfs --engine crawl": "crawl"}
 
 
 def _epoch(iso: str) -> int:
@@ -100,6 +105,20 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     return wall
 
 
+def table_bytes(db: Path) -> dict[str, int]:
+    """Bytes of each table and index (pages times page size), largest first."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute(
+            "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+        ).fetchall()
+    finally:
+        conn.close()
+    return dict(rows)
+
+
 def vacuumed(db: Path) -> int:
     """The store's size after VACUUM (both tools' files, compacted alike)."""
     import sqlite3
@@ -122,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="cfs-import-git-"))
     try:
         commits = make_repo(work / "repo")
-        runs: dict[str, list[dict]] = {"git-history": [], "cfs import-git": []}
+        runs: dict[str, list[dict]] = {"git-history": [], **{k: [] for k in ENGINES}}
         env = {"PYTHONPATH": str(ROOT), "CFS_LOG_LEVEL": "WARNING"}
         for i in range(args.repeat):
             db = work / f"gh{i}" / "gh.db"
@@ -149,44 +168,55 @@ def main(argv: list[str] | None = None) -> int:
                     "vacuumed": vacuumed(db),
                 }
             )
-            db = work / f"cfs{i}" / "cfs.sqlite"
-            db.parent.mkdir()
-            wall = timed(
-                [
-                    sys.executable,
-                    "-m",
-                    "cfs_spiders.cli",
-                    "--db",
-                    str(db),
-                    "--output",
-                    str(db.parent / "out"),
-                    "import-git",
-                    str(work / "repo"),
-                    "--feed",
-                    FEED,
-                    "--path",
-                    PATH,
-                ],
-                env=env,
-            )
-            runs["cfs import-git"].append(
-                {
-                    "wall_s": round(wall, 3),
-                    "bytes": store_bytes(db),
-                    "vacuumed": vacuumed(db),
-                }
-            )
+            for name, engine in ENGINES.items():
+                db = work / f"cfs{i}-{engine}" / "cfs.sqlite"
+                db.parent.mkdir()
+                wall = timed(
+                    [
+                        sys.executable,
+                        "-m",
+                        "cfs_spiders.cli",
+                        "--db",
+                        str(db),
+                        "--output",
+                        str(db.parent / "out"),
+                        "import-git",
+                        str(work / "repo"),
+                        "--feed",
+                        FEED,
+                        "--path",
+                        PATH,
+                        "--engine",
+                        engine,
+                    ],
+                    env=env,
+                )
+                tables = table_bytes(db)
+                runs[name].append(
+                    {
+                        "wall_s": round(wall, 3),
+                        "bytes": store_bytes(db),
+                        "vacuumed": vacuumed(db),
+                        "tables": tables,
+                    }
+                )
         best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in runs.items()}
         g, c = best["git-history"], best["cfs import-git"]
         print(f"repository: {commits} commits of {PATH} (Clearwater's real snapshots)")
-        print(f"{'tool':<16} | {'wall s':>7} | {'store B':>10} | {'vacuumed B':>10}")
+        print(f"{'tool':<20} | {'wall s':>7} | {'store B':>10} | {'vacuumed B':>10}")
         for name, r in best.items():
             print(
-                f"{name:<16} | {r['wall_s']:>7.2f} | {r['bytes']:>10,} | {r['vacuumed']:>10,}"
+                f"{name:<20} | {r['wall_s']:>7.2f} | {r['bytes']:>10,} | {r['vacuumed']:>10,}"
             )
         print(
             f"cfs / git-history: time {c['wall_s'] / g['wall_s']:.2f}x, "
             f"store {c['bytes'] / g['bytes']:.2f}x (vacuumed {c['vacuumed'] / g['vacuumed']:.2f}x)"
+        )
+        top = list(c["tables"].items())
+        print(
+            f"cfs store, {len(top)} tables and indexes: "
+            + ", ".join(f"{k} {v:,}" for k, v in top[:8])
+            + f", the other {len(top) - 8} {sum(v for _, v in top[8:]):,}"
         )
         doc = {
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

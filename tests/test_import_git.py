@@ -16,6 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -280,51 +282,95 @@ def whole(clearwater: dict) -> Path:
     return db
 
 
-def test_clearwater_import_interrupted_then_resumed(
-    clearwater: dict, whole: Path
-) -> None:
-    db = clearwater["tmp"] / "interrupted.sqlite"
-    env = {**os.environ, "CFS_LOG_LEVEL": "WARNING"}
+# Run in a child: the direct engine, sent KILL_WITH (SIGKILL: nothing finishes;
+# SIGTERM: it stops before the next commit) right after the KILL_AFTER-th
+# snapshot's run row is written.
+KILLED_AFTER = """
+import os, signal, sys
+from cfs_spiders.cli.main import main
+from cfs_spiders.importers import snapshots
+read, done = snapshots.SnapshotReader.read, []
+def read_then_die(self, **kw):
+    report = read(self, **kw)
+    done.append(1)
+    if len(done) == int(os.environ["KILL_AFTER"]):
+        os.kill(os.getpid(), getattr(signal, os.environ["KILL_WITH"]))
+    return report
+snapshots.SnapshotReader.read = read_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _killed_import(
+    db: Path, repo: Path, engine: str, sig: str = "SIGKILL"
+) -> subprocess.Popen:
+    """An import of 20-snapshot chunks killed in the middle of its second chunk:
+    the direct engine after its 26th snapshot; a crawl (child processes) once
+    the store shows 26 runs."""
+    args = [
+        "--db",
+        str(db),
+        "--output",
+        str(db.parent / "out"),
+        "import-git",
+        str(repo),
+        *CLEARWATER_ARGS,
+        "--chunk",
+        "20",
+        "--engine",
+        engine,
+    ]
+    env = {
+        **os.environ,
+        "CFS_LOG_LEVEL": "WARNING",
+        "KILL_AFTER": "26",
+        "KILL_WITH": sig,
+    }
+    command = (
+        [sys.executable, "-c", KILLED_AFTER]
+        if engine == "direct"
+        else [sys.executable, "-m", "cfs_spiders.cli"]
+    )
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cfs_spiders.cli",
-            "--db",
-            str(db),
-            "--output",
-            str(db.parent / "out"),
-            "import-git",
-            str(clearwater["repo"]),
-            *CLEARWATER_ARGS,
-            "--chunk",
-            "20",
-        ],
+        command + args,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
-    runs = 0
     try:
         deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
+        while engine == "crawl" and proc.poll() is None:
             try:
                 runs = query(db, "SELECT COUNT(*) FROM runs")[0][0]
             except sqlite3.Error:
                 runs = 0
-            if runs >= 26:  # in the middle of the second chunk (snapshots 21-40)
+            if runs >= 26 or time.monotonic() > deadline:  # in the second chunk
                 os.killpg(proc.pid, signal.SIGKILL)
                 break
             time.sleep(0.01)
+        proc.stderr_text = proc.communicate(timeout=120)[1]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the import ended before it was killed"
+            proc.wait()
+    if sig == "SIGKILL":
+        assert proc.returncode == -signal.SIGKILL, "the import ended before the kill"
+    return proc
+
+
+@pytest.mark.parametrize("engine", ["direct", "crawl"])
+def test_clearwater_import_interrupted_then_resumed(
+    clearwater: dict, whole: Path, engine: str
+) -> None:
+    db = clearwater["tmp"] / f"interrupted_{engine}.sqlite"
+    _killed_import(db, clearwater["repo"], engine)
     done = query(db, "SELECT COUNT(*) FROM runs")[0][0]
     assert 26 <= done < 52
+    if engine == "direct":
+        assert done == 26  # the snapshot in progress when killed, at most, is lost
     assert query(db, "SELECT COUNT(*) FROM imports WHERE status = 'pending'")[0][0] > 0
 
     resumed = _import(db, clearwater["repo"], *CLEARWATER_ARGS, "--chunk", "20")
@@ -334,6 +380,187 @@ def test_clearwater_import_interrupted_then_resumed(
     assert query(db, "SELECT status, COUNT(*) FROM imports GROUP BY status") == [
         ("ok", 52)
     ]
+
+
+def test_sigterm_stops_the_direct_import_after_the_commit_in_progress(
+    clearwater: dict, whole: Path
+) -> None:
+    db = clearwater["tmp"] / "terminated.sqlite"
+    proc = _killed_import(db, clearwater["repo"], "direct", "SIGTERM")
+    assert proc.returncode == 130, proc.stderr_text
+    assert "interrupted after" in proc.stderr_text
+    assert query(db, "SELECT COUNT(*) FROM runs")[0][0] == 26
+    resumed = _import(db, clearwater["repo"], *CLEARWATER_ARGS)
+    assert "26 already imported, 26 to go" in resumed.stderr
+    assert state(db) == state(whole)
+
+
+def runs_of(db: Path) -> list[tuple]:
+    """What each run decided, without wall-clock times."""
+    return query(
+        db,
+        "SELECT run_id, feed_id, mode, fetched_at, status, complete, records, "
+        "new_calls, new_observations, closed_calls, error FROM runs ORDER BY run_id",
+    )
+
+
+def imports_of(db: Path) -> list[tuple]:
+    return query(
+        db,
+        "SELECT feed_id, commit_sha, path, committed_at, status, run_id FROM imports"
+        " ORDER BY committed_at, feed_id",
+    )
+
+
+def test_direct_engine_equals_crawl_engine(clearwater: dict, whole: Path) -> None:
+    """The in-process reading (default, here in chunks of 20) stores what a Scrapy
+    replay crawl per commit stores: calls, versions, presence, listings, runs,
+    imports. Only the run rows' reports differ: the direct engine's keep what
+    the run found, each value as the crawl's report has it."""
+    db = clearwater["tmp"] / "crawl_engine.sqlite"
+    _import(db, clearwater["repo"], *CLEARWATER_ARGS, "--engine", "crawl")
+    assert state(whole) == state(db)
+    assert runs_of(whole) == runs_of(db)
+    assert len(runs_of(db)) == 52
+    assert imports_of(whole) == imports_of(db)
+    assert query(db, "SELECT * FROM listings") == query(whole, "SELECT * FROM listings")
+    full = dict(query(db, "SELECT run_id, report_json FROM runs"))
+    compact = dict(query(whole, "SELECT run_id, report_json FROM runs"))
+    for run_id, text in compact.items():
+        mine, theirs = json.loads(text), json.loads(full[run_id])
+        assert mine.pop("imported") is True
+        assert theirs["store_writer"]["path"] == "thread"  # a crawl wrote it
+        assert "store_writer" not in mine and "run_id" not in mine
+        rates = mine.pop("fill_rates")
+        assert rates == {k: v for k, v in theirs["fill_rates"].items() if v}
+        assert mine == {k: theirs[k] for k in mine}
+        assert mine["reader"] == "live"
+        assert len(text) < len(full[run_id]) / 2
+
+
+def _engines_agree(tmp_path: Path, repo: Path, *args: str) -> Path:
+    """Import ``repo`` with each engine; both stores must agree. Returns the
+    direct engine's store."""
+    dbs = {}
+    for engine in ("direct", "crawl"):
+        dbs[engine] = tmp_path / f"{engine}.sqlite"
+        _import(dbs[engine], repo, *args, "--engine", engine, check=False)
+    direct, crawl = dbs["direct"], dbs["crawl"]
+    assert state(direct) == state(crawl)
+    assert runs_of(direct) == runs_of(crawl)
+    assert imports_of(direct) == imports_of(crawl)
+    return direct
+
+
+def test_engines_agree_on_degraded_and_failed_commits(tmp_path: Path) -> None:
+    """A commit whose calls lost their address (a synthetic edit of a real
+    snapshot: the fill-rate check, reading the compact reports of the commits
+    before, degrades it), an error page (failed) and a good commit after: the
+    same runs, statuses, errors and calls from both engines."""
+    snaps = _clearwater_snapshots()[:6]
+    path = "data/current_calls.json"
+
+    def body(calls: list[dict]) -> bytes:
+        return json.dumps({"calls": calls}).encode()
+
+    commits: list[tuple[int, dict[str, bytes | None]]] = []
+    for i, snap in enumerate(snaps):
+        calls = snap["calls"]
+        if i == 3:  # synthetic: the real snapshot without its addresses
+            calls = [{k: v for k, v in c.items() if k != "Address"} for c in calls]
+        content = b"<html>502 Bad Gateway</html>" if i == 4 else body(calls)
+        commits.append((_epoch(snap["timestamp"]), {path: content}))
+    repo = make_repo(tmp_path / "repo", commits)
+    db = _engines_agree(tmp_path, repo, "--feed", CLEARWATER, "--path", path)
+    statuses = [r[4] for r in sorted(runs_of(db), key=lambda r: r[3])]
+    assert statuses == ["ok", "ok", "ok", "degraded", "failed", "ok"]
+    errors = [r[10] or "" for r in sorted(runs_of(db), key=lambda r: r[3])]
+    assert "address fill rate fell from 100% to 0%" in errors[3]
+    assert "FeedFormatError parsing" in errors[4]
+
+
+def test_engines_agree_on_a_listing_past_the_committed_page(tmp_path: Path) -> None:
+    """An ArcGIS answer that says the listing goes on (a synthetic
+    ``exceededTransferLimit`` added to a real capture): the next page is no
+    commit's, so the run is incomplete and failed, with the replay's reason,
+    and nothing is concluded from it; both engines alike."""
+    first, second = sorted((FIXTURES / HOUSTON).glob("*.json"))
+    cut = json.loads(first.read_text(encoding="utf-8"))
+    cut["exceededTransferLimit"] = True
+    repo = make_repo(
+        tmp_path / "repo",
+        [
+            (_epoch("2023-10-26T20:36:56Z"), {"data.json": second.read_bytes()}),
+            (_epoch("2023-10-27T20:36:56Z"), {"data.json": json.dumps(cut).encode()}),
+        ],
+    )
+    db = _engines_agree(tmp_path, repo, "--feed", HOUSTON, "--path", "data.json")
+    runs = sorted(runs_of(db), key=lambda r: r[3])
+    assert [r[4] for r in runs] == ["ok", "failed"]
+    assert "ReplayError for " in runs[1][10] and "no recording answers" in runs[1][10]
+    # the failed commit's calls are stored, but nobody left the listing
+    assert runs[1][9] == 0
+    assert query(db, "SELECT COUNT(*) FROM calls WHERE disappeared_at IS NOT NULL") == [
+        (0,)
+    ]
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL test server (``CFS_TEST_DATABASE_URL``),
+    dropped after; skipped without a server."""
+    server = os.environ.get("CFS_TEST_DATABASE_URL")
+    if not server:
+        if os.environ.get("CFS_REQUIRE_SERVICES") == "1":
+            pytest.fail("CFS_REQUIRE_SERVICES=1 but CFS_TEST_DATABASE_URL is not set")
+        pytest.skip("CFS_TEST_DATABASE_URL not set (no PostgreSQL server)")
+    import psycopg
+
+    name = f"cfs_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield f"{server.rpartition('/')[0]}/{name}"
+    with psycopg.connect(server, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+STORE_TABLES = {
+    "calls": "SELECT * FROM calls ORDER BY feed_id, record_key",
+    "observations": "SELECT * FROM observations ORDER BY 1, 2, 3",
+    "presence": "SELECT * FROM presence ORDER BY 1, 2, 3",
+    "listings": "SELECT * FROM listings ORDER BY 1, 2",
+    "runs": "SELECT run_id, fetched_at, status, complete, records, new_calls, "
+    "new_observations, closed_calls, error, report_json FROM runs ORDER BY run_id",
+    "imports": "SELECT feed_id, commit_sha, path, committed_at, status, run_id "
+    "FROM imports ORDER BY commit_sha",
+}
+
+
+@pytest.mark.postgres
+def test_direct_import_into_postgresql_equals_sqlite(
+    clearwater: dict, whole: Path, pg_url: str
+) -> None:
+    """The direct engine writes through PostgreSQL's store writer (``COPY``) as
+    through SQLite's: every table the same, the compact run reports included."""
+    from cfs_spiders.store.connect import open_store
+
+    run_cfs(
+        "--db",
+        pg_url,
+        "--output",
+        str(clearwater["tmp"] / "pg_out"),
+        "import-git",
+        str(clearwater["repo"]),
+        *CLEARWATER_ARGS,
+    )
+    pg, lite = open_store(pg_url), open_store(whole)
+    try:
+        for name, sql in STORE_TABLES.items():
+            assert pg.query(sql) == lite.query(sql), name
+        assert len(pg.query(STORE_TABLES["runs"])) == 52
+    finally:
+        pg.close()
+        lite.close()
 
 
 def test_clearwater_later_range_first_then_all(clearwater: dict, whole: Path) -> None:

@@ -24,6 +24,7 @@ def cmd_import_git(args: argparse.Namespace) -> int:
             rev=args.rev,
             time=args.time,
             retry_failed=args.retry_failed,
+            engine=args.engine,
         )
     except ImportGitError as exc:
         print(f"cfs import-git: {exc}", file=sys.stderr)

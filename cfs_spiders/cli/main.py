@@ -229,13 +229,21 @@ def parser() -> argparse.ArgumentParser:
         "--chunk",
         type=int,
         default=DEFAULT_CHUNK,
-        help=f"snapshots per replay process (default {DEFAULT_CHUNK})",
+        help=f"snapshots read per batch of commits (default {DEFAULT_CHUNK})",
     )
     s.add_argument(
         "--retry-failed",
         action="store_true",
         help="import again the commits whose run failed (a commit whose crawl "
         "wrote no run, a transient failure, is always tried again)",
+    )
+    s.add_argument(
+        "--engine",
+        choices=["direct", "crawl"],
+        default="direct",
+        help="direct: read each commit in this process with the spider's parser "
+        "(default); crawl: a Scrapy replay crawl per commit, in child processes "
+        "(the reference; same store)",
     )
     s.set_defaults(func=cmd_import_git)
 

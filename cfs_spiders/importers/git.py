@@ -1,13 +1,12 @@
 """Recover a live feed's past from a git scraper's history (``cfs import-git``).
 
 A git scraper commits what a feed served every few minutes. Each commit that changed
-the file is one snapshot, fetched at the commit time. The import runs the snapshots
-through the same path a scheduled run takes: the committed bytes are written to a
-temporary replay folder laid out like ``tests/fixtures`` (``manifest.yaml``, one
-snapshot per commit, ``captured_at`` = commit time), and the runner replays it. The
-replay download handler, the feed's spider, the pipelines and the store see what
-they would have seen live. So first/last seen, disappearances and observations are
-what scheduled runs would have stored at those times.
+the file is one snapshot, fetched at the commit time. The import reads each
+snapshot with the parts a replayed run takes: the feed's spider (as the replay
+download handler would hand it the committed bytes, dated with the commit time),
+validation, the store writer and the run rules. So first/last seen,
+disappearances and observations are what scheduled runs would have stored at
+those times.
 
 - ``--path`` may be repeated (a file renamed over time). Each commit gives one
   snapshot: the file at the first given path that the commit changed and that
@@ -22,10 +21,17 @@ what scheduled runs would have stored at those times.
   commit (``<feed_id>-git-<sha12>``). A commit already done is skipped. If an
   import is interrupted, the next one first marks done each commit whose run row
   was written, then resumes with the oldest commit not done. Work is done in chunks
-  (``--chunk``, 200 snapshots by default), each in its own process, because the
-  Twisted reactor runs once per process. An interruption loses at most the
+  (``--chunk``, 200 snapshots by default). An interruption loses at most the
   snapshot in progress, and re-running that snapshot changes nothing it already
   wrote.
+- Two engines give the same store (``engines.py``). ``direct`` (the default)
+  reads each snapshot in this process with those parts (``snapshots.py``),
+  without a Scrapy crawl per commit. ``crawl`` writes each chunk as a replay
+  folder and replays it through Scrapy in a child process: the reference the
+  tests compare ``direct`` with.
+- A store file the import creates gets 4 KiB pages (``IMPORT_PAGE_SIZE``): a
+  history of a few dozen commits is small, and SQLite gives each of the store's
+  ~25 tables and indexes one page at least.
 
 Limit: a git scraper commits only when the file changed. A call's ``last_seen`` is
 therefore the last commit that showed it, not the last time a scheduled run would
@@ -34,9 +40,6 @@ have seen it unchanged. ``disappeared_at`` (the first commit without it) is exac
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -45,37 +48,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..config.loader import FeedConfig, get_config, validate_feed_id
+from ..config.loader import get_config, validate_feed_id
 from ..normalize.time import parse_iso
+from .engines import Stop, read_chunk, reader, run_chunk
 from .git_repo import Commit, ImportGitError, Repo
 
 DEFAULT_CHUNK = 200
+ENGINES = ("direct", "crawl")
+# The page size of a SQLite store the import creates (a store that exists keeps
+# its own). At 16 KiB, the default of a crawl's store (bulk writes are faster),
+# a 52-commit import is 655 KB, 400 KB of it one page per table and index.
+IMPORT_PAGE_SIZE = 4096
 FINAL_STATUSES = ("ok", "degraded", "failed", "no_run", "no_file")
 # A commit whose crawl wrote no run (killed, out of memory, the store away) failed
 # for a passing reason: tried again by every import. A failed run is tried again
 # with ``retry_failed`` (``cfs import-git --retry-failed``).
 TRANSIENT_STATUSES = ("no_run",)
-# A response's content type, from the committed file's suffix, else the platform.
-_SUFFIX_TYPES = {
-    ".json": "application/json",
-    ".geojson": "application/json",
-    ".csv": "text/csv",
-    ".xml": "application/xml",
-    ".rss": "application/rss+xml",
-    ".atom": "application/atom+xml",
-    ".html": "text/html",
-    ".htm": "text/html",
-}
-_PLATFORM_TYPES = {
-    "json": "application/json",
-    "arcgis": "application/json",
-    "socrata": "application/json",
-    "csv": "text/csv",
-    "xml": "application/xml",
-    "html_table": "text/html",
-}
 
 
 # ------------------------------------------------------------------ arguments
@@ -268,40 +256,6 @@ class _Imports:
             cur.executemany(sql, rows)
 
 
-def _content_type(cfg: FeedConfig, path: str) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix in _SUFFIX_TYPES:
-        return _SUFFIX_TYPES[suffix]
-    return _PLATFORM_TYPES.get(cfg.source(True)["platform"], "application/octet-stream")
-
-
-def write_replay_folder(
-    folder: Path, cfg: FeedConfig, items: list[Planned], contents: list[bytes]
-) -> dict[int, str]:
-    """A replay folder for one chunk: ``<folder>/<feed_id>/manifest.yaml`` and one
-    file per commit. Returns the run id of each snapshot index."""
-    feed_dir = folder / cfg.feed_id
-    feed_dir.mkdir(parents=True, exist_ok=True)
-    snapshots, run_ids = [], {}
-    for k, (item, body) in enumerate(zip(items, contents, strict=True)):
-        path = item.commit.path or ""
-        name = f"{k:05d}_{item.commit.sha[:12]}{Path(path).suffix}"
-        (feed_dir / name).write_bytes(body)
-        snapshots.append(
-            {
-                "captured_at": _iso(item.commit.at),
-                "note": f"commit {item.commit.sha} {path}",
-                "responses": [{"file": name, "content_type": _content_type(cfg, path)}],
-            }
-        )
-        run_ids[k] = item.run_id
-    manifest = {"snapshots": snapshots}
-    (feed_dir / "manifest.yaml").write_text(
-        yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8"
-    )
-    return run_ids
-
-
 def import_git(
     repo_path: str | Path,
     *,
@@ -317,6 +271,7 @@ def import_git(
     time: str = "committer",
     progress: Callable[[str], None] | None = None,
     retry_failed: bool = False,
+    engine: str = "direct",
 ) -> ImportSummary:
     """Import every committed version of ``paths`` into the store (see module doc)."""
     from ..store.connect import open_store
@@ -330,6 +285,8 @@ def import_git(
         raise ImportGitError(f"time {time!r}: committer or author")
     if chunk_size < 1:
         raise ImportGitError("--chunk must be at least 1")
+    if engine not in ENGINES:
+        raise ImportGitError(f"engine {engine!r}: one of {', '.join(ENGINES)}")
     lo = parse_when(since, what="since") if isinstance(since, str) else since
     hi = parse_when(until, what="until") if isinstance(until, str) else until
     configs = {r.feed_id: get_config(r.feed_id, configs_directory) for r in ranges}
@@ -342,7 +299,10 @@ def import_git(
     planned = plan(repo.commits(paths, rev=rev, time=time), ranges, since=lo, until=hi)
     summary.selected = len(planned)
 
-    store = open_store(database_url)
+    store = open_store(database_url, page_size=IMPORT_PAGE_SIZE)
+    scratch = tempfile.TemporaryDirectory(prefix="cfs-import-git-")
+    readers: dict[str, Any] = {}
+    stop = Stop(engine == "direct")
     try:
         store.register_feeds(configs.values())
         table = _Imports(store, str(repo.root))
@@ -360,14 +320,21 @@ def import_git(
         for part in chunks(todo, chunk_size):
             cfg = configs[part[0].feed_id]
             table.mark([(p, "pending", None) for p in part])
-            _run_chunk(
-                repo,
-                cfg,
-                part,
-                configs_directory=configs_directory,
-                database_url=database_url,
-                output=output,
-            )
+            if engine == "direct":
+                if cfg.feed_id not in readers:
+                    readers[cfg.feed_id] = reader(
+                        cfg, store, Path(scratch.name), database_url, output
+                    )
+                read_chunk(repo, readers[cfg.feed_id], part, stop)
+            else:
+                run_chunk(
+                    repo,
+                    cfg,
+                    part,
+                    configs_directory=configs_directory,
+                    database_url=database_url,
+                    output=output,
+                )
             runs = table.run_statuses([p.run_id for p in part])
             marks = []
             for p in part:
@@ -404,7 +371,9 @@ def import_git(
         )
         raise
     finally:
+        stop.restore()
         store.close()
+        scratch.cleanup()
     return summary
 
 
@@ -438,72 +407,3 @@ def _reconcile(
     if recovered:
         table.mark(recovered)
     return todo
-
-
-def _run_chunk(
-    repo: Repo,
-    cfg: FeedConfig,
-    part: list[Planned],
-    *,
-    configs_directory: Path | None,
-    database_url: str | None,
-    output: Path | None,
-) -> None:
-    """Replay one chunk of commits through the runner, in a process of its own."""
-    contents = repo.blobs([p.commit.blob or "" for p in part])
-    with tempfile.TemporaryDirectory(prefix="cfs-import-git-") as tmp:
-        folder = Path(tmp) / "replay"
-        run_ids = write_replay_folder(folder, cfg, part, contents)
-        spec = {
-            "feed_id": cfg.feed_id,
-            "configs": str(configs_directory) if configs_directory else None,
-            "replay_dir": str(folder),
-            "run_ids": run_ids,
-            "database_url": database_url,
-            "output": str(output) if output else None,
-        }
-        spec_path = Path(tmp) / "spec.json"
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cfs_spiders.importers.git",
-                "--worker",
-                str(spec_path),
-            ],
-            check=False,
-        )
-    if done.returncode != 0:
-        raise ImportGitError(
-            f"{cfg.feed_id}: the replay of commits {part[0].commit.sha[:12]}.."
-            f"{part[-1].commit.sha[:12]} ended with exit code {done.returncode}; "
-            "what was stored stays, run the same command again to resume"
-        )
-
-
-def _worker(spec_path: str) -> int:
-    """Run one chunk: a replay crawl of the chunk's snapshots, with their run ids."""
-    from ..schedule.orchestrator import crawl
-
-    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    configs = Path(spec["configs"]) if spec["configs"] else None
-    cfg = get_config(spec["feed_id"], configs)
-    overrides = {} if os.environ.get("CFS_LOG_LEVEL") else {"LOG_LEVEL": "WARNING"}
-    crawl(
-        [cfg],
-        replay_dir=Path(spec["replay_dir"]),
-        run_ids={int(k): v for k, v in spec["run_ids"].items()},
-        progress=False,
-        database_url=spec["database_url"],
-        output=Path(spec["output"]) if spec["output"] else None,
-        jsonl=False,
-        overrides=overrides,
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        raise SystemExit(_worker(sys.argv[2]))
-    raise SystemExit("usage: cfs import-git (see `cfs import-git --help`)")
