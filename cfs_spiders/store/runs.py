@@ -16,6 +16,7 @@ from typing import Any
 
 from ..normalize.time import iso_utc, parse_iso
 from ..records.keys import key_churn
+from .lifecycle import ListedKeys
 from .sqlite import Store
 
 DEFAULT_QUIET_MINUTES = 360
@@ -45,8 +46,9 @@ class RunFacts:
     # replay: what each manifest exclusion matched (ingest/exclusions.py)
     exclusions: list[dict[str, Any]] = field(default_factory=list)
     # the record keys this run read off a live listing (its complete listing of
-    # ids, when the run read the whole listing): what stayed on it
-    listing_keys: set[str] | None = None
+    # ids, when the run read the whole listing): what stayed on it; a set, or
+    # the crawl's spool of them on disk (``ingest/pipelines.KeySpool``)
+    listing_keys: set[str] | ListedKeys | None = None
     # which path wrote the run's batches (``ingest/pipelines.py``)
     store_writer: dict[str, Any] = field(default_factory=dict)
 
