@@ -15,6 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -181,6 +182,15 @@ def test_hostile_cells_export_the_same_bytes(tmp_path):
         assert faithful != safe  # the spreadsheet copy did change cells
         assert b"'=HYPERLINK" in safe and b"\n=HYPERLINK" not in safe
         assert b',"a,b",' in faithful and b"1e-05" in faithful
+        # a bare carriage return inside a cell is quoted (csv.writer leaves it
+        # bare, and pandas then splits the row): both files read back whole
+        assert b'"cr\ronly"' in faithful
+        for name in ("calls.csv", "calls_spreadsheet.csv"):
+            back = pd.read_csv(
+                tmp_path / "8192" / "batches" / name, dtype=str, keep_default_na=False
+            )
+            assert len(back) == len(rows), name
+            assert set(back["feed_id"]) == {"zz_synthetic"}, name
     finally:
         store.close()
 

@@ -65,6 +65,26 @@ _STARTS = tuple(_JOIN + c for c in _FORMULA_START)
 _CONTROL_ANY = re.compile(r"[\x00-\x1f\x7f]").search
 
 
+def _has_cr(row: Sequence[Any]) -> bool:
+    return any(v.__class__ is str and "\r" in v for v in row)
+
+
+def _cr_line(row: Sequence[Any]) -> str:
+    """The line ``csv.writer`` would write for ``row``, but with a cell holding
+    a carriage return quoted too. ``csv.writer`` quotes only the characters of
+    its ``\\n`` line terminator, and a bare CR inside a cell splits the row for
+    pandas, spreadsheets and most CSV readers."""
+    cells = []
+    for v in row:
+        text = "" if v is None else str(v)
+        if any(c in text for c in ',"\n\r'):
+            text = '"' + text.replace('"', '""') + '"'
+        cells.append(text)
+    if len(cells) == 1 and cells[0] == "":
+        cells[0] = '""'
+    return ",".join(cells) + "\n"
+
+
 def _row_needs_care(row: Sequence[Any]) -> bool:
     """Whether some value of the row is not written as it is by ``safe_cell``
     (any text cell needing it, or a value that is not text, a number or None)."""
@@ -153,14 +173,12 @@ def write_csv(
     cell = safe_cell
     plain_text = _PLAIN
     with ExitStack() as stack:
-        raw = csv.writer(
-            stack.enter_context(
-                atomic_open(
-                    path, "w", encoding="utf-8", newline="", errors="backslashreplace"
-                )
-            ),
-            lineterminator="\n",
+        raw_file = stack.enter_context(
+            atomic_open(
+                path, "w", encoding="utf-8", newline="", errors="backslashreplace"
+            )
         )
+        raw = csv.writer(raw_file, lineterminator="\n")
         safe = (
             csv.writer(
                 stack.enter_context(
@@ -181,12 +199,14 @@ def write_csv(
         if safe is not None:
             safe.writerow([safe_cell(c) for c in columns])
         for row in rows:
-            if plain:
-                raw.writerow(row)
+            care = _row_needs_care(row)
+            faithful = row if plain else [_faithful(v) for v in row]
+            if care and _has_cr(faithful):
+                raw_file.write(_cr_line(faithful))
             else:
-                raw.writerow([_faithful(v) for v in row])
+                raw.writerow(faithful)
             if safe is not None:
-                if plain and not _row_needs_care(row):
+                if plain and not care:
                     safe.writerow(row)
                 else:
                     # safe_cell of each value; None and plain text inline

@@ -41,8 +41,9 @@ import polars as pl
 
 from .files import atomic_open, safe_cell, spreadsheet_path
 
-# a cell ``csv.writer`` quotes (its delimiter, quote character, line terminator)
-_NEEDS_QUOTES = r'[,"\n]'
+# a cell that is quoted: ``csv.writer``'s (its delimiter, quote character, line
+# terminator) and, as ``files.write_csv`` does, one holding a carriage return
+_NEEDS_QUOTES = r'[,"\n\r]'
 # a text cell ``safe_cell`` changes: a formula start or a control character
 # (``files._PLAIN`` is its complement)
 _NEEDS_CARE = r"^[=+\-@\t\r]|[\x00-\x1f\x7f]"
