@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cfs_spiders.store.raw import install_sql_function
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -64,6 +66,7 @@ def store_rows(replayed: dict):
     def query(sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         conn = sqlite3.connect(replayed["db"])
         conn.row_factory = sqlite3.Row
+        install_sql_function(conn)
         try:
             return conn.execute(sql, params).fetchall()
         finally:

@@ -34,6 +34,7 @@ from cfs_spiders.records.builder import RecordBuilder, merge_rows
 from cfs_spiders.records.columnar import ColumnarBuilder, columnar_enabled, merge_page
 from cfs_spiders.records.compile import Columns, PageFallback, compile_column
 from cfs_spiders.records.mapping import compile_spec
+from cfs_spiders.store.raw import install_sql_function
 from tests.conftest import FIXTURES, run_cfs
 
 CAPTURED = sorted(p.parent.name for p in FIXTURES.glob("*/manifest.yaml"))
@@ -131,6 +132,7 @@ def test_crawl_replay_goes_through_the_columnar_path(tmp_path: Path) -> None:
         else:
             assert not any(r["counts"].get("record_pages:columnar") for r in reports)
         con = sqlite3.connect(out / "cfs.sqlite")
+        install_sql_function(con)
         cur = con.execute("SELECT * FROM calls")
         names = [d[0] for d in cur.description]
         rows = [
@@ -138,8 +140,8 @@ def test_crawl_replay_goes_through_the_columnar_path(tmp_path: Path) -> None:
             for r in cur.fetchall()
         ]
         versions = con.execute(
-            "SELECT feed_id, record_key, fetched_at, values_hash, raw_json "
-            "FROM observations"
+            "SELECT feed_id, record_key, fetched_at, values_hash, "
+            "cfs_raw(raw_dict, raw_deflate) FROM observations"
         ).fetchall()
         con.close()
         stored[path] = (

@@ -39,6 +39,7 @@ from cfs_spiders.ingest.html_parse import LayoutError, page_rows
 from cfs_spiders.ingest.replay import ReplayError, load_snapshots
 from cfs_spiders.normalize.call_type import categorize
 from cfs_spiders.records.builder import RecordBuilder
+from cfs_spiders.store.raw import install_sql_function
 from tests.conftest import FIXTURES, run_cfs
 
 MONTGOMERY = "pa_montgomery_county_live_cad"
@@ -182,6 +183,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     def query(sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         con = sqlite3.connect(db)
         con.row_factory = sqlite3.Row
+        install_sql_function(con)
         try:
             return con.execute(sql, params).fetchall()
         finally:
@@ -192,7 +194,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def calls(store: dict[str, Any], feed: str) -> dict[str, sqlite3.Row]:
     rows = store["query"](
-        "SELECT * FROM calls JOIN call_raw USING (feed_id, record_key) "
+        "SELECT *, cfs_raw(raw_dict, raw_deflate) AS raw_json FROM calls JOIN "
+        "call_raw USING (feed_id, record_key) "
         "WHERE feed_id = ?",
         (feed,),
     )

@@ -32,6 +32,7 @@ from cfs_spiders.importers.git import (
     parse_feed_spec,
     plan,
 )
+from cfs_spiders.store.raw import install_sql_function
 from tests.conftest import FIXTURES, ROOT, run_cfs
 
 CLEARWATER = "fl_clearwater_police_active_calls"
@@ -93,6 +94,7 @@ def state(db: Path) -> dict:
     """Everything a run decides, without run ids and wall-clock times."""
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
+    install_sql_function(conn)
     try:
         calls = {}
         for row in conn.execute("SELECT * FROM calls"):
@@ -104,7 +106,7 @@ def state(db: Path) -> dict:
             tuple(r)
             for r in conn.execute(
                 "SELECT feed_id, record_key, fetched_at, last_seen, values_hash, "
-                "raw_json FROM observations"
+                "cfs_raw(raw_dict, raw_deflate) FROM observations"
             )
         )
         presence = sorted(tuple(r) for r in conn.execute("SELECT * FROM presence"))

@@ -174,7 +174,8 @@ def test_distinct_calls_equal_distinct_ids_in_the_capture(store_rows, feed):
 
 def test_dallas_unit_rows_are_merged_into_calls(store_rows):
     row = store_rows(
-        "SELECT units_raw, unit_count, raw_json FROM calls JOIN call_raw USING "
+        "SELECT units_raw, unit_count, cfs_raw(raw_dict, raw_deflate) AS raw_json "
+        "FROM calls JOIN call_raw USING "
         "(feed_id, record_key) WHERE feed_id = ? AND call_id = ?",
         ("tx_dallas_police_active_calls", "18-0052901"),
     )[0]

@@ -26,6 +26,7 @@ import yaml
 
 from cfs_spiders.config.loader import PROJECT_ROOT, get_config
 from cfs_spiders.store.connect import open_store
+from cfs_spiders.store.raw import install_sql_function
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 CLEARWATER = "fl_clearwater_police_active_calls"
@@ -208,8 +209,10 @@ def test_clearwater_every_change_is_an_observation(replayed: Path) -> None:
             key = c["Master_Incident_Number"]
             sightings[key] = sightings.get(key, 0) + 1
     con = sqlite3.connect(replayed)
+    install_sql_function(con)
     rows = con.execute(
-        "SELECT record_key, fetched_at, last_seen, raw_json, values_hash FROM "
+        "SELECT record_key, fetched_at, last_seen, cfs_raw(raw_dict, raw_deflate), "
+        "values_hash FROM "
         "observations WHERE feed_id = ? ORDER BY record_key, fetched_at",
         (CLEARWATER,),
     ).fetchall()

@@ -34,6 +34,7 @@ from cfs_spiders.records.encoding import (
 from cfs_spiders.records.gcpause import paused_gc
 from cfs_spiders.records.items import CallRecord, RecordBatch
 from cfs_spiders.store import thread as store_thread
+from cfs_spiders.store.raw import install_sql_function
 from cfs_spiders.store.sqlite import Store
 from tests.conftest import ROOT, run_cfs
 
@@ -245,11 +246,13 @@ def test_paused_gc_nests_and_restores():
 
 def _store_rows(db: Path) -> list[tuple]:
     conn = sqlite3.connect(db)
+    install_sql_function(conn)
     try:
         calls = conn.execute("SELECT * FROM calls ORDER BY feed_id, record_key")
         obs = conn.execute(
             "SELECT feed_id, record_key, fetched_at, last_seen, run_id, "
-            "values_hash, raw_json FROM observations ORDER BY 1, 2, 3"
+            "values_hash, cfs_raw(raw_dict, raw_deflate) FROM observations "
+            "ORDER BY 1, 2, 3"
         )
         return [*calls.fetchall(), *obs.fetchall()]
     finally:
@@ -407,7 +410,8 @@ def test_store_keeps_the_raw_text_it_is_given(tmp_path: Path):
     )
     st.write_records(recs, [spaced, *texts[1:]])
     rows = st.query(
-        "SELECT raw_json, values_hash FROM observations ORDER BY record_key"
+        "SELECT cfs_raw(raw_dict, raw_deflate) AS raw_json, values_hash FROM "
+        "observations ORDER BY record_key"
     )
     assert rows[0]["raw_json"] == json.dumps(recs[0]["raw"], ensure_ascii=False)
     assert rows[0]["raw_json"] != raw_json(recs[0], texts[0])

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from ..config import vocab
 from ..config.paths import output_dir
+from ..store.base import CALLS_FROM
 from ..store.sqlite import BatchReadError, Store
 from .files import write_csv
 from .frame_csv import UnsupportedColumn, as_frame, read_ahead, write_csv_batches
@@ -80,8 +81,9 @@ _RENAMED = {
 }
 
 
-# what calls.csv reads: ``calls`` (the one place to join other tables in)
-CALLS_SOURCE = "calls"
+# what calls.csv reads: ``calls`` with its ``source_url`` from ``sources`` (the
+# one place to join other tables in)
+CALLS_SOURCE = CALLS_FROM
 _NUMERIC = {"REAL": "0.0", "INTEGER": "0"}
 _NULL_FLAG = "__null"
 # the polars type a typed column must arrive as (anything else: read by rows)

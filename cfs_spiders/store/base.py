@@ -10,9 +10,13 @@ semantics are the same. The store grows with what changes, not with polls. Table
   published values they came from (``values_hash``), ``first_seen``,
   ``last_seen`` and, for live listings, ``disappeared_at``.
 - ``observations``: one row per version of a call: the first sighting and every
-  change of what the feed published, with the raw record (kept once, here) and the
-  first and last fetch that showed it. A poll that finds the call unchanged only
-  moves ``last_seen``.
+  change of what the feed published, with the raw record (kept once, here,
+  compressed: ``raw.py``) and the first and last fetch that showed it. A poll that
+  finds the call unchanged only moves ``last_seen``.
+- ``raw_dicts``: the preset dictionaries the raw records are compressed with, one
+  or a few per feed, built from the feed's own first raw records.
+- ``sources``: each distinct response URL once (``calls.source_id`` names it; the
+  page's URL is the same for every call of the page).
 - ``presence``: live listings only: the spans of complete listings a call was on
   (a call that leaves and comes back has two).
 - ``listings``: every complete read of a live listing.
@@ -32,7 +36,18 @@ from ..config.schema import record_fields
 
 # Record fields stored as columns of ``calls`` (everything but the raw record).
 RECORD_COLUMNS: tuple[str, ...] = tuple(f for f in record_fields() if f != "raw")
-SCHEMA_VERSION = 2  # 1: an observation per sighting, raw_json in calls
+# 1: an observation per sighting, raw_json in calls; 2: a version per change, the
+# raw record as JSON text in observations.raw_json, source_url in calls; 3: the raw
+# record compressed (observations.raw_deflate, raw_dicts), calls.source_id
+SCHEMA_VERSION = 3
+# the columns of ``calls`` that hold something else than the record's field of that
+# name: ``source_url`` is kept once in ``sources`` (``calls.source_id``)
+STORED_COLUMNS: tuple[str, ...] = tuple(
+    "source_id" if c == "source_url" else c for c in RECORD_COLUMNS
+)
+# what reads ``calls`` with every record field as published: the readers'
+# FROM clause (``SELECT *`` gives calls' columns, then ``source_url``)
+CALLS_FROM = "calls LEFT JOIN sources USING (source_id)"
 COLUMN_SET = frozenset(RECORD_COLUMNS)
 LIFECYCLE_COLUMNS = ("first_seen", "last_seen", "disappeared_at", "last_run_id")
 _SQL_TYPES = {"number": "REAL", "integer": "INTEGER", "boolean": "INTEGER"}
@@ -55,7 +70,12 @@ def ddl() -> list[str]:
     """The CREATE statements of every table and index (SQLite types; the
     PostgreSQL store widens REAL)."""
     fields = record_fields()
-    cols = ",\n  ".join(f"{name} {_sql_type(fields[name])}" for name in RECORD_COLUMNS)
+    cols = ",\n  ".join(
+        "source_id INTEGER REFERENCES sources(source_id)"
+        if name == "source_url"
+        else f"{name} {_sql_type(fields[name])}"
+        for name in RECORD_COLUMNS
+    )
     ts = "TEXT"
     return [
         """CREATE TABLE IF NOT EXISTS feeds (
@@ -71,6 +91,17 @@ def ddl() -> list[str]:
   mode TEXT, started_at {ts}, finished_at {ts}, fetched_at {ts},
   status TEXT, complete INTEGER, records INTEGER, new_calls INTEGER,
   new_observations INTEGER, closed_calls INTEGER, error TEXT, report_json TEXT
+)""",
+        """CREATE TABLE IF NOT EXISTS sources (
+  source_id INTEGER PRIMARY KEY,
+  source_url TEXT NOT NULL UNIQUE
+)""",
+        f"""CREATE TABLE IF NOT EXISTS raw_dicts (
+  dict_id INTEGER PRIMARY KEY,
+  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  codec TEXT NOT NULL,
+  zdict BLOB NOT NULL,
+  created_at {ts} NOT NULL
 )""",
         f"""CREATE TABLE IF NOT EXISTS calls (
   {cols},
@@ -89,7 +120,8 @@ def ddl() -> list[str]:
   last_seen {ts} NOT NULL,
   run_id TEXT,
   values_hash TEXT NOT NULL,
-  raw_json TEXT NOT NULL,
+  raw_dict INTEGER NOT NULL REFERENCES raw_dicts(dict_id),
+  raw_deflate BLOB NOT NULL,
   PRIMARY KEY (feed_id, record_key, fetched_at),
   FOREIGN KEY (feed_id, record_key) REFERENCES calls(feed_id, record_key)
 )""",
@@ -140,9 +172,12 @@ def ddl() -> list[str]:
   fetched_at {ts} NOT NULL,
   PRIMARY KEY (feed_id, fetched_at)
 )""",
-        # each call's raw record as last published (its current version)
+        # each call's raw record as last published (its current version),
+        # compressed: ``cfs raw`` (or ``cfs_raw(raw_dict, raw_deflate)`` in cfs's
+        # own SQLite connections) gives the JSON text
         """CREATE VIEW IF NOT EXISTS call_raw AS
-SELECT c.feed_id, c.record_key, o.fetched_at AS version_fetched_at, o.raw_json
+SELECT c.feed_id, c.record_key, o.fetched_at AS version_fetched_at, o.raw_dict,
+ o.raw_deflate
 FROM calls c JOIN observations o ON o.feed_id = c.feed_id
  AND o.record_key = c.record_key AND o.last_seen = c.last_seen""",
         """CREATE TABLE IF NOT EXISTS store_meta (

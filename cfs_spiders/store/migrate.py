@@ -13,6 +13,13 @@ derives what the new store would have written had it been there from the start:
   that had observations (a listing that brought no observation at all was a
   "not modified" poll: what was on the board stayed on it).
 
+Schema 3 keeps each version's raw record compressed against a per-feed
+dictionary (``raw.py``: ``observations.raw_dict``, ``raw_deflate``, the table
+``raw_dicts``) instead of ``observations.raw_json``, and each response URL once in
+``sources`` (``calls.source_id`` instead of ``calls.source_url``). From schema 2,
+the raw texts are compressed as they are (they read back byte for byte) and the
+URLs moved; from schema 1, both steps follow the conversion above.
+
 It all happens in one transaction: an interrupted migration leaves the old store
 as it was. SQLite is vacuumed afterwards (the old observations are most of it).
 """
@@ -30,6 +37,7 @@ from ..config.schema import record_fields
 from ..records.encoding import change_hash, json_text
 from .base import RECORD_COLUMNS, SCHEMA_VERSION, _sql_type
 from .connect import open_store
+from .raw import Compressor
 from .write import LISTING_BOARDS
 
 BATCH = 5000
@@ -44,6 +52,7 @@ class MigrationReport:
     sightings: int = 0
     versions: int = 0
     spans: int = 0
+    sources: int = 0
     bytes_before: int | None = None
     bytes_after: int | None = None
 
@@ -53,10 +62,17 @@ class MigrationReport:
         size = ""
         if self.bytes_before is not None and self.bytes_after is not None:
             size = f"; {self.bytes_before:,} -> {self.bytes_after:,} bytes"
+        if self.from_version == 1:
+            what = (
+                f"{self.calls} calls, {self.sightings} observations (one per "
+                f"sighting) -> {self.versions} versions and {self.spans} presence "
+                "spans"
+            )
+        else:
+            what = f"{self.versions} versions' raw records compressed"
         return (
             f"{self.store}: schema {self.from_version} -> {self.to_version}: "
-            f"{self.calls} calls, {self.sightings} observations (one per sighting) "
-            f"-> {self.versions} versions and {self.spans} presence spans{size}"
+            f"{what}, {self.sources} source URLs kept once{size}"
         )
 
 
@@ -77,7 +93,16 @@ def migrate(url: str | Path | None = None, *, vacuum: bool = True) -> MigrationR
             return report
         report.bytes_before = _size(store.path)
         with store.transaction() as cur:
-            _from_v1(store, cur, report)
+            cur.execute("DROP VIEW IF EXISTS call_raw")  # it names old columns
+            encoders: dict[str, tuple[int, Compressor]] = {}
+            if version == 1:
+                _from_v1(store, cur, report, encoders)
+            else:
+                _from_v2(store, cur, report, encoders)
+            _calls_to_v3(store, cur, report)
+            for stmt in store._ddl():  # the view again
+                cur.execute(stmt)
+            store._set_version(cur)
         if vacuum and store.dialect == "sqlite":
             store.conn.execute("VACUUM")
             store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -87,7 +112,93 @@ def migrate(url: str | Path | None = None, *, vacuum: bool = True) -> MigrationR
         store.close()
 
 
-def _from_v1(store: Any, cur: Any, report: MigrationReport) -> None:
+def _encode(
+    store: Any,
+    cur: Any,
+    versions: list[tuple],
+    encoders: dict[str, tuple[int, Compressor]],
+) -> list[tuple]:
+    """Version rows ``(feed, key, start, end, run, hash, raw text)`` as schema 3
+    stores them: the raw text compressed against the feed's dictionary, made
+    from the first raw texts of the feed the migration meets."""
+    out = []
+    for v in versions:
+        feed_id = v[0]
+        if feed_id not in encoders:
+            texts = [w[6] for w in versions if w[0] == feed_id]
+            dict_id, compress = store._raw_encoder(cur, feed_id, texts, {})
+            encoders[feed_id] = (dict_id, compress)
+        dict_id, compress = encoders[feed_id]
+        out.append((*v[:6], dict_id, compress(v[6])))
+    return out
+
+
+def _from_v2(
+    store: Any,
+    cur: Any,
+    report: MigrationReport,
+    encoders: dict[str, tuple[int, Compressor]],
+) -> None:
+    """observations.raw_json -> raw_dict + raw_deflate (the text as it is)."""
+    cur.execute("ALTER TABLE observations RENAME TO observations_v2")
+    if store.dialect == "postgresql":
+        cur.execute(
+            "ALTER INDEX IF EXISTS observations_pkey RENAME TO observations_v2_pkey"
+        )
+    for stmt in store._ddl():
+        if "VIEW" not in stmt:
+            cur.execute(stmt)
+    reader = store.conn.cursor()
+    reader.execute(
+        "SELECT feed_id, record_key, fetched_at, last_seen, run_id, values_hash, "
+        "raw_json FROM observations_v2 ORDER BY feed_id, record_key, fetched_at"
+    )
+    while rows := reader.fetchmany(BATCH):
+        cur.executemany(
+            store._version_insert_sql(),
+            _encode(store, cur, [tuple(r) for r in rows], encoders),
+        )
+        report.versions += len(rows)
+    cur.execute("DROP TABLE observations_v2")
+
+
+def _calls_to_v3(store: Any, cur: Any, report: MigrationReport) -> None:
+    """calls.source_url -> sources + calls.source_id; record elements added
+    since the store was written come as empty columns."""
+    sql = store._sql
+    cur.execute(sql("SELECT * FROM calls LIMIT 0"))
+    have = {d[0] for d in cur.description}
+    fields = record_fields()
+    for name in RECORD_COLUMNS:
+        if name not in have and name != "source_url":
+            cur.execute(
+                f"ALTER TABLE calls ADD COLUMN {name} {_sql_type(fields[name])}"
+            )
+    if "source_url" not in have:
+        return
+    cur.execute(
+        "INSERT INTO sources (source_url) SELECT DISTINCT source_url FROM calls "
+        "WHERE source_url IS NOT NULL ORDER BY source_url "
+        "ON CONFLICT (source_url) DO NOTHING"
+    )
+    cur.execute(
+        "ALTER TABLE calls ADD COLUMN source_id INTEGER REFERENCES sources(source_id)"
+    )
+    cur.execute(
+        "UPDATE calls SET source_id = (SELECT s.source_id FROM sources s WHERE "
+        "s.source_url = calls.source_url) WHERE source_url IS NOT NULL"
+    )
+    cur.execute("ALTER TABLE calls DROP COLUMN source_url")
+    cur.execute("SELECT COUNT(*) FROM sources")
+    report.sources = int(cur.fetchone()[0])
+
+
+def _from_v1(
+    store: Any,
+    cur: Any,
+    report: MigrationReport,
+    encoders: dict[str, tuple[int, Compressor]],
+) -> None:
     sql = store._sql
     cur.execute("ALTER TABLE observations RENAME TO observations_v1")
     if store.dialect == "postgresql":  # index names are per schema there
@@ -103,12 +214,13 @@ def _from_v1(store: Any, cur: Any, report: MigrationReport) -> None:
     have = {d[0] for d in cur.description}
     fields = record_fields()
     for name in RECORD_COLUMNS:
-        if name not in have:
+        if name not in have and name != "source_url":
             cur.execute(
                 f"ALTER TABLE calls ADD COLUMN {name} {_sql_type(fields[name])}"
             )
     for stmt in store._ddl():
-        cur.execute(stmt)
+        if "VIEW" not in stmt:
+            cur.execute(stmt)
     cur.execute(sql("SELECT feed_id, board FROM feeds"))
     boards = {f for f, b in cur.fetchall() if b in LISTING_BOARDS}
     cur.execute(sql("SELECT feed_id, fetched_at FROM listings ORDER BY 1, 2"))
@@ -144,8 +256,10 @@ def _from_v1(store: Any, cur: Any, report: MigrationReport) -> None:
                 for a, b in _spans(sightings, last_seen, breaking.get(feed_id, []))
             )
         if len(versions) >= BATCH:
-            report.versions += _flush(store, cur, versions, spans, hashes, report)
-    report.versions += _flush(store, cur, versions, spans, hashes, report)
+            report.versions += _flush(
+                store, cur, versions, spans, hashes, report, encoders
+            )
+    report.versions += _flush(store, cur, versions, spans, hashes, report, encoders)
     # calls that somehow have no observation: their raw record is their version
     cur.execute(
         sql(
@@ -161,13 +275,9 @@ def _from_v1(store: Any, cur: Any, report: MigrationReport) -> None:
         if feed_id in boards:
             spans.append((feed_id, key, first, last))
         report.calls += 1
-    report.versions += _flush(store, cur, versions, spans, hashes, report)
+    report.versions += _flush(store, cur, versions, spans, hashes, report, encoders)
     cur.execute("DROP TABLE observations_v1")
-    cur.execute("DROP VIEW IF EXISTS call_raw")  # it names calls' columns
     cur.execute("ALTER TABLE calls DROP COLUMN raw_json")
-    for stmt in store._ddl():  # the view again
-        cur.execute(stmt)
-    store._set_version(cur)
 
 
 def _per_call(reader: Any) -> Iterator[tuple[str, str, str, list[tuple]]]:
@@ -226,10 +336,13 @@ def _flush(
     spans: list[tuple],
     hashes: list[tuple],
     report: MigrationReport,
+    encoders: dict[str, tuple[int, Compressor]],
 ) -> int:
     n = len(versions)
     if versions:
-        cur.executemany(store._version_insert_sql(), versions)
+        cur.executemany(
+            store._version_insert_sql(), _encode(store, cur, versions, encoders)
+        )
     if spans:
         cur.executemany(store._presence_insert_sql(), spans)
         report.spans += len(spans)

@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .base import SCHEMA_VERSION, ddl
+from .base import CALLS_FROM, SCHEMA_VERSION, ddl
 from .feed_state import FeedState
 from .lifecycle import ListingLifecycle
+from .raw import RawStore
 from .write import RecordWriter
 
 DEFAULT_PAGE_SIZE = 16384
@@ -26,7 +27,14 @@ class StoreVersionError(RuntimeError):
     would misread it. The message names the command that converts it."""
 
 
-class Store(RecordWriter, ListingLifecycle, FeedState):
+# what each earlier schema was, for the message that refuses it
+_EARLIER = {
+    1: "an observation row per sighting, the raw record in calls",
+    2: "the raw record as JSON text, the response URL in every call",
+}
+
+
+class Store(RecordWriter, ListingLifecycle, FeedState, RawStore):
     """SQLite store. Subclassed by ``postgres.PostgresStore``."""
 
     placeholder = "?"
@@ -59,6 +67,9 @@ class Store(RecordWriter, ListingLifecycle, FeedState):
         # 64 MiB of page cache (the default is 2 MiB): a backfill's index pages
         # stay in memory instead of being read again for every batch
         conn.execute("PRAGMA cache_size=-65536")
+        # the raw records are compressed (raw.py): SELECT cfs_raw(raw_dict,
+        # raw_deflate) reads one as JSON text in cfs's own connections
+        conn.create_function("cfs_raw", 2, self._sql_raw, deterministic=True)
         return conn
 
     def close(self) -> None:
@@ -128,10 +139,10 @@ class Store(RecordWriter, ListingLifecycle, FeedState):
             return False
         raise StoreVersionError(
             f"store {self.describe()} was written by an earlier cfs (schema "
-            f"{version}: an observation row per sighting, the raw record in calls); "
-            f"this cfs keeps one row per change (schema {SCHEMA_VERSION}) and will "
-            f"not misread it. Convert it in place with: cfs migrate --db "
-            f"{self.describe()}"
+            f"{version}: {_EARLIER.get(version, 'an older layout')}); this cfs "
+            f"keeps one row per change with the raw record compressed (schema "
+            f"{SCHEMA_VERSION}) and will not misread it. Convert it in place with: "
+            f"cfs migrate --db {self.describe()}"
         )
 
     def create_schema(self, *, migrating: bool = False) -> None:
@@ -195,9 +206,10 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def iter_calls(self, batch: int = 5000) -> Iterator[dict[str, Any]]:
-        """Every call, ordered by feed and key, streamed in batches."""
+        """Every call, ordered by feed and key, streamed in batches (with its
+        ``source_url`` from ``sources``)."""
         cur = self.conn.cursor()
-        cur.execute("SELECT * FROM calls ORDER BY feed_id, record_key")
+        cur.execute(f"SELECT * FROM {CALLS_FROM} ORDER BY feed_id, record_key")
         names = [d[0] for d in cur.description]
         while True:
             rows = cur.fetchmany(batch)

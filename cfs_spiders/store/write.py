@@ -4,7 +4,7 @@ what the feed published changed.
 Mixed into the store. Each record's raw values are hashed (``change_hash``); a call
 seen again with the same hash only moves its ``last_seen`` (and the end of its
 current version and presence span); a new hash is a new row of ``observations``
-holding the raw record, once. Sightings in fetch order (the common case: a poll
+holding the raw record, once (compressed, ``raw.py``). Sightings in fetch order (the common case: a poll
 after the last one) are written in bulk; a sighting older than what the store
 holds for the call (runs committed out of order) goes through the span rules of
 ``history.py``, one call at a time.
@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from ..records.encoding import change_hash, raw_json, record_json
-from .base import COLUMN_SET, RECORD_COLUMNS, db_value
+from .base import COLUMN_SET, RECORD_COLUMNS, STORED_COLUMNS, db_value
 from .history import Span, Version, add_presence, add_version, present_at
 
 LISTING_BOARDS = ("active_calls", "recent_window")
+_SOURCE_AT = RECORD_COLUMNS.index("source_url")
+# a version's raw text -> (raw_dict, raw_deflate)
+Compress = Callable[[str], tuple[int, bytes]]
 
 
 class Sighting:
@@ -37,7 +41,7 @@ class Sighting:
 
 class RecordWriter:
     """``write_records`` and the history rows; needs the store's ``transaction``,
-    ``_sql``, ``placeholder`` and ``dialect``."""
+    ``_sql``, ``placeholder``, ``dialect`` and ``RawStore``'s ``_raw_encoder``."""
 
     placeholder: str
     dialect: str
@@ -45,7 +49,7 @@ class RecordWriter:
     # ------------------------------------------------------------ statements
     def _upsert_sql(self) -> str:
         cols = [
-            *RECORD_COLUMNS,
+            *STORED_COLUMNS,
             "first_seen",
             "last_seen",
             "last_run_id",
@@ -60,7 +64,7 @@ class RecordWriter:
         greatest = "MAX" if self.dialect == "sqlite" else "GREATEST"
         sets = [
             f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE calls.{c} END"
-            for c in (*RECORD_COLUMNS, "last_run_id", "values_hash")
+            for c in (*STORED_COLUMNS, "last_run_id", "values_hash")
             if c not in ("feed_id", "record_key")
         ]
         sets.append(
@@ -75,10 +79,10 @@ class RecordWriter:
         )
 
     def _version_insert_sql(self) -> str:
-        p = ", ".join([self.placeholder] * 7)
+        p = ", ".join([self.placeholder] * 8)
         return self._sql(
             "INSERT INTO observations (feed_id, record_key, fetched_at, last_seen, "
-            f"run_id, values_hash, raw_json) VALUES ({p}) "
+            f"run_id, values_hash, raw_dict, raw_deflate) VALUES ({p}) "
             "ON CONFLICT(feed_id, record_key, fetched_at) DO NOTHING"
         )
 
@@ -143,12 +147,19 @@ class RecordWriter:
                     raw_json(rec, text),
                 )
             )
+        new_dicts: dict[int, bytes] = {}
+        new_sources: dict[str, int] = {}
         with self.transaction(feed_id) as cur:
+            self._source_ids(cur, rows, new_sources)
+            compress = self._batch_compressor(cur, feed_id, sightings, new_dicts)
             new_calls, new_versions, placed = self._write_batch(
-                cur, feed_id, rows, sightings
+                cur, feed_id, rows, sightings, compress
             )
             for fetched in sorted({s.t for s in sightings}):
                 self._gone_since(cur, feed_id, fetched)
+        # ids given in a transaction are kept only once it committed
+        self._committed_dicts(new_dicts)
+        self._sources.update(new_sources)
         if self._listing_board(feed_id):
             # what the listing's close needs beyond the store's own columns (see
             # ``_sighted``): the fetch times written, and the calls placed by the
@@ -159,8 +170,64 @@ class RecordWriter:
                 self._sighted[(feed_id, s.t)].add(s.key)
         return new_calls, new_versions
 
+    @property
+    def _sources(self) -> dict[str, int]:
+        """``sources.source_id`` by URL, as committed."""
+        return self.__dict__.setdefault("_source_cache", {})
+
+    def _source_ids(self, cur: Any, rows: list[list[Any]], new: dict[str, int]) -> None:
+        """Each row's ``source_url`` replaced by its ``sources.source_id`` (a URL
+        not yet there is added; ``new`` gets the ids this transaction gave)."""
+        ph = self.placeholder
+        known = self._sources
+        for row in rows:
+            url = row[_SOURCE_AT]
+            if url is None:
+                continue
+            found = known.get(url) or new.get(url)
+            if found is None:
+                cur.execute(
+                    self._sql(
+                        f"INSERT INTO sources (source_url) VALUES ({ph}) "
+                        "ON CONFLICT (source_url) DO NOTHING"
+                    ),
+                    (url,),
+                )
+                cur.execute(
+                    self._sql(f"SELECT source_id FROM sources WHERE source_url = {ph}"),
+                    (url,),
+                )
+                found = new[url] = int(cur.fetchone()[0])
+            row[_SOURCE_AT] = found
+
+    def _batch_compressor(
+        self,
+        cur: Any,
+        feed_id: str,
+        sightings: list[Sighting],
+        new: dict[int, bytes],
+    ) -> Compress:
+        """Compresses a version's raw text against the feed's dictionary, which
+        is looked up (or made from this batch's raw texts) at the first version
+        only: a batch of unchanged sightings reads no dictionary."""
+        memo: list[tuple[int, Any]] = []
+
+        def compress(text: str) -> tuple[int, bytes]:
+            if not memo:
+                texts = (s.raw for s in sightings if s.raw is not None)
+                memo.append(self._raw_encoder(cur, feed_id, list(texts), new))
+            dict_id, compressor = memo[0]
+            return dict_id, compressor(text)
+
+        return compress
+
     def _write_batch(
-        self, cur: Any, feed_id: str, rows: list[list[Any]], sightings: list[Sighting]
+        self,
+        cur: Any,
+        feed_id: str,
+        rows: list[list[Any]],
+        sightings: list[Sighting],
+        compress: Compress,
     ) -> tuple[int, int, list[Sighting]]:
         """(new calls, new versions, the sightings placed by the span rules)."""
         board = self._listing_board(feed_id, cur)
@@ -203,7 +270,11 @@ class RecordWriter:
         else:
             self._insert_many(cur, self._upsert_sql(), rows)
         if versions:
-            self._insert_many(cur, self._version_insert_sql(), versions)
+            self._insert_many(
+                cur,
+                self._version_insert_sql(),
+                [(*v[:6], *compress(v[6])) for v in versions],
+            )
         if ext_versions:
             cur.executemany(self._extend_sql("observations"), ext_versions)
         if spans:
@@ -212,7 +283,7 @@ class RecordWriter:
             cur.executemany(self._extend_sql("presence"), ext_spans)
         added = len(versions)
         for s in slow:  # one call at a time, in the order given
-            added += self._apply_sighting(cur, feed_id, s, board)
+            added += self._apply_sighting(cur, feed_id, s, board, compress)
         return len(keys - state.keys()), added, slow
 
     def _insert_many(self, cur: Any, sql: str, rows: list[Any]) -> None:
@@ -282,10 +353,17 @@ class RecordWriter:
         return self.__dict__.setdefault("_sighted_keys", {})
 
     # ------------------------------------------------ one call, in any order
-    def _apply_sighting(self, cur: Any, feed_id: str, s: Sighting, board: bool) -> int:
+    def _apply_sighting(
+        self,
+        cur: Any,
+        feed_id: str,
+        s: Sighting,
+        board: bool,
+        compress: Compress | None = None,
+    ) -> int:
         """A sighting placed by the span rules (out of order, repeated, or an id
         without values); returns the versions added (may be negative when spans
-        join)."""
+        join). ``compress`` is needed when the sighting has values."""
         ph = self.placeholder
         spans: list[Span] = []
         if board:
@@ -299,18 +377,23 @@ class RecordWriter:
             spans = [Span(a, b) for a, b in cur.fetchall()]
         cur.execute(
             self._sql(
-                "SELECT fetched_at, last_seen, values_hash, run_id, raw_json FROM "
-                f"observations WHERE feed_id = {ph} AND record_key = {ph} "
-                "ORDER BY fetched_at"
+                "SELECT fetched_at, last_seen, values_hash, run_id, raw_dict, "
+                f"raw_deflate FROM observations WHERE feed_id = {ph} AND "
+                f"record_key = {ph} ORDER BY fetched_at"
             ),
             (feed_id, s.key),
         )
         rows = cur.fetchall()
-        old = [Version(a, b, h) for a, b, h, _, _ in rows]
-        payload = {h: (run, raw) for _, _, h, run, raw in rows}
+        old = [Version(a, b, h) for a, b, h, *_ in rows]
+        # a version moved keeps its compressed raw record as it is
+        payload: dict[str, tuple[Any, ...]] = {}
+        for _, _, h, run, dict_id, blob in rows:
+            payload[h] = (run, dict_id, blob)
         starts = {v.start: v for v in old}
-        if s.value is not None:
-            payload.setdefault(s.value, (s.run_id, s.raw))
+        if s.value is not None and s.value not in payload:
+            if compress is None or s.raw is None:
+                raise ValueError(f"sighting of {s.key!r} with values but no raw text")
+            payload[s.value] = (s.run_id, *compress(s.raw))
 
         def inner(a: str, b: str) -> list[str]:
             if not board:
@@ -334,14 +417,14 @@ class RecordWriter:
         for v in new:
             if v in old:
                 continue
-            run_id, raw = payload[v.value]
+            run_id, dict_id, blob = payload[v.value]
             if v.start == s.t and v.value == s.value:
                 run_id = s.run_id
             elif v.start in starts and starts[v.start].value == v.value:
-                run_id = next(r for a, _, _, r, _ in rows if a == v.start)
+                run_id = next(r[3] for r in rows if r[0] == v.start)
             cur.execute(
                 self._version_insert_sql(),
-                (feed_id, s.key, v.start, v.end, run_id, v.value, raw),
+                (feed_id, s.key, v.start, v.end, run_id, v.value, dict_id, blob),
             )
         if board:
             self._place_presence(cur, feed_id, s.key, s.t, spans)
