@@ -178,7 +178,14 @@ def truth(runs: list[dict], feed_id: str, board: bool) -> dict[str, Any]:
 
 def stored(store: Any, feed_id: str) -> dict[str, Any]:
     def rows(sql: str) -> list[tuple]:
-        return [tuple(r.values()) for r in store.query(sql, (feed_id,))]
+        # the store keeps the change hash as its 16 bytes: compare its hex
+        return [
+            tuple(
+                bytes(v).hex() if isinstance(v, bytes | memoryview) else v
+                for v in r.values()
+            )
+            for r in store.query(sql, (feed_id,))
+        ]
 
     return {
         "versions": rows(

@@ -97,8 +97,10 @@ def state(db: Path) -> dict:
     install_sql_function(conn)
     try:
         calls = {}
-        for row in conn.execute("SELECT * FROM calls"):
+        # source ids are the store's own numbering: compare the URLs
+        for row in conn.execute("SELECT * FROM calls JOIN sources USING (source_id)"):
             d = dict(row)
+            d.pop("source_id")
             d.pop("last_run_id")
             d.pop("run_id")
             calls[(d["feed_id"], d["record_key"])] = d

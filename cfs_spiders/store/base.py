@@ -7,7 +7,8 @@ semantics are the same. The store grows with what changes, not with polls. Table
 
 - ``feeds``: one row per configured feed (catalog facts).
 - ``calls``: one row per (feed_id, record_key): the latest values, the hash of the
-  published values they came from (``values_hash``), ``first_seen``,
+  published values they came from (``values_hash``: the 16 bytes of
+  ``records.encoding.change_hash``, whose hex it is), ``first_seen``,
   ``last_seen`` and, for live listings, ``disappeared_at``.
 - ``observations``: one row per version of a call: the first sighting and every
   change of what the feed published, with the raw record (kept once, here,
@@ -108,8 +109,9 @@ def ddl() -> list[str]:
   first_seen {ts} NOT NULL,
   last_seen {ts} NOT NULL,
   disappeared_at {ts},
-  last_run_id TEXT,
-  values_hash TEXT NOT NULL,
+  values_hash BLOB NOT NULL,
+  -- the run that last wrote the values is the record's run: not stored twice
+  last_run_id TEXT GENERATED ALWAYS AS (run_id) VIRTUAL,
   PRIMARY KEY (feed_id, record_key),
   FOREIGN KEY (feed_id) REFERENCES feeds(feed_id)
 )""",
@@ -119,7 +121,7 @@ def ddl() -> list[str]:
   fetched_at {ts} NOT NULL,
   last_seen {ts} NOT NULL,
   run_id TEXT,
-  values_hash TEXT NOT NULL,
+  values_hash BLOB NOT NULL,
   raw_dict INTEGER NOT NULL REFERENCES raw_dicts(dict_id),
   raw_deflate BLOB NOT NULL,
   PRIMARY KEY (feed_id, record_key, fetched_at),

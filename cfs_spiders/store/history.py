@@ -39,7 +39,7 @@ ListingBetween = Callable[[str, str], bool]
 class Version:
     start: str
     end: str
-    value: str
+    value: bytes | str  # the change hash (any comparable value will do here)
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _no_inner(a: str, b: str) -> list[str]:
 
 
 def add_version(
-    versions: list[Version], t: str, value: str | None, inner: Inner = _no_inner
+    versions: list[Version], t: str, value: bytes | str | None, inner: Inner = _no_inner
 ) -> list[Version]:
     """The call's versions after a sighting at ``t`` with ``value`` (``None``: a
     sighting without values, e.g. an id on a listing: it only extends the version

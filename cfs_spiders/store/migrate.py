@@ -43,6 +43,11 @@ from .write import LISTING_BOARDS
 BATCH = 5000
 
 
+class MigrationError(RuntimeError):
+    """A store this cfs cannot convert without losing something; it is left as
+    it was."""
+
+
 @dataclass
 class MigrationReport:
     store: str
@@ -133,6 +138,11 @@ def _encode(
     return out
 
 
+def _digest(raw: Any) -> bytes:
+    """The change hash as schema 3 stores it: its 16 bytes."""
+    return bytes.fromhex(change_hash(raw))
+
+
 def _from_v2(
     store: Any,
     cur: Any,
@@ -154,12 +164,28 @@ def _from_v2(
         "raw_json FROM observations_v2 ORDER BY feed_id, record_key, fetched_at"
     )
     while rows := reader.fetchmany(BATCH):
+        rows = [(*r[:5], bytes.fromhex(r[5]), r[6]) for r in rows]
         cur.executemany(
-            store._version_insert_sql(),
-            _encode(store, cur, [tuple(r) for r in rows], encoders),
+            store._version_insert_sql(), _encode(store, cur, rows, encoders)
         )
         report.versions += len(rows)
     cur.execute("DROP TABLE observations_v2")
+    # calls.values_hash: hex text -> its 16 bytes
+    if store.dialect == "postgresql":
+        cur.execute(
+            "ALTER TABLE calls ALTER COLUMN values_hash TYPE BYTEA USING "
+            "decode(values_hash, 'hex')"
+        )
+    else:
+        store.conn.create_function("cfs_unhex", 1, _unhex, deterministic=True)
+        cur.execute("ALTER TABLE calls RENAME COLUMN values_hash TO values_hash_v2")
+        cur.execute("ALTER TABLE calls ADD COLUMN values_hash BLOB")
+        cur.execute("UPDATE calls SET values_hash = cfs_unhex(values_hash_v2)")
+        cur.execute("ALTER TABLE calls DROP COLUMN values_hash_v2")
+
+
+def _unhex(text: str | None) -> bytes | None:
+    return None if text is None else bytes.fromhex(text)
 
 
 def _calls_to_v3(store: Any, cur: Any, report: MigrationReport) -> None:
@@ -174,6 +200,21 @@ def _calls_to_v3(store: Any, cur: Any, report: MigrationReport) -> None:
             cur.execute(
                 f"ALTER TABLE calls ADD COLUMN {name} {_sql_type(fields[name])}"
             )
+    if "last_run_id" in have:  # now read from run_id, which it always equals
+        cur.execute("SELECT COUNT(*) FROM calls WHERE last_run_id <> run_id")
+        differ = int(cur.fetchone()[0])
+        if differ:
+            raise MigrationError(
+                f"{store.describe()}: {differ} calls have a last_run_id other than "
+                "their run_id, which this cfs never writes; not migrated (the store "
+                "is as it was)"
+            )
+        stored = "STORED" if store.dialect == "postgresql" else "VIRTUAL"
+        cur.execute("ALTER TABLE calls DROP COLUMN last_run_id")
+        cur.execute(
+            "ALTER TABLE calls ADD COLUMN last_run_id TEXT GENERATED ALWAYS AS "
+            f"(run_id) {stored}"
+        )
     if "source_url" not in have:
         return
     cur.execute(
@@ -207,7 +248,7 @@ def _from_v1(
         )
     cur.execute("DROP INDEX IF EXISTS observations_run")
     cur.execute("DROP INDEX IF EXISTS calls_last_seen")
-    cur.execute("ALTER TABLE calls ADD COLUMN values_hash TEXT")
+    cur.execute("ALTER TABLE calls ADD COLUMN values_hash BLOB")
     # record elements added since the store was written: empty columns (their
     # values come with each call's next sighting)
     cur.execute(sql("SELECT * FROM calls LIMIT 0"))
@@ -268,7 +309,7 @@ def _from_v1(
         )
     )
     for feed_id, key, first, last, run_id, raw in cur.fetchall():
-        value = change_hash(json.loads(raw) if raw is not None else None)
+        value = _digest(json.loads(raw) if raw is not None else None)
         text = raw if raw is not None else "null"
         versions.append((feed_id, key, first, last, run_id, value, text))
         hashes.append((value, feed_id, key))
@@ -304,7 +345,7 @@ def _versions(sightings: list[tuple], last_seen: str) -> list[tuple]:
     out: list[list[Any]] = []
     for t, run_id, text in sightings:
         raw = json.loads(text).get("raw")
-        value = change_hash(raw)
+        value = _digest(raw)
         if out and out[-1][3] == value:
             out[-1][1] = t
         else:

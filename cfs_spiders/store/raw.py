@@ -15,8 +15,10 @@ compressed on its own, so any version reads without the others.
 The dictionaries are rows of ``raw_dicts`` (``codec`` says how a row's records
 were compressed), written once and never changed. A feed's first batch with
 versions makes its dictionary from the raw records of that batch (up to
-``DICT_BYTES``); a later batch makes a larger one only while the feed's is small
-(a first run of a few records), so a feed has one or a handful. Every version
+``DICT_BYTES``); while the feed's is small (a first run of a few records), a
+later batch with versions makes a larger one, the old dictionary followed by the
+batch's records, when that is half as large again (at most ``MAX_DICTS``), so a
+feed has one or a handful. Every version
 names its dictionary (``observations.raw_dict``).
 
 Mixed into the store (``RawStore``): ``_raw_encoder`` for the writers,
@@ -34,6 +36,7 @@ from typing import Any
 
 CODEC = "deflate-zdict-v1"  # raw deflate (wbits -15), level 6, a preset dictionary
 DICT_BYTES = 32_768  # zlib's window: a longer dictionary is cut to its end
+MAX_DICTS = 8  # per feed: a small dictionary grows (by half at least) this often
 _LEVEL, _WBITS, _MEMLEVEL = 6, -15, 8
 
 
@@ -93,7 +96,7 @@ class RawVersion:
     fetched_at: str
     last_seen: str
     run_id: str | None
-    values_hash: str
+    values_hash: str  # hex, as records.encoding.change_hash gives it
     raw_json: str
 
 
@@ -154,20 +157,33 @@ class RawStore:
             (feed_id,),
         )
         row = cur.fetchone()
-        dict_id = None if row is None else int(row[0])
-        if row is None or int(row[1]) < DICT_BYTES // 2:
+        zdict = None
+        if row is None:
             zdict = build_zdict(texts)
-            if row is None or len(zdict) >= 2 * int(row[1]):
-                cur.execute(
-                    self._sql(  # type: ignore[attr-defined]
-                        "INSERT INTO raw_dicts (feed_id, codec, zdict, created_at) "
-                        f"VALUES ({ph}, {ph}, {ph}, {ph}) RETURNING dict_id"
-                    ),
-                    (feed_id, CODEC, zdict, _now()),
-                )
-                dict_id = int(cur.fetchone()[0])
-                new[dict_id] = zdict
-                return dict_id, Compressor(zdict)
+        elif int(row[1]) < DICT_BYTES // 2:  # a small one: grown from this batch
+            cur.execute(
+                self._sql(  # type: ignore[attr-defined]
+                    f"SELECT COUNT(*) FROM raw_dicts WHERE feed_id = {ph}"
+                ),
+                (feed_id,),
+            )
+            if int(cur.fetchone()[0]) < MAX_DICTS:
+                old = self._zdict(int(row[0]), cur)
+                grown = (old + build_zdict(texts))[-DICT_BYTES:]
+                if len(grown) >= len(old) * 3 // 2:
+                    zdict = grown
+        if zdict is not None:
+            cur.execute(
+                self._sql(  # type: ignore[attr-defined]
+                    "INSERT INTO raw_dicts (feed_id, codec, zdict, created_at) "
+                    f"VALUES ({ph}, {ph}, {ph}, {ph}) RETURNING dict_id"
+                ),
+                (feed_id, CODEC, zdict, _now()),
+            )
+            dict_id = int(cur.fetchone()[0])
+            new[dict_id] = zdict
+            return dict_id, Compressor(zdict)
+        dict_id = int(row[0])
         assert dict_id is not None
         compressor = self._compressors.get(dict_id)
         if compressor is None:
@@ -217,7 +233,7 @@ class RawStore:
                 r["fetched_at"],
                 r["last_seen"],
                 r["run_id"],
-                r["values_hash"],
+                bytes(r["values_hash"]).hex(),
                 self.inflate_raw(r["raw_dict"], r["raw_deflate"], where_),
             )
 

@@ -34,7 +34,12 @@ class Sighting:
     __slots__ = ("key", "t", "run_id", "value", "raw")
 
     def __init__(
-        self, key: str, t: str, run_id: str | None, value: str | None, raw: str | None
+        self,
+        key: str,
+        t: str,
+        run_id: str | None,
+        value: bytes | None,
+        raw: str | None,
     ) -> None:
         self.key, self.t, self.run_id, self.value, self.raw = key, t, run_id, value, raw
 
@@ -52,7 +57,6 @@ class RecordWriter:
             *STORED_COLUMNS,
             "first_seen",
             "last_seen",
-            "last_run_id",
             "values_hash",
         ]
         p = ", ".join([self.placeholder] * len(cols))
@@ -64,7 +68,7 @@ class RecordWriter:
         greatest = "MAX" if self.dialect == "sqlite" else "GREATEST"
         sets = [
             f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE calls.{c} END"
-            for c in (*STORED_COLUMNS, "last_run_id", "values_hash")
+            for c in (*STORED_COLUMNS, "values_hash")
             if c not in ("feed_id", "record_key")
         ]
         sets.append(
@@ -129,14 +133,14 @@ class RecordWriter:
                 )
             fetched = rec["fetched_at"]
             raw = rec.get("raw")
-            value = change_hash(raw)
+            value = bytes.fromhex(change_hash(raw))  # stored as its 16 bytes
             if rec.keys() >= COLUMN_SET:
                 row = list(columns_of(rec))
             else:
                 row = [rec.get(c) for c in RECORD_COLUMNS]
             if convert:
                 row = [db_value(v) for v in row]
-            row.extend((fetched, fetched, rec["run_id"], value))
+            row.extend((fetched, fetched, value))
             rows.append(row)
             sightings.append(
                 Sighting(
@@ -296,9 +300,9 @@ class RecordWriter:
 
     def _call_states(
         self, cur: Any, feed_id: str, keys: set[str]
-    ) -> dict[str, tuple[str, str]]:
+    ) -> dict[str, tuple[bytes, str]]:
         """(values_hash, last_seen) of the calls of ``keys`` already stored."""
-        found: dict[str, tuple[str, str]] = {}
+        found: dict[str, tuple[bytes, str]] = {}
         ordered = list(keys)
         ph = self.placeholder
         for i in range(0, len(ordered), 500):
@@ -312,7 +316,7 @@ class RecordWriter:
                 (feed_id, *chunk),
             )
             for key, value, last in cur.fetchall():
-                found[key] = (value, last)
+                found[key] = (bytes(value), last)
         return found
 
     def _listing_before(self, cur: Any, feed_id: str, t: str) -> str | None:
@@ -384,9 +388,10 @@ class RecordWriter:
             (feed_id, s.key),
         )
         rows = cur.fetchall()
+        rows = [(a, b, bytes(h), *rest) for a, b, h, *rest in rows]
         old = [Version(a, b, h) for a, b, h, *_ in rows]
         # a version moved keeps its compressed raw record as it is
-        payload: dict[str, tuple[Any, ...]] = {}
+        payload: dict[bytes, tuple[Any, ...]] = {}
         for _, _, h, run, dict_id, blob in rows:
             payload[h] = (run, dict_id, blob)
         starts = {v.start: v for v in old}
