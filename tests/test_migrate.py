@@ -1,8 +1,9 @@
-"""A store written by the previous schema is refused with a clear message, and
+"""A store written by an earlier schema is refused with a clear message, and
 ``cfs migrate`` converts it in place into what this version writes itself.
 
-The old store (``tests/fixtures/store_v1``) was written by cfs schema 1 from the
-bundled Clearwater and Portland captures, plus one synthetic "not modified" poll.
+The old stores (``tests/fixtures/store_v1``, ``tests/fixtures/store_v2``) were
+written by cfs schema 1 and schema 2 from the bundled Clearwater and Portland
+captures, plus one synthetic "not modified" poll.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from cfs_spiders.config.loader import get_config
+from cfs_spiders.store.base import CALLS_FROM, SCHEMA_VERSION
 from cfs_spiders.store.connect import open_store
+from cfs_spiders.store.raw import install_sql_function
 from cfs_spiders.store.sqlite import StoreVersionError
 from tests.conftest import FIXTURES, run_cfs
 
@@ -26,8 +29,9 @@ TOUCHED = "2025-12-13T23:59:00Z"  # the synthetic "not modified" poll
 OLD_COLUMNS: list[str] = []
 
 
-def old_store(path: Path) -> Path:
-    sql = gzip.decompress((FIXTURES / "store_v1" / "cfs_v1.sql.gz").read_bytes())
+def old_store(path: Path, version: int = 1) -> Path:
+    dump_gz = FIXTURES / f"store_v{version}" / f"cfs_v{version}.sql.gz"
+    sql = gzip.decompress(dump_gz.read_bytes())
     conn = sqlite3.connect(path)
     conn.executescript(sql.decode("utf-8"))
     OLD_COLUMNS[:] = [
@@ -46,21 +50,31 @@ def dump(db: Path) -> list[str]:
 
 
 def tables(db: Path) -> dict[str, list[tuple]]:
+    """What a store of this schema holds, as its readers see it: calls with their
+    source URL (not the store's own source ids), versions with the change hash
+    in hex and the raw record as text."""
     conn = sqlite3.connect(db)
+    install_sql_function(conn)
     try:
-        calls = conn.execute(
-            "SELECT * FROM calls ORDER BY feed_id, record_key"
-        ).fetchall()
-        names = [d[0] for d in conn.execute("SELECT * FROM calls").description]
+        cur = conn.execute(f"SELECT * FROM {CALLS_FROM} ORDER BY feed_id, record_key")
+        names = [d[0] for d in cur.description]
+        keep = [i for i, n in enumerate(names) if n != "source_id"]
+        calls = [tuple(r[i] for i in keep) for r in cur.fetchall()]
+        names = [names[i] for i in keep]
         return {
             "columns": names,
             "calls": [
-                tuple(v for n, v in zip(names, r, strict=True) if "run_id" not in n)
+                tuple(
+                    bytes(v).hex() if n == "values_hash" else v
+                    for n, v in zip(names, r, strict=True)
+                    if "run_id" not in n
+                )
                 for r in calls
             ],
             "observations": conn.execute(
-                "SELECT feed_id, record_key, fetched_at, last_seen, values_hash, "
-                "raw_json FROM observations ORDER BY 1, 2, 3"
+                "SELECT feed_id, record_key, fetched_at, last_seen, "
+                "lower(hex(values_hash)), cfs_raw(raw_dict, raw_deflate) FROM "
+                "observations ORDER BY 1, 2, 3"
             ).fetchall(),
             "presence": conn.execute(
                 "SELECT * FROM presence ORDER BY 1, 2, 3"
@@ -114,7 +128,7 @@ def test_migrate_gives_what_this_version_writes(tmp_path: Path, fresh: Path) -> 
     old.close()
     assert sightings == 319 + 200
     proc = run_cfs("--db", str(db), "migrate")
-    assert "schema 1 -> 2" in proc.stderr
+    assert f"schema 1 -> {SCHEMA_VERSION}" in proc.stderr
     assert f"{sightings} observations (one per sighting)" in proc.stderr
     got, want = tables(db), tables(fresh)
     assert set(got["columns"]) == set(want["columns"])
@@ -149,7 +163,7 @@ def test_migrate_gives_what_this_version_writes(tmp_path: Path, fresh: Path) -> 
     # migrated once: opening it works, and migrating again does nothing
     open_store(db).close()
     again = run_cfs("--db", str(db), "migrate")
-    assert "already schema 2" in again.stderr
+    assert f"already schema {SCHEMA_VERSION}" in again.stderr
     # and the store goes on as a store of this version
     store = open_store(db)
     store.register_feeds([get_config(CLEARWATER)])
@@ -158,10 +172,11 @@ def test_migrate_gives_what_this_version_writes(tmp_path: Path, fresh: Path) -> 
 
 
 @pytest.mark.postgres
-def test_migrate_on_postgresql(tmp_path: Path, fresh: Path) -> None:
-    """The old store's tables and rows copied into PostgreSQL (the schema-1 DDL,
-    REAL widened as that version did), then migrated: the same tables as the
-    SQLite migration gives."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_migrate_on_postgresql(tmp_path: Path, fresh: Path, version: int) -> None:
+    """The old store's tables and rows copied into PostgreSQL (its own DDL, REAL
+    widened as that version did), then migrated: the same versions, raw records,
+    spans and hashes as this version writes."""
     import re
 
     import psycopg
@@ -169,33 +184,49 @@ def test_migrate_on_postgresql(tmp_path: Path, fresh: Path) -> None:
     from tests.test_postgres import _require_server
 
     server = _require_server()
-    name = "cfs_t_migrate_" + tmp_path.name[-8:].lower().replace("-", "_")
+    name = f"cfs_t_migrate{version}_" + tmp_path.name[-8:].lower().replace("-", "_")
     base, _, _ = server.rpartition("/")
     url = f"{base}/{name}"
     with psycopg.connect(server, autocommit=True) as con:
         con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         con.execute(f'CREATE DATABASE "{name}"')
     try:
-        db = old_store(tmp_path / "old.sqlite")
+        db = old_store(tmp_path / "old.sqlite", version)
         lite = sqlite3.connect(db)
+        # tables before the ones that reference them (a dump lists them by name)
+        order = ["feeds", "runs", "calls", "observations", "presence"]
         ddl = [
-            r[0]
-            for r in lite.execute(
-                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY "
-                "type = 'index', rowid"
+            r[1]
+            for r in sorted(
+                lite.execute(
+                    "SELECT name, sql, type FROM sqlite_master WHERE sql IS NOT NULL"
+                ),
+                key=lambda r: (
+                    ("table", "index", "view").index(r[2]),
+                    order.index(r[0]) if r[0] in order else len(order),
+                    r[0],
+                ),
             )
         ]
         with psycopg.connect(url, autocommit=True) as pg:
             for stmt in ddl:
-                pg.execute(re.sub(r"\bREAL\b", "DOUBLE PRECISION", stmt))
+                stmt = re.sub(r"\bREAL\b", "DOUBLE PRECISION", stmt)
+                pg.execute(stmt.replace(" WITHOUT ROWID", ""))
             for table in (
                 "feeds",
                 "runs",
                 "calls",
                 "observations",
+                "presence",
                 "listings",
                 "feed_state",
+                "store_meta",
             ):
+                exists = lite.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = ?", (table,)
+                ).fetchone()
+                if not exists:
+                    continue
                 cur = lite.execute(f"SELECT * FROM {table}")
                 cols = [d[0] for d in cur.description]
                 marks = ", ".join(["%s"] * len(cols))
@@ -210,34 +241,115 @@ def test_migrate_on_postgresql(tmp_path: Path, fresh: Path) -> None:
         from cfs_spiders.store.migrate import migrate
 
         report = migrate(url)
-        assert (report.from_version, report.sightings) == (1, 519)
+        assert report.from_version == version
+        if version == 1:
+            assert report.sightings == 519
         store = open_store(url)
         try:
-            for table, key in (
-                ("observations", "feed_id, record_key, fetched_at"),
-                ("presence", "feed_id, record_key, first_seen"),
-            ):
-                cols = (
-                    "feed_id, record_key, fetched_at, last_seen, values_hash, raw_json"
-                    if table == "observations"
-                    else "*"
+            want = tables(fresh)
+            got = [
+                (
+                    v.feed_id,
+                    v.record_key,
+                    v.fetched_at,
+                    v.last_seen,
+                    v.values_hash,
+                    v.raw_json,
                 )
-                got = [
-                    tuple(r.values())
-                    for r in store.query(f"SELECT {cols} FROM {table} ORDER BY {key}")
-                ]
-                assert got == [tuple(r) for r in tables(fresh)[table]], table
-            hashes = store.query(
-                "SELECT record_key, values_hash FROM calls ORDER BY feed_id, record_key"
+                for v in store.raw_versions()
+            ]
+            assert got == [tuple(r) for r in want["observations"]]
+            presence = store.query(
+                "SELECT * FROM presence ORDER BY feed_id, record_key, first_seen"
+            )
+            assert [tuple(r.values()) for r in presence] == want["presence"]
+            calls = store.query(
+                f"SELECT record_key, values_hash, source_url, last_run_id = run_id "
+                f"AS same FROM {CALLS_FROM} ORDER BY feed_id, record_key"
             )
             conn = sqlite3.connect(fresh)
-            want = conn.execute(
-                "SELECT record_key, values_hash FROM calls ORDER BY feed_id, record_key"
+            expected = conn.execute(
+                f"SELECT record_key, values_hash, source_url, 1 FROM {CALLS_FROM} "
+                "ORDER BY feed_id, record_key"
             ).fetchall()
             conn.close()
-            assert [tuple(r.values()) for r in hashes] == want
+            assert [
+                (
+                    r["record_key"],
+                    bytes(r["values_hash"]),
+                    r["source_url"],
+                    int(r["same"]),
+                )
+                for r in calls
+            ] == expected
         finally:
             store.close()
     finally:
         with psycopg.connect(server, autocommit=True) as con:
             con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_v2_store_is_refused_then_migrated_reading_the_same(
+    tmp_path: Path, fresh: Path
+) -> None:
+    """A schema-2 store (the raw record as JSON text, the URL in every call) is
+    refused naming ``cfs migrate``; migrated, its readers see the same calls
+    (every column, with the same source URLs) and the same raw records, byte for
+    byte, as the schema-2 store held, and what this version writes itself."""
+    db = old_store(tmp_path / "v2.sqlite", 2)
+    before = dump(db)
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    v2_calls = [dict(r) for r in conn.execute("SELECT * FROM calls ORDER BY 1, 3")]
+    v2_raw = conn.execute(
+        "SELECT feed_id, record_key, fetched_at, last_seen, values_hash, raw_json "
+        "FROM observations ORDER BY 1, 2, 3"
+    ).fetchall()
+    conn.close()
+    assert len(v2_raw) == 328 and len(v2_calls) == 322
+    with pytest.raises(StoreVersionError, match=r"schema 2: the raw record as JSON"):
+        open_store(db)
+    proc = run_cfs("--db", str(db), "export", check=False)
+    assert proc.returncode == 1 and f"cfs migrate --db {db}" in proc.stderr
+    assert dump(db) == before  # nothing was written to it
+
+    proc = run_cfs("--db", str(db), "migrate")
+    assert f"schema 2 -> {SCHEMA_VERSION}: 328 versions" in proc.stderr
+    got = tables(db)
+    assert [tuple(r) for r in got["observations"]] == [tuple(r) for r in v2_raw]
+    # every call as the schema-2 store had it (hash now kept as bytes, hex here)
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    v3_calls = [
+        dict(r)
+        for r in conn.execute(
+            f"SELECT * FROM {CALLS_FROM} ORDER BY feed_id, record_key"
+        )
+    ]
+    conn.close()
+    for old, new in zip(v2_calls, v3_calls, strict=True):
+        new.pop("source_id")
+        new["values_hash"] = bytes(new["values_hash"]).hex()
+        assert new == old
+    # and what this version writes from the same captures
+    want = tables(fresh)
+    for table in ("observations", "presence", "listings"):
+        assert got[table] == want[table], table
+    assert sorted(got["columns"]) == sorted(want["columns"])
+    strip = [c for c in want["columns"] if "run_id" not in c]
+    names = [c for c in got["columns"] if "run_id" not in c]
+    assert [tuple(row[names.index(c)] for c in strip) for row in got["calls"]] == want[
+        "calls"
+    ]
+    # the store goes on as a store of this version
+    store = open_store(db)
+    store.register_feeds([get_config(CLEARWATER)])
+    assert store.touch_listing(CLEARWATER, "2025-12-14T00:04:00Z", "active_calls") == 7
+    # each call's current raw record through the store's reader (call_raw)
+    for call in v2_calls:
+        feed, key = call["feed_id"], call["record_key"]
+        current = [
+            r[5] for r in v2_raw if r[:2] == (feed, key) and r[3] == call["last_seen"]
+        ]
+        assert [store.raw_text(feed, key)] == current
+    store.close()

@@ -248,7 +248,8 @@ def _from_v1(
         )
     cur.execute("DROP INDEX IF EXISTS observations_run")
     cur.execute("DROP INDEX IF EXISTS calls_last_seen")
-    cur.execute("ALTER TABLE calls ADD COLUMN values_hash BLOB")
+    blob = "BYTEA" if store.dialect == "postgresql" else "BLOB"
+    cur.execute(f"ALTER TABLE calls ADD COLUMN values_hash {blob}")
     # record elements added since the store was written: empty columns (their
     # values come with each call's next sighting)
     cur.execute(sql("SELECT * FROM calls LIMIT 0"))
