@@ -13,7 +13,7 @@ from ..store.sqlite import StoreVersionError
 from .crawl import cmd_crawl, cmd_run, cmd_watch
 from .feeds import cmd_check, cmd_list, cmd_status
 from .importers import cmd_import_git
-from .migrate import cmd_migrate
+from .migrate import cmd_migrate, cmd_raw
 from .outputs import cmd_categorize, cmd_compare, cmd_datasette_metadata, cmd_export
 from .scrapyd import cmd_deploy, cmd_schedule
 
@@ -281,12 +281,24 @@ def parser() -> argparse.ArgumentParser:
         help="convert a store written by an earlier cfs to this one's schema",
         description="Convert the store (--db) in place, in one transaction: one "
         "observation per sighting becomes one per change, with presence spans on "
-        "live listings. A store already current is left alone.",
+        "live listings; raw records are compressed and response URLs kept once. "
+        "A store already current is left alone.",
     )
     s.add_argument(
         "--no-vacuum", action="store_true", help="SQLite: skip the VACUUM after"
     )
     s.set_defaults(func=cmd_migrate)
+
+    s = sub.add_parser(
+        "raw",
+        help="the raw records of a feed's calls as published (JSON Lines)",
+        description="Print every stored version of the feed's calls (or of one "
+        "call): one JSON object a line, with the raw record exactly as published "
+        "(the store keeps it compressed: see docs/DATASETTE.md).",
+    )
+    s.add_argument("feed_id")
+    s.add_argument("record_key", nargs="?", help="one call only")
+    s.set_defaults(func=cmd_raw)
 
     s = sub.add_parser("status", help="each feed's health at a glance")
     s.add_argument("--json", action="store_true")
