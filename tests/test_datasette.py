@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from cfs_spiders.config.loader import load_all
 from cfs_spiders.exports.datasette import COMPARISON_TABLES, TABLES, build_metadata
+from cfs_spiders.store.raw import install_sql_function
 from tests.conftest import ROOT, run_cfs
 
 HOUSTON = "tx_houston_hec_active_incidents"
@@ -71,11 +73,14 @@ def test_every_described_column_exists(store: dict) -> None:
             "presence",
             "call_raw",
             "store_meta",
+            "sources",
+            "raw_dicts",
         }
         | set(COMPARISON_TABLES)
     )
     for table, spec in tables.items():
-        columns = {r[1] for r in _pragma(store["db"], f"PRAGMA table_info({table})")}
+        # table_xinfo: generated columns too (calls.last_run_id)
+        columns = {r[1] for r in _pragma(store["db"], f"PRAGMA table_xinfo({table})")}
         assert columns, f"no table {table}"
         missing = set(spec["columns"]) - columns
         assert not missing, f"{table}: described but not in the store: {missing}"
@@ -84,7 +89,7 @@ def test_every_described_column_exists(store: dict) -> None:
                 assert spec[option] in columns
         assert set(spec.get("facets", [])) <= columns
     # The calls table is described column by column (record schema + lifecycle).
-    calls = {r[1] for r in _pragma(store["db"], "PRAGMA table_info(calls)")}
+    calls = {r[1] for r in _pragma(store["db"], "PRAGMA table_xinfo(calls)")}
     assert set(tables["calls"]["columns"]) == calls
     assert all(tables["calls"]["columns"].values())
     assert "One of: pending, dispatched" in tables["calls"]["columns"]["status"]
@@ -98,6 +103,9 @@ def test_foreign_keys_and_indexes_are_declared(store: dict) -> None:
         }
 
     assert ("feed_id", "feeds", "feed_id") in fks("calls")
+    assert ("source_id", "sources", "source_id") in fks("calls")
+    assert ("raw_dict", "raw_dicts", "dict_id") in fks("observations")
+    assert ("feed_id", "feeds", "feed_id") in fks("raw_dicts")
     assert ("feed_id", "feeds", "feed_id") in fks("runs")
     assert ("feed_id", "feeds", "feed_id") in fks("feed_state")
     assert ("feed_id", "feeds", "feed_id") in fks("imports")
@@ -108,7 +116,7 @@ def test_foreign_keys_and_indexes_are_declared(store: dict) -> None:
         ("feed_id", "calls", "feed_id"),
         ("record_key", "calls", "record_key"),
     } <= obs
-    assert obs == fks("presence")
+    assert obs - {("raw_dict", "raw_dicts", "dict_id")} == fks("presence")
     indexed = set()
     for (name,) in _pragma(
         store["db"],
@@ -167,6 +175,13 @@ def _get(url: str) -> bytes:
 def test_datasette_serves_the_store_with_the_metadata(store: dict) -> None:
     port = _free_port()
     meta_path = store["out"] / "metadata.json"
+    # the cfs_raw plugin as an uninstalled cfs gives it (installed, the entry
+    # point in pyproject.toml loads it)
+    plugins = store["tmp"] / "plugins"
+    plugins.mkdir(exist_ok=True)
+    (plugins / "cfs_raw.py").write_text(
+        "from cfs_spiders.exports.datasette_raw import prepare_connection  # noqa\n"
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -180,6 +195,8 @@ def test_datasette_serves_the_store_with_the_metadata(store: dict) -> None:
             "127.0.0.1",
             "--port",
             str(port),
+            "--plugins-dir",
+            str(plugins),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -222,6 +239,26 @@ def test_datasette_serves_the_store_with_the_metadata(store: dict) -> None:
         assert "call_type_category" in page and "facet" in page
         assert "Houston" in _get(f"{base}/cfs/feeds").decode()
         _get(f"{base}/cfs/imports")
+        # the calls show the source URL (a label of sources), and the canned
+        # query reads a raw record as the text the feed published
+        assert rows[0]["source_id"]["label"].startswith("http")
+        key = rows[0]["record_key"]
+        raw = json.loads(
+            _get(
+                f"{base}/cfs/raw_record.json?_shape=objects&feed_id={HOUSTON}"
+                f"&record_key={urllib.parse.quote(key)}"
+            )
+        )["rows"]
+        conn = sqlite3.connect(store["db"])
+        install_sql_function(conn)
+        want = conn.execute(
+            "SELECT cfs_raw(raw_dict, raw_deflate) FROM observations WHERE "
+            "feed_id = ? AND record_key = ? ORDER BY fetched_at",
+            (HOUSTON, key),
+        ).fetchall()
+        conn.close()
+        assert [r["raw_json"] for r in raw] == [w[0] for w in want]
+        assert json.loads(raw[0]["raw_json"])
     finally:
         proc.terminate()
         try:

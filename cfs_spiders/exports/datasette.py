@@ -25,11 +25,22 @@ _LIFECYCLE = {
     "disappeared_at": "First complete fetch (ISO UTC) of a live listing without the "
     "call: on an active-calls board the call closed then (status closed, basis "
     "feed_presence); on a recent-window listing it rolled off. Empty while listed.",
-    "last_run_id": "The run that last wrote the call's values (runs.run_id).",
+    "last_run_id": "The run that last wrote the call's values (runs.run_id); "
+    "computed from run_id, which it always equals (not stored twice).",
     "values_hash": "Hash of what the feed last published for the call (its raw "
-    "record's canonical JSON, blake2b): the current version in observations. The "
-    "raw record itself is in observations (and the call_raw view).",
+    "record's canonical JSON, blake2b, 16 bytes: hex(values_hash) shows it as "
+    "cfs prints it): the current version in observations. The raw record itself "
+    "is in observations (and the call_raw view), compressed.",
+    "source_id": "The response the record came from (sources.source_id; Datasette "
+    "shows its URL): the page's request URL, kept once per distinct URL.",
 }
+_RAW_HOW = (
+    " Compressed (zlib raw deflate with the feed's dictionary raw_dicts.zdict): "
+    "the normalized values are all text in calls; the raw record reads as JSON "
+    "text with `cfs raw FEED_ID [RECORD_KEY]`, or here with the cfs_raw plugin "
+    "(installed with cfs) as cfs_raw(raw_dict, raw_deflate): see the raw_record "
+    "query."
+)
 
 TABLES: dict[str, dict[str, Any]] = {
     "feeds": {
@@ -75,8 +86,32 @@ TABLES: dict[str, dict[str, Any]] = {
             "changed (for the current version: the call's last_seen).",
             "run_id": "The run of that first fetch (runs.run_id).",
             "values_hash": "Hash of the raw record's canonical JSON (keys sorted, "
-            "blake2b): equal hashes, the same published values.",
-            "raw_json": "The record exactly as the feed published it, as JSON.",
+            "blake2b, 16 bytes): equal hashes, the same published values.",
+            "raw_dict": "The dictionary the raw record is compressed with "
+            "(raw_dicts.dict_id).",
+            "raw_deflate": "The record exactly as the feed published it, as JSON, "
+            "compressed." + _RAW_HOW,
+        },
+    },
+    "raw_dicts": {
+        "description": "The preset dictionaries the raw records are compressed "
+        "with: one or a few per feed, made from the feed's own first raw records "
+        "and never changed.",
+        "columns": {
+            "dict_id": "Dictionary id (observations.raw_dict).",
+            "feed_id": "Feed id (feeds.feed_id).",
+            "codec": "How the records were compressed: deflate-zdict-v1 is zlib "
+            "raw deflate (wbits -15) with this dictionary (zlib.decompressobj(-15, "
+            "zdict)).",
+            "zdict": "The dictionary: raw JSON texts of the feed, up to 32 KiB.",
+            "created_at": "When it was made (ISO UTC).",
+        },
+    },
+    "sources": {
+        "description": "Each response URL the store holds, once (calls.source_id).",
+        "columns": {
+            "source_id": "Source id.",
+            "source_url": "URL of the response the records came from.",
         },
     },
     "presence": {
@@ -98,7 +133,9 @@ TABLES: dict[str, dict[str, Any]] = {
             "feed_id": "Feed id (feeds.feed_id).",
             "record_key": "The call (calls.record_key within the feed).",
             "version_fetched_at": "First fetch that showed this raw record.",
-            "raw_json": "The record exactly as the feed published it, as JSON.",
+            "raw_dict": "The dictionary it is compressed with (raw_dicts.dict_id).",
+            "raw_deflate": "The record exactly as the feed published it, as JSON, "
+            "compressed." + _RAW_HOW,
         },
     },
     "store_meta": {
@@ -234,6 +271,7 @@ _TABLE_OPTIONS: dict[str, dict[str, Any]] = {
     "withheld": {"label_column": "element"},
     "comparison_changes": {"sort_desc": "changed_at", "facets": ["feed_id"]},
     "feeds": {"label_column": "title", "sort": "feed_id"},
+    "sources": {"label_column": "source_url"},
     "calls": {
         "facets": ["feed_id", "call_type_category", "status"],
         "sort_desc": "received_at_utc",
@@ -243,14 +281,29 @@ _TABLE_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+# needs the cfs_raw plugin (exports/datasette_raw.py, registered with cfs)
+QUERIES = {
+    "raw_record": {
+        "title": "A call's raw record, as published",
+        "description": "Each version of one call with its raw record as JSON "
+        "text (cfs_raw needs the cfs_raw Datasette plugin, installed with cfs; "
+        "without it: cfs raw FEED_ID RECORD_KEY).",
+        "sql": "SELECT feed_id, record_key, fetched_at, last_seen, "
+        "cfs_raw(raw_dict, raw_deflate) AS raw_json FROM observations WHERE "
+        "feed_id = :feed_id AND record_key = :record_key ORDER BY fetched_at",
+    }
+}
+
+
 def record_column_descriptions() -> dict[str, str]:
     """The calls table's columns: the record schema's fields (all but ``raw``, which
-    is kept once per version in ``observations.raw_json``), the allowed values of
-    each closed vocabulary, then the lifecycle columns."""
+    is kept once per version in ``observations.raw_deflate``, and ``source_url``,
+    kept once in ``sources``), the allowed values of each closed vocabulary, then
+    the lifecycle columns."""
     schema = json.loads(RECORD_SCHEMA_PATH.read_text(encoding="utf-8"))
     out = {}
     for name, spec in schema["properties"].items():
-        if name == "raw":
+        if name in ("raw", "source_url"):
             continue
         text = spec.get("description", "")
         values = [v for v in spec.get("enum", []) if v is not None]
@@ -312,15 +365,15 @@ def build_metadata(configs: Iterable[FeedConfig], *, database: str = "cfs") -> d
             f"{agencies} agencies), normalized to one record: calls (one row per "
             "call, with first/last seen and when it left the listing), observations "
             "(each version of a call: first sighting and every change, with the raw "
-            "record), presence on live listings, runs, feeds, and imports of "
-            "git-scraper history."
+            "record, compressed), presence on live listings, runs, feeds, and "
+            "imports of git-scraper history."
         ),
         "source": "Each feed's publisher: see the feeds table",
         "license": (
             "Varies by feed: see the feeds table"
             + (f" (stated: {'; '.join(licenses)})" if licenses else "")
         ),
-        "databases": {database: {"tables": tables}},
+        "databases": {database: {"tables": tables, "queries": QUERIES}},
     }
 
 
