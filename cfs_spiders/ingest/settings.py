@@ -148,10 +148,12 @@ CFS_COLUMNAR_MIN_ROWS = int(_env_number("CFS_COLUMNAR_MIN_ROWS", 200, int))
 # (cfs_spiders/store/thread.py), off the reactor: "thread"; "off" writes on the
 # reactor's thread (the reference the tests compare against).
 CFS_STORE_WRITER = os.environ.get("CFS_STORE_WRITER", "thread")
-# A response's items (batches of records) go through the pipelines one or two at a
-# time, so a page is built as it is stored instead of all at once (the pipelines
-# are synchronous: more items at once would only hold more of the page in memory).
-CONCURRENT_ITEMS = 2
+# A response's items (batches of records) go through the pipelines one at a time,
+# so a page is built as it is stored instead of all at once. The store pipeline
+# returns once a batch is handed to its writer, so a second item at once only
+# held one more built batch in memory: about 240 MB of a 50,000-row page's
+# crawl at the same speed (BENCHMARKS.md, "Memory").
+CONCURRENT_ITEMS = 1
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "cfs_spiders.ingest.middlewares.BackoffRetryMiddleware": 550,

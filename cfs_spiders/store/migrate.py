@@ -188,11 +188,11 @@ def _unhex(text: str | None) -> bytes | None:
     return None if text is None else bytes.fromhex(text)
 
 
-def _calls_to_v3(store: Any, cur: Any, report: MigrationReport) -> None:
-    """calls.source_url -> sources + calls.source_id; record elements added
-    since the store was written come as empty columns."""
-    sql = store._sql
-    cur.execute(sql("SELECT * FROM calls LIMIT 0"))
+def _add_record_columns(store: Any, cur: Any) -> set[str]:
+    """Record elements added since the store was written, as empty columns of
+    ``calls`` (their values come with each call's next sighting); the columns
+    ``calls`` had before."""
+    cur.execute(store._sql("SELECT * FROM calls LIMIT 0"))
     have = {d[0] for d in cur.description}
     fields = record_fields()
     for name in RECORD_COLUMNS:
@@ -200,6 +200,13 @@ def _calls_to_v3(store: Any, cur: Any, report: MigrationReport) -> None:
             cur.execute(
                 f"ALTER TABLE calls ADD COLUMN {name} {_sql_type(fields[name])}"
             )
+    return have
+
+
+def _calls_to_v3(store: Any, cur: Any, report: MigrationReport) -> None:
+    """calls.source_url -> sources + calls.source_id; record elements added
+    since the store was written come as empty columns."""
+    have = _add_record_columns(store, cur)
     if "last_run_id" in have:  # now read from run_id, which it always equals
         cur.execute("SELECT COUNT(*) FROM calls WHERE last_run_id <> run_id")
         differ = int(cur.fetchone()[0])
@@ -250,16 +257,7 @@ def _from_v1(
     cur.execute("DROP INDEX IF EXISTS calls_last_seen")
     blob = "BYTEA" if store.dialect == "postgresql" else "BLOB"
     cur.execute(f"ALTER TABLE calls ADD COLUMN values_hash {blob}")
-    # record elements added since the store was written: empty columns (their
-    # values come with each call's next sighting)
-    cur.execute(sql("SELECT * FROM calls LIMIT 0"))
-    have = {d[0] for d in cur.description}
-    fields = record_fields()
-    for name in RECORD_COLUMNS:
-        if name not in have and name != "source_url":
-            cur.execute(
-                f"ALTER TABLE calls ADD COLUMN {name} {_sql_type(fields[name])}"
-            )
+    _add_record_columns(store, cur)
     for stmt in store._ddl():
         if "VIEW" not in stmt:
             cur.execute(stmt)

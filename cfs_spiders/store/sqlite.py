@@ -5,6 +5,7 @@ batch. The tables are described in ``base.py``; the PostgreSQL store
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -20,6 +21,20 @@ from .raw import RawStore
 from .write import RecordWriter
 
 DEFAULT_PAGE_SIZE = 16384
+
+
+def cache_kib() -> int:
+    """SQLite's page cache per connection, in KiB: ``CFS_SQLITE_CACHE_MIB``
+    (default 64). Each connection has its own, so a crawl with a writer
+    process holds it twice."""
+    text = os.environ.get("CFS_SQLITE_CACHE_MIB", "64")
+    try:
+        mib = float(text)
+    except ValueError:
+        raise ValueError(f"CFS_SQLITE_CACHE_MIB={text!r} is not a number") from None
+    if not 1 <= mib <= 4096:
+        raise ValueError(f"CFS_SQLITE_CACHE_MIB={text!r} is outside 1..4096")
+    return int(mib * 1024)
 
 
 class StoreVersionError(RuntimeError):
@@ -64,9 +79,10 @@ class Store(RecordWriter, ListingLifecycle, FeedState, RawStore):
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=60000")
-        # 64 MiB of page cache (the default is 2 MiB): a backfill's index pages
-        # stay in memory instead of being read again for every batch
-        conn.execute("PRAGMA cache_size=-65536")
+        # a page cache of CFS_SQLITE_CACHE_MIB (64 MiB; SQLite's default is 2):
+        # a backfill's index pages stay in memory instead of being read again
+        # for every batch
+        conn.execute(f"PRAGMA cache_size=-{cache_kib()}")
         # the raw records are compressed (raw.py): SELECT cfs_raw(raw_dict,
         # raw_deflate) reads one as JSON text in cfs's own connections
         conn.create_function("cfs_raw", 2, self._sql_raw, deterministic=True)
