@@ -144,27 +144,33 @@ def _source_id(conn: Any, values: dict, mark: str) -> None:
     ).fetchone()[0]
 
 
+def insert_calls(conn: Any, rows: list[dict], mark: str) -> None:
+    """The synthetic rows as calls of ``zz_synthetic`` (keys K000000...), on a
+    SQLite or psycopg connection (``mark``: its parameter marker)."""
+    for i, row in enumerate(rows):
+        values = {
+            "feed_id": "zz_synthetic",
+            "record_key": f"K{i:06d}",
+            "first_seen": "2025-12-13T17:00:00Z",
+            "last_seen": "2025-12-13T17:05:00Z",
+            "values_hash": b"h",
+            **row,
+        }
+        _source_id(conn, values, mark)
+        cols = ", ".join(values)
+        marks = ", ".join([mark] * len(values))
+        conn.execute(
+            f"INSERT INTO calls ({cols}) VALUES ({marks})", list(values.values())
+        )
+
+
 def hostile_store(path: Path, rows: list[dict]) -> Store:
     """A store whose calls are the given synthetic rows (straight into the
     table: the export reads what is stored, whatever wrote it)."""
     store = Store(path)
     conn = sqlite3.connect(path)
     try:
-        for i, row in enumerate(rows):
-            values = {
-                "feed_id": "zz_synthetic",
-                "record_key": f"K{i:06d}",
-                "first_seen": "2025-12-13T17:00:00Z",
-                "last_seen": "2025-12-13T17:05:00Z",
-                "values_hash": b"h",
-                **row,
-            }
-            _source_id(conn, values, "?")
-            cols = ", ".join(values)
-            marks = ", ".join("?" * len(values))
-            conn.execute(
-                f"INSERT INTO calls ({cols}) VALUES ({marks})", list(values.values())
-            )
+        insert_calls(conn, rows, "?")
         conn.commit()
     finally:
         conn.close()
@@ -423,21 +429,7 @@ def test_postgres_exports_the_same_bytes(pg_url, tmp_path):
         )
     with psycopg.connect(pg_url, autocommit=True) as con:
         con.execute("INSERT INTO feeds (feed_id) VALUES ('zz_synthetic')")
-        for i, row in enumerate(rows):
-            values = {
-                "feed_id": "zz_synthetic",
-                "record_key": f"K{i:06d}",
-                "first_seen": "2025-12-13T17:00:00Z",
-                "last_seen": "2025-12-13T17:05:00Z",
-                "values_hash": b"h",
-                **row,
-            }
-            _source_id(con, values, "%s")
-            cols = ", ".join(values)
-            marks = ", ".join(["%s"] * len(values))
-            con.execute(
-                f"INSERT INTO calls ({cols}) VALUES ({marks})", list(values.values())
-            )
+        insert_calls(con, rows, "%s")
     try:
         files = both_ways(store, tmp_path)
         assert_identical(files)

@@ -17,6 +17,7 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scrapy.exporters import JsonLinesItemExporter
@@ -301,16 +302,20 @@ def test_one_writer_thread_per_sqlite_database(tmp_path: Path):
     assert not a._thread.is_alive() and not c._thread.is_alive()
 
 
-def test_a_failed_batch_is_raised_and_kept_for_the_retry(tmp_path: Path):
-    """The store refuses a batch (its feed is not registered): the pipeline raises
-    the store's own error and keeps the records, in order, for the next write."""
+def refused_batches(tmp_path: Path, **settings: Any) -> tuple[Any, list, Any]:
+    """A store pipeline (batches of 10), 25 real San Francisco records of a feed
+    the store has not registered (so it refuses every batch), and the crawl that
+    sends them: the batches go to the writer while the crawl goes on, and the
+    store's refusal is raised at the latest when the run flushes."""
     from scrapy import Spider
     from scrapy.utils.test import get_crawler
 
     from cfs_spiders.ingest import pipelines
 
     db = tmp_path / "cfs.sqlite"
-    crawler = get_crawler(Spider, {"CFS_DATABASE_URL": str(db), "CFS_STORE_BATCH": 10})
+    crawler = get_crawler(
+        Spider, {"CFS_DATABASE_URL": str(db), "CFS_STORE_BATCH": 10, **settings}
+    )
     pipe = pipelines.StorePipeline(crawler)
     pipe.writer = store_thread.acquire(db, "zz_not_registered")
     records = [{**r, "feed_id": "zz_not_registered"} for r in sf_records(25)]
@@ -318,10 +323,16 @@ def test_a_failed_batch_is_raised_and_kept_for_the_retry(tmp_path: Path):
         rec["call_id"] = rec["record_key"] = f"K{i:03d}"
 
     async def crawl() -> None:
-        # the batches go to the writer thread while the crawl goes on; the
-        # store's refusal is raised at the latest when the run flushes
         await pipe.process_item(RecordBatch(records), None)
         await pipe.flush()
+
+    return pipe, records, crawl
+
+
+def test_a_failed_batch_is_raised_and_kept_for_the_retry(tmp_path: Path):
+    """The store refuses a batch (its feed is not registered): the pipeline raises
+    the store's own error and keeps the records, in order, for the next write."""
+    pipe, records, crawl = refused_batches(tmp_path)
 
     try:
         with pytest.raises(sqlite3.IntegrityError):
@@ -476,29 +487,7 @@ def test_large_runs_write_from_the_store_process(tmp_path: Path):
 def test_a_batch_the_store_process_refuses_is_raised_and_kept(tmp_path: Path):
     """The store process refuses a batch (its feed is not registered): the store's
     own error is raised in the crawl and every record is kept, in order."""
-    from scrapy import Spider
-    from scrapy.utils.test import get_crawler
-
-    from cfs_spiders.ingest import pipelines
-
-    db = tmp_path / "cfs.sqlite"
-    crawler = get_crawler(
-        Spider,
-        {
-            "CFS_DATABASE_URL": str(db),
-            "CFS_STORE_BATCH": 10,
-            "CFS_STORE_PROCESS_AFTER": 0,
-        },
-    )
-    pipe = pipelines.StorePipeline(crawler)
-    pipe.writer = store_thread.acquire(db, "zz_not_registered")
-    records = [{**r, "feed_id": "zz_not_registered"} for r in sf_records(25)]
-    for i, rec in enumerate(records):
-        rec["call_id"] = rec["record_key"] = f"K{i:03d}"
-
-    async def crawl() -> None:
-        await pipe.process_item(RecordBatch(records), None)
-        await pipe.flush()
+    pipe, records, crawl = refused_batches(tmp_path, CFS_STORE_PROCESS_AFTER=0)
 
     try:
         with pytest.raises(sqlite3.IntegrityError):

@@ -42,14 +42,16 @@ from scrapy.signalmanager import SignalManager
 from twisted.python.failure import Failure
 
 from ..config.loader import FeedConfig
-from ..ingest.pipelines import ValidatePipeline
+from ..ingest.pipelines import (
+    ValidatePipeline,
+    downloader_stats,
+    spider_run_facts,
+    take_records,
+)
 from ..ingest.replay import ReplayError
 from ..ingest.spiderloader import spider_class
 from ..records.elements import FillCounter
-from ..records.encoding import json_text_exact
-from ..records.gcpause import paused_gc
-from ..records.items import RecordBatch
-from ..store.runs import RunFacts, finish_run
+from ..store.runs import finish_run
 from ..store.write import LISTING_BOARDS
 
 log = logging.getLogger(__name__)
@@ -268,16 +270,12 @@ class _Run:
                 exception=exc,
             )
             return
-        records = item.records if isinstance(item, RecordBatch) else [dict(item)]
-        with paused_gc():  # as the store pipeline: rows of scalars, no cycles
-            texts = [json_text_exact(r) for r in records]
-            add = self.fill.add
-            for record in records:
-                add(record)
-            if self.listing_keys is not None:
-                self.listing_keys.update(r["record_key"] for r in records)
-            self.buffer.extend(records)
-            self.encoded.extend(t for t, _ in texts)
+        keys = self.listing_keys
+        records, encoded, _ = take_records(
+            item, self.fill, keys.update if keys is not None else None
+        )
+        self.buffer.extend(records)
+        self.encoded.extend(encoded)
         try:
             while len(self.buffer) >= self.reader.batch_size:
                 self._write(self.reader.batch_size)
@@ -307,20 +305,12 @@ class _Run:
         except Exception as exc:  # the store refused: the run failed, say why
             run.errors.append(f"store write failed: {type(exc).__name__}: {exc}")
             run.complete = False
-        facts = RunFacts(
-            run=run,
-            cfg=spider.config,
-            fill=self.fill.rates(),
-            counts=dict(spider.builder.counts) if spider.builder else {},
+        facts = spider_run_facts(
+            spider,
+            fill=self.fill,
             new_calls=self.new_calls,
             new_observations=self.new_observations,
-            snapshot=spider.snapshot,
-            exclusions=spider.exclusions.summary() if spider.exclusions else [],
-            reader=spider.reader,
-            incremental=spider.incremental,
-            absent_fields=spider.absent_fields(),
-            downloader=self._downloader(),
-            state=spider.state,
+            downloader=downloader_stats(self.crawler.stats.get_stats()),
             listing_keys=self.listing_keys,
             store_writer={
                 "path": "import",
@@ -334,12 +324,3 @@ class _Run:
             signal=signals.spider_closed, spider=spider, reason="finished"
         )
         return report
-
-    def _downloader(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"responses": {}, "exceptions": {}, "retries": 0}
-        for key, value in self.crawler.stats.get_stats().items():
-            if key.startswith("downloader/response_status_count/"):
-                out["responses"][key.rsplit("/", 1)[1]] = value
-            elif key.startswith("downloader/exception_type_count/"):
-                out["exceptions"][key.rsplit("/", 1)[1].rsplit(".", 1)[-1]] = value
-        return out

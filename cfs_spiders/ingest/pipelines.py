@@ -280,22 +280,15 @@ class StorePipeline:
                 spider.state["last_listing"] = last
 
     async def process_item(self, item: Any, spider: Any = None) -> Any:
-        records = item.records if isinstance(item, RecordBatch) else [dict(item)]
-        with paused_gc():  # rows of scalars, no cycles: see records/gcpause.py
-            # encoded once: for the store and the JSON Lines export
-            texts = [json_text_exact(r) for r in records]
-            encoded = [t for t, _ in texts]
-            exact = [ok for _, ok in texts]
-            if isinstance(item, RecordBatch):
-                item.encoded, item.exact = encoded, exact
-            add = self.fill.add
-            for record in records:
-                add(record)
-            if self.listing_keys is not None:
-                self.listing_keys.add(r["record_key"] for r in records)
-            self.buffer.extend(records)
-            self.encoded.extend(encoded)
-            self.exact.extend(exact)
+        spool = self.listing_keys
+        records, encoded, exact = take_records(
+            item, self.fill, spool.add if spool is not None else None
+        )
+        if isinstance(item, RecordBatch):
+            item.encoded, item.exact = encoded, exact
+        self.buffer.extend(records)
+        self.encoded.extend(encoded)
+        self.exact.extend(exact)
         # items finish in the order they came (the JSON Lines export writes them
         # as they finish), even when a later one waited less for the store
         previous, self._tail = self._tail, asyncio.get_running_loop().create_future()
@@ -464,40 +457,88 @@ class StorePipeline:
 
     def run_facts(self, spider: Any) -> RunFacts:
         """What the run did, for ``store.runs.finish_run`` to decide its report."""
-        return RunFacts(
-            run=spider.run,
-            cfg=spider.config,
-            fill=self.fill.rates(),
-            counts=dict(spider.builder.counts) if spider.builder else {},
+        return spider_run_facts(
+            spider,
+            fill=self.fill,
             new_calls=self.new_calls,
             new_observations=self.new_observations,
-            snapshot=getattr(spider, "snapshot", None),
-            exclusions=spider.exclusions.summary()
-            if getattr(spider, "exclusions", None)
-            else [],
-            reader=getattr(spider, "reader", None),
-            incremental=getattr(spider, "incremental", False),
-            absent_fields=spider.absent_fields()
-            if hasattr(spider, "absent_fields")
-            else [],
             downloader=self.downloader_stats(),
-            state=spider.state,
-            lock_owner=getattr(spider, "lock_owner", None),
             listing_keys=self.listing_keys,
             store_writer=self.writer_report(),
         )
 
     def downloader_stats(self) -> dict[str, Any]:
         """Every response and network error of the run, retried ones included."""
-        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        out: dict[str, Any] = {"responses": {}, "exceptions": {}, "retries": 0}
-        for key, value in stats.items():
-            if key.startswith("downloader/response_status_count/"):
-                out["responses"][key.rsplit("/", 1)[1]] = value
-            elif key.startswith("downloader/exception_type_count/"):
-                out["exceptions"][key.rsplit("/", 1)[1].rsplit(".", 1)[-1]] = value
-            elif key == "retry/count":
-                out["retries"] = value
-            elif key == "robotstxt/forbidden":
-                out["robots_forbidden"] = value
-        return out
+        return downloader_stats(
+            self.crawler.stats.get_stats() if self.crawler.stats else {}
+        )
+
+
+def take_records(
+    item: Any, fill: FillCounter, note_keys: Callable[[Iterable[str]], Any] | None
+) -> tuple[list[dict[str, Any]], list[str], list[bool]]:
+    """A batch as the store takes it, in the crawl and in ``cfs import-git``:
+    its records, each encoded once (for the store and the JSON Lines export)
+    with whether that text reads back exactly, counted for the fill rates, and
+    its keys noted for a live listing's close (``note_keys``)."""
+    records = item.records if isinstance(item, RecordBatch) else [dict(item)]
+    with paused_gc():  # rows of scalars, no cycles: see records/gcpause.py
+        texts = [json_text_exact(r) for r in records]
+        add = fill.add
+        for record in records:
+            add(record)
+        if note_keys is not None:
+            note_keys(r["record_key"] for r in records)
+    return records, [t for t, _ in texts], [ok for _, ok in texts]
+
+
+def downloader_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    """Every response and network error of a run (Scrapy's stats), retried
+    ones included."""
+    out: dict[str, Any] = {"responses": {}, "exceptions": {}, "retries": 0}
+    for key, value in stats.items():
+        if key.startswith("downloader/response_status_count/"):
+            out["responses"][key.rsplit("/", 1)[1]] = value
+        elif key.startswith("downloader/exception_type_count/"):
+            out["exceptions"][key.rsplit("/", 1)[1].rsplit(".", 1)[-1]] = value
+        elif key == "retry/count":
+            out["retries"] = value
+        elif key == "robotstxt/forbidden":
+            out["robots_forbidden"] = value
+    return out
+
+
+def spider_run_facts(
+    spider: Any,
+    *,
+    fill: FillCounter,
+    new_calls: int,
+    new_observations: int,
+    downloader: dict[str, Any],
+    listing_keys: Any,
+    store_writer: dict[str, Any],
+) -> RunFacts:
+    """A run's facts from its spider and what the store took, for
+    ``store.runs.finish_run``: the crawl's and ``cfs import-git``'s."""
+    return RunFacts(
+        run=spider.run,
+        cfg=spider.config,
+        fill=fill.rates(),
+        counts=dict(spider.builder.counts) if spider.builder else {},
+        new_calls=new_calls,
+        new_observations=new_observations,
+        snapshot=getattr(spider, "snapshot", None),
+        exclusions=spider.exclusions.summary()
+        if getattr(spider, "exclusions", None)
+        else [],
+        reader=getattr(spider, "reader", None),
+        incremental=getattr(spider, "incremental", False),
+        absent_fields=spider.absent_fields()
+        if hasattr(spider, "absent_fields")
+        else [],
+        downloader=downloader,
+        state=spider.state,
+        lock_owner=getattr(spider, "lock_owner", None),
+        listing_keys=listing_keys,
+        store_writer=store_writer,
+    )
