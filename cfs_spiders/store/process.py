@@ -47,6 +47,18 @@ def _picklable(exc: BaseException) -> BaseException:
     return exc
 
 
+class _Except:
+    """The positions of a batch but those in ``whole`` (a container)."""
+
+    __slots__ = ("whole",)
+
+    def __init__(self, whole: dict[int, Any]) -> None:
+        self.whole = whole
+
+    def __contains__(self, i: object) -> bool:
+        return i not in self.whole
+
+
 def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
     """The child: write each batch received, answer with its counts or error."""
     import gc
@@ -77,7 +89,10 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
                 records = [
                     whole[i] if i in whole else loads(t) for i, t in enumerate(texts)
                 ]
-                new_calls, new_obs = store.write_records(records, texts)
+                # a record read from its text has no NaN or infinity in it
+                new_calls, new_obs = store.write_records(
+                    records, texts, finite=_Except(whole)
+                )
             except Exception as exc:  # noqa: BLE001 - raised in the crawl
                 answers.send(("error", _picklable(exc)))
             else:
