@@ -361,7 +361,13 @@ def test_crawl_with_the_writer_thread_and_without_is_identical(tmp_path: Path):
             "crawl",
             *feeds,
             "--replay",
-            env={"CFS_STORE_WRITER": mode, "CFS_STORE_BATCH": "7"},
+            # the thread alone (by default a run of more than one batch sends
+            # its batches to the writer process, see the test below)
+            env={
+                "CFS_STORE_WRITER": mode,
+                "CFS_STORE_BATCH": "7",
+                "CFS_STORE_PROCESS_AFTER": "off",
+            },
         )
         run_cfs("--db", str(db), "--output", str(out), "export")
         outs[mode] = db
@@ -433,19 +439,29 @@ def test_store_keeps_the_raw_text_it_is_given(tmp_path: Path):
     st.close()
 
 
-def test_large_runs_write_from_the_store_process(tmp_path: Path):
+def test_large_runs_write_from_the_store_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     """Past ``CFS_STORE_PROCESS_AFTER`` records a SQLite run's batches go to the
     store's writer process (one per database); the store, calls.csv and the JSON
     Lines are the same as written by the thread alone, and the run reports say
-    which wrote. (0 here: every batch of these small captures goes there.)"""
+    which wrote. With 0 every batch of these small captures goes there; by
+    default (one less than a batch) a run that fills a batch sends every batch
+    there, its first included, and a run smaller than a batch (a poll) stays on
+    the thread."""
     feeds = [
         "tx_houston_hec_active_incidents",
         "wa_seattle_fire_realtime911",
         "fl_clearwater_police_active_calls",
     ]
+    monkeypatch.delenv("CFS_STORE_PROCESS_AFTER", raising=False)  # the default
     outs = {}
-    for mode in ("off", "0"):
-        db, out = tmp_path / f"p{mode}.sqlite", tmp_path / f"p{mode}"
+    for mode in ("off", "0", None):
+        name = mode or "default"
+        db, out = tmp_path / f"p{name}.sqlite", tmp_path / f"p{name}"
+        env = {"CFS_STORE_BATCH": "7"}
+        if mode is not None:
+            env["CFS_STORE_PROCESS_AFTER"] = mode
         run_cfs(
             "--db",
             str(db),
@@ -454,34 +470,46 @@ def test_large_runs_write_from_the_store_process(tmp_path: Path):
             "crawl",
             *feeds,
             "--replay",
-            env={"CFS_STORE_PROCESS_AFTER": mode, "CFS_STORE_BATCH": "7"},
+            env=env,
         )
         run_cfs("--db", str(db), "--output", str(out), "export")
-        outs[mode] = (db, out)
+        outs[name] = (db, out)
         conn = sqlite3.connect(db)
-        writers = [
-            json.loads(r[0])["store_writer"]
-            for r in conn.execute("SELECT report_json FROM runs")
+        reports = [
+            json.loads(r[0]) for r in conn.execute("SELECT report_json FROM runs")
         ]
         conn.close()
+        writers = [r["store_writer"] for r in reports]
         assert len(writers) == 56
         if mode == "off":
             assert not any(w["process"] for w in writers)
-        else:
+        elif mode == "0":
             assert all(w["process"] for w in writers)
             assert {t for w in writers for t in w["threads"]} == {"cfs-store-process"}
+        else:
+            # a run that fills a batch (7 records or more)
+            large = [r["store_writer"] for r in reports if r["records"] >= 7]
+            small = [r["store_writer"] for r in reports if 0 < r["records"] < 7]
+            assert small and any(w["batches"] >= 2 for w in large)
+            # every batch of a large run, its first too, from the process
+            assert all(w["threads"] == ["cfs-store-process"] for w in large)
+            assert not any(w["process"] for w in small)
+            assert {t for w in small for t in w["threads"]} == {
+                f"cfs-store-{db.resolve()}"
+            }
     import subprocess
     import sys
 
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "compare_outputs.py")]
-        + [str(p) for p in (*outs["off"], *outs["0"])],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for other in ("0", "default"):
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "compare_outputs.py")]
+            + [str(p) for p in (*outs["off"], *outs[other])],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_a_batch_the_store_process_refuses_is_raised_and_kept(tmp_path: Path):

@@ -2,9 +2,11 @@
 
 Why: the writer thread (``thread.py``) keeps the reactor free, but its Python work
 (rows, change hashes, statement parameters) holds the interpreter lock, so a
-backfill's build and store take turns on one core. Once a run has sent
-``CFS_STORE_PROCESS_AFTER`` records (20,000), its batches go to this process
-instead: one per database file, shared by every feed run of the crawl process, so
+backfill's build and store take turns on one core (a batch written there cost
+~200 us a record of the crawl's process, against ~60 here). Once a run has sent
+more than ``CFS_STORE_PROCESS_AFTER`` records (by default one less than a batch:
+a backfill from its first full batch; a poll smaller than a batch never starts
+a process), its batches go to this process instead: one per database file, shared by every feed run of the crawl process, so
 SQLite still has a single batch writer. Other jobs (registering feeds, a run's
 closing) stay on the thread, after the run's batches are written.
 
