@@ -102,8 +102,11 @@ TABLES: dict[str, dict[str, Any]] = {
             "feed_id": "Feed id (feeds.feed_id).",
             "codec": "How the records were compressed: deflate-zdict-v1 is zlib "
             "raw deflate (wbits -15) with this dictionary (zlib.decompressobj(-15, "
-            "zdict)).",
-            "zdict": "The dictionary: raw JSON texts of the feed, up to 32 KiB.",
+            "zdict)); zstd-dict-v1 is Zstandard, magicless frames, with this "
+            "dictionary trained on the feed's records (zstandard.ZstdDecompressor("
+            "dict_data=ZstdCompressionDict(zdict), format=FORMAT_ZSTD1_MAGICLESS)).",
+            "zdict": "The dictionary, up to 32 KiB: raw JSON texts of the feed "
+            "(zlib), or trained on them (Zstandard).",
             "created_at": "When it was made (ISO UTC).",
         },
     },

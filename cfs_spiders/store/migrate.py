@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,9 @@ from ..config.schema import record_fields
 from ..records.encoding import change_hash, json_text
 from .base import RECORD_COLUMNS, SCHEMA_VERSION, _sql_type
 from .connect import open_store
-from .raw import Compressor
 from .write import LISTING_BOARDS
+
+Encoder = Callable[[str], bytes]  # a raw text to its compressed bytes
 
 BATCH = 5000
 
@@ -99,7 +100,7 @@ def migrate(url: str | Path | None = None, *, vacuum: bool = True) -> MigrationR
         report.bytes_before = _size(store.path)
         with store.transaction() as cur:
             cur.execute("DROP VIEW IF EXISTS call_raw")  # it names old columns
-            encoders: dict[str, tuple[int, Compressor]] = {}
+            encoders: dict[str, tuple[int, Encoder]] = {}
             if version == 1:
                 _from_v1(store, cur, report, encoders)
             else:
@@ -121,7 +122,7 @@ def _encode(
     store: Any,
     cur: Any,
     versions: list[tuple],
-    encoders: dict[str, tuple[int, Compressor]],
+    encoders: dict[str, tuple[int, Encoder]],
 ) -> list[tuple]:
     """Version rows ``(feed, key, start, end, run, hash, raw text)`` as schema 3
     stores them: the raw text compressed against the feed's dictionary, made
@@ -147,7 +148,7 @@ def _from_v2(
     store: Any,
     cur: Any,
     report: MigrationReport,
-    encoders: dict[str, tuple[int, Compressor]],
+    encoders: dict[str, tuple[int, Encoder]],
 ) -> None:
     """observations.raw_json -> raw_dict + raw_deflate (the text as it is)."""
     cur.execute("ALTER TABLE observations RENAME TO observations_v2")
@@ -245,7 +246,7 @@ def _from_v1(
     store: Any,
     cur: Any,
     report: MigrationReport,
-    encoders: dict[str, tuple[int, Compressor]],
+    encoders: dict[str, tuple[int, Encoder]],
 ) -> None:
     sql = store._sql
     cur.execute("ALTER TABLE observations RENAME TO observations_v1")
@@ -376,7 +377,7 @@ def _flush(
     spans: list[tuple],
     hashes: list[tuple],
     report: MigrationReport,
-    encoders: dict[str, tuple[int, Compressor]],
+    encoders: dict[str, tuple[int, Encoder]],
 ) -> int:
     n = len(versions)
     if versions:

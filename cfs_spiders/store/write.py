@@ -181,7 +181,7 @@ class RecordWriter:
                     raw_json(rec, text),
                 )
             )
-        new_dicts: dict[int, bytes] = {}
+        new_dicts: dict[int, tuple[str, bytes]] = {}
         new_sources: dict[str, int] = {}
         with self.transaction(feed_id) as cur:
             self._source_ids(cur, rows, new_sources)
@@ -239,7 +239,7 @@ class RecordWriter:
         cur: Any,
         feed_id: str,
         sightings: list[Sighting],
-        new: dict[int, bytes],
+        new: dict[int, tuple[str, bytes]],
     ) -> Compress:
         """Compresses a version's raw text against the feed's dictionary, which
         is looked up (or made from this batch's raw texts) at the first version
