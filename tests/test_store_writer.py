@@ -30,6 +30,7 @@ from cfs_spiders.config.loader import load_config
 from cfs_spiders.exports.datasette_raw import prepare_connection
 from cfs_spiders.records.encoding import change_hash, record_json
 from cfs_spiders.store import raw as raw_mod
+from cfs_spiders.store import write as write_mod
 from cfs_spiders.store.raw import (
     DEFLATE,
     TRAIN_MIN,
@@ -41,7 +42,7 @@ from cfs_spiders.store.raw import (
     make_dict,
 )
 from cfs_spiders.store.sqlite import Store
-from cfs_spiders.store.write import RecordWriter, _hash
+from cfs_spiders.store.write import _CALL_COLUMNS, RecordWriter, _hash, _narrow
 from tests.conftest import ROOT, run_cfs
 
 CONFIGS = ROOT / "city_configs"
@@ -136,12 +137,34 @@ def test_plain_insert_of_new_calls_gives_the_upserts_store(
     write_scenario(fast)
     fast.close()
     assert inserts == [30, 10, 5, 0]  # each new call once (SYN0..SYN44), by INSERT
-    # the reference: the upsert for every call
+    # the reference: the upsert of every column for every call
     monkeypatch.setattr(RecordWriter, "_call_insert_sql", RecordWriter._upsert_sql)
+    monkeypatch.setattr(write_mod, "_narrow", lambda rows: (_CALL_COLUMNS, rows))
     ref = new_store(tmp_path / "ref.sqlite")
     write_scenario(ref)
     ref.close()
     assert dump(tmp_path / "fast.sqlite") == dump(tmp_path / "ref.sqlite")
+
+
+def test_columns_left_out_of_a_calls_insert_are_null(tmp_path: Path) -> None:
+    """``_narrow`` binds only the columns some row of the batch has a value in:
+    that is the same row only while no column of ``calls`` has a default."""
+    store = new_store(tmp_path / "cfs.sqlite")
+    info = store.query("PRAGMA table_info(calls)")
+    store.close()
+    assert {r["name"] for r in info} >= set(_CALL_COLUMNS)
+    assert [r["name"] for r in info if r["dflt_value"] is not None] == []
+    rows = [[None] * len(_CALL_COLUMNS) for _ in range(3)]
+    for i, row in enumerate(rows):
+        row[0], row[-1] = "feed", bytes([i])
+    rows[2][5] = "late"  # a value in the last row only keeps its column
+    columns, narrow = _narrow(rows)
+    assert columns == (_CALL_COLUMNS[0], _CALL_COLUMNS[5], _CALL_COLUMNS[-1])
+    assert narrow == [
+        ("feed", None, b"\x00"),
+        ("feed", None, b"\x01"),
+        ("feed", "late", b"\x02"),
+    ]
 
 
 json_values = st.recursive(
