@@ -30,7 +30,7 @@ from cfs_spiders.config.loader import load_config
 from cfs_spiders.exports.datasette_raw import prepare_connection
 from cfs_spiders.records.encoding import change_hash, record_json
 from cfs_spiders.store import raw as raw_mod
-from cfs_spiders.store import write as write_mod
+from cfs_spiders.store.base import RECORD_COLUMNS
 from cfs_spiders.store.raw import (
     DEFLATE,
     TRAIN_MIN,
@@ -42,7 +42,12 @@ from cfs_spiders.store.raw import (
     make_dict,
 )
 from cfs_spiders.store.sqlite import Store
-from cfs_spiders.store.write import _CALL_COLUMNS, RecordWriter, _hash, _narrow
+from cfs_spiders.store.write import (
+    _CALL_COLUMNS,
+    RecordWriter,
+    _filled_columns,
+    _hash,
+)
 from tests.conftest import ROOT, run_cfs
 
 CONFIGS = ROOT / "city_configs"
@@ -68,6 +73,7 @@ def synthetic_records(
 ) -> list[dict[str, Any]]:
     return [
         {
+            **dict.fromkeys(RECORD_COLUMNS),
             "feed_id": feed,
             "call_id": f"SYN{i:07d}",
             "record_key": f"SYN{i:07d}",
@@ -107,7 +113,7 @@ def write_scenario(store: Store) -> None:
     """New calls, calls held (some changed), a call twice in a batch, and a run
     committed out of order."""
     feed = FEEDS[0]
-    for recs in (
+    batches = [
         synthetic_records(feed, range(0, 30), "2026-01-01T00:00:00Z", "r1"),
         # 20..29 held (20..24 changed), 30..39 new
         synthetic_records(feed, range(20, 25), "2026-01-01T00:05:00Z", "r2", 1)
@@ -117,8 +123,21 @@ def write_scenario(store: Store) -> None:
         + synthetic_records(feed, range(35, 36), "2026-01-01T00:11:00Z", "r3", 2),
         # older than what the store holds for 0..9
         synthetic_records(feed, range(0, 10), "2025-12-31T23:55:00Z", "r0", 3),
-    ):
+    ]
+    # a value in a column no record had before (not in a batch's first record)
+    batches[1][3]["address"] = "1 SYNTHETIC AV"
+    # a record without a field, and a value in it in another record
+    del batches[2][1]["area_beat"]
+    batches[2][4]["area_beat"] = "SYN-BEAT"
+    for recs in batches:
         store.write_records(recs, [record_json(r) for r in recs])
+
+
+class _Every(dict):
+    """Every column was filled in every feed's last batch: rows bind them all."""
+
+    def get(self, key: Any, default: Any = None) -> tuple[str, ...]:
+        return RECORD_COLUMNS
 
 
 def test_plain_insert_of_new_calls_gives_the_upserts_store(
@@ -139,32 +158,38 @@ def test_plain_insert_of_new_calls_gives_the_upserts_store(
     assert inserts == [30, 10, 5, 0]  # each new call once (SYN0..SYN44), by INSERT
     # the reference: the upsert of every column for every call
     monkeypatch.setattr(RecordWriter, "_call_insert_sql", RecordWriter._upsert_sql)
-    monkeypatch.setattr(write_mod, "_narrow", lambda rows: (_CALL_COLUMNS, rows))
+    monkeypatch.setattr(RecordWriter, "_filled", property(lambda self: _Every()))
     ref = new_store(tmp_path / "ref.sqlite")
     write_scenario(ref)
     ref.close()
-    assert dump(tmp_path / "fast.sqlite") == dump(tmp_path / "ref.sqlite")
+    got = dump(tmp_path / "fast.sqlite")
+    assert got == dump(tmp_path / "ref.sqlite")
+    assert sum(r.count("1 SYNTHETIC AV") for r in got["calls"]) == 1
+    assert sum(r.count("SYN-BEAT") for r in got["calls"]) == 1
 
 
 def test_columns_left_out_of_a_calls_insert_are_null(tmp_path: Path) -> None:
-    """``_narrow`` binds only the columns some row of the batch has a value in:
-    that is the same row only while no column of ``calls`` has a default."""
+    """A batch binds only the columns some record of it has a value in
+    (``_filled_columns``): that is the same row only while no column of
+    ``calls`` has a default."""
     store = new_store(tmp_path / "cfs.sqlite")
     info = store.query("PRAGMA table_info(calls)")
     store.close()
     assert {r["name"] for r in info} >= set(_CALL_COLUMNS)
     assert [r["name"] for r in info if r["dflt_value"] is not None] == []
-    rows = [[None] * len(_CALL_COLUMNS) for _ in range(3)]
-    for i, row in enumerate(rows):
-        row[0], row[-1] = "feed", bytes([i])
-    rows[2][5] = "late"  # a value in the last row only keeps its column
-    columns, narrow = _narrow(rows)
-    assert columns == (_CALL_COLUMNS[0], _CALL_COLUMNS[5], _CALL_COLUMNS[-1])
-    assert narrow == [
-        ("feed", None, b"\x00"),
-        ("feed", None, b"\x01"),
-        ("feed", "late", b"\x02"),
-    ]
+    recs = [{c: None for c in RECORD_COLUMNS} for _ in range(3)]
+    for i, rec in enumerate(recs):
+        rec["feed_id"], rec["record_key"] = "feed", f"K{i}"
+    recs[2]["address"] = "late"  # a value in the last record only keeps its column
+    recs[1]["latitude"] = 0.0  # a value, although false
+    del recs[1]["area_beat"]  # a record without a field: None
+    assert _filled_columns(recs) == tuple(
+        c
+        for c in RECORD_COLUMNS
+        if c in ("feed_id", "record_key", "address", "latitude")
+    )
+    recs[0]["area_beat"] = "12"
+    assert "area_beat" in _filled_columns(recs)
 
 
 json_values = st.recursive(

@@ -13,6 +13,7 @@ holds for the call (runs committed out of order) goes through the span rules of
 from __future__ import annotations
 
 import hashlib
+import itertools
 import operator
 from collections import Counter
 from collections.abc import Callable, Container
@@ -21,13 +22,13 @@ from typing import Any
 import orjson
 
 from ..records.encoding import change_hash, raw_json, record_json
-from .base import COLUMN_SET, RECORD_COLUMNS, STORED_COLUMNS, db_value
+from .base import RECORD_COLUMNS, STORED_COLUMNS, db_value
 from .history import Span, Version, add_presence, add_version, present_at
 
 LISTING_BOARDS = ("active_calls", "recent_window")
-_SOURCE_AT = RECORD_COLUMNS.index("source_url")
-_KEY_AT = RECORD_COLUMNS.index("record_key")
-_CALL_COLUMNS = (*STORED_COLUMNS, "first_seen", "last_seen", "values_hash")
+_LIFE = ("first_seen", "last_seen", "values_hash")
+_CALL_COLUMNS = (*STORED_COLUMNS, *_LIFE)
+_NONE = itertools.repeat(None)
 # a version's raw text -> (raw_dict, raw_deflate)
 Compress = Callable[[str], tuple[int, bytes]]
 
@@ -47,27 +48,27 @@ def _hash(raw: Any, finite: bool) -> bytes:
     return bytes.fromhex(change_hash(raw))
 
 
-def _narrow(rows: list[list[Any]]) -> tuple[tuple[str, ...], list[Any]]:
-    """The columns of ``calls`` that some row has a value in, and the rows cut
-    to them. Why: binding a parameter costs the same whether it is NULL or not,
-    and a feed leaves half of the ~80 columns empty (Houston's bench rows: 38 of
-    79 have a value; their INSERT costs 4.5 us a row instead of 16). A column
-    left out of the INSERT is NULL, as bound: no column of ``calls`` that a
-    record fills has a default."""
-    if not rows:
-        return _CALL_COLUMNS, rows
-    empty = set()
-    for i, value in enumerate(rows[0]):
-        if value is None:
-            column = list(map(operator.itemgetter(i), rows))
-            if column.count(None) == len(column):
-                empty.add(i)
-    if not empty:
-        return _CALL_COLUMNS, rows
-    keep = [i for i in range(len(_CALL_COLUMNS)) if i not in empty]
-    return tuple(_CALL_COLUMNS[i] for i in keep), list(
-        map(operator.itemgetter(*keep), rows)
-    )
+def _filled_columns(records: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The record columns that some record of the batch has a value in (in
+    ``RECORD_COLUMNS`` order): a batch's rows bind only those (``write_records``
+    guesses them from the feed's last batch and checks the guess for each
+    record, which costs less than this walk over each column). Why: binding a
+    parameter costs the same whether it is NULL or not, and a feed leaves half
+    of the ~80 columns empty (Houston's bench rows: 38 of 79 have a value; their
+    INSERT costs 4.5 us a row instead of 16). A column left out of the INSERT is
+    NULL, as bound: no column of ``calls`` that a record fills has a default."""
+    first, filled = records[0], []
+    for c in RECORD_COLUMNS:
+        if first.get(c) is not None:
+            filled.append(c)
+            continue
+        try:  # in C: stops at the first value
+            empty = all(map(operator.is_, map(operator.itemgetter(c), records), _NONE))
+        except KeyError:  # a record without the field
+            empty = all(r.get(c) is None for r in records)
+        if not empty:
+            filled.append(c)
+    return tuple(filled)
 
 
 class Sighting:
@@ -105,7 +106,8 @@ class RecordWriter:
 
     def _upsert_sql(self, columns: tuple[str, ...] = _CALL_COLUMNS) -> str:
         """Insert or update a call held already; ``columns`` are those bound (the
-        others insert as NULL, so ``excluded`` has them NULL: see ``_narrow``)."""
+        others insert as NULL, so ``excluded`` has them NULL: see
+        ``_filled_columns``)."""
         cols = columns
         p = ", ".join([self.placeholder] * len(cols))
         newer = (
@@ -178,7 +180,17 @@ class RecordWriter:
             encoded = [record_json(rec) for rec in records]
         feed_id = records[0]["feed_id"]
         convert = self.dialect != "sqlite"  # PostgreSQL will not cast booleans
-        columns_of = operator.itemgetter(*RECORD_COLUMNS)
+        # the columns of the feed's last batch that had values, and those of
+        # this batch's first record; checked below for every record
+        guess = set(self._filled.get(feed_id, ()))
+        guess.update(c for c, v in records[0].items() if v is not None)
+        filled = tuple(c for c in RECORD_COLUMNS if c in guess)
+        left = tuple(c for c in RECORD_COLUMNS if c not in guess)
+        columns_of = operator.itemgetter(*filled)  # feed_id and record_key at least
+        # (a tuple, even of one column)
+        left_of = operator.itemgetter(*left, *left[-1:]) if left else None
+        n_left = len(left) + 1
+        wrong = False  # a value in a column left out: rows made again below
         rows, sightings = [], []
         for i, (rec, text) in enumerate(zip(records, encoded, strict=True)):
             if rec["feed_id"] != feed_id:
@@ -189,10 +201,13 @@ class RecordWriter:
             fetched = rec["fetched_at"]
             raw = rec.get("raw")
             value = _hash(raw, i in finite)  # stored as its 16 bytes
-            if rec.keys() >= COLUMN_SET:
+            try:
                 row = list(columns_of(rec))
-            else:
-                row = [rec.get(c) for c in RECORD_COLUMNS]
+                if left_of is not None and left_of(rec).count(None) != n_left:
+                    wrong = True
+            except KeyError:  # a record without some field: None
+                row = [rec.get(c) for c in filled]
+                wrong = wrong or any(rec.get(c) is not None for c in left)
             if convert:
                 row = [db_value(v) for v in row]
             row.extend((fetched, fetched, value))
@@ -206,13 +221,26 @@ class RecordWriter:
                     raw_json(rec, text),
                 )
             )
+        if wrong:
+            filled = _filled_columns(records)
+            rows = [[rec.get(c) for c in filled] for rec in records]
+            if convert:
+                rows = [[db_value(v) for v in row] for row in rows]
+            for row, s in zip(rows, sightings, strict=True):
+                row.extend((s.t, s.t, s.value))
+        self._filled[feed_id] = filled
         new_dicts: dict[int, tuple[str, bytes]] = {}
         new_sources: dict[str, int] = {}
+        columns = (
+            *("source_id" if c == "source_url" else c for c in filled),
+            *_LIFE,
+        )
         with self.transaction(feed_id) as cur:
-            self._source_ids(cur, rows, new_sources)
+            if "source_url" in filled:
+                self._source_ids(cur, rows, filled.index("source_url"), new_sources)
             compress = self._batch_compressor(cur, feed_id, sightings, new_dicts)
             new_calls, new_versions, placed = self._write_batch(
-                cur, feed_id, rows, sightings, compress
+                cur, feed_id, columns, rows, sightings, compress
             )
             for fetched in sorted({s.t for s in sightings}):
                 self._gone_since(cur, feed_id, fetched)
@@ -230,17 +258,26 @@ class RecordWriter:
         return new_calls, new_versions
 
     @property
+    def _filled(self) -> dict[str, tuple[str, ...]]:
+        """Per feed, the columns its last batch had values in (a guess for the
+        next batch's, which ``write_records`` checks)."""
+        return self.__dict__.setdefault("_filled_columns", {})
+
+    @property
     def _sources(self) -> dict[str, int]:
         """``sources.source_id`` by URL, as committed."""
         return self.__dict__.setdefault("_source_cache", {})
 
-    def _source_ids(self, cur: Any, rows: list[list[Any]], new: dict[str, int]) -> None:
-        """Each row's ``source_url`` replaced by its ``sources.source_id`` (a URL
-        not yet there is added; ``new`` gets the ids this transaction gave)."""
+    def _source_ids(
+        self, cur: Any, rows: list[list[Any]], at: int, new: dict[str, int]
+    ) -> None:
+        """Each row's ``source_url`` (at ``at``) replaced by its
+        ``sources.source_id`` (a URL not yet there is added; ``new`` gets the ids
+        this transaction gave)."""
         ph = self.placeholder
         known = self._sources
         for row in rows:
-            url = row[_SOURCE_AT]
+            url = row[at]
             if url is None:
                 continue
             found = known.get(url) or new.get(url)
@@ -257,7 +294,7 @@ class RecordWriter:
                     (url,),
                 )
                 found = new[url] = int(cur.fetchone()[0])
-            row[_SOURCE_AT] = found
+            row[at] = found
 
     def _batch_compressor(
         self,
@@ -284,11 +321,13 @@ class RecordWriter:
         self,
         cur: Any,
         feed_id: str,
+        columns: tuple[str, ...],
         rows: list[list[Any]],
         sightings: list[Sighting],
         compress: Compress,
     ) -> tuple[int, int, list[Sighting]]:
-        """(new calls, new versions, the sightings placed by the span rules)."""
+        """(new calls, new versions, the sightings placed by the span rules);
+        ``rows`` are the calls rows of ``columns``."""
         board = self._listing_board(feed_id, cur)
         keys = {s.key for s in sightings}
         state = self._call_states(cur, feed_id, keys)
@@ -323,8 +362,9 @@ class RecordWriter:
                 slow.append(s)
         if state or repeated:  # calls held already: upserted
             new_rows, known_rows, twice = [], [], []
+            at = columns.index("record_key")
             for r in rows:
-                key = r[_KEY_AT]
+                key = r[at]
                 if key in repeated:
                     twice.append(r)
                 elif key in state:
@@ -333,12 +373,10 @@ class RecordWriter:
                     new_rows.append(r)
         else:  # a backfill's batch: every call is new
             new_rows, known_rows, twice = rows, [], []
-        columns, narrow = _narrow(new_rows)
-        self._insert_many(cur, self._call_insert_sql(columns), narrow)
-        columns, narrow = _narrow(known_rows)
-        self._insert_many(cur, self._upsert_sql(columns), narrow)
+        self._insert_many(cur, self._call_insert_sql(columns), new_rows)
+        self._insert_many(cur, self._upsert_sql(columns), known_rows)
         if twice:  # a call twice in one batch: its rows one after another
-            cur.executemany(self._upsert_sql(), twice)
+            cur.executemany(self._upsert_sql(columns), twice)
         if versions:
             self._insert_many(
                 cur,
