@@ -48,9 +48,11 @@ from cfs_spiders.store.write import (
     _filled_columns,
     _hash,
 )
+from tests import test_postgres
 from tests.conftest import ROOT, run_cfs
 
 CONFIGS = ROOT / "city_configs"
+pg_url = test_postgres.pg_url  # the fixture: a fresh database on the server
 FEEDS = ("wa_seattle_fire_realtime911", "tx_houston_hec_active_incidents")
 TYPES = ("SYNTHETIC AID", "SYNTHETIC FIRE", "SYNTHETIC ALARM", "SYNTHETIC MVA")
 
@@ -330,3 +332,37 @@ def test_a_damaged_zstd_record_or_an_unknown_codec_is_refused(tmp_path: Path) ->
             list(store.raw_versions())
     finally:
         store.close()
+
+
+def test_postgresql_writes_the_same_store_with_both_codecs(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The narrowed, plain-INSERT batches go to PostgreSQL by ``COPY`` (the
+    columns bound are those filled) and give SQLite's store; both codecs read
+    back there too."""
+    from cfs_spiders.store.connect import open_store
+
+    big = synthetic_records(
+        FEEDS[1], range(TRAIN_MIN + 300), "2026-01-01T00:00:00Z", "r"
+    )
+    stores = {"sqlite": new_store(tmp_path / "cfs.sqlite"), "pg": open_store(pg_url)}
+    stores["pg"].register_feeds([load_config(CONFIGS / f"{f}.yaml") for f in FEEDS])
+    got = {}
+    for name, store in stores.items():
+        write_scenario(store)
+        store.write_records(big, [record_json(r) for r in big])
+        got[name] = (
+            store.query(
+                "SELECT feed_id, record_key, first_seen, last_seen, address, "
+                "area_beat, call_type_raw, latitude FROM calls "
+                "ORDER BY feed_id, record_key"
+            ),
+            [tuple(v.__dict__.values()) for v in store.raw_versions()],
+            [
+                r["codec"]
+                for r in store.query("SELECT codec FROM raw_dicts ORDER BY dict_id")
+            ],
+        )
+        store.close()
+    assert got["pg"] == got["sqlite"]
+    assert set(got["pg"][2]) == {DEFLATE, ZSTD}
