@@ -366,3 +366,38 @@ def test_postgresql_writes_the_same_store_with_both_codecs(
         store.close()
     assert got["pg"] == got["sqlite"]
     assert set(got["pg"][2]) == {DEFLATE, ZSTD}
+
+
+def test_the_writer_process_hashes_a_record_its_text_would_not_give(
+    tmp_path: Path,
+) -> None:
+    """A record whose text would not read back the same (a NaN: json writes
+    ``NaN``, orjson ``null``) crosses to the writer process whole and is hashed
+    with the check; the others are read from their texts and hashed without:
+    every stored hash is the record's change hash."""
+    from cfs_spiders.records.encoding import json_text_exact
+    from cfs_spiders.store.process import StoreProcess
+
+    db = tmp_path / "cfs.sqlite"
+    new_store(db).close()
+    recs = synthetic_records(FEEDS[0], range(4), "2026-01-01T00:00:00Z", "r")
+    recs[1]["raw"]["latitude"] = math.nan
+    texts, exact = zip(*(json_text_exact(r) for r in recs), strict=True)
+    assert exact == (True, False, True, True)
+    proc = StoreProcess(db)
+    try:
+        assert proc.submit(recs, list(texts), list(exact)).result(timeout=120)[:2] == (
+            4,
+            4,
+        )
+    finally:
+        proc.close()
+    store = Store(db)
+    rows = store.query("SELECT values_hash FROM observations ORDER BY record_key")
+    store.close()
+    assert [bytes(r["values_hash"]).hex() for r in rows] == [
+        change_hash(r["raw"]) for r in recs
+    ]
+    assert change_hash(recs[1]["raw"]) != change_hash(
+        {**recs[1]["raw"], "latitude": None}
+    )

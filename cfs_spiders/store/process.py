@@ -88,9 +88,13 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
             texts, whole = message
             records = None
             try:
-                records = [
-                    whole[i] if i in whole else loads(t) for i, t in enumerate(texts)
-                ]
+                if whole:
+                    records = [
+                        whole[i] if i in whole else loads(t)
+                        for i, t in enumerate(texts)
+                    ]
+                else:  # the common case: every record reads back from its text
+                    records = list(map(loads, texts))
                 # a record read from its text has no NaN or infinity in it
                 new_calls, new_obs = store.write_records(
                     records, texts, finite=_Except(whole)
