@@ -97,6 +97,28 @@ def json_text_exact(value: Any) -> tuple[str, bool]:
     return _encode(value), False
 
 
+def json_texts_exact(values: list[Any]) -> tuple[list[str], list[bool]]:
+    """``json_text_exact`` of each of ``values`` (a page of records), as two
+    lists: the texts, and whether each reads back as its value. One loop, not a
+    call and a pair per record."""
+    texts: list[str] = []
+    exact: list[bool] = []
+    text, ok = texts.append, exact.append
+    dumps, finite, options = orjson.dumps, _finite, _ORJSON_OPTIONS
+    for value in values:
+        if finite(value):
+            try:
+                text(dumps(value, option=options).decode("utf-8"))
+            except TypeError:  # orjson.JSONEncodeError is a TypeError
+                pass
+            else:
+                ok(True)
+                continue
+        text(_encode(value))
+        ok(False)
+    return texts, exact
+
+
 def json_text(value: Any) -> str:
     return json_text_exact(value)[0]
 
