@@ -364,11 +364,15 @@ class StorePipeline:
             future = asyncio.wrap_future(self.process.submit(records, encoded, exact))
             # the texts cross to the process; the records themselves are let go
             # (a refused batch is read back from its texts, see ``_restore``)
-            kept: Any = {
-                i: r
-                for i, (r, ok) in enumerate(zip(records, exact, strict=True))
-                if not ok
-            }
+            kept: Any = (
+                {}
+                if all(exact)
+                else {
+                    i: r
+                    for i, (r, ok) in enumerate(zip(records, exact, strict=True))
+                    if not ok
+                }
+            )
         else:
             while self.writer.jobs.full():  # other feeds' runs fill the queue
                 await asyncio.sleep(0.005)
