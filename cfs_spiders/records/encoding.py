@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -89,18 +90,14 @@ def json_text_exact(value: Any) -> tuple[str, bool]:
     """``value`` as JSON text (``json.dumps(value, ensure_ascii=False,
     default=str)``, compact), and whether reading the text back gives ``value``
     again (it does when orjson wrote it)."""
-    if _finite(value):
-        try:
-            return orjson.dumps(value, option=_ORJSON_OPTIONS).decode("utf-8"), True
-        except TypeError:  # orjson.JSONEncodeError is a TypeError
-            pass
-    return _encode(value), False
+    texts, exact = json_texts_exact((value,))
+    return texts[0], exact[0]
 
 
-def json_texts_exact(values: list[Any]) -> tuple[list[str], list[bool]]:
+def json_texts_exact(values: Iterable[Any]) -> tuple[list[str], list[bool]]:
     """``json_text_exact`` of each of ``values`` (a page of records), as two
-    lists: the texts, and whether each reads back as its value. One loop, not a
-    call and a pair per record."""
+    lists: the texts, and whether each reads back as its value. One loop for a
+    page, not a call and a pair per record."""
     texts: list[str] = []
     exact: list[bool] = []
     text, ok = texts.append, exact.append
