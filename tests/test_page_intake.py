@@ -21,6 +21,7 @@ from scrapy.utils.test import get_crawler
 
 from cfs_spiders.ingest.exporters import _CHUNK, RecordJsonLinesExporter
 from cfs_spiders.ingest.pipelines import KeySpool, ValidatePipeline
+from cfs_spiders.records.elements import _PART, HAS, FillCounter
 from cfs_spiders.records.encoding import json_texts_exact
 from cfs_spiders.records.items import RECORD_FIELDS, RecordBatch, in_field_order
 from tests.test_throughput import ODD_RAWS, dumps, sf_records
@@ -157,3 +158,31 @@ def test_key_spool_finds_keys_across_batches():
     finally:
         spool.close()
     assert spool.among({"K0"}) == set()
+
+
+def test_fill_rates_of_a_page_are_those_of_its_records():
+    """Counted a page at a time (element by element, ``_PART`` records at once)
+    or record by record with ``HAS``: the same counts, also with values that
+    are falsy but present (0, False, 0.0), NaN, blanks, a missing field and an
+    unhashable value (those parts fall back to ``HAS``)."""
+    base = shared_keys(sf_records(60))
+    odd_values = [0, False, 0.0, float("nan"), "", None, " ", "withheld", "x"]
+    page = []
+    for i in range(3 * _PART + 17):
+        rec = dict(base[i % len(base)])
+        for j, field in enumerate(("call_id", "latitude", "area_beat", "units_raw")):
+            if (i + j) % 5 == 0:
+                rec[field] = odd_values[(i + j) % len(odd_values)]
+        page.append(rec)
+    page[_PART + 3] = {k: v for k, v in page[_PART + 3].items() if k != "longitude"}
+    page[2 * _PART + 5] = {**page[2 * _PART + 5], "priority_raw": ["1", "2"]}
+    by_page, by_record = FillCounter(), FillCounter()
+    by_page.add_many(page[:100])
+    by_page.add_many(page[100:])
+    for rec in page:
+        by_record.add(rec)
+    expected = {e: sum(map(has, page)) for e, has in HAS.items()}
+    assert by_page.hits == by_record.hits == expected
+    assert by_page.n == by_record.n == len(page)
+    assert 0 < expected["coordinates"] < len(page)  # the odd values did count
+    assert 0 < expected["id"] < len(page)

@@ -509,9 +509,7 @@ def take_records(
     records = item.records if isinstance(item, RecordBatch) else [dict(item)]
     with paused_gc():  # rows of scalars, no cycles: see records/gcpause.py
         texts, exact = json_texts_exact(records)
-        add = fill.add
-        for record in records:
-            add(record)
+        fill.add_many(records)
         if note_keys is not None:
             note_keys(r["record_key"] for r in records)
     return records, texts, exact
