@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import tempfile
 import threading
 import time
@@ -27,7 +28,7 @@ from scrapy.utils.log import logformatter_adapter
 
 from ..config import vocab
 from ..records.elements import FillCounter
-from ..records.encoding import json_text_exact
+from ..records.encoding import json_texts_exact
 from ..records.gcpause import paused_gc
 from ..records.items import RecordBatch, record_validator
 from ..store import process as store_process
@@ -54,6 +55,9 @@ _ENUMS = {
     "call_source_basis": set(vocab.CALL_SOURCE_BASIS),
 }
 
+_ENUM_FIELDS = operator.itemgetter(*_ENUMS)
+_ENUM_SETS = tuple(_ENUMS.values())
+
 
 class ValidatePipeline:
     """Every record against the closed vocabularies; the full JSON Schema when
@@ -70,6 +74,8 @@ class ValidatePipeline:
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if not isinstance(item, RecordBatch):
             self.check(item)
+            return item
+        if not self.full and self._all_in_vocabulary(item.records):
             return item
         kept = []
         for rec in item.records:
@@ -107,6 +113,23 @@ class ValidatePipeline:
             exception=exc,
         )
 
+    @staticmethod
+    def _all_in_vocabulary(records: list[dict[str, Any]]) -> bool:
+        """Whether every record of a page passes ``check`` (without the full
+        schema), from the page's distinct combinations of the vocabulary fields
+        (a few dozen for thousands of records). False also when a record lacks
+        a field or holds an unhashable value: ``check`` then decides record by
+        record."""
+        try:
+            combinations = set(map(_ENUM_FIELDS, records))
+        except (KeyError, TypeError):
+            return False
+        for values in combinations:
+            for value, allowed in zip(values, _ENUM_SETS, strict=True):
+                if value not in allowed:
+                    return False
+        return True
+
     def check(self, item: Any) -> None:
         """Raise ``DropItem`` unless the record fits the vocabularies (and the
         schema, in full mode)."""
@@ -142,11 +165,11 @@ class KeySpool:
         self.count = 0
 
     def add(self, keys: Iterable[str]) -> None:
-        # one JSON string a line: a key may hold any character
-        lines = [orjson.dumps(k) for k in keys]
-        self.count += len(lines)
-        if lines:
-            self._file.write(b"\n".join(lines) + b"\n")
+        # a batch's keys as one JSON array a line: a key may hold any character
+        batch = list(keys)
+        self.count += len(batch)
+        if batch:
+            self._file.write(orjson.dumps(batch) + b"\n")
 
     def among(self, keys: set[str]) -> set[str]:
         """Those of ``keys`` the run listed (reads the file once)."""
@@ -156,9 +179,7 @@ class KeySpool:
         self._file.flush()
         self._file.seek(0)
         for line in self._file:
-            key = orjson.loads(line)
-            if key in keys:
-                found.add(key)
+            found.update(keys.intersection(orjson.loads(line)))
         self._file.seek(0, 2)
         return found
 
@@ -343,11 +364,15 @@ class StorePipeline:
             future = asyncio.wrap_future(self.process.submit(records, encoded, exact))
             # the texts cross to the process; the records themselves are let go
             # (a refused batch is read back from its texts, see ``_restore``)
-            kept: Any = {
-                i: r
-                for i, (r, ok) in enumerate(zip(records, exact, strict=True))
-                if not ok
-            }
+            kept: Any = (
+                {}
+                if all(exact)
+                else {
+                    i: r
+                    for i, (r, ok) in enumerate(zip(records, exact, strict=True))
+                    if not ok
+                }
+            )
         else:
             while self.writer.jobs.full():  # other feeds' runs fill the queue
                 await asyncio.sleep(0.005)
@@ -483,13 +508,11 @@ def take_records(
     its keys noted for a live listing's close (``note_keys``)."""
     records = item.records if isinstance(item, RecordBatch) else [dict(item)]
     with paused_gc():  # rows of scalars, no cycles: see records/gcpause.py
-        texts = [json_text_exact(r) for r in records]
-        add = fill.add
-        for record in records:
-            add(record)
+        texts, exact = json_texts_exact(records)
+        fill.add_many(records)
         if note_keys is not None:
             note_keys(r["record_key"] for r in records)
-    return records, [t for t, _ in texts], [ok for _, ok in texts]
+    return records, texts, exact
 
 
 def downloader_stats(stats: dict[str, Any]) -> dict[str, Any]:

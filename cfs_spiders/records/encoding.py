@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -89,12 +90,30 @@ def json_text_exact(value: Any) -> tuple[str, bool]:
     """``value`` as JSON text (``json.dumps(value, ensure_ascii=False,
     default=str)``, compact), and whether reading the text back gives ``value``
     again (it does when orjson wrote it)."""
-    if _finite(value):
-        try:
-            return orjson.dumps(value, option=_ORJSON_OPTIONS).decode("utf-8"), True
-        except TypeError:  # orjson.JSONEncodeError is a TypeError
-            pass
-    return _encode(value), False
+    texts, exact = json_texts_exact((value,))
+    return texts[0], exact[0]
+
+
+def json_texts_exact(values: Iterable[Any]) -> tuple[list[str], list[bool]]:
+    """``json_text_exact`` of each of ``values`` (a page of records), as two
+    lists: the texts, and whether each reads back as its value. One loop for a
+    page, not a call and a pair per record."""
+    texts: list[str] = []
+    exact: list[bool] = []
+    text, ok = texts.append, exact.append
+    dumps, finite, options = orjson.dumps, _finite, _ORJSON_OPTIONS
+    for value in values:
+        if finite(value):
+            try:
+                text(dumps(value, option=options).decode("utf-8"))
+            except TypeError:  # orjson.JSONEncodeError is a TypeError
+                pass
+            else:
+                ok(True)
+                continue
+        text(_encode(value))
+        ok(False)
+    return texts, exact
 
 
 def json_text(value: Any) -> str:

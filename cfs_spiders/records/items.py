@@ -67,13 +67,21 @@ class RecordBatch:
 
     records: list[dict[str, Any]]
     encoded: list[str] | None = field(default=None)
-    exact: list[bool] | None = field(default=None)  # see store.json_text_exact
+    exact: list[bool] | None = field(default=None)  # see encoding.json_text_exact
 
     def __post_init__(self) -> None:
+        checked = None  # the last key order found to be all fields
         for rec in self.records:
+            keys = tuple(rec)
+            # the records of a page share their key objects: once one record's
+            # keys are checked, the next ones are the same objects, compared by
+            # identity
+            if keys == checked:
+                continue
             if not rec.keys() <= _FIELD_SET:
                 unknown = sorted(str(k) for k in rec if k not in _FIELD_SET)
                 raise KeyError(f"CallRecord does not support field: {unknown[0]}")
+            checked = keys
 
     def __len__(self) -> int:
         return len(self.records)
