@@ -229,7 +229,9 @@ class StorePipeline:
         )
         self.sent = 0  # records sent to the store this run
         self.process: StoreProcess | None = None
-        after = crawler.settings.get("CFS_STORE_PROCESS_AFTER", 20000)
+        # by default a run that fills a batch writes from the process
+        # (ingest/settings.py); a poll smaller than a batch stays on the thread
+        after = crawler.settings.get("CFS_STORE_PROCESS_AFTER", self.batch_size - 1)
         self.process_after = (
             None
             if str(after).strip().lower() in ("off", "none", "-1", "")
