@@ -139,6 +139,8 @@ def raw_json(record: dict[str, Any], text: str | None = None) -> str:
         and text.endswith("}")
     ):
         for marker in _RAW_KEYS:
-            if text.count(marker) == 1:
-                return text[text.index(marker) + len(marker) : -1]
+            # one pass over the text: the first occurrence, then none after it
+            at = text.find(marker)
+            if at >= 0 and text.find(marker, at + 1) < 0:
+                return text[at + len(marker) : -1]
     return json_text(record.get("raw"))
