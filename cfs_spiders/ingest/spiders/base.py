@@ -25,7 +25,7 @@ from scrapy.http import Request, Response
 from ...config.loader import FeedConfig
 from ...normalize.time import parse_iso
 from ...records.builder import RecordBuilder
-from ...records.gcpause import paused_gc
+from ...records.gcpause import paused_gc, release_frozen
 from ...records.items import RecordBatch
 from ...records.mapping import get_path, spec_paths
 from ..exclusions import ExclusionFilter
@@ -374,6 +374,11 @@ class FeedSpider(HighWaterMixin, PageBuildMixin, scrapy.Spider):
                     "row: the manifest no longer fits its capture"
                 )
             run.complete = not run.errors
+
+    def closed(self, reason: str) -> None:
+        """The run's end: the objects its pages froze go back to the collector
+        (``records/gcpause.py``)."""
+        release_frozen()
 
     def remember_validators(self, response: Response) -> None:
         etag = response.headers.get(b"ETag")
