@@ -23,12 +23,13 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 import polars as pl
 
 from ..normalize.text import to_text
-from .mapping import compile_step, get_path
+from .mapping import _MISSING, compile_step, get_path
 
 ColumnFn = Callable[["Columns"], pl.Series]
 
@@ -47,13 +48,17 @@ class PageFallback(ValueError):
     """A page's values do not fit a column type (mixed types in one field)."""
 
 
-def series_of(name: str, values: list[Any]) -> pl.Series:
+def series_of(
+    name: str, values: list[Any], kinds: set[type] | None = None
+) -> pl.Series:
     """One column of published values with the Python types kept exactly.
 
     Text, whole numbers, floats and booleans each get their own dtype; a column
     mixing them (or holding lists and dicts) cannot round-trip exactly and
-    raises ``PageFallback``."""
-    kinds = {type(v) for v in values if v is not None}
+    raises ``PageFallback``. ``kinds``: the value types, when the caller has
+    them (``None`` among them or not)."""
+    kinds = set(map(type, values)) if kinds is None else set(kinds)
+    kinds.discard(type(None))
     if not kinds or kinds == {str}:
         return pl.Series(name, values, dtype=pl.String)
     if kinds == {int}:
@@ -113,15 +118,39 @@ class Columns:
         self._text: dict[str, pl.Series] = {}
 
     def values(self, path: str) -> list[Any]:
-        return [
-            _no_empty(raw[path] if path in raw else get_path(raw, path))
-            for raw in self.raws
-        ]
+        return self._values(path)[0]
+
+    def _values(self, path: str) -> tuple[list[Any], set[type]]:
+        """``get_path`` of every row, an empty object or list as None, and the
+        value types. The rows are read by C loops (``map``); only rows that
+        hold the head of a dotted path not stored flat walk it in Python."""
+        raws, n = self.raws, self.n
+        try:
+            got = list(map(dict.get, raws, repeat(path, n), repeat(_MISSING, n)))
+        except TypeError:  # a row that is not a plain mapping: the row reading
+            got = [get_path(raw, path) for raw in raws]
+        else:
+            if "." in path and _MISSING in got:
+                head = path.split(".", 1)[0]
+                heads = list(map(dict.get, raws, repeat(head, n), repeat(_MISSING)))
+                for i, value in enumerate(got):
+                    if value is _MISSING:
+                        got[i] = (
+                            None if heads[i] is _MISSING else get_path(raws[i], path)
+                        )
+            elif _MISSING in got:
+                got = [None if v is _MISSING else v for v in got]
+        kinds = set(map(type, got))
+        if any(issubclass(k, dict | list) for k in kinds):
+            got = [_no_empty(v) for v in got]
+            kinds = set(map(type, got))
+        return got, kinds
 
     def path(self, path: str) -> pl.Series:
         s = self._cache.get(path)
         if s is None:
-            s = blank_to_null(series_of(path, self.values(path)))
+            values, kinds = self._values(path)
+            s = blank_to_null(series_of(path, values, kinds))
             self._cache[path] = s
         return s
 
