@@ -88,6 +88,33 @@ def distinct_apply(
     return {name: joined[name].to_list() for name in outputs}
 
 
+def as_records(columns: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """The page's columns as one dict per row, keys in the columns' order.
+
+    A constant column (``repeat``) is written once, in a template dict that
+    each record starts as a copy of; only the other columns are set row by row
+    (a copy and an update of known keys cost a third less than building each
+    60-key dict from pairs)."""
+    template: dict[str, Any] = {}
+    names: list[str] = []
+    values: list[Any] = []
+    for name, column in columns.items():
+        if isinstance(column, repeat):
+            template[name] = next(column)
+        else:
+            if len(column) != n:
+                raise PageFallback(f"{name}: column of {len(column)} for {n} rows")
+            template[name] = None  # its place in the key order
+            names.append(name)
+            values.append(column)
+    records = [template.copy() for _ in range(n)]
+    if not values:
+        return records
+    for record, row in zip(records, zip(*values, strict=True), strict=True):
+        record.update(zip(names, row, strict=True))
+    return records
+
+
 class ColumnarBuilder:
     """Builds a page's common records for one feed, as ``RecordBuilder`` would."""
 
@@ -438,12 +465,7 @@ class ColumnarBuilder:
         out["run_id"] = repeat(run_id)
         out["config_version"] = repeat(ref.config.version)
         out["raw"] = published
-        out = in_field_order(out)  # the record's field order (see items.py)
-        names = list(out)
-        records = [
-            dict(zip(names, row, strict=True))
-            for row in zip(*out.values(), strict=False)
-        ]
+        records = as_records(in_field_order(out), cols.n)  # field order: items.py
         if ref.key_date_of is not None:  # ids that restart every day
             for rec, raw in zip(records, published, strict=True):
                 if rec["call_id"] is not None:
