@@ -117,6 +117,10 @@ class Columns:
         self._cache: dict[str, pl.Series] = {}
         self._text: dict[str, pl.Series] = {}
 
+    def subset(self, rows: list[int]) -> Columns:
+        """The columns of some rows of the page (by index)."""
+        return Columns(list(map(self.raws.__getitem__, rows)))
+
     def values(self, path: str) -> list[Any]:
         return self._values(path)[0]
 
@@ -291,6 +295,24 @@ def _coalesce(series: list[pl.Series]) -> pl.Series:
     ).to_series()
 
 
+def _with_fallback(value: pl.Series, fallback: ColumnFn, cols: Columns) -> pl.Series:
+    """``value`` with its nulls filled by ``fallback``, which is read only for
+    the rows that need it (as the row path calls it only for them): a fallback
+    of a field most rows lack, or whose values fit no column, costs little."""
+    missing = value.is_null()
+    count = int(missing.sum())
+    if count == 0:
+        return value
+    if count == len(value):
+        return _coalesce([value, fallback(cols)])
+    rows = missing.arg_true()
+    part = fallback(cols.subset(rows.to_list()))
+    if part.null_count() == len(part):
+        return value
+    filler = pl.Series(value.name, [None] * len(value), dtype=part.dtype)
+    return _coalesce([value, filler.scatter(rows, part)])
+
+
 def compile_column(spec: Any) -> ColumnFn:
     """A function page columns -> element column, as ``compile_spec`` per row."""
     if isinstance(spec, str):
@@ -370,7 +392,7 @@ def compile_column(spec: Any) -> ColumnFn:
             value = step(value)
         value = blank_to_null(value)
         if fallback is not None:
-            value = _coalesce([value, fallback(cols)])
+            value = _with_fallback(value, fallback, cols)
         return value
 
     return with_steps
