@@ -96,6 +96,11 @@ def blank_to_null(s: pl.Series) -> pl.Series:
     """``_blank_to_none``: text that is empty once stripped becomes null."""
     if s.dtype != pl.String:
         return s
+    # Blank text is empty or starts with a space: every Python space sorts
+    # below "!" or from U+0085 on. Two comparisons rule out most columns
+    # without stripping each value.
+    if not ((s < "!") | (s >= "\x85")).any():
+        return s
     return null_where(s, s.str.strip_chars(PY_SPACE) == "")
 
 
