@@ -54,6 +54,11 @@ from .items import in_field_order
 # Set to "reference" to build every page with the row-at-a-time builder.
 ENV_SWITCH = "CFS_RECORD_PATH"
 _STAGE_TIMES = ("dispatched", "enroute", "onscene", "closed")
+_TIME_TEXTS = ("raw", "utc", "local")
+
+
+def _listed(column: pl.Series | list[Any]) -> list[Any]:
+    return column if isinstance(column, list) else column.to_list()
 
 
 def columnar_enabled(setting: str | None = None) -> bool:
@@ -161,17 +166,17 @@ class ColumnarBuilder:
 
     def _times(
         self, cols: Columns, fetched: datetime, out: dict[str, Any]
-    ) -> dict[str, list[bool]]:
+    ) -> dict[str, pl.Series]:
         ref = self.reference
         flags: list[pl.Series] = []
         bases: list[pl.Series] = []
-        present: dict[str, list[bool]] = {}
+        present: dict[str, pl.Series] = {}
         for ts, name, raw_key, utc_key, local_key in ref._ts_names:
             opts = ref.time_specs[name]
             if opts is None:
                 for key in (raw_key, utc_key, local_key):
                     out[key] = repeat(None)
-                present[ts] = [False] * cols.n
+                present[ts] = pl.repeat(False, cols.n, eager=True)
                 continue
 
             def parse(value: Any, opts: dict[str, Any] = opts, name: str = name) -> Any:
@@ -189,17 +194,18 @@ class ColumnarBuilder:
 
             got = self._time_column(self._value(cols, name), opts, parse)
             out[raw_key], out[utc_key], out[local_key] = (
-                got["raw"],
-                got["utc"],
-                got["local"],
+                _listed(got["raw"]),
+                _listed(got["utc"]),
+                _listed(got["local"]),
             )
-            present[ts] = [bool(x) for x in got["has_utc"]]
-            flag = pl.Series(name, got["flag"], dtype=pl.String)
-            unparsed = int((flag == f"{name}:unparsed").sum() or 0)
-            if unparsed:
-                self.counts[f"{name}:unparsed"] += unparsed
-            flags.append(flag)
-            bases.append(pl.Series(name, got["basis"], dtype=pl.String))
+            present[ts] = got["has_utc"].fill_null(False)
+            flag = got["flag"]
+            if flag.null_count() < len(flag):
+                unparsed = int((flag == f"{name}:unparsed").sum() or 0)
+                if unparsed:
+                    self.counts[f"{name}:unparsed"] += unparsed
+            flags.append(flag.alias(name))
+            bases.append(got["basis"].alias(name))
         out["time_zone"] = repeat(ref.tz)
         if bases:
             frame = pl.DataFrame(
@@ -222,7 +228,7 @@ class ColumnarBuilder:
 
     def _time_column(
         self, values: pl.Series, opts: dict[str, Any], parse: Callable[..., Any]
-    ) -> dict[str, list[Any]]:
+    ) -> dict[str, Any]:
         """One timestamp column: ISO wall-clock rows by polars (``coltime``), the
         rest by ``parse_time`` once per distinct value."""
         names = ("raw", "utc", "local", "flag", "basis", "has_utc")
@@ -234,15 +240,20 @@ class ColumnarBuilder:
         elif not opts.get("time_only"):
             fast = iso_local_times(values, tz)
         if fast is None:
-            return distinct_apply({"v": values}, parse, names)
+            got = distinct_apply({"v": values}, parse, names)
+            # the texts as read; flags, basis and presence as columns
+            return {
+                key: got[key] if key in _TIME_TEXTS else series_of(key, got[key])
+                for key in names
+            }
         n = len(values)
         res = {
             "raw": fast.raw,
             "utc": fast.utc,
             "local": fast.local,
-            "flag": pl.Series("flag", [None] * n, dtype=pl.String),
-            "basis": pl.Series("basis", [fast.basis] * n, dtype=pl.String),
-            "has_utc": pl.Series("has_utc", [True] * n, dtype=pl.Boolean),
+            "flag": pl.repeat(None, n, dtype=pl.String, eager=True),
+            "basis": pl.repeat(fast.basis, n, dtype=pl.String, eager=True),
+            "has_utc": pl.repeat(True, n, dtype=pl.Boolean, eager=True),
         }
         slow = (~fast.mask).arg_true()
         if len(slow):
@@ -250,7 +261,7 @@ class ColumnarBuilder:
             for key in names:
                 part = series_of(key, got[key])
                 res[key] = res[key].scatter(slow, part.cast(res[key].dtype))
-        return {key: res[key].to_list() for key in names}
+        return res
 
     def _build(
         self,
@@ -377,7 +388,7 @@ class ColumnarBuilder:
             )
             return got.status, got.basis, got.table
 
-        stage = {t: pl.Series(t, present[t], dtype=pl.Boolean) for t in _STAGE_TIMES}
+        stage = {t: present[t].alias(t) for t in _STAGE_TIMES}
         got = distinct_apply(
             {"s": status_raw} | stage, status, ("status", "status_basis", "table")
         )

@@ -397,8 +397,9 @@ class FeedSpider(HighWaterMixin, PageBuildMixin, scrapy.Spider):
         if not raw_records or self.builder is None:
             return
         assert self.run is not None
-        for rec in raw_records:
-            self.run.seen_fields.update(k for k in rec if isinstance(k, str))
+        # the page's distinct keys first (a C loop), then the text ones among them
+        keys = set().union(*raw_records)
+        self.run.seen_fields.update(k for k in keys if isinstance(k, str))
         now = sorted(self.run.seen_fields)[:15]
         id_paths = [
             p
