@@ -398,7 +398,10 @@ class FeedSpider(HighWaterMixin, PageBuildMixin, scrapy.Spider):
             return
         assert self.run is not None
         # the page's distinct keys first (a C loop), then the text ones among them
-        keys = set().union(*raw_records)
+        try:
+            keys = set().union(*raw_records)
+        except TypeError:  # a row that is not a mapping (the builder reports it)
+            keys = {k for rec in raw_records for k in rec if isinstance(k, str)}
         self.run.seen_fields.update(k for k in keys if isinstance(k, str))
         now = sorted(self.run.seen_fields)[:15]
         id_paths = [
