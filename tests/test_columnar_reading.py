@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfs_spiders.records.columnar import as_records
+from cfs_spiders.records.columnar import Const, as_records, count_of, distinct_apply
 from cfs_spiders.records.compile import (
     PY_SPACE,
     Columns,
@@ -148,3 +148,38 @@ def test_blank_to_none_reference_is_what_blank_to_null_mirrors():
     # the row path's rule, read here so a change to it fails this file too
     assert _blank_to_none("\x1f") is None and _blank_to_none("\u200b") == "\u200b"
     assert blank_to_null(pl.Series(["\x1f", "\u200b"])).to_list() == [None, "\u200b"]
+
+
+@pytest.mark.parametrize(
+    "values, folded",
+    [
+        (["a", "a", "a"], True),
+        ([None, None], True),
+        ([0.0, -0.0], False),  # equal, not the same published value
+        ([float("nan"), float("nan")], False),
+        ([2.5, 2.5], True),
+        (["a", "b"], False),
+    ],
+)
+def test_an_output_is_folded_to_one_value_only_when_each_row_is_the_same(
+    values, folded
+):
+    rows = pl.Series("k", list(range(len(values))))
+    got = distinct_apply({"k": rows}, lambda k: (values[k],), ("v",))["v"]
+    assert isinstance(got, Const) is folded
+    assert [(type(v), repr(v)) for v in got] == [(type(v), repr(v)) for v in values]
+
+
+@pytest.mark.parametrize("values", [[1, True], [1, 1.0]])
+def test_outputs_equal_but_of_two_types_refuse_the_page(values):
+    rows = pl.Series("k", list(range(len(values))))
+    with pytest.raises(PageFallback):
+        distinct_apply({"k": rows}, lambda k: (values[k],), ("v",))
+
+
+def test_a_folded_column_counts_and_assembles_like_a_list():
+    const = Const("unknown", 3)
+    assert count_of(const, "unknown") == 3 and count_of(const, None) == 0
+    assert count_of(["unknown", None, "unknown"], "unknown") == 2
+    got = as_records({"a": const, "b": [1, 2, 3]}, 3)
+    assert got == [{"a": "unknown", "b": i} for i in (1, 2, 3)]

@@ -17,7 +17,8 @@ says why.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import repeat
 from typing import Any
@@ -57,8 +58,61 @@ _STAGE_TIMES = ("dispatched", "enroute", "onscene", "closed")
 _TIME_TEXTS = ("raw", "utc", "local")
 
 
-def _listed(column: pl.Series | list[Any]) -> list[Any]:
-    return column if isinstance(column, list) else column.to_list()
+class Const:
+    """A column holding one value on each of the page's ``n`` rows: written
+    once into the records' template (``as_records``), never row by row."""
+
+    __slots__ = ("n", "value")
+
+    def __init__(self, value: Any, n: int) -> None:
+        self.value, self.n = value, n
+
+    def __iter__(self) -> Iterator[Any]:
+        return repeat(self.value, self.n)
+
+    def __len__(self) -> int:
+        return self.n
+
+
+Column = list[Any] | Const
+
+
+def listed(column: pl.Series | list[Any] | Const) -> Column:
+    """A column's values; one that is null on every row as a ``Const``."""
+    if not isinstance(column, pl.Series):
+        return column
+    n = len(column)
+    if n and column.null_count() == n:
+        return Const(None, n)
+    return column.to_list()
+
+
+def count_of(column: Column, value: Any) -> int:
+    """Rows equal to ``value`` (as ``list.count``)."""
+    if isinstance(column, Const):
+        return column.n if column.value is value or column.value == value else 0
+    return column.count(value)
+
+
+def as_series(name: str, column: Column, dtype: Any) -> pl.Series:
+    if isinstance(column, Const):
+        return pl.repeat(column.value, column.n, dtype=dtype, eager=True).alias(name)
+    return pl.Series(name, column, dtype=dtype)
+
+
+def _one_value(values: list[Any]) -> bool:
+    """Every value the same, of the same type (a float by its repr: -0.0 is not
+    0.0, and NaN is never folded)."""
+    first = values[0]
+    kind = type(first)
+    if kind is float:
+        text = repr(first)
+        return first == first and all(
+            type(v) is float and repr(v) == text for v in values
+        )
+    if kind not in (str, int, bool, type(None)):
+        return False
+    return all(type(v) is kind and v == first for v in values)
 
 
 def columnar_enabled(setting: str | None = None) -> bool:
@@ -77,20 +131,42 @@ def distinct_apply(
     inputs: dict[str, pl.Series],
     fn: Callable[..., Sequence[Any]],
     outputs: Sequence[str],
-) -> dict[str, list[Any]]:
-    """``fn`` once per distinct tuple of the input columns; results per row."""
+) -> dict[str, Column]:
+    """``fn`` once per distinct tuple of the input columns; results per row.
+    An output with one value for every distinct input is a ``Const`` (no join)."""
     frame = pl.DataFrame(inputs)
     uniq = frame.unique(maintain_order=True)
     results = [fn(*row) for row in uniq.rows()]
-    keyed = uniq.with_columns(
-        [series_of(name, [r[i] for r in results]) for i, name in enumerate(outputs)]
-    )
-    joined = (
-        frame.with_row_index("_row")
-        .join(keyed, on=list(inputs), how="left", nulls_equal=True)
-        .sort("_row")
-    )
-    return {name: joined[name].to_list() for name in outputs}
+    got: dict[str, Column] = {}
+    varying: list[pl.Series] = []
+    for i, name in enumerate(outputs):
+        values = [r[i] for r in results]
+        column = series_of(name, values)  # the type check, constant or not
+        if values and _one_value(values):
+            got[name] = Const(values[0], frame.height)
+        else:
+            varying.append(column)
+    if varying:
+        joined = (
+            frame.with_row_index("_row")
+            .join(
+                uniq.with_columns(varying),
+                on=list(inputs),
+                how="left",
+                nulls_equal=True,
+            )
+            .sort("_row")
+        )
+        for column in varying:
+            got[column.name] = joined[column.name].to_list()
+    return {name: got[name] for name in outputs}
+
+
+def _tally(column: Column) -> list[tuple[Any, int]]:
+    """(value, rows) for each distinct value of the column."""
+    if isinstance(column, Const):
+        return [(column.value, column.n)]
+    return list(Counter(column).items())
 
 
 def as_records(columns: dict[str, Any], n: int) -> list[dict[str, Any]]:
@@ -106,6 +182,8 @@ def as_records(columns: dict[str, Any], n: int) -> list[dict[str, Any]]:
     for name, column in columns.items():
         if isinstance(column, repeat):
             template[name] = next(column)
+        elif isinstance(column, Const) and column.n == n:
+            template[name] = column.value
         else:
             if len(column) != n:
                 raise PageFallback(f"{name}: column of {len(column)} for {n} rows")
@@ -194,9 +272,9 @@ class ColumnarBuilder:
 
             got = self._time_column(self._value(cols, name), opts, parse)
             out[raw_key], out[utc_key], out[local_key] = (
-                _listed(got["raw"]),
-                _listed(got["utc"]),
-                _listed(got["local"]),
+                listed(got["raw"]),
+                listed(got["utc"]),
+                listed(got["local"]),
             )
             present[ts] = got["has_utc"].fill_null(False)
             flag = got["flag"]
@@ -219,9 +297,9 @@ class ColumnarBuilder:
                     [f"f{i}" for i in range(n)], separator=";", ignore_nulls=True
                 ).alias("flags"),
             )
-            out["tz_basis"] = done["basis"].to_list()
+            out["tz_basis"] = listed(done["basis"])
             flags_col = done["flags"]
-            out["time_flags"] = null_where(flags_col, flags_col == "").to_list()
+            out["time_flags"] = listed(null_where(flags_col, flags_col == ""))
         else:
             out["tz_basis"] = out["time_flags"] = repeat(None)
         return present
@@ -243,7 +321,7 @@ class ColumnarBuilder:
             got = distinct_apply({"v": values}, parse, names)
             # the texts as read; flags, basis and presence as columns
             return {
-                key: got[key] if key in _TIME_TEXTS else series_of(key, got[key])
+                key: got[key] if key in _TIME_TEXTS else series_of(key, list(got[key]))
                 for key in names
             }
         n = len(values)
@@ -259,7 +337,7 @@ class ColumnarBuilder:
         if len(slow):
             got = distinct_apply({"v": values.gather(slow)}, parse, names)
             for key in names:
-                part = series_of(key, got[key])
+                part = series_of(key, list(got[key]))
                 res[key] = res[key].scatter(slow, part.cast(res[key].dtype))
         return res
 
@@ -278,11 +356,11 @@ class ColumnarBuilder:
         mapped = self.columns
         out: dict[str, Any] = {"feed_id": repeat(ref.feed_id)}
 
-        call_id = text_column(self._value(cols, "call_id")).to_list()
+        call_id = listed(text_column(self._value(cols, "call_id")))
         out["call_id"] = call_id
         # a call without an id is keyed once its elements are built (below)
         out["record_key"] = call_id
-        missing = sum(1 for value in call_id if value is None)
+        missing = count_of(call_id, None)
         if missing and "call_id" in mapped:
             self.counts["call_id:missing"] += missing
 
@@ -290,8 +368,8 @@ class ColumnarBuilder:
 
         address_raw = text_column(self._value(cols, "address"))
         cross = text_column(self._value(cols, "cross_street"))
-        out["address_raw"] = address_raw.to_list()
-        out["cross_street_raw"] = cross.to_list()
+        out["address_raw"] = listed(address_raw)
+        out["cross_street_raw"] = listed(cross)
         if "address" in mapped or "cross_street" in mapped:
 
             def address(a: Any, c: Any) -> tuple[Any, ...]:
@@ -304,7 +382,7 @@ class ColumnarBuilder:
                 ("address", "address_form", "address_granularity", "address_basis"),
             )
             out.update(got)
-            unknown = sum(1 for g in got["address_granularity"] if g == "unknown")
+            unknown = count_of(got["address_granularity"], "unknown")
         else:
             withheld = ref.address_ceiling == "withheld"
             out["address"] = repeat(None)
@@ -335,9 +413,9 @@ class ColumnarBuilder:
         call_type = text_column(self._value(cols, "call_type"))
         code = text_column(self._value(cols, "call_type_code"))
         initial = text_column(self._value(cols, "call_type_initial"))
-        out["call_type_code_raw"] = code.to_list()
-        out["call_type_raw"] = call_type.to_list()
-        out["call_type_initial_raw"] = initial.to_list()
+        out["call_type_code_raw"] = listed(code)
+        out["call_type_raw"] = listed(call_type)
+        out["call_type_initial_raw"] = listed(initial)
 
         def call_category(t: Any, c: Any, i: Any) -> tuple[Any, ...]:
             cat = categorize(t or i, feed_id=ref.feed_id, code=c)
@@ -367,16 +445,16 @@ class ColumnarBuilder:
             ),
         )
         out.update(got)
-        unmapped = sum(1 for c in got["call_type_category"] if c == "unmapped")
+        unmapped = count_of(got["call_type_category"], "unmapped")
         if unmapped:
             self.counts["call_type_category:unmapped"] += unmapped
-        for version in got["crosswalk_version"]:
+        for version, rows in _tally(got["crosswalk_version"]):
             if version is not None:
-                self.counts[f"crosswalk:call_type:{version}"] += 1
-        out["priority_raw"] = text_column(self._value(cols, "priority")).to_list()
+                self.counts[f"crosswalk:call_type:{version}"] += rows
+        out["priority_raw"] = listed(text_column(self._value(cols, "priority")))
 
         status_raw = text_column(self._value(cols, "status"))
-        out["status_raw"] = status_raw.to_list()
+        out["status_raw"] = listed(status_raw)
 
         def status(s: Any, d: bool, e: bool, o: bool, c: bool) -> tuple[Any, ...]:
             present = {"dispatched": d, "enroute": e, "onscene": o, "closed": c}
@@ -394,18 +472,19 @@ class ColumnarBuilder:
         )
         tables = got.pop("table")
         version = ref.status_crosswalk.version
-        for table, raw_status in zip(tables, out["status_raw"], strict=True):
+        pairs = Counter(zip(tables, out["status_raw"], strict=True))
+        for (table, raw_status), rows in pairs.items():
             if table is not None:
-                self.counts[f"status_table:{table}"] += 1
+                self.counts[f"status_table:{table}"] += rows
                 if table == "feed":
-                    self.counts[f"crosswalk:status:{version}"] += 1
+                    self.counts[f"crosswalk:status:{version}"] += rows
             elif raw_status is not None:
-                self.counts["status:unknown"] += 1
+                self.counts["status:unknown"] += rows
         out.update(got)
-        status_col = pl.Series("status", got["status"], dtype=pl.String)
+        status_col = as_series("status", got["status"], pl.String)
 
         disp_raw = text_column(self._value(cols, "disposition"))
-        out["disposition_raw"] = disp_raw.to_list()
+        out["disposition_raw"] = listed(disp_raw)
         disp_mapped = "disposition" in mapped
 
         def disposition(d: Any, s: Any) -> tuple[Any, ...]:
@@ -424,7 +503,7 @@ class ColumnarBuilder:
         )
 
         source_raw = text_column(self._value(cols, "source"))
-        out["source_raw"] = source_raw.to_list()
+        out["source_raw"] = listed(source_raw)
         type_text = pl.DataFrame({"t": call_type, "i": initial}).select(
             pl.coalesce("t", "i")
         )["t"]
@@ -439,21 +518,21 @@ class ColumnarBuilder:
             source,
             ("call_source", "call_source_basis", "is_officer_initiated", "u"),
         )
-        unknown_source = sum(1 for u in got.pop("u") if u)
+        unknown_source = sum(map(bool, got.pop("u")))
         if unknown_source:
             self.counts["call_source:unknown"] += unknown_source
         out.update(got)
 
-        out["agency_raw"] = text_column(self._value(cols, "agency")).to_list()
+        out["agency_raw"] = listed(text_column(self._value(cols, "agency")))
         for area_key, getter in ref._areas:
             out[area_key] = (
-                text_column(self._value(cols, area_key)).to_list()
+                listed(text_column(self._value(cols, area_key)))
                 if getter is not None
                 else repeat(None)
             )
 
         units = text_column(self._value(cols, "units"))
-        out["units_raw"] = units.to_list()
+        out["units_raw"] = listed(units)
 
         def unit_count(count: Any, text: Any) -> tuple[Any]:
             if count is None and text:
