@@ -47,6 +47,7 @@ from .compile import (
     Uncompilable,
     as_text,
     compile_columns,
+    filled,
     null_where,
     series_of,
 )
@@ -96,7 +97,7 @@ def count_of(column: Column, value: Any) -> int:
 
 def as_series(name: str, column: Column, dtype: Any) -> pl.Series:
     if isinstance(column, Const):
-        return pl.repeat(column.value, column.n, dtype=dtype, eager=True).alias(name)
+        return filled(name, column.value, column.n, dtype)
     return pl.Series(name, column, dtype=dtype)
 
 
@@ -236,7 +237,7 @@ class ColumnarBuilder:
     def _value(self, cols: Columns, name: str) -> pl.Series:
         fn = self.columns.get(name)
         if fn is None:
-            return pl.Series(name, [None] * cols.n, dtype=pl.String)
+            return filled(name, None, cols.n, pl.String)
         out = fn(cols)
         if len(out) != cols.n:
             raise PageFallback(f"{name}: column of {len(out)} for {cols.n} rows")
@@ -254,7 +255,7 @@ class ColumnarBuilder:
             if opts is None:
                 for key in (raw_key, utc_key, local_key):
                     out[key] = repeat(None)
-                present[ts] = pl.repeat(False, cols.n, eager=True)
+                present[ts] = filled(ts, False, cols.n, pl.Boolean)
                 continue
 
             def parse(value: Any, opts: dict[str, Any] = opts, name: str = name) -> Any:
@@ -329,9 +330,9 @@ class ColumnarBuilder:
             "raw": fast.raw,
             "utc": fast.utc,
             "local": fast.local,
-            "flag": pl.repeat(None, n, dtype=pl.String, eager=True),
-            "basis": pl.repeat(fast.basis, n, dtype=pl.String, eager=True),
-            "has_utc": pl.repeat(True, n, dtype=pl.Boolean, eager=True),
+            "flag": filled("flag", None, n, pl.String),
+            "basis": filled("basis", fast.basis, n, pl.String),
+            "has_utc": filled("has_utc", True, n, pl.Boolean),
         }
         slow = (~fast.mask).arg_true()
         if len(slow):
