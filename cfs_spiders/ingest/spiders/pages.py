@@ -112,7 +112,7 @@ class PageBuildMixin:
         raws = raw_records[start:end]
         counts = self.columnar.counts.copy()
         try:
-            if not all(isinstance(r, dict) for r in raws):
+            if not all(issubclass(k, dict) for k in set(map(type, raws))):
                 raise PageFallback("a raw record that is not a mapping")
             built = self.columnar.build_page(
                 raws,
@@ -128,8 +128,8 @@ class PageBuildMixin:
             )
             self._count_page("reference")
             return None
-        for index in range(start, min(end, len(raw_records))):
-            raw_records[index] = None
+        stop = min(end, len(raw_records))
+        raw_records[start:stop] = [None] * (stop - start)  # each raw row let go
         self._count_page("columnar")
         return built
 
