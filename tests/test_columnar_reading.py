@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfs_spiders.records.columnar import Const, as_records, count_of, distinct_apply
+from cfs_spiders.records.colrows import Const, as_records, count_of, distinct_apply
 from cfs_spiders.records.compile import (
     PY_SPACE,
     Columns,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from itertools import repeat
 from typing import Any
@@ -38,6 +38,14 @@ from .builder import (
     _float,
     _units,
     merge_rows,
+)
+from .colrows import (
+    as_records,
+    as_series,
+    count_of,
+    distinct_apply,
+    listed,
+    tally,
 )
 from .coltime import epoch_times, iso_local_times
 from .compile import (
@@ -59,63 +67,6 @@ _STAGE_TIMES = ("dispatched", "enroute", "onscene", "closed")
 _TIME_TEXTS = ("raw", "utc", "local")
 
 
-class Const:
-    """A column holding one value on each of the page's ``n`` rows: written
-    once into the records' template (``as_records``), never row by row."""
-
-    __slots__ = ("n", "value")
-
-    def __init__(self, value: Any, n: int) -> None:
-        self.value, self.n = value, n
-
-    def __iter__(self) -> Iterator[Any]:
-        return repeat(self.value, self.n)
-
-    def __len__(self) -> int:
-        return self.n
-
-
-Column = list[Any] | Const
-
-
-def listed(column: pl.Series | list[Any] | Const) -> Column:
-    """A column's values; one that is null on every row as a ``Const``."""
-    if not isinstance(column, pl.Series):
-        return column
-    n = len(column)
-    if n and column.null_count() == n:
-        return Const(None, n)
-    return column.to_list()
-
-
-def count_of(column: Column, value: Any) -> int:
-    """Rows equal to ``value`` (as ``list.count``)."""
-    if isinstance(column, Const):
-        return column.n if column.value is value or column.value == value else 0
-    return column.count(value)
-
-
-def as_series(name: str, column: Column, dtype: Any) -> pl.Series:
-    if isinstance(column, Const):
-        return filled(name, column.value, column.n, dtype)
-    return pl.Series(name, column, dtype=dtype)
-
-
-def _one_value(values: list[Any]) -> bool:
-    """Every value the same, of the same type (a float by its repr: -0.0 is not
-    0.0, and NaN is never folded)."""
-    first = values[0]
-    kind = type(first)
-    if kind is float:
-        text = repr(first)
-        return first == first and all(
-            type(v) is float and repr(v) == text for v in values
-        )
-    if kind not in (str, int, bool, type(None)):
-        return False
-    return all(type(v) is kind and v == first for v in values)
-
-
 def columnar_enabled(setting: str | None = None) -> bool:
     """False when the setting (or ``CFS_RECORD_PATH``) asks for the reference."""
     value = setting if setting is not None else os.environ.get(ENV_SWITCH, "")
@@ -126,77 +77,6 @@ def text_column(s: pl.Series) -> pl.Series:
     """``_str`` of a column: text, stripped, null when blank."""
     text = as_text(s).str.strip_chars(PY_SPACE)
     return null_where(text, text == "")
-
-
-def distinct_apply(
-    inputs: dict[str, pl.Series],
-    fn: Callable[..., Sequence[Any]],
-    outputs: Sequence[str],
-) -> dict[str, Column]:
-    """``fn`` once per distinct tuple of the input columns; results per row.
-    An output with one value for every distinct input is a ``Const`` (no join)."""
-    frame = pl.DataFrame(inputs)
-    uniq = frame.unique(maintain_order=True)
-    results = [fn(*row) for row in uniq.rows()]
-    got: dict[str, Column] = {}
-    varying: list[pl.Series] = []
-    for i, name in enumerate(outputs):
-        values = [r[i] for r in results]
-        column = series_of(name, values)  # the type check, constant or not
-        if values and _one_value(values):
-            got[name] = Const(values[0], frame.height)
-        else:
-            varying.append(column)
-    if varying:
-        joined = (
-            frame.with_row_index("_row")
-            .join(
-                uniq.with_columns(varying),
-                on=list(inputs),
-                how="left",
-                nulls_equal=True,
-            )
-            .sort("_row")
-        )
-        for column in varying:
-            got[column.name] = joined[column.name].to_list()
-    return {name: got[name] for name in outputs}
-
-
-def _tally(column: Column) -> list[tuple[Any, int]]:
-    """(value, rows) for each distinct value of the column."""
-    if isinstance(column, Const):
-        return [(column.value, column.n)]
-    return list(Counter(column).items())
-
-
-def as_records(columns: dict[str, Any], n: int) -> list[dict[str, Any]]:
-    """The page's columns as one dict per row, keys in the columns' order.
-
-    A constant column (``repeat``) is written once, in a template dict that
-    each record starts as a copy of; only the other columns are set row by row
-    (a copy and an update of known keys cost a third less than building each
-    60-key dict from pairs)."""
-    template: dict[str, Any] = {}
-    names: list[str] = []
-    values: list[Any] = []
-    for name, column in columns.items():
-        if isinstance(column, repeat):
-            template[name] = next(column)
-        elif isinstance(column, Const) and column.n == n:
-            template[name] = column.value
-        else:
-            if len(column) != n:
-                raise PageFallback(f"{name}: column of {len(column)} for {n} rows")
-            template[name] = None  # its place in the key order
-            names.append(name)
-            values.append(column)
-    records = [template.copy() for _ in range(n)]
-    if not values:
-        return records
-    for record, row in zip(records, zip(*values, strict=True), strict=True):
-        record.update(zip(names, row, strict=True))
-    return records
 
 
 class ColumnarBuilder:
@@ -449,7 +329,7 @@ class ColumnarBuilder:
         unmapped = count_of(got["call_type_category"], "unmapped")
         if unmapped:
             self.counts["call_type_category:unmapped"] += unmapped
-        for version, rows in _tally(got["crosswalk_version"]):
+        for version, rows in tally(got["crosswalk_version"]):
             if version is not None:
                 self.counts[f"crosswalk:call_type:{version}"] += rows
         out["priority_raw"] = listed(text_column(self._value(cols, "priority")))
