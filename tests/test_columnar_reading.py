@@ -183,3 +183,50 @@ def test_a_folded_column_counts_and_assembles_like_a_list():
     assert count_of(["unknown", None, "unknown"], "unknown") == 2
     got = as_records({"a": const, "b": [1, 2, 3]}, 3)
     assert got == [{"a": "unknown", "b": i} for i in (1, 2, 3)]
+
+
+def test_keys_of_calls_without_an_id_are_the_row_builders(tmp_path):
+    from datetime import UTC, datetime
+
+    from cfs_spiders.records.builder import RecordBuilder
+    from cfs_spiders.records.columnar import ColumnarBuilder
+    from tests.test_json_platform import config
+
+    cfg = config(
+        tmp_path,
+        record={
+            "call_id": "id",
+            "address": "location",
+            "agency": "agency",
+            "latitude": "lat",
+            "received_at": {"field": "t", "format": ["%Y-%m-%d %H:%M", "%Y-%m-%d"]},
+        },
+        record_key=["received_at", "agency", "address", "latitude"],
+    )
+    rows = [  # synthetic: ids on some rows, a day without a clock, blanks
+        {"id": "A1", "location": "1 MAIN ST", "t": "2025-09-25 03:10"},
+        {
+            "location": "1 MAIN ST",
+            "agency": "Fire",
+            "t": "2025-09-25 03:10",
+            "lat": 1.5,
+        },
+        {"location": " ", "agency": "Fire", "t": "2025-09-25"},
+        {"agency": "7", "t": None, "lat": 37.25},
+        {"id": "A2", "t": "2025-09-26"},
+        {"location": "2 ELM ST", "agency": "Police", "t": "2025-09-25 04:00"},
+    ]
+    when = datetime(2025, 9, 25, 12, 0, tzinfo=UTC)
+    reference = RecordBuilder(cfg)
+    expected = [
+        reference.build(r, fetched_at=when, source_url="x", run_id="r") for r in rows
+    ]
+    columnar = ColumnarBuilder(cfg)
+    got = columnar.build_page(rows, fetched_at=when, source_url="x", run_id="r")
+    assert [g["record_key"] for g in got] == [e["record_key"] for e in expected]
+    assert got == expected
+    assert (
+        columnar.counts["record_key:incomplete"]
+        == reference.counts["record_key:incomplete"]
+        > 0
+    )

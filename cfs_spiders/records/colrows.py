@@ -10,6 +10,7 @@ joined back, or folded to a ``Const`` when it is the same for every input.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
@@ -18,6 +19,8 @@ from typing import Any
 import polars as pl
 
 from .compile import PageFallback, filled, series_of
+from .keys import _FIELD as KEY_FIELDS  # element -> the record field it reads
+from .keys import KeySpec
 
 
 class Const:
@@ -146,3 +149,38 @@ def as_records(columns: dict[str, Any], n: int) -> list[dict[str, Any]]:
     for record, row in zip(records, zip(*values, strict=True), strict=True):
         record.update(zip(names, row, strict=True))
     return records
+
+
+def _rows_of(column: Any, n: int) -> list[Any]:
+    if isinstance(column, list):
+        return column
+    if column is None:
+        return [None] * n
+    if isinstance(column, repeat):
+        return [next(column)] * n
+    return list(column)  # a Const
+
+
+def record_keys(
+    spec: KeySpec, columns: dict[str, Any], rows: list[int], n: int
+) -> tuple[list[str], int]:
+    """``KeySpec.key`` of the records at ``rows``, element by element over the
+    page's columns (the same text, the same hash) rather than record by
+    record: (keys, how many of them lack a value)."""
+    texts: list[list[str]] = []
+    blank: list[list[bool]] = []
+    for name in spec.names:
+        values = _rows_of(columns.get(KEY_FIELDS[name]), n)
+        if name.endswith("_at"):  # a date published without a clock: its day
+            local = _rows_of(columns.get(f"{name}_local"), n)
+            values = [v if v is not None else local[i] for i, v in enumerate(values)]
+        picked = [values[i] for i in rows]
+        texts.append([f"{name}={'' if v is None else v}" for v in picked])
+        blank.append([v is None or v == "" for v in picked])
+    joined = list(map("\x1f".join, zip(*texts, strict=True))) if texts else []
+    if not texts:
+        joined = [""] * len(rows)
+    sha1 = hashlib.sha1
+    keys = ["k:" + sha1(t.encode("utf-8")).hexdigest()[:20] for t in joined]
+    incomplete = sum(map(any, zip(*blank, strict=True))) if blank else 0
+    return keys, incomplete

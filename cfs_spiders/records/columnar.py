@@ -45,6 +45,7 @@ from .colrows import (
     count_of,
     distinct_apply,
     listed,
+    record_keys,
     tally,
 )
 from .coltime import epoch_times, iso_local_times
@@ -436,19 +437,23 @@ class ColumnarBuilder:
         out["run_id"] = repeat(run_id)
         out["config_version"] = repeat(ref.config.version)
         out["raw"] = published
+        if missing:  # keyed by the config's record_key elements, column by column
+            rows = [i for i, v in enumerate(call_id) if v is None]
+            keys, incomplete = record_keys(ref.key, out, rows, cols.n)
+            if len(rows) == cols.n:
+                out["record_key"] = keys
+            else:
+                record_key = list(call_id)
+                for i, key in zip(rows, keys, strict=True):
+                    record_key[i] = key
+                out["record_key"] = record_key
+            if incomplete:
+                self.counts["record_key:incomplete"] += incomplete
         records = as_records(in_field_order(out), cols.n)  # field order: items.py
         if ref.key_date_of is not None:  # ids that restart every day
             for rec, raw in zip(records, published, strict=True):
                 if rec["call_id"] is not None:
                     rec["record_key"] = ref.dated_key(rec, raw)
-        if missing:
-            key, incomplete = ref.key.key, 0
-            for rec in records:
-                if rec["call_id"] is None:
-                    rec["record_key"], complete = key(rec)
-                    incomplete += not complete
-            if incomplete:
-                self.counts["record_key:incomplete"] += incomplete
         self.counts["records"] += cols.n
         return records
 
