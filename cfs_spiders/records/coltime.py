@@ -33,6 +33,19 @@ class FastTimes:
     basis: str = "documented_local"
 
 
+def _local_text(local: pl.Expr, whole: bool) -> pl.Expr:
+    """``iso_local`` of each instant: microseconds only where there are some
+    (a column of whole seconds is formatted once, not both ways)."""
+    seconds = local.dt.strftime("%Y-%m-%dT%H:%M:%S%:z")
+    if whole:
+        return seconds
+    return (
+        pl.when(local.dt.microsecond() == 0)
+        .then(seconds)
+        .otherwise(local.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f%:z"))
+    )
+
+
 def iso_local_times(values: pl.Series, tz: str) -> FastTimes | None:
     """The rows of a text column read as documented local time, or None."""
     if values.dtype != pl.String:
@@ -49,29 +62,26 @@ def iso_local_times(values: pl.Series, tz: str) -> FastTimes | None:
         text.str.contains(_ISO_LOCAL).fill_null(False).alias("iso"),
         naive,
     ).with_columns(
+        # null where the wall-clock time is ambiguous or does not exist: those
+        # rows are the reference's (one localization, not an earliest and a
+        # latest one compared)
         pl.col("naive")
-        .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-        .alias("early"),
-        pl.col("naive")
-        .dt.replace_time_zone(tz, ambiguous="latest", non_existent="null")
-        .alias("late"),
+        .dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
+        .alias("local"),
     )
     mask = (
         got["iso"]
         & got["naive"].is_not_null()
         & (got["naive"].dt.year() >= 1970)
-        & got["early"].is_not_null()
-        & (got["early"] == got["late"])
+        & got["local"].is_not_null()
     ).fill_null(False)
     if not mask.any():
         return None
-    local = pl.col("early")
+    local = pl.col("local")
+    whole = not (got["naive"].dt.microsecond() != 0).any()
     texts = got.select(
         local.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("u"),
-        pl.when(local.dt.microsecond() == 0)
-        .then(local.dt.strftime("%Y-%m-%dT%H:%M:%S%:z"))
-        .otherwise(local.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f%:z"))
-        .alias("l"),
+        _local_text(local, whole).alias("l"),
     )
     return FastTimes(mask, got["raw"], texts["u"], texts["l"])
 
@@ -98,12 +108,10 @@ def epoch_times(
         .dt.replace_time_zone("UTC")
     )
     local = utc.dt.convert_time_zone(tz)
+    whole = not ms or not (frame["v"] % 1000 != 0).any()
     got = frame.select(
         pl.col("v").cast(pl.String).alias("raw"),
         utc.dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("u"),
-        pl.when(local.dt.microsecond() == 0)
-        .then(local.dt.strftime("%Y-%m-%dT%H:%M:%S%:z"))
-        .otherwise(local.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f%:z"))
-        .alias("l"),
+        _local_text(local, whole).alias("l"),
     )
     return FastTimes(mask, got["raw"], got["u"], got["l"], "platform_utc")
