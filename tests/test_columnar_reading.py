@@ -230,3 +230,16 @@ def test_keys_of_calls_without_an_id_are_the_row_builders(tmp_path):
         == reference.counts["record_key:incomplete"]
         > 0
     )
+
+
+def test_results_join_back_in_the_pages_row_order():
+    import random
+
+    rng = random.Random(3)  # synthetic inputs, shuffled, with nulls
+    n = 10_000
+    a = [rng.choice([None] + [f"v{i}" for i in range(1000)]) for _ in range(n)]
+    b = [rng.choice([None, "x", "y"]) for _ in range(n)]
+    got = distinct_apply(
+        {"a": pl.Series(a), "b": pl.Series(b)}, lambda x, y: (f"{x}/{y}",), ("o",)
+    )["o"]
+    assert got == [f"{x}/{y}" for x, y in zip(a, b, strict=True)]
