@@ -2,14 +2,14 @@
 """Per-record cost of each stage of the hot path, outside Scrapy.
 
 Reads a generated replay set (``bench/data/<size>/replay``) and times, per feed,
-in CPU microseconds a record: JSON parse and record extraction, the
-columnar build of the crawl (``ColumnarBuilder.build_page``, pages of the
-feed's page size; the row-at-a-time reference ``RecordBuilder.build`` is shown
-beside it, not counted in the total), the page's ``RecordBatch``, validation, the record's JSON
-text, fill counting, the store write (batches of 5,000 as the pipeline writes
-them; ``change_hash`` and ``raw_json`` are part of it and also shown alone), the
-JSON Lines lines; and the normalizer caches (a repeated address or call type,
-first call and later calls).
+in CPU microseconds a record: JSON parse and record extraction, the columnar
+build of the crawl (``ColumnarBuilder.build_page``, in the spider's slices: the
+feed's page size, at most 5,000 rows; the row-at-a-time reference
+``RecordBuilder.build`` is shown beside it, not counted in the total), the
+page's ``RecordBatch``, validation, the record's JSON text, fill counting, the
+store write (batches of 5,000 as the pipeline writes them; ``change_hash`` and
+``raw_json`` are part of it and also shown alone), the JSON Lines lines; and the
+normalizer caches (a repeated address or call type, first call and later calls).
 
 ``python bench/stages.py [--size 100000] [--limit 50000]``
 """
@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                 res,
             )
             columnar = ColumnarBuilder(cfg)
-            page = int((cfg.get("request") or {}).get("page_size") or 5000)
+            # the spider builds a page in batches of CFS_STORE_BATCH (5,000) rows
+            page = min(int((cfg.get("request") or {}).get("page_size") or 5000), 5000)
 
             def by_columns(
                 c: ColumnarBuilder = columnar, r: list = raws, size: int = page
