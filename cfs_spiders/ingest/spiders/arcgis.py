@@ -73,10 +73,13 @@ class ArcGISSpider(OffsetPagedSpider):
         self.expect(isinstance(features, list), response, "no 'features' list")
         response.meta["exceeded"] = bool(data.get("exceededTransferLimit"))
         for feature in features:
-            attrs = dict(feature.get("attributes") or {})
+            attrs = feature.get("attributes") or {}
             geometry = feature.get("geometry") or {}
             if "x" in geometry and "y" in geometry:
+                attrs = dict(attrs)  # the parsed feature itself stays as published
                 attrs["geometry.x"], attrs["geometry.y"] = geometry["x"], geometry["y"]
+            elif type(attrs) is not dict:
+                attrs = dict(attrs)
             yield attrs
 
     def _geojson(self, data: dict[str, Any], response: Response) -> Iterator[Any]:
