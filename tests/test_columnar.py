@@ -33,6 +33,7 @@ from cfs_spiders.ingest.spiderloader import spider_class
 from cfs_spiders.records.builder import RecordBuilder, merge_rows
 from cfs_spiders.records.columnar import ColumnarBuilder, columnar_enabled, merge_page
 from cfs_spiders.records.compile import Columns, PageFallback, compile_column
+from cfs_spiders.records.encoding import all_finite
 from cfs_spiders.records.mapping import compile_spec
 from cfs_spiders.store.raw import install_sql_function
 from tests.conftest import FIXTURES, run_cfs
@@ -42,9 +43,12 @@ CAPTURED = sorted(p.parent.name for p in FIXTURES.glob("*/manifest.yaml"))
 ROW_BUILT: set[str] = set()
 
 
-def capture_pages(feed_id: str) -> list[tuple[datetime, str, list[dict[str, Any]]]]:
+def capture_pages(
+    feed_id: str,
+) -> list[tuple[datetime, str, list[dict[str, Any]], bool]]:
     """Each recorded response of the feed's captures as (capture time, URL, raw
-    records), read by the feed's replay spider as a crawl reads it."""
+    records, whether the spider marks them finite), read by the feed's replay
+    spider as a crawl reads it."""
     cfg = get_config(feed_id)
     cls = spider_class(cfg, replay=True)
     pages = []
@@ -63,10 +67,11 @@ def capture_pages(feed_id: str) -> list[tuple[datetime, str, list[dict[str, Any]
                 body=body,
                 request=Request(url, meta={"page": 0}),
             )
+            spider.page_raw_finite = spider.raw_finite  # as parse() sets it
             raws = list(spider.extract(response))
             if not spider.excludes_in_extract:
                 raws = spider.exclude(raws)
-            pages.append((snap.captured_at, url, raws))
+            pages.append((snap.captured_at, url, raws, spider.page_raw_finite))
     return pages
 
 
@@ -92,14 +97,24 @@ def test_every_capture_builds_identically(feed_id: str) -> None:
     assert columnar.compiled, f"{feed_id}: mapping falls back ({columnar.fallback})"
     pages = capture_pages(feed_id)
     built = 0
-    for n, (fetched, url, raws) in enumerate(pages):
+    for n, (fetched, url, raws, raw_finite) in enumerate(pages):
         where = f"{feed_id} page {n}"
         ref = [
             reference.build(r, fetched_at=fetched, source_url=url, run_id="r1")
             for r in raws
         ]
-        col = columnar.build_page(raws, fetched_at=fetched, source_url=url, run_id="r1")
+        col, finite = columnar.build_page_finite(
+            raws, fetched_at=fetched, source_url=url, run_id="r1"
+        )
         assert_same(ref, col, where)
+        # the page's finite marks (items.RecordBatch.finite) against a walk over
+        # every value: the builder's for what it made, the spider's for the raw
+        built_finite = all(
+            all_finite([v for k, v in r.items() if k != "raw"]) for r in col
+        )
+        assert finite is built_finite, f"{where}: columns finite {finite}"
+        if raw_finite:
+            assert all_finite(raws), f"{where}: raw marked finite holds NaN/inf"
         rows_per = cfg.get("rows_per", "call")
         merged = merge_page(col, rows_per)
         assert_same(merge_rows(ref, rows_per), merged, where + " merged")

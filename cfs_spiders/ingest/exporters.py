@@ -41,7 +41,7 @@ class RecordJsonLinesExporter(JsonLinesItemExporter):
             or len(encoded) != len(records)
             or len(exact) != len(records)
         ):
-            encoded, exact = json_texts_exact(records)
+            encoded, exact = json_texts_exact(records, item.finite)
         lines = []
         ordered = None  # the key order last found to be RECORD_FIELDS
         for rec, text, ok in zip(records, encoded, exact, strict=True):

@@ -60,6 +60,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def read_by_json(spider: Any) -> None:
+    """The page is (partly) read by ``json``, which reads ``NaN``, ``Infinity``
+    and ``1e400`` where orjson refuses them: its raw records may hold a float
+    that is not finite (``FeedSpider.raw_finite``)."""
+    spider.page_raw_finite = False
+
+
 def load_json(response: Response, spider: Any) -> Any:
     """The response as JSON. Invalid UTF-8 (or a lone surrogate escape) in a value
     is replaced, counted in the run report, and the rest of the listing kept."""
@@ -69,6 +76,7 @@ def load_json(response: Response, spider: Any) -> Any:
     except orjson.JSONDecodeError as exc:
         error = exc
     text = body.decode("utf-8", errors="replace")
+    read_by_json(spider)
     try:
         data = _clean(json.loads(text, strict=False))
     except ValueError:
@@ -111,6 +119,7 @@ def json_lines(response: Response, spider: Any) -> Iterator[Any]:
         try:
             yield orjson.loads(line)
         except orjson.JSONDecodeError:
+            read_by_json(spider)
             try:
                 yield _clean(json.loads(line.decode("utf-8", "replace"), strict=False))
             except ValueError as exc:

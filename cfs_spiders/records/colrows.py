@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from .compile import PageFallback, filled, series_of
+from .encoding import all_finite
 from .keys import _FIELD as KEY_FIELDS  # element -> the record field it reads
 from .keys import KeySpec
 
@@ -41,11 +42,51 @@ class Const:
 
 Column = list[Any] | Const
 
+# dtypes that cannot hold a NaN or an infinity
+_NO_FLOAT = frozenset(
+    (pl.String, pl.Boolean, pl.Null, pl.Int8, pl.Int16, pl.Int32, pl.Int64)
+    + (pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
+)
 
-def listed(column: pl.Series | list[Any] | Const) -> Column:
-    """A column's values; one that is null on every row as a ``Const``."""
+
+class FiniteWatch:
+    """Whether every float a page's columns hold is finite (no NaN, no
+    infinity), seen per column as the columns become values: by dtype, and for a
+    float column by polars' ``is_finite``, never value by value. The record's
+    JSON text then needs no walk over its values (``items.RecordBatch.finite``).
+    A column of any other dtype (a list, a struct) counts as not known."""
+
+    __slots__ = ("finite",)
+
+    def __init__(self) -> None:
+        self.finite = True
+
+    def series(self, column: pl.Series) -> None:
+        if not self.finite:
+            return
+        dtype = column.dtype
+        if dtype in _NO_FLOAT:
+            return
+        if dtype.is_float() and column.is_finite().fill_null(True).all():
+            return
+        self.finite = False
+
+    def value(self, value: Any) -> None:
+        """One value every row holds (a constant of the feed)."""
+        if self.finite and not all_finite(value):
+            self.finite = False
+
+
+def listed(
+    column: pl.Series | list[Any] | Const, watch: FiniteWatch | None = None
+) -> Column:
+    """A column's values; one that is null on every row as a ``Const``.
+    ``watch`` sees a polars column's floats (a list or ``Const`` was seen where
+    it was made: ``distinct_apply``)."""
     if not isinstance(column, pl.Series):
         return column
+    if watch is not None:
+        watch.series(column)
     n = len(column)
     if n and column.null_count() == n:
         return Const(None, n)
@@ -84,9 +125,11 @@ def distinct_apply(
     inputs: dict[str, pl.Series],
     fn: Callable[..., Sequence[Any]],
     outputs: Sequence[str],
+    watch: FiniteWatch | None = None,
 ) -> dict[str, Column]:
     """``fn`` once per distinct tuple of the input columns; results per row.
-    An output with one value for every distinct input is a ``Const`` (no join)."""
+    An output with one value for every distinct input is a ``Const`` (no join).
+    ``watch`` sees the outputs' floats, once per distinct value."""
     frame = pl.DataFrame(inputs)
     uniq = frame.unique(maintain_order=True)
     results = [fn(*row) for row in uniq.rows()]
@@ -95,6 +138,8 @@ def distinct_apply(
     for i, name in enumerate(outputs):
         values = [r[i] for r in results]
         column = series_of(name, values)  # the type check, constant or not
+        if watch is not None:
+            watch.series(column)
         if values and _one_value(values):
             got[name] = Const(values[0], frame.height)
         else:

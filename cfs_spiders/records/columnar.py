@@ -40,6 +40,7 @@ from .builder import (
     merge_rows,
 )
 from .colrows import (
+    FiniteWatch,
     as_records,
     as_series,
     count_of,
@@ -108,10 +109,26 @@ class ColumnarBuilder:
     ) -> list[dict[str, Any]]:
         """The records of ``raws``; a page that cannot be built by columns (mixed
         value types) raises ``PageFallback`` and the caller builds it by rows."""
+        return self.build_page_finite(
+            raws, fetched_at=fetched_at, source_url=source_url, run_id=run_id
+        )[0]
+
+    def build_page_finite(
+        self,
+        raws: list[dict[str, Any]],
+        *,
+        fetched_at: datetime,
+        source_url: str,
+        run_id: str,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """``build_page``, and whether every float the records got from the
+        mapping and the normalizers is finite (seen per column, by dtype). The
+        raw records' own floats are not looked at: whether they can hold a NaN
+        is the parser's to say (``items.RecordBatch.finite``)."""
         if not self.compiled:
             raise PageFallback(f"feed not compiled: {self.fallback}")
         if not raws:
-            return []
+            return [], True
         return self._build(raws, fetched_at, source_url, run_id)
 
     # ---------------------------------------------------------------- stages
@@ -125,7 +142,11 @@ class ColumnarBuilder:
         return out.alias(name)
 
     def _times(
-        self, cols: Columns, fetched: datetime, out: dict[str, Any]
+        self,
+        cols: Columns,
+        fetched: datetime,
+        out: dict[str, Any],
+        watch: FiniteWatch,
     ) -> dict[str, pl.Series]:
         ref = self.reference
         flags: list[pl.Series] = []
@@ -152,11 +173,11 @@ class ColumnarBuilder:
                     tv.utc is not None,
                 )
 
-            got = self._time_column(self._value(cols, name), opts, parse)
+            got = self._time_column(self._value(cols, name), opts, parse, watch)
             out[raw_key], out[utc_key], out[local_key] = (
-                listed(got["raw"]),
-                listed(got["utc"]),
-                listed(got["local"]),
+                listed(got["raw"], watch),
+                listed(got["utc"], watch),
+                listed(got["local"], watch),
             )
             present[ts] = got["has_utc"].fill_null(False)
             flag = got["flag"]
@@ -179,15 +200,19 @@ class ColumnarBuilder:
                     [f"f{i}" for i in range(n)], separator=";", ignore_nulls=True
                 ).alias("flags"),
             )
-            out["tz_basis"] = listed(done["basis"])
+            out["tz_basis"] = listed(done["basis"], watch)
             flags_col = done["flags"]
-            out["time_flags"] = listed(null_where(flags_col, flags_col == ""))
+            out["time_flags"] = listed(null_where(flags_col, flags_col == ""), watch)
         else:
             out["tz_basis"] = out["time_flags"] = repeat(None)
         return present
 
     def _time_column(
-        self, values: pl.Series, opts: dict[str, Any], parse: Callable[..., Any]
+        self,
+        values: pl.Series,
+        opts: dict[str, Any],
+        parse: Callable[..., Any],
+        watch: FiniteWatch,
     ) -> dict[str, Any]:
         """One timestamp column: ISO wall-clock rows by polars (``coltime``), the
         rest by ``parse_time`` once per distinct value."""
@@ -200,7 +225,7 @@ class ColumnarBuilder:
         elif not opts.get("time_only"):
             fast = iso_local_times(values, tz)
         if fast is None:
-            got = distinct_apply({"v": values}, parse, names)
+            got = distinct_apply({"v": values}, parse, names, watch)
             # the texts as read; flags, basis and presence as columns
             return {
                 key: got[key] if key in _TIME_TEXTS else series_of(key, list(got[key]))
@@ -217,7 +242,7 @@ class ColumnarBuilder:
         }
         slow = (~fast.mask).arg_true()
         if len(slow):
-            got = distinct_apply({"v": values.gather(slow)}, parse, names)
+            got = distinct_apply({"v": values.gather(slow)}, parse, names, watch)
             for key in names:
                 part = series_of(key, list(got[key]))
                 res[key] = res[key].scatter(slow, part.cast(res[key].dtype))
@@ -229,7 +254,7 @@ class ColumnarBuilder:
         fetched: datetime,
         source_url: str,
         run_id: str,
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], bool]:
         ref = self.reference
         published = raws
         if ref.unpacked:  # packed fields cut into named parts, as the row path does
@@ -237,8 +262,11 @@ class ColumnarBuilder:
         cols = Columns(raws)
         mapped = self.columns
         out: dict[str, Any] = {"feed_id": repeat(ref.feed_id)}
+        # the floats of every column but the raw record's (the caller's to know)
+        watch = FiniteWatch()
+        watch.value(ref.config.version)
 
-        call_id = listed(text_column(self._value(cols, "call_id")))
+        call_id = listed(text_column(self._value(cols, "call_id")), watch)
         out["call_id"] = call_id
         # a call without an id is keyed once its elements are built (below)
         out["record_key"] = call_id
@@ -246,12 +274,12 @@ class ColumnarBuilder:
         if missing and "call_id" in mapped:
             self.counts["call_id:missing"] += missing
 
-        present = self._times(cols, fetched, out)
+        present = self._times(cols, fetched, out, watch)
 
         address_raw = text_column(self._value(cols, "address"))
         cross = text_column(self._value(cols, "cross_street"))
-        out["address_raw"] = listed(address_raw)
-        out["cross_street_raw"] = listed(cross)
+        out["address_raw"] = listed(address_raw, watch)
+        out["cross_street_raw"] = listed(cross, watch)
         if "address" in mapped or "cross_street" in mapped:
 
             def address(a: Any, c: Any) -> tuple[Any, ...]:
@@ -262,6 +290,7 @@ class ColumnarBuilder:
                 {"a": address_raw, "c": cross},
                 address,
                 ("address", "address_form", "address_granularity", "address_basis"),
+                watch,
             )
             out.update(got)
             unknown = count_of(got["address_granularity"], "unknown")
@@ -289,15 +318,16 @@ class ColumnarBuilder:
                 },
                 coords,
                 ("latitude", "longitude", "coord_granularity"),
+                watch,
             )
         )
 
         call_type = text_column(self._value(cols, "call_type"))
         code = text_column(self._value(cols, "call_type_code"))
         initial = text_column(self._value(cols, "call_type_initial"))
-        out["call_type_code_raw"] = listed(code)
-        out["call_type_raw"] = listed(call_type)
-        out["call_type_initial_raw"] = listed(initial)
+        out["call_type_code_raw"] = listed(code, watch)
+        out["call_type_raw"] = listed(call_type, watch)
+        out["call_type_initial_raw"] = listed(initial, watch)
 
         def call_category(t: Any, c: Any, i: Any) -> tuple[Any, ...]:
             cat = categorize(t or i, feed_id=ref.feed_id, code=c)
@@ -325,6 +355,7 @@ class ColumnarBuilder:
                 "category_similarity",
                 "apco_code",
             ),
+            watch,
         )
         out.update(got)
         unmapped = count_of(got["call_type_category"], "unmapped")
@@ -333,10 +364,10 @@ class ColumnarBuilder:
         for version, rows in tally(got["crosswalk_version"]):
             if version is not None:
                 self.counts[f"crosswalk:call_type:{version}"] += rows
-        out["priority_raw"] = listed(text_column(self._value(cols, "priority")))
+        out["priority_raw"] = listed(text_column(self._value(cols, "priority")), watch)
 
         status_raw = text_column(self._value(cols, "status"))
-        out["status_raw"] = listed(status_raw)
+        out["status_raw"] = listed(status_raw, watch)
 
         def status(s: Any, d: bool, e: bool, o: bool, c: bool) -> tuple[Any, ...]:
             present = {"dispatched": d, "enroute": e, "onscene": o, "closed": c}
@@ -350,7 +381,10 @@ class ColumnarBuilder:
 
         stage = {t: present[t].alias(t) for t in _STAGE_TIMES}
         got = distinct_apply(
-            {"s": status_raw} | stage, status, ("status", "status_basis", "table")
+            {"s": status_raw} | stage,
+            status,
+            ("status", "status_basis", "table"),
+            watch,
         )
         tables = got.pop("table")
         version = ref.status_crosswalk.version
@@ -366,7 +400,7 @@ class ColumnarBuilder:
         status_col = as_series("status", got["status"], pl.String)
 
         disp_raw = text_column(self._value(cols, "disposition"))
-        out["disposition_raw"] = listed(disp_raw)
+        out["disposition_raw"] = listed(disp_raw, watch)
         disp_mapped = "disposition" in mapped
 
         def disposition(d: Any, s: Any) -> tuple[Any, ...]:
@@ -381,11 +415,12 @@ class ColumnarBuilder:
                 {"d": disp_raw, "s": status_col},
                 disposition,
                 ("disposition_category",),
+                watch,
             )
         )
 
         source_raw = text_column(self._value(cols, "source"))
-        out["source_raw"] = listed(source_raw)
+        out["source_raw"] = listed(source_raw, watch)
         type_text = pl.DataFrame({"t": call_type, "i": initial}).select(
             pl.coalesce("t", "i")
         )["t"]
@@ -399,22 +434,23 @@ class ColumnarBuilder:
             {"s": source_raw, "t": type_text},
             source,
             ("call_source", "call_source_basis", "is_officer_initiated", "u"),
+            watch,
         )
         unknown_source = sum(map(bool, got.pop("u")))
         if unknown_source:
             self.counts["call_source:unknown"] += unknown_source
         out.update(got)
 
-        out["agency_raw"] = listed(text_column(self._value(cols, "agency")))
+        out["agency_raw"] = listed(text_column(self._value(cols, "agency")), watch)
         for area_key, getter in ref._areas:
             out[area_key] = (
-                listed(text_column(self._value(cols, area_key)))
+                listed(text_column(self._value(cols, area_key)), watch)
                 if getter is not None
                 else repeat(None)
             )
 
         units = text_column(self._value(cols, "units"))
-        out["units_raw"] = listed(units)
+        out["units_raw"] = listed(units, watch)
 
         def unit_count(count: Any, text: Any) -> tuple[Any]:
             if count is None and text:
@@ -430,6 +466,7 @@ class ColumnarBuilder:
                 {"n": self._value(cols, "unit_count"), "u": units},
                 unit_count,
                 ("unit_count",),
+                watch,
             )
         )
         out["source_url"] = repeat(source_url)
@@ -455,7 +492,7 @@ class ColumnarBuilder:
                 if rec["call_id"] is not None:
                     rec["record_key"] = ref.dated_key(rec, raw)
         self.counts["records"] += cols.n
-        return records
+        return records, watch.finite
 
 
 def merge_page(

@@ -63,11 +63,20 @@ class RecordBatch:
     writes one line per record. ``encoded`` holds each record's JSON text once the
     store pipeline has encoded it (``exact``: plain JSON values only), so the
     exporter does not encode it again.
+
+    ``finite`` says that no float anywhere in the records is NaN or infinite,
+    where that is known without looking at every value: the columnar builder
+    checks its float columns, and the spider knows its raw records were parsed by
+    orjson (which reads neither) or hold text only. The JSON encoding then skips
+    its walk over every value (``encoding.json_texts_exact``). False means not
+    known: the encoding looks. Dropping records keeps it true; a stage that puts
+    new values into the records must set it to False.
     """
 
     records: list[dict[str, Any]]
     encoded: list[str] | None = field(default=None)
     exact: list[bool] | None = field(default=None)  # see encoding.json_text_exact
+    finite: bool = field(default=False)
 
     def __post_init__(self) -> None:
         checked = None  # the last key order found to be all fields

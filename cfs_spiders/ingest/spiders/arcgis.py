@@ -18,6 +18,7 @@ from .socrata import unique_order
 
 class ArcGISSpider(OffsetPagedSpider):
     platform = "arcgis"
+    raw_finite = True  # see FeedSpider.raw_finite
     default_page_size = 2000
 
     def where(self) -> str:

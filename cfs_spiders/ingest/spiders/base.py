@@ -110,6 +110,13 @@ class FeedSpider(HighWaterMixin, PageBuildMixin, scrapy.Spider):
     # True where extract() applies the replay exclusions per page source itself
     # (html_table: before a table row and its map marker are joined).
     excludes_in_extract = False
+    # True where every float of the raw records extract() yields is finite: they
+    # hold values orjson parsed (it reads no NaN, no infinity) or text only. A
+    # parser that reads a page by ``json`` instead (which reads both) clears
+    # ``page_raw_finite`` for that page (``parsers.load_json``). The page's JSON
+    # texts then need no walk over every value (``items.RecordBatch.finite``).
+    raw_finite = False
+    page_raw_finite = False
     columnar_min_rows = 200  # CFS_COLUMNAR_MIN_ROWS (set when the crawl opens)
     feed_config: FeedConfig  # set on the class by the spider loader
     custom_settings: dict[str, Any] = {}
@@ -243,6 +250,7 @@ class FeedSpider(HighWaterMixin, PageBuildMixin, scrapy.Spider):
         if platform != self.platform:
             reader = FeedSpider.by_platform[platform]
             self.extract = types.MethodType(reader.extract, self)
+            self.raw_finite = reader.raw_finite
         return False
 
     def select_records(self, raw_records: list[Any]) -> list[Any]:
@@ -329,6 +337,7 @@ class FeedSpider(HighWaterMixin, PageBuildMixin, scrapy.Spider):
         if response.meta.get("page", 0) == 0:
             self.remember_validators(response)
         with paused_gc():  # a page of dicts, no cycles: see records/gcpause.py
+            self.page_raw_finite = self.raw_finite
             raw_records = list(self.extract(response))
             if not self.excludes_in_extract:
                 raw_records = self.exclude(raw_records)
@@ -345,12 +354,14 @@ class FeedSpider(HighWaterMixin, PageBuildMixin, scrapy.Spider):
         step = max(n_raw, 1) if merge else self.batch_records
         for start in range(0, n_raw, step):
             with paused_gc():
-                built = self.build_records(raw_records, start, start + step, response)
+                built, finite = self.build_records(
+                    raw_records, start, start + step, response
+                )
                 if merge:
                     built = self._merge(built)
             run.records += len(built)
             if built:  # one item a batch: Scrapy's per-item cost paid once
-                yield RecordBatch(built)
+                yield RecordBatch(built, finite=finite and self.page_raw_finite)
             del built
         del raw_records
         nxt = self.next_request(response, n_raw)

@@ -13,6 +13,7 @@ from .base import FeedSpider
 
 class CsvSpider(FeedSpider):
     platform = "csv"
+    raw_finite = True  # see FeedSpider.raw_finite
 
     def extract(self, response: Response) -> Iterator[dict[str, Any]]:
         return csv_records(response, self.parse_options, self)

@@ -25,6 +25,7 @@ from .base import FeedSpider
 
 class JsonSpider(FeedSpider):
     platform = "json"
+    raw_finite = True  # see FeedSpider.raw_finite
 
     def extract(self, response: Response) -> Iterator[dict[str, Any]]:
         opts = self.parse_options

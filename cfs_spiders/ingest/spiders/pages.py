@@ -37,9 +37,11 @@ class PageBuildMixin:
 
     def build_records(
         self, raw_records: list[Any], start: int, end: int, response: Response
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], bool]:
         """Common records of ``raw_records[start:end]`` (each raw row is let go
-        once built); one bad record never stops the rest."""
+        once built); one bad record never stops the rest. And whether the floats
+        the builder put in them are known finite (by columns: seen per column;
+        by rows: not known, ``items.RecordBatch.finite``)."""
         assert self.run is not None and self.builder is not None
         n = min(end, len(raw_records)) - start
         if n >= self.columnar_min_rows and self._columnar_pending is not None:
@@ -47,9 +49,9 @@ class PageBuildMixin:
         run, build = self.run, self.builder.build
         if self.columnar is not None:
             if n >= self.columnar_min_rows:
-                built = self._build_columnar(raw_records, start, end, response)
-                if built is not None:
-                    return built
+                got = self._build_columnar(raw_records, start, end, response)
+                if got is not None:
+                    return got
             elif n > 0:  # a small page: by rows (CFS_COLUMNAR_MIN_ROWS)
                 self._count_page("reference")
         elif n > 0 and self._columnar_pending is not None:
@@ -72,7 +74,7 @@ class PageBuildMixin:
                     f"record {index} of {response.url}: {type(exc).__name__}: {exc}"
                 )
                 log.warning("%s: record %d skipped: %s", self.name, index, exc)
-        return built
+        return built, False
 
     def _merge(self, built: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A page's unit rows merged per call, by columns on the page path."""
@@ -102,10 +104,11 @@ class PageBuildMixin:
 
     def _build_columnar(
         self, raw_records: list[Any], start: int, end: int, response: Response
-    ) -> list[dict[str, Any]] | None:
-        """The slice built by columns, or None (nothing consumed) when the page
-        does not fit (mixed value types, a non-dict row): the rows then go to
-        the row builder, which skips a bad record without losing the rest."""
+    ) -> tuple[list[dict[str, Any]], bool] | None:
+        """The slice built by columns (and whether its floats are finite), or
+        None (nothing consumed) when the page does not fit (mixed value types, a
+        non-dict row): the rows then go to the row builder, which skips a bad
+        record without losing the rest."""
         from ...records.columnar import PageFallback
 
         assert self.run is not None and self.columnar is not None
@@ -114,7 +117,7 @@ class PageBuildMixin:
         try:
             if not all(issubclass(k, dict) for k in set(map(type, raws))):
                 raise PageFallback("a raw record that is not a mapping")
-            built = self.columnar.build_page(
+            built, finite = self.columnar.build_page_finite(
                 raws,
                 fetched_at=self.run.fetched_at,
                 source_url=response.url,
@@ -131,7 +134,7 @@ class PageBuildMixin:
         stop = min(end, len(raw_records))
         raw_records[start:stop] = [None] * (stop - start)  # each raw row let go
         self._count_page("columnar")
-        return built
+        return built, finite
 
     def _count_page(self, path: str) -> None:
         """Which builder built a page: ``record_pages:<path>`` in the run report's

@@ -34,6 +34,7 @@ def unique_order(order: str | None, tie_breaker: str) -> str:
 
 class SocrataSpider(OffsetPagedSpider):
     platform = "socrata"
+    raw_finite = True  # see FeedSpider.raw_finite
     default_page_size = 1000
 
     def where(self) -> str | None:

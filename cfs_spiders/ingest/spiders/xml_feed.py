@@ -44,6 +44,7 @@ def _qualify(name: str, ns: dict[str, str]) -> str:
 
 class XmlSpider(FeedSpider):
     platform = "xml"
+    raw_finite = True  # see FeedSpider.raw_finite
 
     def extract(self, response: Response) -> Iterator[dict[str, Any]]:
         try:
