@@ -6,7 +6,9 @@ in CPU microseconds a record: JSON parse and record extraction, the columnar
 build of the crawl (``ColumnarBuilder.build_page``, in the spider's slices: the
 feed's page size, at most 5,000 rows; the row-at-a-time reference
 ``RecordBuilder.build`` is shown beside it, not counted in the total), the
-page's ``RecordBatch``, validation, the record's JSON text, fill counting, the
+page's ``RecordBatch``, validation, the records' JSON texts (a batch of 5,000
+at a time, with the page's finite mark as the crawl passes it; the unmarked
+record-by-record walk beside it, not in the total), fill counting, the
 store write (batches of 5,000 as the pipeline writes them; ``change_hash`` and
 ``raw_json`` are part of it and also shown alone), the JSON Lines lines; and the
 normalizer caches (a repeated address or call type, first call and later calls).
@@ -37,7 +39,12 @@ from cfs_spiders.ingest.pipelines import ValidatePipeline  # noqa: E402
 from cfs_spiders.records.builder import RecordBuilder  # noqa: E402
 from cfs_spiders.records.columnar import ColumnarBuilder  # noqa: E402
 from cfs_spiders.records.elements import FillCounter  # noqa: E402
-from cfs_spiders.records.encoding import change_hash, raw_json, record_json  # noqa: E402
+from cfs_spiders.records.encoding import (  # noqa: E402
+    change_hash,
+    json_texts_exact,
+    raw_json,
+    record_json,
+)
 from cfs_spiders.records.gcpause import paused_gc  # noqa: E402
 from cfs_spiders.records.items import RecordBatch  # noqa: E402
 from cfs_spiders.store.sqlite import Store  # noqa: E402
@@ -139,27 +146,53 @@ def main(argv: list[str] | None = None) -> int:
             # the spider builds a page in batches of CFS_STORE_BATCH (5,000) rows
             page = min(int((cfg.get("request") or {}).get("page_size") or 5000), 5000)
 
+            finite = [True]  # every slice's mark (RecordBatch.finite)
+
             def by_columns(
-                c: ColumnarBuilder = columnar, r: list = raws, size: int = page
+                c: ColumnarBuilder = columnar,
+                r: list = raws,
+                size: int = page,
+                marks: list = finite,
             ) -> list[dict[str, Any]]:
                 out: list[dict[str, Any]] = []
                 for i in range(0, len(r), size):
-                    out.extend(
-                        c.build_page(
-                            r[i : i + size],
-                            fetched_at=fetched,
-                            source_url="https://x/",
-                            run_id="r1",
-                        )
+                    built, ok = c.build_page_finite(
+                        r[i : i + size],
+                        fetched_at=fetched,
+                        source_url="https://x/",
+                        run_id="r1",
                     )
+                    out.extend(built)
+                    marks[0] = marks[0] and ok
                 return out
 
             recs = timed("build (columnar)", n, by_columns, res)
-            batch = timed("RecordBatch", n, lambda r=recs: RecordBatch(r), res)
+            # the raw records were parsed by orjson: finite (FeedSpider.raw_finite)
+            batch = timed(
+                "RecordBatch",
+                n,
+                lambda r=recs, f=finite[0]: RecordBatch(r, finite=f),
+                res,
+            )
             validate = ValidatePipeline(False)
             timed("validate", n, lambda b=batch, v=validate: v.process_item(b), res)
-            encoded = timed(
-                "record_json", n, lambda r=recs: [record_json(x) for x in r], res
+
+            def texts(
+                r: list[dict[str, Any]] = recs, f: bool = finite[0]
+            ) -> tuple[list[str], list[bool]]:
+                out: tuple[list[str], list[bool]] = ([], [])
+                for i in range(0, len(r), 5000):  # a batch, as take_records
+                    t, e = json_texts_exact(r[i : i + 5000], f)
+                    out[0].extend(t)
+                    out[1].extend(e)
+                return out
+
+            encoded, exact = timed("record_json", n, texts, res)
+            timed(
+                "record_json (walked, unmarked)",
+                n,
+                lambda r=recs: [record_json(x) for x in r],
+                res,
             )
             fill = FillCounter()
             timed("fill", n, lambda r=recs, f=fill: [f.add(x) for x in r], res)
@@ -180,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                     store.write_records(r[i : i + 5000], e[i : i + 5000])
 
             timed("store.write_records (incl. hash)", n, write, res)
-            batch.encoded = encoded
+            batch.encoded, batch.exact = encoded, exact
             with open(Path(tmp) / "x.jsonl", "wb") as handle:
                 exporter = RecordJsonLinesExporter(handle, encoding="utf-8")
                 exporter.start_exporting()
@@ -188,7 +221,13 @@ def main(argv: list[str] | None = None) -> int:
             res["total"] = sum(
                 v
                 for k, v in res.items()
-                if k not in ("change_hash", "raw_json", "build by rows (reference)")
+                if k
+                not in (
+                    "change_hash",
+                    "raw_json",
+                    "build by rows (reference)",
+                    "record_json (walked, unmarked)",
+                )
             )
             report[cfg.feed_id] = res
         store.close()
