@@ -365,3 +365,36 @@ def test_synthetic_times_match_reference(feed_id: str, field: str, values: list)
     flags = {r["time_flags"] for r in expected}
     if field == "received_datetime":  # the edge cases are really exercised
         assert {"received_at:ambiguous", "received_at:nonexistent"} <= flags
+
+
+def test_prefetched_paths_read_as_path_by_path() -> None:
+    """``Columns.prefetch`` (one pass over the rows for the paths the previous
+    page read) gives every path the values, types and column that reading it
+    alone gives: rows without it, a dotted path stored flat and nested, empty
+    objects, a path prefetched but never read. SYNTHETIC rows."""
+    rows: list[dict[str, Any]] = [
+        {"a": "1", "p.x": 5, "n": {"x": 1.5}, "e": {}},
+        {"a": None, "n": {"x": 2.5}, "e": []},
+        {"p": {"x": 7}, "n": {}, "e": {"k": 1}},
+        {"b": True},
+    ]
+    paths = ["a", "b", "p.x", "n.x", "n", "e", "missing"]
+    fresh = Columns(rows)
+    ahead = Columns(rows)
+    ahead.prefetch([*paths, "never_read"])
+    for path in paths:
+        want, kinds = fresh._values(path)
+        got, got_kinds = ahead._values(path)
+        assert got == want and got_kinds == kinds, path
+        assert [type(v) for v in got] == [type(v) for v in want], path
+    assert ahead.paths_read == paths
+    assert fresh.values("p.x") == [5, None, 7, None]
+    assert fresh.values("e") == [None, None, {"k": 1}, None]
+
+    # a row that is not a plain dict: nothing prefetched, read as before
+    class Row(dict):
+        pass
+
+    odd = Columns([Row(a="1"), {"a": "2"}])
+    odd.prefetch(["a", "b"])
+    assert odd.values("a") == ["1", "2"] and odd.values("b") == [None, None]

@@ -89,6 +89,7 @@ class ColumnarBuilder:
         self.counts = self.reference.counts  # one run count, whichever path built
         self.fallback: str | None = None
         self.pages_fallback = 0
+        self._paths: list[str] = []  # the raw paths the last page's mapping read
         try:
             self.columns = compile_columns(self.reference.record_spec)
         except (Uncompilable, ValueError, KeyError, TypeError) as exc:
@@ -260,6 +261,7 @@ class ColumnarBuilder:
         if ref.unpacked:  # packed fields cut into named parts, as the row path does
             raws = [ref.unpack(r) for r in raws]
         cols = Columns(raws)
+        cols.prefetch(self._paths)
         mapped = self.columns
         out: dict[str, Any] = {"feed_id": repeat(ref.feed_id)}
         # the floats of every column but the raw record's (the caller's to know)
@@ -492,6 +494,7 @@ class ColumnarBuilder:
                 if rec["call_id"] is not None:
                     rec["record_key"] = ref.dated_key(rec, raw)
         self.counts["records"] += cols.n
+        self._paths = list(dict.fromkeys(cols.paths_read))
         return records, watch.finite
 
 

@@ -127,6 +127,21 @@ class Columns:
         self.n = len(raws)
         self._cache: dict[str, pl.Series] = {}
         self._text: dict[str, pl.Series] = {}
+        self._read: dict[str, tuple[Any, ...]] = {}  # prefetched, not yet read
+        self.paths_read: list[str] = []  # what the mapping read, in order
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Read ``paths`` (the ones the previous page's mapping read) in one pass
+        over the rows, each row's dict looked up while it is in the CPU's cache:
+        half the cost of one pass over the page per path. The values are those
+        of ``_values``'s first, flat lookup; plain dicts only (another mapping is
+        read path by path, as before)."""
+        if len(paths) < 2 or not self.n or set(map(type, self.raws)) != {dict}:
+            return
+        flat = tuple(paths)
+        missing = tuple(_absent(p) for p in flat)
+        rows = [tuple(map(raw.get, flat, missing)) for raw in self.raws]
+        self._read = dict(zip(flat, zip(*rows, strict=True), strict=True))
 
     def subset(self, rows: list[int]) -> Columns:
         """The columns of some rows of the page (by index)."""
@@ -140,8 +155,14 @@ class Columns:
         value types. The rows are read by C loops (``map``); only rows that
         hold the head of a dotted path not stored flat walk it in Python."""
         raws, n = self.raws, self.n
+        self.paths_read.append(path)
         try:
-            got = list(map(dict.get, raws, repeat(path, n), repeat(_MISSING, n)))
+            read = self._read.pop(path, None)
+            got = (
+                list(map(dict.get, raws, repeat(path, n), repeat(_absent(path), n)))
+                if read is None
+                else list(read)
+            )
         except TypeError:  # a row that is not a plain mapping: the row reading
             got = [get_path(raw, path) for raw in raws]
         else:
@@ -182,6 +203,12 @@ class Columns:
                 s = pl.Series(path, values, dtype=pl.String)
             self._text[path] = s
         return s
+
+
+def _absent(path: str) -> Any:
+    """What the flat lookup of ``path`` gives a row without it: None (no value),
+    or for a dotted path a marker, as the row may hold the path nested."""
+    return _MISSING if "." in path else None
 
 
 def _no_empty(value: Any) -> Any:
