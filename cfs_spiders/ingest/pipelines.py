@@ -510,7 +510,9 @@ def take_records(
     its keys noted for a live listing's close (``note_keys``)."""
     records = item.records if isinstance(item, RecordBatch) else [dict(item)]
     with paused_gc():  # rows of scalars, no cycles: see records/gcpause.py
-        texts, exact = json_texts_exact(records)
+        # a batch its builder marked finite (RecordBatch.finite) skips the
+        # NaN/inf walk; an item of one record is walked
+        texts, exact = json_texts_exact(records, getattr(item, "finite", False))
         fill.add_many(records)
         if note_keys is not None:
             note_keys(r["record_key"] for r in records)
