@@ -18,7 +18,14 @@ from ..config.paths import output_dir
 from ..store.base import CALLS_FROM
 from ..store.sqlite import BatchReadError, Store
 from .files import write_csv
-from .frame_csv import UnsupportedColumn, as_frame, read_ahead, write_csv_batches
+from .frame_csv import (
+    Prepared,
+    UnsupportedColumn,
+    as_frame,
+    prepare,
+    read_ahead,
+    write_csv_batches,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +146,10 @@ def _kind(col: str, types: Mapping[str, str]) -> str:
     return kind if kind in _NUMERIC else ""
 
 
-def typed_frame(batch: Any, types: Mapping[str, str] | None) -> pl.DataFrame:
+def typed_frame(batch: Any, types: Mapping[str, str] | None) -> Prepared:
     """A batch of the typed query as ``calls.csv``'s columns: the NULLs of the
-    numeric columns put back from their flags. Raises ``UnsupportedColumn``
+    numeric columns put back from their flags, its text columns scanned for
+    the spreadsheet copy (``frame_csv.prepare``). Raises ``UnsupportedColumn``
     when a column did not arrive with its declared type (say, text in a
     ``REAL`` column) or a text is not UTF-8, so that the export falls back to
     the row writer.
@@ -152,15 +160,15 @@ def typed_frame(batch: Any, types: Mapping[str, str] | None) -> pl.DataFrame:
     value's type would cost more than the rest of the read.
 
     ``types`` ``None``: a batch of the plain query (PostgreSQL, where a column
-    has one type), returned as a frame."""
+    has one type), as it is (``frame_csv`` checks types)."""
     if isinstance(batch, pa.RecordBatch):
-        try:  # a BLOB read into a text column need not be UTF-8
-            batch.validate(full=True)
-        except pa.ArrowInvalid as exc:
-            raise UnsupportedColumn(f"calls: {exc}") from exc
-    frame = as_frame(batch)
+        batch.validate()  # the layout; each text column's UTF-8: ``prepare``
+        prepared = prepare(batch)
+    else:
+        prepared = Prepared(as_frame(batch), None)
     if types is None:  # the plain query (PostgreSQL): ``frame_csv`` checks types
-        return frame
+        return prepared
+    frame = prepared.frame
     flags = [c for c in frame.columns if c.endswith(_NULL_FLAG)]
     restore = []
     for col, dtype in frame.schema.items():
@@ -174,7 +182,9 @@ def typed_frame(batch: Any, types: Mapping[str, str] | None) -> pl.DataFrame:
             restore.append(
                 pl.when(pl.col(flag) == 1).then(None).otherwise(pl.col(col)).alias(col)
             )
-    return frame.with_columns(restore).drop(flags) if flags else frame
+    if flags:
+        frame = frame.with_columns(restore).drop(flags)
+    return Prepared(frame, prepared.care)
 
 
 def export_calls_rows(store: Store, output: Path | None = None) -> tuple[Path, int]:

@@ -35,26 +35,41 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from .files import atomic_open, safe_cell, spreadsheet_path
 
-# a cell that is quoted: ``csv.writer``'s (its delimiter, quote character, line
-# terminator) and, as ``files.write_csv`` does, one holding a carriage return
-_NEEDS_QUOTES = r'[,"\n\r]'
 # a text cell ``safe_cell`` changes: a formula start or a control character
 # (``files._PLAIN`` is its complement)
 _NEEDS_CARE = r"^[=+\-@\t\r]|[\x00-\x1f\x7f]"
+# the first bytes of a cell ``safe_cell`` may change (tab and carriage return
+# are control characters, found by the byte range check)
+_FORMULA_FIRST = np.zeros(256, dtype=bool)
+_FORMULA_FIRST[list(b"=+-@")] = True
+# Arrow's string layouts whose offsets this module reads
+_OFFSETS = {pa.string(): np.int32, pa.large_string(): np.int64}
 
 
 class UnsupportedColumn(TypeError):
     """A column whose type this writer does not format as ``csv.writer`` does."""
 
 
+class Prepared(NamedTuple):
+    """A batch as a polars frame, with the text columns of its spreadsheet copy
+    that may differ (``None``: not known, looked for by ``encode``)."""
+
+    frame: pl.DataFrame
+    care: frozenset[str] | None
+
+
 def as_frame(batch: Any) -> pl.DataFrame:
     """A polars frame of an Arrow record batch (a frame is returned as it is)."""
+    if isinstance(batch, Prepared):
+        return batch.frame
     if isinstance(batch, pl.DataFrame):
         return batch
     frame = pl.from_arrow(batch)
@@ -62,14 +77,84 @@ def as_frame(batch: Any) -> pl.DataFrame:
     return frame
 
 
-def _quoted(expr: pl.Expr) -> pl.Expr:
-    """Text cells quoted as ``csv.writer`` quotes them."""
-    inner = expr.str.replace_all('"', '""', literal=True)
-    return (
-        pl.when(expr.str.contains(_NEEDS_QUOTES))
-        .then(pl.concat_str(pl.lit('"'), inner, pl.lit('"')))
-        .otherwise(expr)
+def _scan_text(array: pa.Array, name: str) -> tuple[pa.Array, bool] | None:
+    """One text column of an Arrow batch, read through its buffers: the column
+    with its empty texts made null (written the same: an empty cell; polars
+    would quote an empty text), and whether a cell may need ``safe_cell``
+    (a byte outside printable ASCII, or a formula start). Raises
+    ``UnsupportedColumn`` when the text is not UTF-8 (a BLOB read into a text
+    column). ``None``: a layout read otherwise (the caller asks polars).
+
+    Why: polars' per-cell regular expressions for the spreadsheet check cost
+    more than writing the CSV; two reductions over the column's bytes (numpy,
+    no Python object per cell) and a look at each cell's first byte tell the
+    same for the usual column, which holds nothing to change."""
+    width = _OFFSETS.get(array.type)
+    if width is None or array.offset != 0:
+        return None
+    n = len(array)
+    validity, offsets, data = array.buffers()
+    offs = np.frombuffer(offsets, dtype=width, count=n + 1)
+    first, last = int(offs[0]), int(offs[-1])
+    body = np.frombuffer(data, dtype=np.uint8)[first:last] if data else None
+    lengths = np.diff(offs)
+    filled = lengths > 0
+    if body is None or body.size == 0:
+        plain = True
+    else:
+        plain = int(body.min()) >= 0x20 and int(body.max()) < 0x7F
+        if not plain:  # not ASCII: its UTF-8 checked
+            _validate(array, name)
+    care = not plain or (
+        body is not None
+        and body.size > 0
+        and bool(_FORMULA_FIRST[body[offs[:-1][filled] - first]].any())
     )
+    if filled.all():
+        return array, care
+    if validity is not None:  # nulls and empty texts both: polars makes them one
+        return _null_empty(array), care
+    bits = pa.py_buffer(np.packbits(filled, bitorder="little"))
+    return pa.Array.from_buffers(array.type, n, [bits, offsets, data]), care
+
+
+def _validate(array: pa.Array, name: str) -> None:
+    """``UnsupportedColumn`` unless the column is valid (a text column: UTF-8)."""
+    try:
+        array.validate(full=True)
+    except pa.ArrowInvalid as exc:
+        raise UnsupportedColumn(f"column {name!r}: {exc}") from exc
+
+
+def _null_empty(array: pa.Array) -> pa.Array:
+    """``array`` with its empty texts null (its nulls stay null)."""
+    import pyarrow.compute as pc
+
+    return pc.if_else(pc.equal(pc.binary_length(array), 0), None, array)
+
+
+def prepare(batch: pa.RecordBatch) -> Prepared:
+    """An Arrow batch as ``encode`` writes it fastest: its text columns scanned
+    once (``_scan_text``), their empty texts null, the columns whose
+    spreadsheet cells may differ named. A layout ``_scan_text`` does not read
+    leaves ``care`` unknown (``encode`` looks with polars)."""
+    columns, care, known = [], set(), True
+    for name, array in zip(batch.schema.names, batch.columns, strict=True):
+        kind = array.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            scanned = _scan_text(array, name)
+            if scanned is None:
+                known = False
+                _validate(array, name)
+            else:
+                array, careful = scanned
+                if careful:
+                    care.add(name)
+        elif not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            _validate(array, name)  # say, a string view: its UTF-8 checked
+        columns.append(array)
+    frame = as_frame(pa.RecordBatch.from_arrays(columns, names=batch.schema.names))
+    return Prepared(frame, frozenset(care) if known else None)
 
 
 def _float_text(series: pl.Series) -> pl.Series:
@@ -83,31 +168,34 @@ def _float_text(series: pl.Series) -> pl.Series:
     return text
 
 
-def _safe_text(series: pl.Series) -> pl.Series:
+def _safe_text(series: pl.Series) -> pl.Series | None:
     """A text column of the spreadsheet copy: ``safe_cell`` on the cells it
-    changes, the others as they are."""
+    changes, the others as they are; ``None`` when it changes none."""
     care = series.str.contains(_NEEDS_CARE).fill_null(False)
     index = care.arg_true()
     values = [safe_cell(v) for v in series.gather(index).to_list()]
+    if all(a == b for a, b in zip(values, series.gather(index).to_list(), strict=True)):
+        return None
     return series.scatter(index, pl.Series(values, dtype=pl.String))
 
 
-def _write(frame: pl.DataFrame, texts: Sequence[str], quote: set[str]) -> bytes:
-    """The frame's CSV lines: the ``quote`` columns quoted (``texts`` are the
-    text columns), every column already text or integer."""
-    if quote:
-        frame = frame.with_columns(
-            [_quoted(pl.col(c)).alias(c) for c in texts if c in quote]
-        )
+def _write(frame: pl.DataFrame) -> bytes:
+    """The frame's CSV lines, quoted as ``csv.writer`` quotes (polars'
+    ``necessary``: a cell holding a comma, a double quote, a line feed or a
+    carriage return, its quotes doubled). Every column is text or integer, and
+    an empty text is null (polars quotes an empty text; ``csv.writer`` writes
+    an empty cell, as for None)."""
     buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False, quote_style="never")
+    frame.write_csv(buffer, include_header=False, quote_style="necessary")
     return buffer.getvalue()
 
 
 def encode(batch: Any) -> tuple[bytes, bytes]:
     """A batch's rows as the faithful file's bytes and the spreadsheet copy's
     (the same object when no cell differs)."""
-    frame = as_frame(batch)
+    if isinstance(batch, pa.RecordBatch):
+        batch = prepare(batch)
+    frame, care = batch if isinstance(batch, Prepared) else (as_frame(batch), None)
     if frame.height == 0:
         return b"", b""
     texts, numbers = [], {}
@@ -124,28 +212,31 @@ def encode(batch: Any) -> tuple[bytes, bytes]:
             raise UnsupportedColumn(f"column {name!r} is {dtype}")
     if numbers:
         frame = frame.with_columns(list(numbers.values()))
-    quote, care = set(), set()
-    if texts:
-        flags = frame.select(
-            [pl.col(c).str.contains(_NEEDS_QUOTES).any().alias(c) for c in texts]
-            + [
-                pl.col(c).str.contains(_NEEDS_CARE).any().alias(f"{i}")
-                for i, c in enumerate(texts)
+    if care is None:  # not scanned: empty texts made null, care looked for here
+        frame = frame.with_columns(
+            [
+                pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c)
+                for c in texts
             ]
-        ).row(0)
-        quote = {c for c, q in zip(texts, flags, strict=False) if q}
-        care = {c for c, q in zip(texts, flags[len(texts) :], strict=True) if q}
-    faithful = _write(frame, texts, quote)
-    if not care:
+        )
+        if texts:
+            flags = frame.select(
+                [pl.col(c).str.contains(_NEEDS_CARE).any().alias(c) for c in texts]
+            ).row(0)
+            care = frozenset(c for c, q in zip(texts, flags, strict=True) if q)
+        else:
+            care = frozenset()
+    if frame.width == 1:
+        # ``csv.writer`` writes a row of one empty cell as ``""``, as polars
+        # writes an empty text
+        frame = frame.select(pl.col(frame.columns[0]).cast(pl.String).fill_null(""))
+    faithful = _write(frame)
+    changed = [
+        s for c in texts if c in care and (s := _safe_text(frame[c])) is not None
+    ]
+    if not changed:
         return faithful, faithful
-    safe = frame.with_columns([_safe_text(frame.get_column(c)) for c in care])
-    safe_quote = {
-        c
-        for c in texts
-        if c in quote
-        and (c not in care or safe.get_column(c).str.contains(_NEEDS_QUOTES).any())
-    }
-    return faithful, _write(safe, texts, safe_quote)
+    return faithful, _write(frame.with_columns(changed))
 
 
 _DONE = object()
@@ -232,12 +323,14 @@ def write_csv_batches(
         if safe is not None:
             safe.write(_header(columns, safe_cell))
         for batch in batches:
+            if isinstance(batch, pa.RecordBatch):
+                batch = prepare(batch)
             frame = as_frame(batch)
             if list(frame.columns) != list(columns):
                 raise UnsupportedColumn(
                     f"batch columns {frame.columns} are not {list(columns)}"
                 )
-            plain, careful = encode(frame)
+            plain, careful = encode(batch)
             faithful.write(plain)
             if safe is not None:
                 safe.write(careful)
