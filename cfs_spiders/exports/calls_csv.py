@@ -26,6 +26,7 @@ from .frame_csv import (
     read_ahead,
     write_csv_batches,
 )
+from .key_ranges import StoreChanged, ranged_batches
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,12 @@ _NULL_FLAG = "__null"
 _EXPECTED = {"REAL": pl.Float64, "INTEGER": pl.Int64}
 
 
-def calls_query(present: Iterable[str], types: Mapping[str, str] | None = None) -> str:
+def calls_query(
+    present: Iterable[str],
+    types: Mapping[str, str] | None = None,
+    *,
+    where: str = "",
+) -> str:
     """The SELECT of ``calls.csv``'s columns, in order, from a store whose
     ``calls`` table has the columns ``present`` (one it lacks reads blank). The
     officer-initiated flag is written ``true``/``false``, as every boolean of
@@ -107,7 +113,8 @@ def calls_query(present: Iterable[str], types: Mapping[str, str] | None = None) 
     typed form the Arrow reader needs, where every output column has one type
     whatever its values: a text column reads ``''`` for NULL (written the same:
     an empty cell), and a ``REAL`` or ``INTEGER`` column reads 0 for NULL with
-    a ``<column>__null`` flag beside it (``typed_frame`` puts the NULLs back)."""
+    a ``<column>__null`` flag beside it (``typed_frame`` puts the NULLs back).
+    ``where``: a condition on the calls read (a range of keys)."""
     have = set(present)
     typed = types is not None
     cells = []
@@ -134,7 +141,8 @@ def calls_query(present: Iterable[str], types: Mapping[str, str] | None = None) 
     # the table's columns, not the typed cells named like them: the primary
     # key's index gives the order (an expression would be sorted)
     order = "calls.feed_id, calls.record_key"
-    return f"SELECT {', '.join(cells)} FROM {CALLS_SOURCE} ORDER BY {order}"
+    cond = f" WHERE {where}" if where else ""
+    return f"SELECT {', '.join(cells)} FROM {CALLS_SOURCE}{cond} ORDER BY {order}"
 
 
 def _kind(col: str, types: Mapping[str, str]) -> str:
@@ -198,35 +206,59 @@ def export_calls_rows(store: Store, output: Path | None = None) -> tuple[Path, i
 
 
 def export_calls_batches(
-    store: Store, output: Path | None = None, *, batch_rows: int = 8192
+    store: Store,
+    output: Path | None = None,
+    *,
+    batch_rows: int = 8192,
+    range_rows: int = 16384,
+    workers: int = 2,
 ) -> tuple[Path, int] | None:
     """``calls.csv`` read as Arrow batches of ``batch_rows`` calls and written
-    by columns (``frame_csv``), the next batch read on a second thread while
-    one is written; ``None`` when the store has no Arrow reader. Raises
+    by columns (``frame_csv``), the next batches read on other threads while
+    one is written (SQLite: ``workers`` ranges of ``range_rows`` calls at once,
+    ``key_ranges``); ``None`` when the store has no Arrow reader. Raises
     ``UnsupportedColumn`` or ``BatchReadError`` (the previous files kept) when
-    a value is not of its column's type."""
+    a value is not of its column's type, ``StoreChanged`` when another process
+    committed while the ranges were read."""
     path = (output or output_dir()) / "calls.csv"
+    batches = None
     if store.dialect == "sqlite":
         types = store.column_types(CALLS_SOURCE)
         sql = calls_query(types, types)
+        if workers > 1:
+            batches = ranged_batches(
+                store,
+                lambda where: calls_query(types, types, where=where),
+                range_rows=range_rows,
+                batch_rows=batch_rows,
+                workers=workers,
+            )
     else:  # PostgreSQL's columns have one type each: the plain query
         types, sql = None, calls_query(store.columns(CALLS_SOURCE))
-    batches = store.iter_batches(sql, rows=batch_rows)
     if batches is None:
-        return None
-    # the thread reads (in C); this one converts and writes
-    frames = (typed_frame(b, types) for b in read_ahead(batches))
+        batches = store.iter_batches(sql, rows=batch_rows)
+        if batches is None:
+            return None
+        batches = read_ahead(batches)  # the thread reads (in C)
+    # this thread converts and writes
+    frames = (typed_frame(b, types) for b in batches)
     return path, write_csv_batches(path, CALLS_COLUMNS, frames)
 
 
 def export_calls(store: Store, output: Path | None = None) -> tuple[Path, int]:
     """``calls.csv`` (and ``calls_spreadsheet.csv``): one row per call, in
     ``CALLS_COLUMNS`` order. Written by columns where the store can be read as
-    Arrow batches (``export_calls_batches``); otherwise, or when a value is not
-    of its column's type, written again from the start by rows. Either way the
-    same bytes, and the previous files stay until the new ones are complete."""
+    Arrow batches (``export_calls_batches``; read again on one connection when
+    the store changed while its ranges were read); otherwise, or when a value
+    is not of its column's type, written again from the start by rows. Either
+    way the same bytes, and the previous files stay until the new ones are
+    complete."""
     try:
-        done = export_calls_batches(store, output)
+        try:
+            done = export_calls_batches(store, output)
+        except StoreChanged as exc:
+            log.info("calls.csv: %s; read again on one connection", exc)
+            done = export_calls_batches(store, output, workers=1)
     except (UnsupportedColumn, BatchReadError) as exc:
         log.info("calls.csv: %s; written by rows instead", exc)
         done = None

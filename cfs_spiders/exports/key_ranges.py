@@ -1,0 +1,141 @@
+"""A SQLite query read in key order on two connections at once: the calls cut
+into ranges of the primary key, each range read on a thread of its own, the
+batches handed on in key order.
+
+Why: in key order a call is a seek into the table (the rows are stored in the
+order they were written, not by key), and at a million calls reading the store
+costs twice writing ``calls.csv``; one connection keeps one core busy while
+the other waits for it. Each range is one ``(feed_id, record_key)`` seek on the
+primary key's index, at most ``workers + 1`` ranges are held at once.
+
+The same snapshot: each range is read in a transaction of its own, so a commit
+by another process while the ranges are read could mix two states of the
+store. ``PRAGMA data_version`` on the store's own connection, read before the
+first range is read and after the last, tells whether any commit happened in between;
+if one did, ``StoreChanged`` is raised (the caller reads again, on one
+connection).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import pairwise
+from typing import Any
+
+from ..store.sqlite import BatchReadError
+
+KEY = "calls.feed_id, calls.record_key"
+_BUSY_TRIES = 100
+
+
+class StoreChanged(RuntimeError):
+    """Another connection committed while the ranges were read."""
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def key_bounds(store: Any, rows: int) -> list[tuple[str, str]] | None:
+    """The key of every ``rows``-th call in key order (read from the primary
+    key's index alone, as Arrow batches of ``rows``), the first call's left
+    out; ``None`` when a key cannot be written as a SQL literal (a NUL) or
+    the store has no Arrow reader."""
+    batches = store.iter_batches(
+        f"SELECT calls.feed_id, calls.record_key FROM calls ORDER BY {KEY}",
+        rows=rows,
+    )
+    if batches is None:
+        return None
+    bounds = []
+    for batch in batches:
+        feed, key = batch.column(0)[0].as_py(), batch.column(1)[0].as_py()
+        if not (isinstance(feed, str) and isinstance(key, str)):
+            return None
+        if "\x00" in feed or "\x00" in key:
+            return None
+        bounds.append((feed, key))
+    return bounds[1:]
+
+
+def range_conditions(bounds: list[tuple[str, str]]) -> list[str]:
+    """The WHERE condition of each range between consecutive ``bounds``
+    (the first open below, the last open above): together every call, once."""
+    edges = [f"({_literal(f)}, {_literal(k)})" for f, k in bounds]
+    if not edges:
+        return [""]
+    conds = [f"({KEY}) < {edges[0]}"]
+    conds += [f"({KEY}) >= {a} AND ({KEY}) < {b}" for a, b in pairwise(edges)]
+    conds.append(f"({KEY}) >= {edges[-1]}")
+    return conds
+
+
+def data_version(store: Any) -> int:
+    return int(store.conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def ranged_batches(
+    store: Any,
+    query: Callable[[str], str],
+    *,
+    range_rows: int = 16384,
+    batch_rows: int = 8192,
+    workers: int = 2,
+) -> Iterator[Any] | None:
+    """The batches of ``query(condition)`` for each key range in turn, read
+    ``workers`` ranges at a time; ``None`` when the store cannot be read so
+    (no Arrow reader, a key with a NUL). Raises ``StoreChanged`` after the
+    last batch if another connection committed meanwhile."""
+    bounds = key_bounds(store, range_rows)
+    if bounds is None:
+        return None
+    # after the keys' read: the first connection of a store may rebuild its
+    # WAL index, which counts as a change; the bounds need not be of the same
+    # state (the ranges cover every key whatever they are), the ranges do
+    before = data_version(store)
+
+    def read(condition: str) -> list[Any]:
+        for attempt in range(_BUSY_TRIES):
+            batches = store.iter_batches(query(condition), rows=batch_rows)
+            try:
+                return list(batches) if batches is not None else []
+            except BatchReadError as exc:
+                # the connections open at once: one may find the database
+                # busy (the driver sets no busy timeout); nothing was handed on
+                if "locked" not in str(exc) or attempt == _BUSY_TRIES - 1:
+                    raise
+                time.sleep(0.02)
+        raise AssertionError("unreachable")
+
+    return _in_order(
+        store, [lambda c=c: read(c) for c in range_conditions(bounds)], workers, before
+    )
+
+
+def _in_order(
+    store: Any, tasks: list[Callable[[], list[Any]]], workers: int, before: int
+) -> Iterator[Any]:
+    """Each task's batches in task order, ``workers`` tasks running and one
+    more done ahead at most; the data version checked after the last."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="cfs-read-range")
+    pending: deque[Future[list[Any]]] = deque()
+    queue = iter(tasks)
+    try:
+        for task in queue:
+            pending.append(pool.submit(task))
+            if len(pending) > workers:
+                break
+        while pending:
+            done = pending.popleft().result()
+            task = next(queue, None)
+            if task is not None:
+                pending.append(pool.submit(task))
+            yield from done
+            del done
+        if data_version(store) != before:
+            raise StoreChanged("the store changed while calls.csv was read")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
