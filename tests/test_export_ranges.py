@@ -50,7 +50,11 @@ def test_ranges_cover_every_call_once_in_key_order(tmp_path, range_rows):
     try:
         calls_csv.export_calls_rows(store, tmp_path / "rows")
         calls_csv.export_calls_batches(
-            store, tmp_path / "ranges", batch_rows=2, range_rows=range_rows
+            store,
+            tmp_path / "ranges",
+            batch_rows=2,
+            range_rows=range_rows,
+            ranges_from=0,
         )
         assert files(tmp_path / "ranges") == files(tmp_path / "rows")
         bounds = key_ranges.key_bounds(store, range_rows)
@@ -67,7 +71,9 @@ def test_a_key_with_a_nul_reads_on_one_connection(tmp_path):
     try:
         assert key_ranges.key_bounds(store, 1) is None
         calls_csv.export_calls_rows(store, tmp_path / "rows")
-        calls_csv.export_calls_batches(store, tmp_path / "b", range_rows=1)
+        calls_csv.export_calls_batches(
+            store, tmp_path / "b", range_rows=1, ranges_from=0
+        )
         assert files(tmp_path / "b") == files(tmp_path / "rows")
     finally:
         store.close()
@@ -77,23 +83,32 @@ def test_a_commit_while_the_ranges_are_read_reads_again(tmp_path, monkeypatch):
     path = tmp_path / "cfs.sqlite"
     store = keyed_store(path, [f"k{i:03d}" for i in range(40)], ("aa_one",))
     real = Store.iter_batches
-    reads = []
+    reads, commits = [], []
 
     def committing(self, sql, rows=8192):
         reads.append(sql)
         if len(reads) == 3:  # the keys, one range, then another process writes
+            commits.append(sql)
             with sqlite3.connect(path) as conn:
-                conn.execute("UPDATE calls SET address = 'changed' WHERE rowid = 1")
+                conn.execute(
+                    "UPDATE calls SET address = ? WHERE rowid = 1",
+                    (f"changed {len(commits)}",),
+                )
         return real(self, sql, rows)
 
     monkeypatch.setattr(Store, "iter_batches", committing)
     try:
         with pytest.raises(key_ranges.StoreChanged):
-            calls_csv.export_calls_batches(store, tmp_path / "b", range_rows=8)
+            calls_csv.export_calls_batches(
+                store, tmp_path / "b", range_rows=8, ranges_from=0
+            )
         assert not (tmp_path / "b" / "calls.csv").exists()  # nothing half written
-        calls_csv.export_calls(store, tmp_path / "auto")  # read again: one state
+        reads.clear()  # the same commit while export_calls reads its ranges
+        calls_csv.export_calls(store, tmp_path / "auto", range_rows=8, ranges_from=0)
+        # the keys, five ranges (the commit after the first), then one stream
+        assert len(reads) == 7 and "WHERE" in reads[1] and "WHERE" not in reads[-1]
         calls_csv.export_calls_rows(store, tmp_path / "rows")
         assert files(tmp_path / "auto") == files(tmp_path / "rows")
-        assert b"changed" in files(tmp_path / "auto")["calls.csv"]
+        assert b"changed 2" in files(tmp_path / "auto")["calls.csv"]
     finally:
         store.close()

@@ -73,6 +73,13 @@ def range_conditions(bounds: list[tuple[str, str]]) -> list[str]:
     return conds
 
 
+def calls_estimate(store: Any) -> int:
+    """About how many calls the store holds: the largest rowid (one seek; calls
+    are rarely deleted), enough to tell whether ranges are worth reading."""
+    row = store.conn.execute("SELECT max(rowid) FROM calls").fetchone()
+    return int(row[0] or 0)
+
+
 def data_version(store: Any) -> int:
     return int(store.conn.execute("PRAGMA data_version").fetchone()[0])
 
