@@ -401,3 +401,69 @@ def test_the_writer_process_hashes_a_record_its_text_would_not_give(
     assert change_hash(recs[1]["raw"]) != change_hash(
         {**recs[1]["raw"], "latitude": None}
     )
+
+
+def test_a_batch_is_prepared_without_the_database(tmp_path: Path) -> None:
+    """``prepare_records`` reads nothing of the database (the writer process
+    prepares the next batch on another thread while one is written): a batch
+    prepared by a closed store, written by another, gives the store that
+    ``write_records`` gives."""
+    feed = FEEDS[0]
+    batches = [
+        synthetic_records(feed, range(0, 30), "2026-01-01T00:00:00Z", "r1"),
+        synthetic_records(feed, range(20, 40), "2026-01-01T00:05:00Z", "r2", 1),
+    ]
+    ref = new_store(tmp_path / "ref.sqlite")
+    for recs in batches:
+        ref.write_records(recs, [record_json(r) for r in recs])
+    ref.close()
+    closed = new_store(tmp_path / "other.sqlite")
+    closed.close()
+    prepared = [
+        closed.prepare_records(recs, [record_json(r) for r in recs]) for recs in batches
+    ]
+    assert closed.prepare_records([]) is None
+    store = new_store(tmp_path / "cfs.sqlite")
+    assert [store.write_prepared(b) for b in prepared] == [(30, 30), (10, 20)]
+    store.close()
+    assert dump(tmp_path / "cfs.sqlite") == dump(tmp_path / "ref.sqlite")
+
+
+def test_the_writer_process_answers_each_batch_in_order(tmp_path: Path) -> None:
+    """The writer process prepares a batch while the last is written: a batch
+    that cannot be prepared (two feeds in it) and one the store refuses (its
+    feed is not registered) are each answered with their error, in the order
+    sent, and the batches around them are written."""
+    from cfs_spiders.store.process import StoreProcess
+
+    db = tmp_path / "cfs.sqlite"
+    new_store(db).close()
+    t = "2026-01-01T00:00:00Z"
+    mixed = synthetic_records(FEEDS[0], range(10, 12), t, "r") + synthetic_records(
+        FEEDS[1], range(12, 14), t, "r"
+    )
+    batches = [
+        synthetic_records(FEEDS[0], range(0, 10), t, "r"),
+        mixed,
+        synthetic_records("synthetic_unregistered_feed", range(20, 25), t, "r"),
+        synthetic_records(FEEDS[1], range(30, 33), t, "r"),
+    ]
+    proc = StoreProcess(db)
+    try:
+        futures = [
+            proc.submit(recs, [record_json(r) for r in recs], [True] * len(recs))
+            for recs in batches
+        ]
+        assert futures[0].result(timeout=120)[:2] == (10, 10)
+        with pytest.raises(ValueError, match="one feed per batch"):
+            futures[1].result(timeout=120)
+        with pytest.raises(sqlite3.IntegrityError):
+            futures[2].result(timeout=120)
+        assert futures[3].result(timeout=120)[:2] == (3, 3)
+    finally:
+        proc.close()
+    got = [(c[0], c[1]) for c in dump(db)["calls"]]
+    assert got == sorted(
+        [(FEEDS[0], f"SYN{i:07d}") for i in range(10)]
+        + [(FEEDS[1], f"SYN{i:07d}") for i in range(30, 33)]
+    )
