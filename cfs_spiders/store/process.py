@@ -62,44 +62,42 @@ class _Except:
 
 
 def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
-    """The child: write each batch received, answer with its counts or error.
-
-    Two threads: ``_prepare`` reads the next batch (its texts parsed, its rows,
-    hashes and raw texts made: ``Store.prepare_records``, no database) while
-    this one writes the last (``Store.write_prepared``). SQLite lets go of the
-    interpreter lock in each step and in the commit, Zstandard while it
-    compresses: the reading runs there, instead of after the write. At most one
-    batch is made ready ahead of the one written (the memory of one batch)."""
+    """The child: write each batch received, answer with its counts or error."""
     import gc
+
+    import orjson
 
     from .connect import open_store
 
     gc.disable()  # batches of acyclic dicts (see records/gcpause.py)
+    parent = multiprocessing.parent_process()
     store = None
     try:
         store = open_store(database_url)
-        ready: queue.Queue = queue.Queue()
-        ahead = threading.Semaphore(1)  # batches ready and not yet taken
-        reader = threading.Thread(
-            target=_prepare,
-            args=(store, requests, ready, ahead),
-            name="cfs-store-process-prepare",
-            daemon=True,
-        )
-        reader.start()
         answers.send(("ready",))
+        loads = orjson.loads
         while True:
-            item = ready.get()
-            ahead.release()
-            if item is None:
-                return
-            kind, batch = item
-            if kind == "error":
-                answers.send(("error", _picklable(batch)))
-                continue
             try:
-                new_calls, new_obs = (
-                    (0, 0) if batch is None else store.write_prepared(batch)
+                message = requests.get(timeout=1.0)
+            except queue.Empty:
+                if parent is not None and not parent.is_alive():
+                    return  # the crawl was killed: nothing more will come
+                continue
+            if message is None:
+                return
+            texts, whole = message
+            records = None
+            try:
+                if whole:
+                    records = [
+                        whole[i] if i in whole else loads(t)
+                        for i, t in enumerate(texts)
+                    ]
+                else:  # the common case: every record reads back from its text
+                    records = list(map(loads, texts))
+                # a record read from its text has no NaN or infinity in it
+                new_calls, new_obs = store.write_records(
+                    records, texts, finite=_Except(whole)
                 )
             except Exception as exc:  # noqa: BLE001 - raised in the crawl
                 answers.send(("error", _picklable(exc)))
@@ -110,7 +108,7 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
                 # the run (``ingest/pipelines.KeySpool``)
                 store._sighted.clear()
             # nothing of a batch is held while waiting for the next
-            item = batch = None
+            message = texts = whole = records = None
     except Exception as exc:  # noqa: BLE001 - the store did not open
         with contextlib.suppress(OSError):
             answers.send(("error", _picklable(exc)))
@@ -118,50 +116,6 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
         if store is not None:
             store.close()
         answers.close()
-
-
-def _prepare(
-    store: Any, requests: Any, ready: queue.Queue, ahead: threading.Semaphore
-) -> None:
-    """The child's reading thread: each batch received, made ready in order
-    (``("ok", PreparedBatch)``, or ``("error", exc)`` for a batch that cannot
-    be), then ``None`` once the crawl has no more (or is gone)."""
-    import orjson
-
-    loads = orjson.loads
-    parent = multiprocessing.parent_process()
-    try:
-        while True:
-            ahead.acquire()
-            while True:
-                try:
-                    message = requests.get(timeout=1.0)
-                    break
-                except queue.Empty:
-                    if parent is not None and not parent.is_alive():
-                        return  # the crawl was killed: nothing more will come
-            if message is None:
-                return
-            texts, whole = message
-            try:
-                if whole:
-                    records = [
-                        whole[i] if i in whole else loads(t)
-                        for i, t in enumerate(texts)
-                    ]
-                else:  # the common case: every record reads back from its text
-                    records = list(map(loads, texts))
-                # a record read from its text has no NaN or infinity in it
-                item = (
-                    "ok",
-                    store.prepare_records(records, texts, finite=_Except(whole)),
-                )
-            except Exception as exc:  # noqa: BLE001 - raised in the crawl
-                item = ("error", exc)
-            ready.put(item)
-            message = texts = whole = records = item = None
-    finally:
-        ready.put(None)
 
 
 class StoreProcess:

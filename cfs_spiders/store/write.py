@@ -12,21 +12,80 @@ holds for the call (runs committed out of order) goes through the span rules of
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import operator
 from collections import Counter
 from collections.abc import Callable, Container
 from typing import Any
 
-from ..records.encoding import raw_json, record_json
+import orjson
+
+from ..records.encoding import change_hash, raw_json, record_json
 from .base import RECORD_COLUMNS, STORED_COLUMNS, db_value
-from .batch import PreparedBatch, Sighting, _filled_columns, _hash
 from .history import Span, Version, add_presence, add_version, present_at
 
 LISTING_BOARDS = ("active_calls", "recent_window")
 _LIFE = ("first_seen", "last_seen", "values_hash")
 _CALL_COLUMNS = (*STORED_COLUMNS, *_LIFE)
+_NONE = itertools.repeat(None)
 # a version's raw text -> (raw_dict, raw_deflate)
 Compress = Callable[[str], tuple[int, bytes]]
+
+
+def _hash(raw: Any, finite: bool) -> bytes:
+    """``change_hash(raw)`` as its 16 bytes. A raw record known to hold no NaN or
+    infinity (read from JSON text) is hashed straight from orjson's sorted
+    bytes, which is what ``canonical_bytes`` gives it after checking (the
+    check, a walk over every value in Python, cost ~10 us a record)."""
+    if finite:
+        try:
+            data = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            pass
+        else:
+            return hashlib.blake2b(data, digest_size=16).digest()
+    return bytes.fromhex(change_hash(raw))
+
+
+def _filled_columns(records: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The record columns that some record of the batch has a value in (in
+    ``RECORD_COLUMNS`` order): a batch's rows bind only those (``write_records``
+    guesses them from the feed's last batch and checks the guess for each
+    record, which costs less than this walk over each column). Why: binding a
+    parameter costs the same whether it is NULL or not, and a feed leaves half
+    of the ~80 columns empty (Houston's bench rows: 38 of 79 have a value; their
+    INSERT costs 4.5 us a row instead of 16). A column left out of the INSERT is
+    NULL, as bound: no column of ``calls`` that a record fills has a default."""
+    first, filled = records[0], []
+    for c in RECORD_COLUMNS:
+        if first.get(c) is not None:
+            filled.append(c)
+            continue
+        try:  # in C: stops at the first value
+            empty = all(map(operator.is_, map(operator.itemgetter(c), records), _NONE))
+        except KeyError:  # a record without the field
+            empty = all(r.get(c) is None for r in records)
+        if not empty:
+            filled.append(c)
+    return tuple(filled)
+
+
+class Sighting:
+    """One call seen at one fetch: its key, time, run, and published values
+    (``value`` is ``None`` for an id read off a listing without its values)."""
+
+    __slots__ = ("key", "t", "run_id", "value", "raw")
+
+    def __init__(
+        self,
+        key: str,
+        t: str,
+        run_id: str | None,
+        value: bytes | None,
+        raw: str | None,
+    ) -> None:
+        self.key, self.t, self.run_id, self.value, self.raw = key, t, run_id, value, raw
 
 
 class RecordWriter:
@@ -115,26 +174,8 @@ class RecordWriter:
         the check (``_hash``). Returns (new calls, new versions). Idempotent: the
         same records written twice change nothing the second time.
         """
-        batch = self.prepare_records(records, encoded, finite=finite)
-        return (0, 0) if batch is None else self.write_prepared(batch)
-
-    def prepare_records(
-        self,
-        records: list[dict[str, Any]],
-        encoded: list[str] | None = None,
-        *,
-        finite: Container[int] = (),
-    ) -> PreparedBatch | None:
-        """What ``write_records`` does before it opens the transaction: the calls
-        rows, change hashes and raw texts of a batch (``None`` for no records).
-
-        Why apart: it reads nothing of the database, so the writer process
-        (``process.py``) prepares the next batch on a thread of its own while
-        this one is written (SQLite lets go of the interpreter lock in each step
-        and commit). Batches of one feed must be prepared in the order they are
-        written (the columns guess of ``_filled`` follows the last prepared)."""
         if not records:
-            return None
+            return 0, 0
         if encoded is None or len(encoded) != len(records):
             encoded = [record_json(rec) for rec in records]
         feed_id = records[0]["feed_id"]
@@ -188,17 +229,6 @@ class RecordWriter:
             for row, s in zip(rows, sightings, strict=True):
                 row.extend((s.t, s.t, s.value))
         self._filled[feed_id] = filled
-        return PreparedBatch(feed_id, filled, rows, sightings)
-
-    def write_prepared(self, batch: PreparedBatch) -> tuple[int, int]:
-        """Write a batch made by ``prepare_records``, in one transaction: returns
-        (new calls, new versions)."""
-        feed_id, filled, rows, sightings = (
-            batch.feed_id,
-            batch.filled,
-            batch.rows,
-            batch.sightings,
-        )
         new_dicts: dict[int, tuple[str, bytes]] = {}
         new_sources: dict[str, int] = {}
         columns = (
