@@ -15,6 +15,7 @@ needs a thousand records of one feed, more than a unit test should replay.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
@@ -401,3 +402,82 @@ def test_the_writer_process_hashes_a_record_its_text_would_not_give(
     assert change_hash(recs[1]["raw"]) != change_hash(
         {**recs[1]["raw"], "latitude": None}
     )
+
+
+class _Recording:
+    """A cursor that notes each ``executemany``'s statement and rows."""
+
+    def __init__(self, cur: Any, sent: list[tuple[str, list[Any]]]) -> None:
+        self.cur, self.sent = cur, sent
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        rows = list(rows)
+        self.sent.append((sql, rows))
+        return self.cur.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cur, name)
+
+
+def test_history_rows_are_written_in_key_order_and_store_the_same(
+    tmp_path: Path,
+) -> None:
+    """A batch's versions and presence spans (inserted and extended) go to
+    SQLite in the calls' key order (their primary keys lead with it: the pages
+    are walked once, in order), the calls rows in the order given (their
+    rowids); the store is the one written from the same records in key order."""
+    feed = FEEDS[1]  # a live listing: its calls have presence spans
+    order = [(i * 37) % 60 for i in range(60)]  # every key once, shuffled
+    assert sorted(order) != order and sorted(order) == list(range(60))
+
+    def batches(keys: list[int]) -> list[list[dict[str, Any]]]:
+        def one(i: int, t: str, run: str, version: int) -> dict[str, Any]:
+            return synthetic_records(feed, range(i, i + 1), t, run, version)[0]
+
+        return [
+            [one(i, "2026-01-01T00:00:00Z", "r1", 0) for i in keys],
+            # 0..29 seen again, the even ones changed: versions added and extended
+            [one(i, "2026-01-01T00:05:00Z", "r2", i % 2) for i in keys if i < 30],
+        ]
+
+    sent: list[tuple[str, list[Any]]] = []
+    for name, keys in (("shuffled", order), ("sorted", sorted(order))):
+        store = new_store(tmp_path / f"{name}.sqlite")
+        if name == "shuffled":
+            transaction = store.transaction
+
+            @contextlib.contextmanager
+            def recorded(feed_id: Any = None, transaction: Any = transaction) -> Any:
+                with transaction(feed_id) as cur:
+                    yield _Recording(cur, sent)
+
+            store.transaction = recorded  # type: ignore[method-assign]
+        for recs in batches(keys):
+            store.write_records(recs, [record_json(r) for r in recs])
+        store.close()
+    assert dump(tmp_path / "shuffled.sqlite") == dump(tmp_path / "sorted.sqlite")
+    seen: dict[str, list[list[str]]] = {}
+    for sql, rows in sent:
+        words = sql.split()
+        if words[0] == "INSERT" and words[2] == "calls":
+            at = sql.split("(")[1].split(")")[0].split(", ").index("record_key")
+            seen.setdefault("calls", []).append([r[at] for r in rows])
+        elif words[0] == "INSERT":
+            seen.setdefault(f"new {words[2]}", []).append([r[1] for r in rows])
+        elif words[0] == "UPDATE" and words[1] in ("observations", "presence"):
+            seen.setdefault(f"extend {words[1]}", []).append([r[2] for r in rows])
+    keys = [f"SYN{i:07d}" for i in order]
+    # calls: new in the first batch, held in the second (the upsert)
+    assert seen["calls"] == [keys, [k for k in keys if int(k[3:]) < 30]]
+    assert set(seen) == {
+        "calls",
+        "new observations",
+        "new presence",
+        "extend observations",
+        "extend presence",
+    }
+    for kind, lists in seen.items():
+        if kind != "calls":
+            assert all(got == sorted(got) and len(got) > 1 for got in lists), kind
+    # new versions: every call, then the 15 changed
+    assert [len(v) for v in seen["new observations"]] == [60, 15]

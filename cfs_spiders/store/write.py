@@ -29,6 +29,10 @@ LISTING_BOARDS = ("active_calls", "recent_window")
 _LIFE = ("first_seen", "last_seen", "values_hash")
 _CALL_COLUMNS = (*STORED_COLUMNS, *_LIFE)
 _NONE = itertools.repeat(None)
+# a history row's call key and time: (feed, key, time, ...) to insert, (time,
+# feed, key, last seen) to extend
+_BY_KEY = operator.itemgetter(1, 2)
+_EXT_BY_KEY = operator.itemgetter(2, 3)
 # a version's raw text -> (raw_dict, raw_deflate)
 Compress = Callable[[str], tuple[int, bytes]]
 
@@ -377,17 +381,29 @@ class RecordWriter:
         self._insert_many(cur, self._upsert_sql(columns), known_rows)
         if twice:  # a call twice in one batch: its rows one after another
             cur.executemany(self._upsert_sql(columns), twice)
+        # the history rows in key order (each call once here, so the order
+        # changes nothing stored): their primary keys lead with the call's key,
+        # and a batch's keys are spread over the whole index (hashes, for
+        # Houston), so in fetch order each row lands on another page; in key
+        # order the pages are walked once, in order. Measured with the index
+        # larger than the page cache (4 MiB, 200,000 calls of random keys):
+        # 75 -> 70 us a record of the writer's CPU. The calls rows keep their
+        # order: it gives their rowids.
         if versions:
+            versions.sort(key=_BY_KEY)
             self._insert_many(
                 cur,
                 self._version_insert_sql(),
                 [(*v[:6], *compress(v[6])) for v in versions],
             )
         if ext_versions:
+            ext_versions.sort(key=_EXT_BY_KEY)
             cur.executemany(self._extend_sql("observations"), ext_versions)
         if spans:
+            spans.sort(key=_BY_KEY)
             cur.executemany(self._presence_insert_sql(), spans)
         if ext_spans:
+            ext_spans.sort(key=_EXT_BY_KEY)
             cur.executemany(self._extend_sql("presence"), ext_spans)
         added = len(versions)
         for s in slow:  # one call at a time, in the order given
