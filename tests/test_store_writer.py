@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from cfs_spiders.config.loader import load_config
 from cfs_spiders.exports.datasette_raw import prepare_connection
+from cfs_spiders.records.encoding import change_digest as _hash
 from cfs_spiders.records.encoding import change_hash, record_json
 from cfs_spiders.store import raw as raw_mod
 from cfs_spiders.store.base import RECORD_COLUMNS
@@ -47,7 +48,6 @@ from cfs_spiders.store.write import (
     _CALL_COLUMNS,
     RecordWriter,
     _filled_columns,
-    _hash,
 )
 from tests import test_postgres
 from tests.conftest import ROOT, run_cfs

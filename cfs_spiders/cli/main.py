@@ -11,9 +11,9 @@ from typing import Any
 
 from ..draft.command import add_parser as add_new_parser
 
-# ``cfs_spiders.importers.git.DEFAULT_CHUNK``, here so that building the parser
-# imports no importer (tests/test_cli_startup.py checks that they agree)
-DEFAULT_CHUNK = 200
+# from the git reader's module (the standard library only): building the parser
+# imports no importer, and no Scrapy
+from ..importers.git_repo import DEFAULT_CHUNK
 
 
 def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], Any]:

@@ -51,9 +51,8 @@ from typing import Any
 from ..config.loader import get_config, validate_feed_id
 from ..normalize.time import parse_iso
 from .engines import Stop, read_chunk, reader, run_chunk
-from .git_repo import Commit, ImportGitError, Repo
+from .git_repo import DEFAULT_CHUNK, Commit, ImportGitError, Repo
 
-DEFAULT_CHUNK = 200
 ENGINES = ("direct", "crawl")
 # The page size of a SQLite store the import creates (a store that exists keeps
 # its own). At 16 KiB, the default of a crawl's store (bulk writes are faster),

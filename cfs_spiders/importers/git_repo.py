@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+# commits read per batch by `cfs import-git` (its --chunk default); here, in a
+# module of the standard library only, so the command line reads it without
+# importing the importer
+DEFAULT_CHUNK = 200
+
 
 class ImportGitError(RuntimeError):
     """The import cannot go on (not a git repository, bad range, a worker died)."""

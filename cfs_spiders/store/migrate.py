@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.schema import record_fields
-from ..records.encoding import change_hash, json_text
+from ..records.encoding import change_digest, json_text
 from .base import RECORD_COLUMNS, SCHEMA_VERSION, _sql_type
 from .connect import open_store
 from .write import LISTING_BOARDS
@@ -141,7 +141,7 @@ def _encode(
 
 def _digest(raw: Any) -> bytes:
     """The change hash as schema 3 stores it: its 16 bytes."""
-    return bytes.fromhex(change_hash(raw))
+    return change_digest(raw)
 
 
 def _from_v2(

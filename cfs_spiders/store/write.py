@@ -12,16 +12,13 @@ holds for the call (runs committed out of order) goes through the span rules of
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import operator
 from collections import Counter
 from collections.abc import Callable, Container
 from typing import Any
 
-import orjson
-
-from ..records.encoding import change_hash, raw_json, record_json
+from ..records.encoding import change_digest, raw_json, record_json
 from .base import RECORD_COLUMNS, STORED_COLUMNS, db_value
 from .history import Span, Version, add_presence, add_version, present_at
 
@@ -35,21 +32,6 @@ _BY_KEY = operator.itemgetter(1, 2)
 _EXT_BY_KEY = operator.itemgetter(2, 3)
 # a version's raw text -> (raw_dict, raw_deflate)
 Compress = Callable[[str], tuple[int, bytes]]
-
-
-def _hash(raw: Any, finite: bool) -> bytes:
-    """``change_hash(raw)`` as its 16 bytes. A raw record known to hold no NaN or
-    infinity (read from JSON text) is hashed straight from orjson's sorted
-    bytes, which is what ``canonical_bytes`` gives it after checking (the
-    check, a walk over every value in Python, cost ~10 us a record)."""
-    if finite:
-        try:
-            data = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-        except TypeError:
-            pass
-        else:
-            return hashlib.blake2b(data, digest_size=16).digest()
-    return bytes.fromhex(change_hash(raw))
 
 
 def _filled_columns(records: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -204,7 +186,9 @@ class RecordWriter:
                 )
             fetched = rec["fetched_at"]
             raw = rec.get("raw")
-            value = _hash(raw, i in finite)  # stored as its 16 bytes
+            # stored as its 16 bytes; a record read from JSON text (``finite``)
+            # is hashed without the NaN walk
+            value = change_digest(raw, i in finite)
             try:
                 row = list(columns_of(rec))
                 if left_of is not None and left_of(rec).count(None) != n_left:
