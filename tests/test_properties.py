@@ -218,6 +218,16 @@ def test_get_path_never_raises(raw: dict[str, Any], path: str):
     compile_spec(path)(raw)
 
 
+def test_get_path_reads_only_true_list_indexes():
+    """Synthetic rows: a part with two minus signs or a non-ASCII digit is not a
+    list index (it once reached int() and raised; found by the test above)."""
+    rows = {"": ["x", "y"], "a": ["x", "y"]}
+    assert get_path(rows, ".--0") is None
+    assert get_path(rows, "a.\u00b2") is None
+    assert get_path(rows, "a.-1") == "y"
+    assert get_path(rows, "a.1") == "y"
+
+
 def _real_specs() -> list[Any]:
     specs = []
     for cfg in CONFIGS.values():

@@ -62,7 +62,9 @@ def get_path(raw: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
         if isinstance(node, dict):
             node = node.get(part, _MISSING)
-        elif isinstance(node, list) and part.lstrip("-").isdigit():
+        # an index: one optional minus and decimal digits (``--0`` or ``²`` is
+        # no index: int() would refuse it)
+        elif isinstance(node, list) and part.removeprefix("-").isdecimal():
             idx = int(part)
             node = node[idx] if -len(node) <= idx < len(node) else _MISSING
         else:
