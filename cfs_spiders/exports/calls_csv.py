@@ -268,4 +268,6 @@ def export_calls(
     except (UnsupportedColumn, BatchReadError) as exc:
         log.info("calls.csv: %s; written by rows instead", exc)
         done = None
+    finally:
+        store.close_readers()  # their processes are not needed until next time
     return done if done is not None else export_calls_rows(store, output)

@@ -18,17 +18,13 @@ connection).
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any
 
-from ..store.sqlite import BatchReadError
-
 KEY = "calls.feed_id, calls.record_key"
-_BUSY_TRIES = 100
 
 
 class StoreChanged(RuntimeError):
@@ -99,23 +95,13 @@ def ranged_batches(
     bounds = key_bounds(store, range_rows)
     if bounds is None:
         return None
-    # after the keys' read: the first connection of a store may rebuild its
-    # WAL index, which counts as a change; the bounds need not be of the same
-    # state (the ranges cover every key whatever they are), the ranges do
+    # after the keys' read: the bounds need not be of the same state (the
+    # ranges cover every key whatever they are), the ranges do
     before = data_version(store)
 
     def read(condition: str) -> list[Any]:
-        for attempt in range(_BUSY_TRIES):
-            batches = store.iter_batches(query(condition), rows=batch_rows)
-            try:
-                return list(batches) if batches is not None else []
-            except BatchReadError as exc:
-                # the connections open at once: one may find the database
-                # busy (the driver sets no busy timeout); nothing was handed on
-                if "locked" not in str(exc) or attempt == _BUSY_TRIES - 1:
-                    raise
-                time.sleep(0.02)
-        raise AssertionError("unreachable")
+        batches = store.iter_batches(query(condition), rows=batch_rows)
+        return list(batches) if batches is not None else []
 
     return _in_order(
         store, [lambda c=c: read(c) for c in range_conditions(bounds)], workers, before

@@ -5,6 +5,7 @@ batch. The tables are described in ``base.py``; the PostgreSQL store
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sqlite3
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .arrow_reader import ArrowReaders, BatchReadError
 from .base import CALLS_FROM, SCHEMA_VERSION, ddl
 from .feed_state import FeedState
 from .lifecycle import ListingLifecycle
@@ -54,6 +56,7 @@ class Store(RecordWriter, ListingLifecycle, FeedState, RawStore):
 
     placeholder = "?"
     dialect = "sqlite"
+    _readers: ArrowReaders | None = None  # the batch readers, started on demand
 
     def __init__(
         self, path: Path, *, migrating: bool = False, page_size: int | None = None
@@ -89,6 +92,7 @@ class Store(RecordWriter, ListingLifecycle, FeedState, RawStore):
         return conn
 
     def close(self) -> None:
+        self.close_readers()
         self.conn.close()
 
     @contextmanager
@@ -269,10 +273,11 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
 
     def iter_batches(self, sql: str, rows: int = 8192) -> Iterator[Any] | None:
         """The rows of a read-only query as Arrow record batches of ``rows``
-        rows, read by SQLite's ADBC driver in C (no Python object per value), on
-        a read-only connection of its own (PostgreSQL: its ADBC driver, a binary
-        ``COPY``); ``None`` when the driver is not installed (the caller reads
-        ``iter_rows``).
+        rows, read by SQLite's ADBC driver in C (no Python object per value), in
+        a process of its own on a read-only connection (``arrow_reader``: the
+        driver's copy of SQLite must not share this process with ``sqlite3``);
+        PostgreSQL: its ADBC driver, a binary ``COPY``. ``None`` when the driver
+        is not installed (the caller reads ``iter_rows``).
 
         The driver takes a column's Arrow type from the first batch (a column
         all NULL there reads as int64) and fails on a later value of another
@@ -285,52 +290,44 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
                 import adbc_driver_postgresql.dbapi as adbc_pg
             except ImportError:
                 return None
-            return _adbc_batches(adbc_pg, None, sql, rows, url=self.url)
-        try:
-            import adbc_driver_sqlite.dbapi as adbc
-        except ImportError:
+            return _adbc_batches(adbc_pg, self.url, sql)
+        if importlib.util.find_spec("adbc_driver_sqlite") is None:
             return None
-        return _adbc_batches(adbc, self.path, sql, rows)
+        if self._readers is None:
+            self._readers = ArrowReaders(self.path)
+        return self._readers.batches(sql, rows)
+
+    def close_readers(self) -> None:
+        """End the processes that read batches (``iter_batches``), if any."""
+        if self._readers is not None:
+            self._readers.close()
 
     def counts(self) -> dict[str, int]:
         rows = self.query("SELECT feed_id, COUNT(*) AS n FROM calls GROUP BY feed_id")
         return {r["feed_id"]: int(r["n"]) for r in rows}
 
 
-class BatchReadError(RuntimeError):
-    """Reading a query as Arrow batches failed part way (a value of another type
-    than its column's first batch, a value the driver cannot read)."""
-
-
-def _adbc_batches(
-    adbc: Any, path: Path | None, sql: str, rows: int, *, url: str | None = None
-) -> Iterator[Any]:
-    """A query's batches through an ADBC driver: SQLite's (``path``, read
-    only, ``rows`` a batch) or PostgreSQL's (``url``: the server's binary
-    ``COPY`` of the query, streamed in batches of its own size)."""
-    where = url or path
+def _adbc_batches(adbc: Any, url: str, sql: str) -> Iterator[Any]:
+    """A query's batches through PostgreSQL's ADBC driver: the server's binary
+    ``COPY`` of the query, streamed in batches of its own size."""
     try:
-        conn = adbc.connect(url or f"{Path(path).resolve().as_uri()}?mode=ro")
+        conn = adbc.connect(url)
     except Exception as exc:  # noqa: BLE001 - any driver failure: read otherwise
-        raise BatchReadError(f"{where}: {exc}") from exc
+        raise BatchReadError(f"{url}: {exc}") from exc
     cur = conn.cursor()
     try:
         try:
-            if url is None:
-                cur.adbc_statement.set_options(
-                    **{"adbc.sqlite.query.batch_rows": str(rows)}
-                )
             cur.execute(sql)
             reader = cur.fetch_record_batch()
         except Exception as exc:  # noqa: BLE001
-            raise BatchReadError(f"{where}: {exc}") from exc
+            raise BatchReadError(f"{url}: {exc}") from exc
         while True:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
                 return
             except Exception as exc:  # noqa: BLE001
-                raise BatchReadError(f"{where}: {exc}") from exc
+                raise BatchReadError(f"{url}: {exc}") from exc
             yield batch
     finally:
         cur.close()

@@ -1,0 +1,164 @@
+"""The store's Arrow batches are read in processes of their own
+(``store/arrow_reader.py``, ``store/arrow_child.py``): the ADBC driver's copy of
+SQLite never shares a process with Python's ``sqlite3`` on the same store. Why,
+shown on the driver itself: in one process it resets the WAL index that the
+other copy has mapped. The calls here are synthetic.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cfs_spiders.exports import calls_csv
+from cfs_spiders.store.sqlite import BatchReadError, Store
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_export_identity import NAMES, cycled, hostile_store  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+pytest.importorskip("adbc_driver_sqlite")
+
+
+def run_python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def data_version(store: Store) -> int:
+    return store.conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def test_the_driver_in_the_same_process_resets_the_other_copys_wal_index(tmp_path):
+    """The reason for the child processes, measured on this machine's driver:
+    a read-only connection of the driver in a process where ``sqlite3`` holds
+    the store takes itself for the WAL index's only user and rebuilds it, which
+    ``sqlite3`` sees as a commit nobody made. (A subprocess: it can crash.)"""
+    out = run_python(
+        f"""
+        import sqlite3
+        import adbc_driver_sqlite.dbapi as adbc
+        path = {str(tmp_path / "wal.sqlite")!r}
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        before = conn.execute("PRAGMA data_version").fetchone()[0]
+        reader = adbc.connect("file:" + path + "?mode=ro")
+        cur = reader.cursor()
+        cur.execute("SELECT x FROM t")
+        cur.fetchall()
+        cur.close()
+        reader.close()
+        print(conn.execute("PRAGMA data_version").fetchone()[0] != before)
+        """
+    )
+    assert out.strip() == "True"
+
+
+def test_a_read_leaves_the_stores_own_connection_undisturbed(tmp_path):
+    store = hostile_store(tmp_path / "cfs.sqlite", cycled(300))
+    try:
+        before = data_version(store)
+        for _ in range(3):
+            batches = store.iter_batches("SELECT record_key FROM calls", rows=64)
+            assert sum(b.num_rows for b in batches) == 300
+        assert data_version(store) == before  # no WAL index rebuilt under it
+    finally:
+        store.close()
+
+
+def test_the_exporting_process_never_loads_the_driver(tmp_path):
+    out = run_python(
+        f"""
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, "tests")
+        from test_export_identity import cycled, hostile_store
+        from cfs_spiders.exports import calls_csv
+        store = hostile_store(Path({str(tmp_path)!r}) / "cfs.sqlite", cycled(500))
+        done = calls_csv.export_calls_batches(
+            store, Path({str(tmp_path / "out")!r}), batch_rows=64, ranges_from=0
+        )
+        store.close()
+        maps = Path("/proc/self/maps").read_text()
+        print(done is not None, "adbc_driver_sqlite" in sys.modules,
+              "adbc_driver_sqlite" in maps)
+        """
+    )
+    assert out.split() == ["True", "False", "False"]
+    store = Store(tmp_path / "cfs.sqlite")
+    try:
+        calls_csv.export_calls_rows(store, tmp_path / "rows")
+    finally:
+        store.close()
+    for name in NAMES:
+        ref = (tmp_path / "rows" / name).read_bytes()
+        assert ref.startswith(b"feed_id,") and len(ref) > 50_000
+        assert (tmp_path / "out" / name).read_bytes() == ref
+
+
+def test_a_driver_error_names_the_store_and_the_child_serves_the_next_query(
+    tmp_path,
+):
+    store = hostile_store(tmp_path / "cfs.sqlite", cycled(10))
+    try:
+        # the first batch types the column as an integer, the second holds text
+        mixed = "SELECT 1 AS x UNION ALL SELECT 'text' ORDER BY 1"
+        with pytest.raises(BatchReadError) as err:
+            list(store.iter_batches(mixed, rows=1))
+        assert str(tmp_path / "cfs.sqlite") in str(err.value)
+        (child,) = store._readers._idle
+        pid = child.proc.pid
+        batches = store.iter_batches("SELECT COUNT(*) FROM calls", rows=8)
+        assert [b.column(0)[0].as_py() for b in batches] == [10]
+        assert [c.proc.pid for c in store._readers._idle] == [pid]  # the same
+    finally:
+        store.close()
+    assert child.proc.returncode == 0  # ended by close, not killed
+
+
+def test_a_read_left_part_way_ends_its_child(tmp_path):
+    store = hostile_store(tmp_path / "cfs.sqlite", cycled(200))
+    try:
+        batches = store.iter_batches("SELECT record_key FROM calls", rows=10)
+        assert next(batches).num_rows == 10
+        batches.close()  # its answer is still in the pipe: not reusable
+        assert store._readers._idle == []
+        again = store.iter_batches("SELECT record_key FROM calls", rows=10)
+        assert sum(b.num_rows for b in again) == 200
+    finally:
+        store.close()
+
+
+def test_a_reading_process_that_died_is_a_batch_read_error(tmp_path):
+    store = hostile_store(tmp_path / "cfs.sqlite", cycled(200))
+    try:
+        assert sum(b.num_rows for b in store.iter_batches("SELECT 1", rows=1)) == 1
+        (child,) = store._readers._idle
+        child.proc.kill()
+        child.proc.wait()
+        with pytest.raises(BatchReadError, match="reading process ended|Broken"):
+            list(store.iter_batches("SELECT record_key FROM calls", rows=10))
+        assert store._readers._idle == []  # the dead one is not handed out again
+        # export_calls: a failed batch read is written by rows, the same bytes
+        calls_csv.export_calls_rows(store, tmp_path / "rows")
+        calls_csv.export_calls(store, tmp_path / "auto")
+        for name in NAMES:
+            ref = (tmp_path / "rows" / name).read_bytes()
+            assert (tmp_path / "auto" / name).read_bytes() == ref
+        assert store._readers._idle == []  # export_calls ends its readers
+    finally:
+        store.close()
