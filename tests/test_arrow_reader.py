@@ -162,3 +162,19 @@ def test_a_reading_process_that_died_is_a_batch_read_error(tmp_path):
         assert store._readers._idle == []  # export_calls ends its readers
     finally:
         store.close()
+
+
+def test_a_child_that_cannot_open_the_store_says_why(tmp_path):
+    from cfs_spiders.store.arrow_reader import ArrowReaders
+
+    readers = ArrowReaders(tmp_path / "absent.sqlite")  # read only: not created
+    try:
+        with pytest.raises(BatchReadError) as err:
+            list(readers.batches("SELECT 1", 1))
+        message = str(err.value)
+        assert "absent.sqlite" in message and "reading process ended" in message
+        # the child's last line of stderr: the driver's exception and its words
+        assert "adbc_driver_manager" in message and "mode=ro" in message
+        assert not (tmp_path / "absent.sqlite").exists()
+    finally:
+        readers.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,11 +44,14 @@ class _Child:
     def __init__(self, path: Path) -> None:
         self.where = path
         uri = f"{path.resolve().as_uri()}?mode=ro"
+        # its stderr in a file, read if it dies: a pipe nobody reads while the
+        # batches flow could fill with warnings and stop the child
+        self.err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _START, _ROOT, uri],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.err,
         )
         self.ready = True  # no answer left unread in the pipe
         try:
@@ -67,8 +71,9 @@ class _Child:
 
     def _stderr(self) -> str:
         self.proc.kill()
-        _, err = self.proc.communicate()
-        lines = (err or b"").decode(errors="replace").strip().splitlines()
+        self.proc.wait()
+        self.err.seek(0)
+        lines = self.err.read().decode(errors="replace").strip().splitlines()
         return lines[-1] if lines else f"exit code {self.proc.returncode}"
 
     def batches(self, sql: str, rows: int) -> Iterator[Any]:
@@ -109,7 +114,7 @@ class _Child:
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
-        for pipe in (self.proc.stdout, self.proc.stderr):
+        for pipe in (self.proc.stdout, self.err):
             if pipe is not None:
                 pipe.close()
 
