@@ -178,3 +178,20 @@ def test_a_child_that_cannot_open_the_store_says_why(tmp_path):
         assert not (tmp_path / "absent.sqlite").exists()
     finally:
         readers.close()
+
+
+def test_no_interpreter_to_start_a_reader_writes_the_same_file_by_rows(
+    tmp_path, monkeypatch
+):
+    store = hostile_store(tmp_path / "cfs.sqlite", cycled(100))
+    try:
+        calls_csv.export_calls_rows(store, tmp_path / "rows")
+        monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+        with pytest.raises(BatchReadError, match="no reading process"):
+            calls_csv.export_calls_batches(store, tmp_path / "b")
+        calls_csv.export_calls(store, tmp_path / "auto")
+        for name in NAMES:
+            ref = (tmp_path / "rows" / name).read_bytes()
+            assert (tmp_path / "auto" / name).read_bytes() == ref
+    finally:
+        store.close()

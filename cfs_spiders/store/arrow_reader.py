@@ -47,12 +47,16 @@ class _Child:
         # its stderr in a file, read if it dies: a pipe nobody reads while the
         # batches flow could fill with warnings and stop the child
         self.err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _START, _ROOT, uri],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.err,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _START, _ROOT, uri],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.err,
+            )
+        except OSError as exc:  # no interpreter to start: the caller reads rows
+            self.err.close()
+            raise BatchReadError(f"{path}: no reading process: {exc}") from exc
         self.ready = True  # no answer left unread in the pipe
         try:
             import fcntl
