@@ -9,8 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from cfs_spiders.store.raw import install_sql_function
+
+# The property tests draw new examples on each run, so a developer's runs keep
+# searching; CI (`CFS_HYPOTHESIS_PROFILE=ci`, set by .ci/run) draws the same
+# examples every time, so a submission passes or fails on its code, not on the
+# draw. A failure prints the example and the blob that reproduces it.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("CFS_HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
