@@ -243,7 +243,8 @@ class RawStore:
         return self.__dict__.setdefault("_compressor_cache", {})
 
     @property
-    def _readers(self) -> dict[int, Callable[..., str]]:
+    def _inflaters(self) -> dict[int, Callable[..., str]]:
+        # not ``_readers``: the SQLite store's Arrow batch readers have that name
         return self.__dict__.setdefault("_reader_cache", {})
 
     def _zdict(self, dict_id: int, cur: Any = None) -> tuple[str, bytes]:
@@ -335,12 +336,12 @@ class RawStore:
     def inflate_raw(self, dict_id: int, blob: bytes, where: str = "") -> str:
         """The JSON text of one stored raw record (``observations.raw_dict``,
         ``raw_deflate``), of either codec."""
-        read = self._readers.get(dict_id)
+        read = self._inflaters.get(dict_id)
         if read is None:
             found = self._zdicts.get(dict_id)
             if found is None:
                 found = self._zdicts[dict_id] = self._zdict(dict_id)
-            read = self._readers[dict_id] = reader(*found, str(dict_id))
+            read = self._inflaters[dict_id] = reader(*found, str(dict_id))
         return read(blob, where or f"(dictionary {dict_id})")
 
     def raw_versions(
