@@ -15,7 +15,9 @@ same run completed; the CLI exits non-zero and names the feed.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,10 @@ from faultserver import (
     synthetic_calls,
     xml_feed_config,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cfs_spiders.ingest.middlewares import retry_after_seconds
 
 GOOD = synthetic_calls(["1", "2", "3"])
 LATER = synthetic_calls(["1", "2"])  # SYN-3 has left the listing
@@ -406,6 +412,29 @@ def test_retry_after_is_honoured(faults):
 def test_retry_after_beyond_the_cap_is_not_retried(faults):
     hits = faults["hits"]["zz_fault_retry_after_long"]
     assert len([h for h in hits if h.path == "/api/calls"]) == 1
+
+
+def test_retry_after_reads_only_ascii_seconds_or_an_http_date():
+    """Synthetic header values: a superscript digit (latin-1 ``\xb2``, which
+    ``str.isdigit`` takes) is no delay in seconds; it once reached float() and
+    raised inside the retry middleware, as a huge year did in the date parser."""
+    now = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert retry_after_seconds(b"120") == 120.0
+    assert retry_after_seconds(b" 7 ") == 7.0
+    assert retry_after_seconds(b"Thu, 02 Jan 2025 03:05:05 GMT", now) == 60.0
+    assert retry_after_seconds(b"Thu, 02 Jan 2025 03:00:00 GMT", now) == 0.0
+    odd = (b"\xb2", b"1\xb2", "\u00b9\u00b2", b"-5", b"1.5", b"soon", b"")
+    # a year too large for a C long: parsedate_to_datetime raises OverflowError
+    for value in (*odd, b"01 Jan 99999999999999999999 00:00:00"):
+        assert retry_after_seconds(value, now) is None, value
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.binary(max_size=40), st.text(max_size=40)))
+def test_retry_after_never_raises(value: bytes | str):
+    """Whatever a server sends as Retry-After: no delay, or a finite one >= 0."""
+    after = retry_after_seconds(value)
+    assert after is None or (math.isfinite(after) and after >= 0)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
