@@ -18,7 +18,12 @@ from cfs_spiders.exports import calls_csv
 from cfs_spiders.store.sqlite import BatchReadError, Store
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_export_identity import NAMES, cycled, hostile_store  # noqa: E402
+from test_export_identity import (  # noqa: E402
+    NAMES,
+    assert_export_calls_writes_the_rows_bytes,
+    cycled,
+    hostile_store,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("adbc_driver_sqlite")
@@ -154,11 +159,7 @@ def test_a_reading_process_that_died_is_a_batch_read_error(tmp_path):
             list(store.iter_batches("SELECT record_key FROM calls", rows=10))
         assert store._readers._idle == []  # the dead one is not handed out again
         # export_calls: a failed batch read is written by rows, the same bytes
-        calls_csv.export_calls_rows(store, tmp_path / "rows")
-        calls_csv.export_calls(store, tmp_path / "auto")
-        for name in NAMES:
-            ref = (tmp_path / "rows" / name).read_bytes()
-            assert (tmp_path / "auto" / name).read_bytes() == ref
+        assert_export_calls_writes_the_rows_bytes(store, tmp_path)
         assert store._readers._idle == []  # export_calls ends its readers
     finally:
         store.close()
@@ -185,13 +186,9 @@ def test_no_interpreter_to_start_a_reader_writes_the_same_file_by_rows(
 ):
     store = hostile_store(tmp_path / "cfs.sqlite", cycled(100))
     try:
-        calls_csv.export_calls_rows(store, tmp_path / "rows")
         monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
         with pytest.raises(BatchReadError, match="no reading process"):
             calls_csv.export_calls_batches(store, tmp_path / "b")
-        calls_csv.export_calls(store, tmp_path / "auto")
-        for name in NAMES:
-            ref = (tmp_path / "rows" / name).read_bytes()
-            assert (tmp_path / "auto" / name).read_bytes() == ref
+        assert_export_calls_writes_the_rows_bytes(store, tmp_path)
     finally:
         store.close()

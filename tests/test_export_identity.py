@@ -40,6 +40,15 @@ def both_ways(store: Store, tmp: Path, *, batch_rows: int = 8192) -> dict:
     return {n: ((ref / n).read_bytes(), (new / n).read_bytes()) for n in NAMES}
 
 
+def assert_export_calls_writes_the_rows_bytes(store: Store, tmp: Path) -> None:
+    """``export_calls`` (whichever way it reads) writes the row writer's files."""
+    calls_csv.export_calls_rows(store, tmp / "rows")
+    calls_csv.export_calls(store, tmp / "auto")
+    for name in NAMES:
+        ref = (tmp / "rows" / name).read_bytes()
+        assert (tmp / "auto" / name).read_bytes() == ref
+
+
 def assert_identical(files: dict) -> None:
     for name, (ref, new) in files.items():
         if ref != new:
@@ -278,11 +287,7 @@ def test_a_value_of_another_type_falls_back_to_the_rows(tmp_path, odd, where):
             calls_csv.export_calls_batches(store, tmp_path / "b", batch_rows=100)
         assert not (tmp_path / "b" / "calls.csv").exists()  # nothing half written
         assert not list((tmp_path / "b").glob(".*.tmp"))
-        calls_csv.export_calls_rows(store, tmp_path / "rows")
-        calls_csv.export_calls(store, tmp_path / "auto")
-        for name in NAMES:
-            ref = (tmp_path / "rows" / name).read_bytes()
-            assert (tmp_path / "auto" / name).read_bytes() == ref
+        assert_export_calls_writes_the_rows_bytes(store, tmp_path)
     finally:
         store.close()
 

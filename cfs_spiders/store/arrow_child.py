@@ -52,11 +52,6 @@ def _answer(conn: Any, query: dict[str, Any], out: BinaryIO) -> None:
         stmt.close()
 
 
-class _Discard:
-    def write(self, data: Any) -> None:
-        pass
-
-
 def main(uri: str) -> None:
     import adbc_driver_manager
     import adbc_driver_sqlite
@@ -66,7 +61,10 @@ def main(uri: str) -> None:
     conn = adbc_driver_manager.AdbcConnection(db)
     # the driver sets no busy timeout: a read that starts while another
     # connection recovers the WAL waits, as the store's own connections do
-    _answer(conn, {"sql": "PRAGMA busy_timeout = 60000", "rows": 1}, _Discard())
+    stmt = adbc_driver_manager.AdbcStatement(conn)
+    stmt.set_sql_query("PRAGMA busy_timeout = 60000")
+    stmt.execute_update()
+    stmt.close()
     for line in sys.stdin.buffer:
         try:
             _answer(conn, json.loads(line), out)
