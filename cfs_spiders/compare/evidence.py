@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..config.loader import FeedConfig
+from ..store.base import feed_key_of
 from ..store.sqlite import Store
 from .timing import _ts
 
@@ -65,8 +66,8 @@ def max_age_days() -> int:
 def feed_runs(store: Store, feed_id: str) -> list[dict[str, Any]]:
     """The feed's successful runs that stored records: mode and fetch time."""
     return store.query(
-        "SELECT mode, fetched_at FROM runs WHERE feed_id = "
-        f"{store.placeholder} AND status IN ('ok', 'degraded') AND records > 0 "
+        "SELECT mode, fetched_at FROM runs WHERE feed_key = "
+        f"{feed_key_of(store.placeholder)} AND status IN ('ok', 'degraded') AND records > 0 "
         "AND fetched_at IS NOT NULL ORDER BY fetched_at",
         (feed_id,),
     )

@@ -33,6 +33,7 @@ import pandas as pd
 from ..config import vocab
 from ..config.loader import FeedConfig
 from ..records.elements import AREA_FIELDS, EXAMPLE_FIELDS, HAS, STAGE_FIELDS
+from ..store.base import feed_key_of
 from ..store.sqlite import Store
 from .constants import (
     ABSENT,
@@ -205,7 +206,7 @@ def agreement(declared: str | None, measured: str) -> str:
 def _feed_calls(store: Store, feed_id: str) -> list[dict[str, Any]]:
     cols = ", ".join(_CALL_COLUMNS)
     return store.query(
-        f"SELECT {cols} FROM calls WHERE feed_id = {store.placeholder} "
+        f"SELECT {cols} FROM calls WHERE feed_key = {feed_key_of(store.placeholder)} "
         "ORDER BY record_key",
         (feed_id,),
     )
@@ -214,8 +215,8 @@ def _feed_calls(store: Store, feed_id: str) -> list[dict[str, Any]]:
 def _feed_runs(store: Store, feed_id: str) -> list[str]:
     """Fetch times of the feed's successful runs that stored records, in order."""
     rows = store.query(
-        "SELECT DISTINCT fetched_at FROM runs WHERE feed_id = "
-        f"{store.placeholder} AND status IN ('ok', 'degraded') AND records > 0 "
+        "SELECT DISTINCT fetched_at FROM runs WHERE feed_key = "
+        f"{feed_key_of(store.placeholder)} AND status IN ('ok', 'degraded') AND records > 0 "
         "AND fetched_at IS NOT NULL ORDER BY fetched_at",
         (feed_id,),
     )
@@ -224,7 +225,8 @@ def _feed_runs(store: Store, feed_id: str) -> list[str]:
 
 def _observation_count(store: Store, feed_id: str) -> int:
     rows = store.query(
-        f"SELECT COUNT(*) AS n FROM observations WHERE feed_id = {store.placeholder}",
+        "SELECT COUNT(*) AS n FROM observations WHERE feed_key = "
+        f"{feed_key_of(store.placeholder)}",
         (feed_id,),
     )
     return int(rows[0]["n"]) if rows else 0

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from ..config import vocab
 from ..config.paths import output_dir
-from ..store.base import CALLS_FROM
+from ..store.base import CALLS_FROM, CALLS_ORDER
 from ..store.sqlite import BatchReadError, Store
 from .files import write_csv
 from .frame_csv import (
@@ -89,8 +89,9 @@ _RENAMED = {
 }
 
 
-# what calls.csv reads: ``calls`` with its ``source_url`` from ``sources`` (the
-# one place to join other tables in)
+# what calls.csv reads: ``calls`` with its ``source_url`` from ``sources`` and
+# its feed and run ids from ``feeds`` and ``runs`` (the one place to join other
+# tables in)
 CALLS_SOURCE = CALLS_FROM
 _NUMERIC = {"REAL": "0.0", "INTEGER": "0"}
 _NULL_FLAG = "__null"
@@ -140,7 +141,7 @@ def calls_query(
             cells.append(name if name == col else f"{name} AS {col}")
     # the table's columns, not the typed cells named like them: the primary
     # key's index gives the order (an expression would be sorted)
-    order = "calls.feed_id, calls.record_key"
+    order = CALLS_ORDER
     cond = f" WHERE {where}" if where else ""
     return f"SELECT {', '.join(cells)} FROM {CALLS_SOURCE}{cond} ORDER BY {order}"
 

@@ -5,8 +5,12 @@ batches handed on in key order.
 Why: in key order a call is a seek into the table (the rows are stored in the
 order they were written, not by key), and at a million calls reading the store
 costs twice writing ``calls.csv``; one connection keeps one core busy while
-the other waits for it. Each range is one ``(feed_id, record_key)`` seek on the
-primary key's index, at most ``workers + 1`` ranges are held at once.
+the other waits for it. The calls are read in the order of their feed ids (as
+``calls.csv`` has always been), while the primary key is ``(feed_key,
+record_key)``: so a range never spans two feeds but one in part; it is one
+feed's keys from one bound to the next (one seek on the primary key), or every
+call of the whole feeds between two bounds (a seek per feed). At most
+``workers + 1`` ranges are held at once.
 
 The same snapshot: each range is read in a transaction of its own, so a commit
 by another process while the ranges are read could mix two states of the
@@ -24,7 +28,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any
 
-KEY = "calls.feed_id, calls.record_key"
+FEED = "calls_feed.feed_id"
+RECORD = "calls.record_key"
+KEY = f"{FEED}, {RECORD}"
 
 
 class StoreChanged(RuntimeError):
@@ -41,7 +47,8 @@ def key_bounds(store: Any, rows: int) -> list[tuple[str, str]] | None:
     out; ``None`` when a key cannot be written as a SQL literal (a NUL) or
     the store has no Arrow reader."""
     batches = store.iter_batches(
-        f"SELECT calls.feed_id, calls.record_key FROM calls ORDER BY {KEY}",
+        f"SELECT {KEY} FROM calls JOIN feeds AS calls_feed USING (feed_key) "
+        f"ORDER BY {KEY}",
         rows=rows,
     )
     if batches is None:
@@ -57,16 +64,35 @@ def key_bounds(store: Any, rows: int) -> list[tuple[str, str]] | None:
     return bounds[1:]
 
 
+def _between(low: tuple[str, str] | None, high: tuple[str, str] | None) -> list[str]:
+    """The conditions, in key order, of the calls from ``low`` (included) to
+    ``high`` (not), each within one feed or of whole feeds only (``None``: no
+    bound)."""
+    if low is not None and high is not None and low[0] == high[0]:
+        return [
+            f"{FEED} = {_literal(low[0])} AND {RECORD} >= {_literal(low[1])} AND "
+            f"{RECORD} < {_literal(high[1])}"
+        ]
+    out, whole = [], []
+    if low is not None:
+        out.append(f"{FEED} = {_literal(low[0])} AND {RECORD} >= {_literal(low[1])}")
+        whole.append(f"{FEED} > {_literal(low[0])}")
+    if high is not None:
+        whole.append(f"{FEED} < {_literal(high[0])}")
+    out.append(" AND ".join(whole))
+    if high is not None:
+        out.append(f"{FEED} = {_literal(high[0])} AND {RECORD} < {_literal(high[1])}")
+    return out
+
+
 def range_conditions(bounds: list[tuple[str, str]]) -> list[str]:
     """The WHERE condition of each range between consecutive ``bounds``
-    (the first open below, the last open above): together every call, once."""
-    edges = [f"({_literal(f)}, {_literal(k)})" for f, k in bounds]
-    if not edges:
+    (the first open below, the last open above), cut where a range would span
+    two feeds in part: together every call, once, in key order."""
+    if not bounds:
         return [""]
-    conds = [f"({KEY}) < {edges[0]}"]
-    conds += [f"({KEY}) >= {a} AND ({KEY}) < {b}" for a, b in pairwise(edges)]
-    conds.append(f"({KEY}) >= {edges[-1]}")
-    return conds
+    edges: list[tuple[str, str] | None] = [None, *bounds, None]
+    return [c for a, b in pairwise(edges) for c in _between(a, b)]
 
 
 def calls_estimate(store: Any) -> int:

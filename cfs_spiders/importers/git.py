@@ -29,9 +29,10 @@ those times.
   without a Scrapy crawl per commit. ``crawl`` writes each chunk as a replay
   folder and replays it through Scrapy in a child process: the reference the
   tests compare ``direct`` with.
-- A store file the import creates gets 4 KiB pages (``IMPORT_PAGE_SIZE``): a
+- A store file the import creates gets 2 KiB pages (``IMPORT_PAGE_SIZE``): a
   history of a few dozen commits is small, and SQLite gives each of the store's
-  ~25 tables and indexes one page at least.
+  ~25 tables and indexes one page at least (a call's row, ~500 bytes with
+  integer keys, still fits a 2 KiB page several times).
 
 Limit: a git scraper commits only when the file changed. A call's ``last_seen`` is
 therefore the last commit that showed it, not the last time a scheduled run would
@@ -50,6 +51,7 @@ from typing import Any
 
 from ..config.loader import get_config, validate_feed_id
 from ..normalize.time import parse_iso
+from ..store.base import FEED_KEY, feed_key_of
 from .engines import Stop, read_chunk, reader, run_chunk
 from .git_repo import DEFAULT_CHUNK, Commit, ImportGitError, Repo
 
@@ -57,7 +59,7 @@ ENGINES = ("direct", "crawl")
 # The page size of a SQLite store the import creates (a store that exists keeps
 # its own). At 16 KiB, the default of a crawl's store (bulk writes are faster),
 # a 52-commit import is 655 KB, 400 KB of it one page per table and index.
-IMPORT_PAGE_SIZE = 4096
+IMPORT_PAGE_SIZE = 2048
 FINAL_STATUSES = ("ok", "degraded", "failed", "no_run", "no_file")
 # A commit whose crawl wrote no run (killed, out of memory, the store away) failed
 # for a passing reason: tried again by every import. A failed run is tried again
@@ -209,7 +211,8 @@ class _Imports:
         out = {}
         for feed_id in sorted(feed_ids):
             rows = self.store.query(
-                "SELECT commit_sha, status FROM imports WHERE repo = ? AND feed_id = ?",
+                "SELECT commit_sha, status FROM imports WHERE repo = ? AND "
+                f"feed_key = {FEED_KEY}",
                 (self.repo, feed_id),
             )
             out.update({(feed_id, r["commit_sha"]): r["status"] for r in rows})
@@ -222,7 +225,9 @@ class _Imports:
             marks = ", ".join("?" * len(part))
             for r in self.store.query(
                 "SELECT run_id, status, records, new_calls, closed_calls FROM runs "
-                f"WHERE run_id IN ({marks})",
+                # a run's row is made when it first writes: status NULL until
+                # the run is finished (as no row at all for the import)
+                f"WHERE run_id IN ({marks}) AND status IS NOT NULL",
                 part,
             ):
                 found[r["run_id"]] = r
@@ -232,11 +237,13 @@ class _Imports:
         ph = self.ph
         now = _iso(datetime.now(UTC))
         sql = self.store._sql(
-            "INSERT INTO imports (repo, feed_id, commit_sha, path, committed_at, status,"
-            f" run_id, imported_at) VALUES ({', '.join([ph] * 8)}) "
-            "ON CONFLICT(repo, feed_id, commit_sha) DO UPDATE SET path = excluded.path,"
-            " committed_at = excluded.committed_at, status = excluded.status,"
-            " run_id = excluded.run_id, imported_at = excluded.imported_at"
+            "INSERT INTO imports (repo, feed_key, commit_sha, path, committed_at, "
+            f"status, run_key, imported_at) VALUES ({ph}, {feed_key_of(ph)}, {ph}, "
+            f"{ph}, {ph}, {ph}, (SELECT run_key FROM runs WHERE run_id = {ph}), {ph}) "
+            "ON CONFLICT(repo, feed_key, commit_sha) DO UPDATE SET path = "
+            "excluded.path, committed_at = excluded.committed_at, status = "
+            "excluded.status, run_key = excluded.run_key, imported_at = "
+            "excluded.imported_at"
         )
         rows = [
             (

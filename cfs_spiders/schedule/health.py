@@ -47,10 +47,10 @@ def stale_after(cfg: FeedConfig, factor: float = STALE_FACTOR) -> timedelta:
 
 def _latest_runs(store: Any) -> dict[str, dict[str, Any]]:
     rows = store.query(
-        "SELECT r.feed_id, r.run_id, r.mode, r.status, r.finished_at, r.records, "
-        "r.error, r.report_json FROM runs r JOIN (SELECT feed_id, MAX(finished_at) "
-        "AS last FROM runs GROUP BY feed_id) m ON r.feed_id = m.feed_id AND "
-        "r.finished_at = m.last"
+        "SELECT f.feed_id, r.run_id, r.mode, r.status, r.finished_at, r.records, "
+        "r.error, r.report_json FROM runs r JOIN (SELECT feed_key, MAX(finished_at) "
+        "AS last FROM runs GROUP BY feed_key) m ON r.feed_key = m.feed_key AND "
+        "r.finished_at = m.last JOIN feeds f ON f.feed_key = r.feed_key"
     )
     latest: dict[str, dict[str, Any]] = {}
     for row in sorted(rows, key=lambda r: r["run_id"]):
@@ -102,7 +102,7 @@ def feed_health(
         try:
             latest = _latest_runs(store)
             counts = store.counts()
-            states = {r["feed_id"]: r for r in store.query("SELECT * FROM feed_state")}
+            states = store.feed_states()
         finally:
             store.close()
     rows = []

@@ -5,8 +5,9 @@ PostgreSQL when ``CFS_DATABASE_URL`` is a ``postgresql://`` URL; the schema and 
 semantics are the same. The store grows with what changes, not with polls. Tables
 (named for people, so the store reads well in Datasette):
 
-- ``feeds``: one row per configured feed (catalog facts).
-- ``calls``: one row per (feed_id, record_key): the latest values, the hash of the
+- ``feeds``: one row per configured feed (catalog facts), with its small integer
+  ``feed_key``: every other table names the feed by it, not by the 33-byte id.
+- ``calls``: one row per (feed_key, record_key): the latest values, the hash of the
   published values they came from (``values_hash``: the 16 bytes of
   ``records.encoding.change_hash``, whose hex it is), ``first_seen``,
   ``last_seen`` and, for live listings, ``disappeared_at``.
@@ -21,9 +22,16 @@ semantics are the same. The store grows with what changes, not with polls. Table
 - ``presence``: live listings only: the spans of complete listings a call was on
   (a call that leaves and comes back has two).
 - ``listings``: every complete read of a live listing.
-- ``runs``: one row per feed run, with its report (records, fill rates, errors).
+- ``runs``: one row per feed run, with its report (records, fill rates, errors),
+  and its integer ``run_key``, which ``calls`` and ``observations`` hold (a run's
+  row is made when it first writes, and completed when it finishes).
 - ``imports``: one row per git commit imported by ``cfs import-git``.
 - ``store_meta``: the schema version (``cfs migrate`` converts older stores).
+
+The integer keys make each row and index entry of the history tables shorter (a
+run id is 50 bytes): readers see the ids again through ``CALLS_FROM`` (calls) or a
+join with ``feeds``/``runs``, and ``FEED_KEY`` turns a feed id into its key
+within a statement.
 
 Times are ISO 8601 UTC text (``2025-12-13T17:28:12Z``), which sorts as time does on
 both engines.
@@ -39,18 +47,36 @@ from ..config.schema import record_fields
 RECORD_COLUMNS: tuple[str, ...] = tuple(f for f in record_fields() if f != "raw")
 # 1: an observation per sighting, raw_json in calls; 2: a version per change, the
 # raw record as JSON text in observations.raw_json, source_url in calls; 3: the raw
-# record compressed (observations.raw_deflate, raw_dicts), calls.source_id
-SCHEMA_VERSION = 3
+# record compressed (observations.raw_deflate, raw_dicts), calls.source_id;
+# 4: integer feed and run keys (feeds.feed_key, runs.run_key) in every table
+SCHEMA_VERSION = 4
 # the columns of ``calls`` that hold something else than the record's field of that
-# name: ``source_url`` is kept once in ``sources`` (``calls.source_id``)
-STORED_COLUMNS: tuple[str, ...] = tuple(
-    "source_id" if c == "source_url" else c for c in RECORD_COLUMNS
-)
+# name: ``source_url`` is kept once in ``sources`` (``calls.source_id``), the feed
+# and run ids once in ``feeds`` and ``runs`` (``calls.feed_key``, ``run_key``)
+STORED_AS = {"source_url": "source_id", "feed_id": "feed_key", "run_id": "run_key"}
+STORED_COLUMNS: tuple[str, ...] = tuple(STORED_AS.get(c, c) for c in RECORD_COLUMNS)
 # what reads ``calls`` with every record field as published: the readers'
-# FROM clause (``SELECT *`` gives calls' columns, then ``source_url``)
-CALLS_FROM = "calls LEFT JOIN sources USING (source_id)"
+# FROM clause (``SELECT *`` gives calls' columns, then ``feed_id``, ``run_id``,
+# ``last_run_id`` and ``source_url``). The feeds and runs are read as subqueries
+# of the id columns only (their other columns share names with the record's).
+CALLS_FROM = (
+    "calls JOIN (SELECT feed_key, feed_id FROM feeds) AS calls_feed USING (feed_key)"
+    " LEFT JOIN (SELECT run_key, run_id, run_id AS last_run_id FROM runs) AS "
+    "calls_run USING (run_key) LEFT JOIN sources USING (source_id)"
+)
+# the order of calls as their readers see it (``FROM CALLS_FROM``): by feed id
+CALLS_ORDER = "calls_feed.feed_id, calls.record_key"
 COLUMN_SET = frozenset(RECORD_COLUMNS)
 LIFECYCLE_COLUMNS = ("first_seen", "last_seen", "disappeared_at", "last_run_id")
+
+
+def feed_key_of(ph: str) -> str:
+    """A scalar subquery giving the key of the feed id bound at ``ph``: a reader
+    given a feed id names its rows by key (evaluated once per statement)."""
+    return f"(SELECT feed_key FROM feeds WHERE feed_id = {ph})"
+
+
+FEED_KEY = feed_key_of("?")
 _SQL_TYPES = {"number": "REAL", "integer": "INTEGER", "boolean": "INTEGER"}
 
 
@@ -71,24 +97,29 @@ def ddl() -> list[str]:
     """The CREATE statements of every table and index (SQLite types; the
     PostgreSQL store widens REAL)."""
     fields = record_fields()
+    stored = {
+        "source_url": "source_id INTEGER REFERENCES sources(source_id)",
+        "feed_id": "feed_key INTEGER NOT NULL REFERENCES feeds(feed_key)",
+        "run_id": "run_key INTEGER REFERENCES runs(run_key)",
+    }
     cols = ",\n  ".join(
-        "source_id INTEGER REFERENCES sources(source_id)"
-        if name == "source_url"
-        else f"{name} {_sql_type(fields[name])}"
+        stored.get(name) or f"{name} {_sql_type(fields[name])}"
         for name in RECORD_COLUMNS
     )
     ts = "TEXT"
     return [
         """CREATE TABLE IF NOT EXISTS feeds (
-  feed_id TEXT PRIMARY KEY,
+  feed_key INTEGER PRIMARY KEY,
+  feed_id TEXT NOT NULL UNIQUE,
   agency TEXT, city TEXT, state TEXT, title TEXT, platform TEXT,
   liveness TEXT, board TEXT, time_zone TEXT, live_url TEXT,
   update_interval_minutes REAL, config_version INTEGER, capture_kind TEXT,
   verified_against_capture INTEGER
 )""",
         f"""CREATE TABLE IF NOT EXISTS runs (
-  run_id TEXT PRIMARY KEY,
-  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  run_key INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL UNIQUE,
+  feed_key INTEGER NOT NULL REFERENCES feeds(feed_key),
   mode TEXT, started_at {ts}, finished_at {ts}, fetched_at {ts},
   status TEXT, complete INTEGER, records INTEGER, new_calls INTEGER,
   new_observations INTEGER, closed_calls INTEGER, error TEXT, report_json TEXT
@@ -99,7 +130,7 @@ def ddl() -> list[str]:
 )""",
         f"""CREATE TABLE IF NOT EXISTS raw_dicts (
   dict_id INTEGER PRIMARY KEY,
-  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  feed_key INTEGER NOT NULL REFERENCES feeds(feed_key),
   codec TEXT NOT NULL,
   zdict BLOB NOT NULL,
   created_at {ts} NOT NULL
@@ -110,77 +141,77 @@ def ddl() -> list[str]:
   last_seen {ts} NOT NULL,
   disappeared_at {ts},
   values_hash BLOB NOT NULL,
-  -- the run that last wrote the values is the record's run: not stored twice
-  last_run_id TEXT GENERATED ALWAYS AS (run_id) VIRTUAL,
-  PRIMARY KEY (feed_id, record_key),
-  FOREIGN KEY (feed_id) REFERENCES feeds(feed_id)
+  PRIMARY KEY (feed_key, record_key)
 )""",
         f"""CREATE TABLE IF NOT EXISTS observations (
-  feed_id TEXT NOT NULL,
+  feed_key INTEGER NOT NULL,
   record_key TEXT NOT NULL,
   fetched_at {ts} NOT NULL,
   last_seen {ts} NOT NULL,
-  run_id TEXT,
+  run_key INTEGER REFERENCES runs(run_key),
   values_hash BLOB NOT NULL,
   raw_dict INTEGER NOT NULL REFERENCES raw_dicts(dict_id),
   raw_deflate BLOB NOT NULL,
-  PRIMARY KEY (feed_id, record_key, fetched_at),
-  FOREIGN KEY (feed_id, record_key) REFERENCES calls(feed_id, record_key)
+  PRIMARY KEY (feed_key, record_key, fetched_at),
+  FOREIGN KEY (feed_key, record_key) REFERENCES calls(feed_key, record_key)
 )""",
         f"""CREATE TABLE IF NOT EXISTS presence (
-  feed_id TEXT NOT NULL,
+  feed_key INTEGER NOT NULL,
   record_key TEXT NOT NULL,
   first_seen {ts} NOT NULL,
   last_seen {ts} NOT NULL,
-  PRIMARY KEY (feed_id, record_key, first_seen),
-  FOREIGN KEY (feed_id, record_key) REFERENCES calls(feed_id, record_key)
+  PRIMARY KEY (feed_key, record_key, first_seen),
+  FOREIGN KEY (feed_key, record_key) REFERENCES calls(feed_key, record_key)
 )""",
-        "CREATE INDEX IF NOT EXISTS presence_last_seen ON presence(feed_id, last_seen)",
+        # no index on presence(last_seen): the spans reaching past a time are
+        # found from the calls seen since (``calls_open``, ``calls_gone``), see
+        # ``lifecycle.SPANS_PAST``
         f"""CREATE TABLE IF NOT EXISTS feed_state (
-  feed_id TEXT PRIMARY KEY REFERENCES feeds(feed_id),
+  feed_key INTEGER NOT NULL PRIMARY KEY REFERENCES feeds(feed_key),
   last_success_at {ts}, last_attempt_at {ts}, high_water TEXT,
   etag TEXT, last_modified TEXT, consecutive_failures INTEGER DEFAULT 0,
   lock_owner TEXT, lock_until {ts}
 )""",
-        "CREATE INDEX IF NOT EXISTS calls_feed_received ON calls(feed_id, "
+        "CREATE INDEX IF NOT EXISTS calls_feed_received ON calls(feed_key, "
         "received_at_utc)",
         "CREATE INDEX IF NOT EXISTS calls_category ON calls(call_type_category)",
         # the calls still listed, and those gone: a poll's life-cycle work is
         # proportional to the board, not to the feed's history
-        "CREATE INDEX IF NOT EXISTS calls_open ON calls(feed_id, last_seen) "
+        "CREATE INDEX IF NOT EXISTS calls_open ON calls(feed_key, last_seen) "
         "WHERE disappeared_at IS NULL",
-        "CREATE INDEX IF NOT EXISTS calls_gone ON calls(feed_id, disappeared_at) "
+        "CREATE INDEX IF NOT EXISTS calls_gone ON calls(feed_key, disappeared_at) "
         "WHERE disappeared_at IS NOT NULL",
-        "CREATE INDEX IF NOT EXISTS runs_feed ON runs(feed_id, started_at)",
+        "CREATE INDEX IF NOT EXISTS runs_feed ON runs(feed_key, started_at)",
         "CREATE INDEX IF NOT EXISTS calls_received ON calls(received_at_utc)",
         # import_git: one row per (repository, feed, commit) imported, so an
         # interrupted import resumes and a repeated one skips what is done.
         f"""CREATE TABLE IF NOT EXISTS imports (
   repo TEXT NOT NULL,
-  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  feed_key INTEGER NOT NULL REFERENCES feeds(feed_key),
   commit_sha TEXT NOT NULL,
   path TEXT NOT NULL,
   committed_at {ts} NOT NULL,
   status TEXT NOT NULL,
-  run_id TEXT REFERENCES runs(run_id),
+  run_key INTEGER REFERENCES runs(run_key),
   imported_at {ts},
-  PRIMARY KEY (repo, feed_id, commit_sha)
+  PRIMARY KEY (repo, feed_key, commit_sha)
 )""",
-        "CREATE INDEX IF NOT EXISTS imports_feed ON imports(feed_id, committed_at)",
+        "CREATE INDEX IF NOT EXISTS imports_feed ON imports(feed_key, committed_at)",
         # Every complete read of a live listing (active or recent-window board):
         # what ``disappeared_at`` is computed from.
         f"""CREATE TABLE IF NOT EXISTS listings (
-  feed_id TEXT NOT NULL REFERENCES feeds(feed_id),
+  feed_key INTEGER NOT NULL REFERENCES feeds(feed_key),
   fetched_at {ts} NOT NULL,
-  PRIMARY KEY (feed_id, fetched_at)
+  PRIMARY KEY (feed_key, fetched_at)
 )""",
         # each call's raw record as last published (its current version),
         # compressed: ``cfs raw`` (or ``cfs_raw(raw_dict, raw_deflate)`` in cfs's
         # own SQLite connections) gives the JSON text
         """CREATE VIEW IF NOT EXISTS call_raw AS
-SELECT c.feed_id, c.record_key, o.fetched_at AS version_fetched_at, o.raw_dict,
+SELECT f.feed_id, c.record_key, o.fetched_at AS version_fetched_at, o.raw_dict,
  o.raw_deflate
-FROM calls c JOIN observations o ON o.feed_id = c.feed_id
+FROM feeds f JOIN calls c ON c.feed_key = f.feed_key
+ JOIN observations o ON o.feed_key = c.feed_key
  AND o.record_key = c.record_key AND o.last_seen = c.last_seen""",
         """CREATE TABLE IF NOT EXISTS store_meta (
   key TEXT PRIMARY KEY,

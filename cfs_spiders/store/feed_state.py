@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .base import FEED_KEY
+
+# a feed_state row with its feed's id (the table holds the feed's key)
+_STATE = (
+    "SELECT f.feed_id, s.* FROM feed_state s JOIN feeds f ON f.feed_key = s.feed_key"
+)
+
 
 class FeedState:
     """Run rows, ``feed_state`` and run locks; needs the store's ``transaction``,
@@ -18,7 +25,7 @@ class FeedState:
     def record_run(self, run: dict[str, Any]) -> None:
         cols = (
             "run_id",
-            "feed_id",
+            "feed_key",
             "mode",
             "started_at",
             "finished_at",
@@ -32,14 +39,17 @@ class FeedState:
             "error",
             "report_json",
         )
-        p = ", ".join([self.placeholder] * len(cols))
+        # the feed's key from its id (bound where the key goes)
+        p = ", ".join(FEED_KEY if c == "feed_key" else "?" for c in cols)
         updates = ", ".join(f"{c}=excluded.{c}" for c in cols[1:])
         sql = self._sql(
             f"INSERT INTO runs ({', '.join(cols)}) VALUES ({p}) "
             f"ON CONFLICT(run_id) DO UPDATE SET {updates}"
         )
         with self.transaction() as cur:
-            cur.execute(sql, [run.get(c) for c in cols])
+            cur.execute(
+                sql, [run.get("feed_id" if c == "feed_key" else c) for c in cols]
+            )
             if run.get("status") in ("ok", "degraded", "failed"):
                 self._update_state(cur, run)
 
@@ -47,8 +57,8 @@ class FeedState:
         """The feed's ``feed_state`` row exists (created empty if it did not)."""
         cur.execute(
             self._sql(
-                f"INSERT INTO feed_state (feed_id) VALUES ({self.placeholder}) "
-                "ON CONFLICT(feed_id) DO NOTHING"
+                f"INSERT INTO feed_state (feed_key) VALUES ({FEED_KEY}) "
+                "ON CONFLICT(feed_key) DO NOTHING"
             ),
             (feed_id,),
         )
@@ -61,7 +71,7 @@ class FeedState:
             cur.execute(
                 self._sql(
                     f"UPDATE feed_state SET last_success_at = {ph}, last_attempt_at = "
-                    f"{ph}, consecutive_failures = 0 WHERE feed_id = {ph}"
+                    f"{ph}, consecutive_failures = 0 WHERE feed_key = {FEED_KEY}"
                 ),
                 (run["finished_at"], run["finished_at"], run["feed_id"]),
             )
@@ -69,7 +79,7 @@ class FeedState:
             cur.execute(
                 self._sql(
                     f"UPDATE feed_state SET last_attempt_at = {ph}, consecutive_failures"
-                    f" = COALESCE(consecutive_failures, 0) + 1 WHERE feed_id = {ph}"
+                    f" = COALESCE(consecutive_failures, 0) + 1 WHERE feed_key = {FEED_KEY}"
                 ),
                 (run["finished_at"], run["feed_id"]),
             )
@@ -77,7 +87,7 @@ class FeedState:
     def feed_state(self, feed_id: str) -> dict[str, Any]:
         cur = self.conn.cursor()
         cur.execute(
-            self._sql(f"SELECT * FROM feed_state WHERE feed_id = {self.placeholder}"),
+            self._sql(f"{_STATE} WHERE f.feed_id = {self.placeholder}"),
             (feed_id,),
         )
         row = cur.fetchone()
@@ -92,14 +102,14 @@ class FeedState:
             for key, value in values.items():
                 cur.execute(
                     self._sql(
-                        f"UPDATE feed_state SET {key} = {ph} WHERE feed_id = {ph}"
+                        f"UPDATE feed_state SET {key} = {ph} WHERE feed_key = {FEED_KEY}"
                     ),
                     (value, feed_id),
                 )
 
     def feed_states(self) -> dict[str, dict[str, Any]]:
         """Every feed's state row (scheduling: last success, failures, locks)."""
-        return {r["feed_id"]: r for r in self.query("SELECT * FROM feed_state")}
+        return {r["feed_id"]: r for r in self.query(_STATE)}
 
     def raise_high_water(
         self, feed_id: str, mark: str, ceiling: str | None = None
@@ -111,7 +121,7 @@ class FeedState:
             self._ensure_state_row(cur, feed_id)
             cur.execute(
                 self._sql(
-                    f"UPDATE feed_state SET high_water = {ph} WHERE feed_id = {ph} AND "
+                    f"UPDATE feed_state SET high_water = {ph} WHERE feed_key = {FEED_KEY} AND "
                     f"(high_water IS NULL OR high_water < {ph} OR high_water > {ph})"
                 ),
                 (mark, feed_id, mark, ceiling or "9999"),
@@ -126,7 +136,7 @@ class FeedState:
             cur.execute(
                 self._sql(
                     f"UPDATE feed_state SET lock_owner = {ph}, lock_until = {ph} "
-                    f"WHERE feed_id = {ph} AND (lock_owner IS NULL OR lock_until IS "
+                    f"WHERE feed_key = {FEED_KEY} AND (lock_owner IS NULL OR lock_until IS "
                     f"NULL OR lock_until < {ph} OR lock_owner = {ph})"
                 ),
                 (owner, until, feed_id, now, owner),
@@ -138,8 +148,8 @@ class FeedState:
         with self.transaction() as cur:
             cur.execute(
                 self._sql(
-                    f"UPDATE feed_state SET lock_until = {ph} WHERE feed_id = "
-                    f"{ph} AND lock_owner = {ph}"
+                    f"UPDATE feed_state SET lock_until = {ph} WHERE feed_key = "
+                    f"{FEED_KEY} AND lock_owner = {ph}"
                 ),
                 (until, feed_id, owner),
             )
@@ -151,7 +161,7 @@ class FeedState:
             cur.execute(
                 self._sql(
                     f"UPDATE feed_state SET lock_owner = NULL, lock_until = NULL "
-                    f"WHERE feed_id = {ph} AND lock_owner = {ph}"
+                    f"WHERE feed_key = {FEED_KEY} AND lock_owner = {ph}"
                 ),
                 (feed_id, owner),
             )

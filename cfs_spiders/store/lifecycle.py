@@ -11,14 +11,35 @@ did not hold it, computed from the ``listings`` table so that runs committed out
 of order give the answer runs in order would. A listing's work is proportional to
 the board: only calls still open (partial index ``calls_open``) or gone later than
 this listing (``calls_gone``) are looked at, never the feed's whole history.
+The presence spans that reach past a time are found the same way
+(``SPANS_PAST``): a span ends at one of its call's sightings, so its call was
+seen since, and is still open (``calls_open``) or gone since (``calls_gone``);
+``presence`` needs no index of its own on ``last_seen``.
+
+The public methods take a feed id; the statements name the feed by its key
+(``feed`` in the helpers: ``feeds.feed_key``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from .base import FEED_KEY, feed_key_of
 from .history import Span, cut_presence
 from .write import LISTING_BOARDS, Sighting
+
+# the presence spans of feed ``{ph}`` (its key) that end after (``{op}`` ``>``)
+# or at (``>=``) a time and begin at or before it: the spans of the calls seen
+# since that time, read from the calls' partial indexes (a call's last sighting
+# ends its latest span, and a call gone since was gone after its last sighting),
+# each then one seek into presence's primary key
+SPANS_PAST = (
+    "SELECT {cols} FROM presence WHERE feed_key = {ph} AND last_seen {op} {ph} "
+    "AND first_seen {first} {ph} AND record_key IN (SELECT record_key FROM calls "
+    "WHERE feed_key = {ph} AND last_seen {op} {ph} AND disappeared_at IS NULL "
+    "UNION ALL SELECT record_key FROM calls WHERE feed_key = {ph} AND "
+    "disappeared_at >= {ph} AND disappeared_at IS NOT NULL)"
+)
 
 
 @runtime_checkable
@@ -71,36 +92,38 @@ class ListingLifecycle:
             return 0
         with self.transaction(feed_id) as cur:
             self._listing_board(feed_id, cur)
+            feed = self._feed_key(cur, feed_id)
             placed = self._sighted.pop((feed_id, fetched_at), None)
             if keys is None:
                 keys = (
-                    self._present_at(cur, feed_id, fetched_at)
+                    self._present_at(cur, feed, fetched_at)
                     if placed is None
                     else placed
                 )
             elif isinstance(keys, ListedKeys):
-                keys = self._listed(cur, feed_id, fetched_at, keys) | (placed or set())
-            return self._apply_listing(cur, feed_id, fetched_at, board, set(keys))
+                keys = self._listed(cur, feed, fetched_at, keys) | (placed or set())
+            return self._apply_listing(cur, feed, fetched_at, board, set(keys))
 
-    def _listed(
-        self, cur: Any, feed_id: str, when: str, listed: ListedKeys
-    ) -> set[str]:
+    def _spans_past(
+        self, cur: Any, feed: int, when: str, cols: str, op: str, first: str
+    ) -> list[tuple[Any, ...]]:
+        """``SPANS_PAST``'s rows: ``cols`` of the spans ending ``op`` ``when``
+        and beginning ``first`` it."""
+        ph = self.placeholder
+        sql = SPANS_PAST.format(cols=cols, ph=ph, op=op, first=first)
+        cur.execute(self._sql(sql), (feed, when, when, feed, when, feed, when))
+        return cur.fetchall()
+
+    def _listed(self, cur: Any, feed: int, when: str, listed: ListedKeys) -> set[str]:
         """The calls of a listing whose records were all written at ``when`` that
         ``_apply_listing`` needs named: those seen later too (a run committed
         out of order, or another writer's later run committed before this
         close). Every other call written then has ``last_seen`` at ``when``,
         which is all the rules need of it. The candidates are the presence spans
-        that reach past ``when`` (index ``presence_last_seen``: none at all for
-        runs in order); ``listed`` says which of them the run listed."""
-        ph = self.placeholder
-        cur.execute(
-            self._sql(
-                f"SELECT DISTINCT record_key FROM presence WHERE feed_id = {ph} AND "
-                f"last_seen > {ph} AND first_seen <= {ph}"
-            ),
-            (feed_id, when, when),
-        )
-        candidates = {r[0] for r in cur.fetchall()}
+        that reach past ``when`` (``SPANS_PAST``: none at all for runs in
+        order); ``listed`` says which of them the run listed."""
+        rows = self._spans_past(cur, feed, when, "record_key", ">", "<=")
+        candidates = {r[0] for r in rows}
         return listed.among(candidates) if candidates else set()
 
     def touch_listing(self, feed_id: str, fetched_at: str, board: str) -> int:
@@ -114,48 +137,43 @@ class ListingLifecycle:
             return 0
         with self.transaction(feed_id) as cur:
             self._listing_board(feed_id, cur)
-            previous = self._listing_before(cur, feed_id, fetched_at)
+            feed = self._feed_key(cur, feed_id)
+            previous = self._listing_before(cur, feed, fetched_at)
             if previous is None:
                 return 0
-            keys = self._present_at(cur, feed_id, previous)
-            self._apply_listing(cur, feed_id, fetched_at, board, keys)
+            keys = self._present_at(cur, feed, previous)
+            self._apply_listing(cur, feed, fetched_at, board, keys)
             return len(keys)
 
     # ------------------------------------------------------------ the rules
     def _apply_listing(
-        self, cur: Any, feed_id: str, when: str, board: str, keys: set[str]
+        self, cur: Any, feed: int, when: str, board: str, keys: set[str]
     ) -> int:
         ph = self.placeholder
         cur.execute(
             self._sql(
-                f"INSERT INTO listings (feed_id, fetched_at) VALUES ({ph}, {ph}) "
-                "ON CONFLICT(feed_id, fetched_at) DO NOTHING"
+                f"INSERT INTO listings (feed_key, fetched_at) VALUES ({ph}, {ph}) "
+                "ON CONFLICT(feed_key, fetched_at) DO NOTHING"
             ),
-            (feed_id, when),
+            (feed, when),
         )
-        self._sight_ids(cur, feed_id, when, keys)
-        closed = self._set_gone(cur, feed_id, when, board, f"last_seen < {ph}", (when,))
-        self._cut_presence(cur, feed_id, when, keys)
+        self._sight_ids(cur, feed, when, keys)
+        closed = self._set_gone(cur, feed, when, board, f"last_seen < {ph}", (when,))
+        self._cut_presence(cur, feed, when, keys)
         return closed
 
-    def _present_at(self, cur: Any, feed_id: str, when: str) -> set[str]:
+    def _present_at(self, cur: Any, feed: int, when: str) -> set[str]:
         """The calls on the listing at ``when`` (their presence reaches it)."""
-        ph = self.placeholder
-        cur.execute(
-            self._sql(
-                f"SELECT record_key FROM presence WHERE feed_id = {ph} AND last_seen "
-                f">= {ph} AND first_seen <= {ph}"
-            ),
-            (feed_id, when, when),
-        )
-        return {r[0] for r in cur.fetchall()}
+        return {
+            r[0] for r in self._spans_past(cur, feed, when, "record_key", ">=", "<=")
+        }
 
-    def _sight_ids(self, cur: Any, feed_id: str, when: str, keys: set[str]) -> None:
+    def _sight_ids(self, cur: Any, feed: int, when: str, keys: set[str]) -> None:
         """Calls on the listing not already seen at ``when``: seen then, with the
         values they had (a listing of ids, or a "not modified" answer)."""
         ph = self.placeholder
-        states = self._call_states(cur, feed_id, keys)
-        before = self._listing_before(cur, feed_id, when)
+        states = self._call_states(cur, feed, keys)
+        before = self._listing_before(cur, feed, when)
         later = []
         for key, (_, last) in states.items():
             if last == when:
@@ -167,51 +185,42 @@ class ListingLifecycle:
                 self._sql(
                     f"UPDATE calls SET last_seen = {ph}, disappeared_at = CASE WHEN "
                     f"disappeared_at <= {ph} THEN NULL ELSE disappeared_at END WHERE "
-                    f"feed_id = {ph} AND record_key = {ph}"
+                    f"feed_key = {ph} AND record_key = {ph}"
                 ),
-                (when, when, feed_id, key),
+                (when, when, feed, key),
             )
-            cur.execute(self._extend_sql("observations"), (when, feed_id, key, last))
+            cur.execute(self._extend_sql("observations"), (when, feed, key, last))
             if before is not None and before > last:  # it came back
-                cur.execute(self._presence_insert_sql(), (feed_id, key, when, when))
+                cur.execute(self._presence_insert_sql(), (feed, key, when, when))
             else:
-                cur.execute(self._extend_sql("presence"), (when, feed_id, key, last))
+                cur.execute(self._extend_sql("presence"), (when, feed, key, last))
         for key in later:  # a listing older than what is stored: the span rules
             cur.execute(
                 self._sql(
-                    f"UPDATE calls SET first_seen = {ph} WHERE feed_id = {ph} AND "
+                    f"UPDATE calls SET first_seen = {ph} WHERE feed_key = {ph} AND "
                     f"record_key = {ph} AND first_seen > {ph}"
                 ),
-                (when, feed_id, key, when),
+                (when, feed, key, when),
             )
-            self._apply_sighting(
-                cur, feed_id, Sighting(key, when, None, None, None), True
-            )
+            self._apply_sighting(cur, feed, Sighting(key, when, None, None, None), True)
 
-    def _cut_presence(self, cur: Any, feed_id: str, when: str, keys: set[str]) -> None:
+    def _cut_presence(self, cur: Any, feed: int, when: str, keys: set[str]) -> None:
         """Calls whose presence spans this listing but who were not on it (it was
         committed after later sightings): their span is cut at it."""
-        ph = self.placeholder
-        cur.execute(
-            self._sql(
-                "SELECT record_key, first_seen, last_seen FROM presence WHERE "
-                f"feed_id = {ph} AND last_seen > {ph} AND first_seen < {ph}"
-            ),
-            (feed_id, when, when),
-        )
-        for key, start, end in cur.fetchall():
+        cols = "record_key, first_seen, last_seen"
+        for key, start, end in self._spans_past(cur, feed, when, cols, ">", "<"):
             if key in keys:
                 continue
             old = [Span(start, end)]
             new = cut_presence(
-                old, when, lambda a, b: self._listings_between(cur, feed_id, a, b)
+                old, when, lambda a, b: self._listings_between(cur, feed, a, b)
             )
-            self._replace_spans(cur, feed_id, key, old, new)
+            self._replace_spans(cur, feed, key, old, new)
 
     def _set_gone(
         self,
         cur: Any,
-        feed_id: str,
+        feed: int,
         when: str,
         board: str | None,
         which: str,
@@ -231,38 +240,41 @@ class ListingLifecycle:
             if board == "active_calls"
             else ""
         )
-        update = f"UPDATE calls SET disappeared_at = {ph}{close} WHERE feed_id = {ph} AND {which}"
+        update = (
+            f"UPDATE calls SET disappeared_at = {ph}{close} WHERE feed_key = {ph} "
+            f"AND {which}"
+        )
         cur.execute(
-            self._sql(f"{update} AND disappeared_at IS NULL"), (when, feed_id, *params)
+            self._sql(f"{update} AND disappeared_at IS NULL"), (when, feed, *params)
         )
         changed = int(cur.rowcount or 0)
         cur.execute(
             self._sql(f"{update} AND disappeared_at {after} {ph}"),
-            (when, feed_id, *params, when),
+            (when, feed, *params, when),
         )
         return changed + int(cur.rowcount or 0)
 
-    def _gone_since(self, cur: Any, feed_id: str, fetched_at: str) -> None:
+    def _gone_since(self, cur: Any, feed: int, fetched_at: str) -> None:
         """Calls just seen at ``fetched_at`` when a later complete listing is
         already stored (a run committed out of order): gone at that listing."""
         ph = self.placeholder
         cur.execute(
             self._sql(
-                f"SELECT MIN(fetched_at) FROM listings WHERE feed_id = {ph} "
+                f"SELECT MIN(fetched_at) FROM listings WHERE feed_key = {ph} "
                 f"AND fetched_at > {ph}"
             ),
-            (feed_id, fetched_at),
+            (feed, fetched_at),
         )
         later = cur.fetchone()[0]
         if later is None:
             return
         cur.execute(
-            self._sql(f"SELECT board FROM feeds WHERE feed_id = {ph}"), (feed_id,)
+            self._sql(f"SELECT board FROM feeds WHERE feed_key = {ph}"), (feed,)
         )
         row = cur.fetchone()
         self._set_gone(
             cur,
-            feed_id,
+            feed,
             later,
             row[0] if row else None,
             f"last_seen = {ph}",
@@ -282,12 +294,13 @@ class ListingLifecycle:
             "call_type_raw"
         )
         gone = self.query(  # type: ignore[attr-defined]
-            f"SELECT {cols} FROM calls WHERE feed_id = ? AND disappeared_at = ?",
+            f"SELECT {cols} FROM calls WHERE feed_key = {FEED_KEY} AND "
+            "disappeared_at = ?",
             (feed_id, fetched_at),
         )
         new = self.query(  # type: ignore[attr-defined]
-            f"SELECT {cols} FROM calls WHERE feed_id = ? AND last_seen = ? AND "
-            "first_seen = ? AND disappeared_at IS NULL",
+            f"SELECT {cols} FROM calls WHERE feed_key = {FEED_KEY} AND last_seen = ? "
+            "AND first_seen = ? AND disappeared_at IS NULL",
             (feed_id, fetched_at, fetched_at),
         )
         return gone, new
@@ -298,8 +311,8 @@ class ListingLifecycle:
         cur = self.conn.cursor()
         cur.execute(
             self._sql(
-                f"SELECT MAX(fetched_at) FROM listings WHERE feed_id = "
-                f"{self.placeholder}"
+                "SELECT MAX(fetched_at) FROM listings WHERE feed_key = "
+                f"{feed_key_of(self.placeholder)}"
             ),
             (feed_id,),
         )

@@ -232,6 +232,9 @@ class RawStore:
 
     placeholder: str
     dialect: str
+    # the column of raw_dicts naming the feed (its key; ``feed_id`` while a
+    # schema-3 store is migrated through this code, ``migrate_v3.py``)
+    _dicts_feed = "feed_key"
 
     @property
     def _zdicts(self) -> dict[int, tuple[str, bytes]]:
@@ -271,11 +274,12 @@ class RawStore:
     def _raw_encoder(
         self,
         cur: Any,
-        feed_id: str,
+        feed: int | str,
         texts: list[str],
         new: dict[int, tuple[str, bytes]],
     ) -> tuple[int, Callable[[str], bytes]]:
-        """The feed's dictionary (made from ``texts`` when the feed has none, or
+        """The dictionary of the feed whose key is ``feed`` (its id in a
+        schema-3 store being migrated, ``_dicts_feed``) (made from ``texts`` when the feed has none, or
         only a small one) and a compressor for it. A dictionary made here goes
         into ``new``: the caller caches it once the transaction commits (an id
         rolled back may be given again to another dictionary)."""
@@ -283,9 +287,9 @@ class RawStore:
         cur.execute(
             self._sql(  # type: ignore[attr-defined]
                 f"SELECT dict_id, length(zdict), codec FROM raw_dicts WHERE "
-                f"feed_id = {ph} ORDER BY dict_id DESC LIMIT 1"
+                f"{self._dicts_feed} = {ph} ORDER BY dict_id DESC LIMIT 1"
             ),
-            (feed_id,),
+            (feed,),
         )
         row = cur.fetchone()
         made: tuple[str, bytes] | None = None
@@ -295,9 +299,9 @@ class RawStore:
             # a small one: replaced by one trained on a large batch, or grown
             cur.execute(
                 self._sql(  # type: ignore[attr-defined]
-                    f"SELECT COUNT(*) FROM raw_dicts WHERE feed_id = {ph}"
+                    f"SELECT COUNT(*) FROM raw_dicts WHERE {self._dicts_feed} = {ph}"
                 ),
-                (feed_id,),
+                (feed,),
             )
             if int(cur.fetchone()[0]) < MAX_DICTS:
                 if len(texts) >= TRAIN_MIN:
@@ -312,10 +316,11 @@ class RawStore:
             codec, zdict = made
             cur.execute(
                 self._sql(  # type: ignore[attr-defined]
-                    "INSERT INTO raw_dicts (feed_id, codec, zdict, created_at) "
+                    f"INSERT INTO raw_dicts ({self._dicts_feed}, codec, zdict, "
+                    "created_at) "
                     f"VALUES ({ph}, {ph}, {ph}, {ph}) RETURNING dict_id"
                 ),
-                (feed_id, codec, zdict, _now()),
+                (feed, codec, zdict, _now()),
             )
             dict_id = int(cur.fetchone()[0])
             new[dict_id] = made
@@ -352,16 +357,17 @@ class RawStore:
         ph = self.placeholder
         where, params = [], []
         if feed_id is not None:
-            where.append(f"feed_id = {ph}")
+            where.append(f"f.feed_id = {ph}")
             params.append(feed_id)
         if record_key is not None:
-            where.append(f"record_key = {ph}")
+            where.append(f"o.record_key = {ph}")
             params.append(record_key)
         sql = (
-            "SELECT feed_id, record_key, fetched_at, last_seen, run_id, values_hash, "
-            "raw_dict, raw_deflate FROM observations"
+            "SELECT f.feed_id, o.record_key, o.fetched_at, o.last_seen, r.run_id, "
+            "o.values_hash, o.raw_dict, o.raw_deflate FROM feeds f JOIN observations "
+            "o ON o.feed_key = f.feed_key LEFT JOIN runs r ON r.run_key = o.run_key"
             + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " ORDER BY feed_id, record_key, fetched_at"
+            + " ORDER BY f.feed_id, o.record_key, o.fetched_at"
         )
         cur = self.conn.cursor()  # type: ignore[attr-defined]
         cur.execute(self._sql(sql), tuple(params))  # type: ignore[attr-defined]

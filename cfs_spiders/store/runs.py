@@ -16,6 +16,7 @@ from typing import Any
 
 from ..normalize.time import iso_utc, parse_iso
 from ..records.keys import key_churn
+from .base import FEED_KEY
 from .lifecycle import ListedKeys
 from .sqlite import Store
 
@@ -64,7 +65,7 @@ def fill_drops(
     read the same way (live mapping or a re-export's replay mapping)."""
     limit = thresholds.get("max_fill_drop", 0.5)
     rows = store.query(
-        "SELECT report_json FROM runs WHERE feed_id = ? AND status = 'ok' "
+        f"SELECT report_json FROM runs WHERE feed_key = {FEED_KEY} AND status = 'ok' "
         "ORDER BY finished_at DESC LIMIT 5",
         (feed_id,),
     )
@@ -112,7 +113,8 @@ def quiet_too_long(
     quiet = float(thresholds.get("quiet_period_minutes", DEFAULT_QUIET_MINUTES))
     rows = store.query(
         "SELECT MAX(CASE WHEN records > 0 THEN fetched_at END) AS busy, "
-        "MIN(fetched_at) AS first FROM runs WHERE feed_id = ? AND status <> 'failed'"
+        f"MIN(fetched_at) AS first FROM runs WHERE feed_key = {FEED_KEY} AND status "
+        "<> 'failed'"
         " AND fetched_at IS NOT NULL",
         (feed_id,),
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .arrow_reader import ArrowReaders, BatchReadError
-from .base import CALLS_FROM, SCHEMA_VERSION, ddl
+from .base import CALLS_FROM, CALLS_ORDER, SCHEMA_VERSION, ddl
 from .feed_state import FeedState
 from .lifecycle import ListingLifecycle
 from .raw import RawStore
@@ -48,6 +48,7 @@ class StoreVersionError(RuntimeError):
 _EARLIER = {
     1: "an observation row per sighting, the raw record in calls",
     2: "the raw record as JSON text, the response URL in every call",
+    3: "the feed and run ids as text in every row",
 }
 
 
@@ -160,8 +161,8 @@ class Store(RecordWriter, ListingLifecycle, FeedState, RawStore):
         raise StoreVersionError(
             f"store {self.describe()} was written by an earlier cfs (schema "
             f"{version}: {_EARLIER.get(version, 'an older layout')}); this cfs "
-            f"keeps one row per change with the raw record compressed (schema "
-            f"{SCHEMA_VERSION}) and will not misread it. Convert it in place with: "
+            f"keeps one row per change with the raw record compressed and integer "
+            f"feed and run keys (schema {SCHEMA_VERSION}) and will not misread it. Convert it in place with: "
             f"cfs migrate --db {self.describe()}"
         )
 
@@ -207,7 +208,9 @@ class Store(RecordWriter, ListingLifecycle, FeedState, RawStore):
             )
         p = ", ".join([self.placeholder] * 14)
         sql = self._sql(
-            f"""INSERT INTO feeds VALUES ({p})
+            f"""INSERT INTO feeds (feed_id, agency, city, state, title, platform,
+ liveness, board, time_zone, live_url, update_interval_minutes, config_version,
+ capture_kind, verified_against_capture) VALUES ({p})
 ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
  state=excluded.state, title=excluded.title, platform=excluded.platform,
  liveness=excluded.liveness, board=excluded.board, time_zone=excluded.time_zone,
@@ -229,7 +232,7 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
         """Every call, ordered by feed and key, streamed in batches (with its
         ``source_url`` from ``sources``)."""
         cur = self.conn.cursor()
-        cur.execute(f"SELECT * FROM {CALLS_FROM} ORDER BY feed_id, record_key")
+        cur.execute(f"SELECT * FROM {CALLS_FROM} ORDER BY {CALLS_ORDER}")
         names = [d[0] for d in cur.description]
         while True:
             rows = cur.fetchmany(batch)
@@ -303,7 +306,10 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
             self._readers.close()
 
     def counts(self) -> dict[str, int]:
-        rows = self.query("SELECT feed_id, COUNT(*) AS n FROM calls GROUP BY feed_id")
+        rows = self.query(
+            "SELECT feed_id, n FROM feeds JOIN (SELECT feed_key, COUNT(*) AS n FROM "
+            "calls GROUP BY feed_key) USING (feed_key)"
+        )
         return {r["feed_id"]: int(r["n"]) for r in rows}
 
 
@@ -334,8 +340,9 @@ def _adbc_batches(adbc: Any, url: str, sql: str) -> Iterator[Any]:
         conn.close()
 
 
-# tables whose rows are small and always reached by their primary key
-_CLUSTERED = ("observations", "presence", "listings")
+# tables whose rows are small and always reached by their primary key (and the
+# small text-keyed ones: no second b-tree for the key)
+_CLUSTERED = ("observations", "presence", "listings", "imports", "store_meta")
 
 
 def _without_rowid(stmt: str) -> str:

@@ -8,6 +8,11 @@ holding the raw record, once (compressed, ``raw.py``). Sightings in fetch order 
 after the last one) are written in bulk; a sighting older than what the store
 holds for the call (runs committed out of order) goes through the span rules of
 ``history.py``, one call at a time.
+
+Rows name the feed and the run by their integer keys (``feeds.feed_key``,
+``runs.run_key``): a batch looks its feed's key up once (``_feed_key``) and each
+of its runs' once (``_run_keys``, which makes the run's row on its first write);
+the statements below bind those keys where the ids were.
 """
 
 from __future__ import annotations
@@ -19,15 +24,15 @@ from collections.abc import Callable, Container
 from typing import Any
 
 from ..records.encoding import change_digest, raw_json, record_json
-from .base import RECORD_COLUMNS, STORED_COLUMNS, db_value
+from .base import RECORD_COLUMNS, STORED_AS, STORED_COLUMNS, db_value
 from .history import Span, Version, add_presence, add_version, present_at
 
 LISTING_BOARDS = ("active_calls", "recent_window")
 _LIFE = ("first_seen", "last_seen", "values_hash")
 _CALL_COLUMNS = (*STORED_COLUMNS, *_LIFE)
 _NONE = itertools.repeat(None)
-# a history row's call key and time: (feed, key, time, ...) to insert, (time,
-# feed, key, last seen) to extend
+# a history row's call key and time: (feed key, key, time, ...) to insert, (time,
+# feed key, key, last seen) to extend
 _BY_KEY = operator.itemgetter(1, 2)
 _EXT_BY_KEY = operator.itemgetter(2, 3)
 # a version's raw text -> (raw_dict, raw_deflate)
@@ -105,7 +110,7 @@ class RecordWriter:
         sets = [
             f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE calls.{c} END"
             for c in (*STORED_COLUMNS, "values_hash")
-            if c not in ("feed_id", "record_key")
+            if c not in ("feed_key", "record_key")
         ]
         sets.append(
             "disappeared_at = CASE WHEN excluded.last_seen > calls.disappeared_at "
@@ -115,30 +120,30 @@ class RecordWriter:
         sets.append(f"last_seen = {greatest}(calls.last_seen, excluded.last_seen)")
         return self._sql(
             f"INSERT INTO calls ({', '.join(cols)}) VALUES ({p})\n"
-            f"ON CONFLICT(feed_id, record_key) DO UPDATE SET {', '.join(sets)}"
+            f"ON CONFLICT(feed_key, record_key) DO UPDATE SET {', '.join(sets)}"
         )
 
     def _version_insert_sql(self) -> str:
         p = ", ".join([self.placeholder] * 8)
         return self._sql(
-            "INSERT INTO observations (feed_id, record_key, fetched_at, last_seen, "
-            f"run_id, values_hash, raw_dict, raw_deflate) VALUES ({p}) "
-            "ON CONFLICT(feed_id, record_key, fetched_at) DO NOTHING"
+            "INSERT INTO observations (feed_key, record_key, fetched_at, last_seen, "
+            f"run_key, values_hash, raw_dict, raw_deflate) VALUES ({p}) "
+            "ON CONFLICT(feed_key, record_key, fetched_at) DO NOTHING"
         )
 
     def _presence_insert_sql(self) -> str:
         ph = self.placeholder
         return self._sql(
-            "INSERT INTO presence (feed_id, record_key, first_seen, last_seen) "
+            "INSERT INTO presence (feed_key, record_key, first_seen, last_seen) "
             f"VALUES ({ph}, {ph}, {ph}, {ph}) "
-            "ON CONFLICT(feed_id, record_key, first_seen) DO NOTHING"
+            "ON CONFLICT(feed_key, record_key, first_seen) DO NOTHING"
         )
 
     def _extend_sql(self, table: str) -> str:
         """Move the end of the span that ends at the call's last sighting."""
         ph = self.placeholder
         return self._sql(
-            f"UPDATE {table} SET last_seen = {ph} WHERE feed_id = {ph} AND "
+            f"UPDATE {table} SET last_seen = {ph} WHERE feed_key = {ph} AND "
             f"record_key = {ph} AND last_seen = {ph}"
         )
 
@@ -219,22 +224,24 @@ class RecordWriter:
         self._filled[feed_id] = filled
         new_dicts: dict[int, tuple[str, bytes]] = {}
         new_sources: dict[str, int] = {}
-        columns = (
-            *("source_id" if c == "source_url" else c for c in filled),
-            *_LIFE,
-        )
+        new_runs: dict[str, int] = {}
+        columns = (*(STORED_AS.get(c, c) for c in filled), *_LIFE)
         with self.transaction(feed_id) as cur:
             if "source_url" in filled:
                 self._source_ids(cur, rows, filled.index("source_url"), new_sources)
-            compress = self._batch_compressor(cur, feed_id, sightings, new_dicts)
+            feed = self._feed_key(cur, feed_id)
+            runs = self._run_keys(cur, feed, {s.run_id for s in sightings}, new_runs)
+            self._bind_keys(rows, filled, feed, runs, sightings)
+            compress = self._batch_compressor(cur, feed, sightings, new_dicts)
             new_calls, new_versions, placed = self._write_batch(
-                cur, feed_id, columns, rows, sightings, compress
+                cur, feed_id, feed, columns, rows, sightings, compress
             )
             for fetched in sorted({s.t for s in sightings}):
-                self._gone_since(cur, feed_id, fetched)
+                self._gone_since(cur, feed, fetched)
         # ids given in a transaction are kept only once it committed
         self._committed_dicts(new_dicts)
         self._sources.update(new_sources)
+        self._run_key_cache.update(new_runs)
         if self._listing_board(feed_id):
             # what the listing's close needs beyond the store's own columns (see
             # ``_sighted``): the fetch times written, and the calls placed by the
@@ -250,6 +257,82 @@ class RecordWriter:
         """Per feed, the columns its last batch had values in (a guess for the
         next batch's, which ``write_records`` checks)."""
         return self.__dict__.setdefault("_filled_columns", {})
+
+    @property
+    def _feed_key_cache(self) -> dict[str, int]:
+        return self.__dict__.setdefault("_feed_keys", {})
+
+    @property
+    def _run_key_cache(self) -> dict[str, int]:
+        """``runs.run_key`` by run id, as committed."""
+        return self.__dict__.setdefault("_run_keys_known", {})
+
+    def _feed_key(self, cur: Any, feed_id: str) -> int:
+        """The feed's ``feeds.feed_key`` (a feed's key never changes: cached)."""
+        found = self._feed_key_cache.get(feed_id)
+        if found is None:
+            cur.execute(
+                self._sql(
+                    f"SELECT feed_key FROM feeds WHERE feed_id = {self.placeholder}"
+                ),
+                (feed_id,),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise ValueError(
+                    f"feed {feed_id!r} is not in the store's feeds table (register "
+                    "its config first: Store.register_feeds)"
+                )
+            found = self._feed_key_cache[feed_id] = int(row[0])
+        return found
+
+    def _run_keys(
+        self, cur: Any, feed: int, run_ids: set[str | None], new: dict[str, int]
+    ) -> dict[str | None, int | None]:
+        """Each run id's ``runs.run_key``; a run not in ``runs`` yet gets its row
+        (status NULL until ``record_run`` completes it); ``new`` gets the keys
+        this transaction gave."""
+        known = self._run_key_cache
+        out: dict[str | None, int | None] = {None: None}
+        ph = self.placeholder
+        for run_id in run_ids:
+            if run_id is None:
+                continue
+            found = known.get(run_id) or new.get(run_id)
+            if found is None:
+                cur.execute(
+                    self._sql(
+                        f"INSERT INTO runs (run_id, feed_key) VALUES ({ph}, {ph}) "
+                        "ON CONFLICT (run_id) DO NOTHING"
+                    ),
+                    (run_id, feed),
+                )
+                cur.execute(
+                    self._sql(f"SELECT run_key FROM runs WHERE run_id = {ph}"),
+                    (run_id,),
+                )
+                found = new[run_id] = int(cur.fetchone()[0])
+            out[run_id] = found
+        return out
+
+    @staticmethod
+    def _bind_keys(
+        rows: list[list[Any]],
+        filled: tuple[str, ...],
+        feed: int,
+        runs: dict[str | None, int | None],
+        sightings: list[Sighting],
+    ) -> None:
+        """The rows' feed and run ids replaced by their keys, in place (the
+        calls rows at their columns, the sightings' run)."""
+        at_feed = filled.index("feed_id")
+        at_run = filled.index("run_id") if "run_id" in filled else None
+        for row in rows:
+            row[at_feed] = feed
+            if at_run is not None:
+                row[at_run] = runs[row[at_run]]
+        for s in sightings:
+            s.run_id = runs[s.run_id]
 
     @property
     def _sources(self) -> dict[str, int]:
@@ -287,7 +370,7 @@ class RecordWriter:
     def _batch_compressor(
         self,
         cur: Any,
-        feed_id: str,
+        feed: int,
         sightings: list[Sighting],
         new: dict[int, tuple[str, bytes]],
     ) -> Compress:
@@ -299,7 +382,7 @@ class RecordWriter:
         def compress(text: str) -> tuple[int, bytes]:
             if not memo:
                 texts = (s.raw for s in sightings if s.raw is not None)
-                memo.append(self._raw_encoder(cur, feed_id, list(texts), new))
+                memo.append(self._raw_encoder(cur, feed, list(texts), new))
             dict_id, compressor = memo[0]
             return dict_id, compressor(text)
 
@@ -309,41 +392,40 @@ class RecordWriter:
         self,
         cur: Any,
         feed_id: str,
+        feed: int,
         columns: tuple[str, ...],
         rows: list[list[Any]],
         sightings: list[Sighting],
         compress: Compress,
     ) -> tuple[int, int, list[Sighting]]:
         """(new calls, new versions, the sightings placed by the span rules);
-        ``rows`` are the calls rows of ``columns``."""
+        ``rows`` are the calls rows of ``columns``; ``feed`` is the feed's key."""
         board = self._listing_board(feed_id, cur)
         keys = {s.key for s in sightings}
-        state = self._call_states(cur, feed_id, keys)
+        state = self._call_states(cur, feed, keys)
         repeated = {k for k, n in Counter(s.key for s in sightings).items() if n > 1}
         times = {s.t for s in sightings} if board else ()
-        before = {t: self._listing_before(cur, feed_id, t) for t in times}
+        before = {t: self._listing_before(cur, feed, t) for t in times}
         versions, ext_versions, spans, ext_spans, slow = [], [], [], [], []
         for s in sightings:
             known = state.get(s.key)
             if s.key in repeated:
                 slow.append(s)
             elif known is None:  # first sighting
-                versions.append((feed_id, s.key, s.t, s.t, s.run_id, s.value, s.raw))
+                versions.append((feed, s.key, s.t, s.t, s.run_id, s.value, s.raw))
                 if board:
-                    spans.append((feed_id, s.key, s.t, s.t))
+                    spans.append((feed, s.key, s.t, s.t))
             elif s.t > known[1]:  # after the call's last sighting
                 if s.value == known[0]:
-                    ext_versions.append((s.t, feed_id, s.key, known[1]))
+                    ext_versions.append((s.t, feed, s.key, known[1]))
                 else:
-                    versions.append(
-                        (feed_id, s.key, s.t, s.t, s.run_id, s.value, s.raw)
-                    )
+                    versions.append((feed, s.key, s.t, s.t, s.run_id, s.value, s.raw))
                 if board:
                     listing = before[s.t]
                     if listing is not None and listing > known[1]:
-                        spans.append((feed_id, s.key, s.t, s.t))  # it came back
+                        spans.append((feed, s.key, s.t, s.t))  # it came back
                     else:
-                        ext_spans.append((s.t, feed_id, s.key, known[1]))
+                        ext_spans.append((s.t, feed, s.key, known[1]))
             elif s.t == known[1] and s.value == known[0]:
                 continue  # the same sighting again
             else:
@@ -391,7 +473,7 @@ class RecordWriter:
             cur.executemany(self._extend_sql("presence"), ext_spans)
         added = len(versions)
         for s in slow:  # one call at a time, in the order given
-            added += self._apply_sighting(cur, feed_id, s, board, compress)
+            added += self._apply_sighting(cur, feed, s, board, compress)
         return len(keys - state.keys()), added, slow
 
     def _insert_many(self, cur: Any, sql: str, rows: list[Any]) -> None:
@@ -403,9 +485,10 @@ class RecordWriter:
             cur.executemany(sql, rows)
 
     def _call_states(
-        self, cur: Any, feed_id: str, keys: set[str]
+        self, cur: Any, feed: int, keys: set[str]
     ) -> dict[str, tuple[bytes, str]]:
-        """(values_hash, last_seen) of the calls of ``keys`` already stored."""
+        """(values_hash, last_seen) of the calls of ``keys`` already stored (of
+        the feed whose key is ``feed``)."""
         found: dict[str, tuple[bytes, str]] = {}
         ordered = list(keys)
         ph = self.placeholder
@@ -415,21 +498,21 @@ class RecordWriter:
             cur.execute(
                 self._sql(
                     "SELECT record_key, values_hash, last_seen FROM calls WHERE "
-                    f"feed_id = {ph} AND record_key IN ({marks})"
+                    f"feed_key = {ph} AND record_key IN ({marks})"
                 ),
-                (feed_id, *chunk),
+                (feed, *chunk),
             )
             for key, value, last in cur.fetchall():
                 found[key] = (bytes(value), last)
         return found
 
-    def _listing_before(self, cur: Any, feed_id: str, t: str) -> str | None:
+    def _listing_before(self, cur: Any, feed: int, t: str) -> str | None:
         cur.execute(
             self._sql(
-                f"SELECT MAX(fetched_at) FROM listings WHERE feed_id = "
+                f"SELECT MAX(fetched_at) FROM listings WHERE feed_key = "
                 f"{self.placeholder} AND fetched_at < {self.placeholder}"
             ),
-            (feed_id, t),
+            (feed, t),
         )
         return cur.fetchone()[0]
 
@@ -464,7 +547,7 @@ class RecordWriter:
     def _apply_sighting(
         self,
         cur: Any,
-        feed_id: str,
+        feed: int,
         s: Sighting,
         board: bool,
         compress: Compress | None = None,
@@ -477,19 +560,19 @@ class RecordWriter:
         if board:
             cur.execute(
                 self._sql(
-                    "SELECT first_seen, last_seen FROM presence WHERE feed_id = "
+                    "SELECT first_seen, last_seen FROM presence WHERE feed_key = "
                     f"{ph} AND record_key = {ph} ORDER BY first_seen"
                 ),
-                (feed_id, s.key),
+                (feed, s.key),
             )
             spans = [Span(a, b) for a, b in cur.fetchall()]
         cur.execute(
             self._sql(
-                "SELECT fetched_at, last_seen, values_hash, run_id, raw_dict, "
-                f"raw_deflate FROM observations WHERE feed_id = {ph} AND "
+                "SELECT fetched_at, last_seen, values_hash, run_key, raw_dict, "
+                f"raw_deflate FROM observations WHERE feed_key = {ph} AND "
                 f"record_key = {ph} ORDER BY fetched_at"
             ),
-            (feed_id, s.key),
+            (feed, s.key),
         )
         rows = cur.fetchall()
         rows = [(a, b, bytes(h), *rest) for a, b, h, *rest in rows]
@@ -509,7 +592,7 @@ class RecordWriter:
                 return []
             return [
                 t
-                for t in self._listings_between(cur, feed_id, a, b)
+                for t in self._listings_between(cur, feed, a, b)
                 if present_at(spans, t)
             ]
 
@@ -518,10 +601,10 @@ class RecordWriter:
             if v not in new:
                 cur.execute(
                     self._sql(
-                        f"DELETE FROM observations WHERE feed_id = {ph} AND "
+                        f"DELETE FROM observations WHERE feed_key = {ph} AND "
                         f"record_key = {ph} AND fetched_at = {ph}"
                     ),
-                    (feed_id, s.key, v.start),
+                    (feed, s.key, v.start),
                 )
         for v in new:
             if v in old:
@@ -533,46 +616,44 @@ class RecordWriter:
                 run_id = next(r[3] for r in rows if r[0] == v.start)
             cur.execute(
                 self._version_insert_sql(),
-                (feed_id, s.key, v.start, v.end, run_id, v.value, dict_id, blob),
+                (feed, s.key, v.start, v.end, run_id, v.value, dict_id, blob),
             )
         if board:
-            self._place_presence(cur, feed_id, s.key, s.t, spans)
+            self._place_presence(cur, feed, s.key, s.t, spans)
         return len(new) - len(old)
 
     def _place_presence(
-        self, cur: Any, feed_id: str, key: str, t: str, spans: list[Span]
+        self, cur: Any, feed: int, key: str, t: str, spans: list[Span]
     ) -> None:
         new = add_presence(
-            spans, t, lambda a, b: bool(self._listings_between(cur, feed_id, a, b))
+            spans, t, lambda a, b: bool(self._listings_between(cur, feed, a, b))
         )
-        self._replace_spans(cur, feed_id, key, spans, new)
+        self._replace_spans(cur, feed, key, spans, new)
 
     def _replace_spans(
-        self, cur: Any, feed_id: str, key: str, old: list[Span], new: list[Span]
+        self, cur: Any, feed: int, key: str, old: list[Span], new: list[Span]
     ) -> None:
         ph = self.placeholder
         for sp in old:
             if sp not in new:
                 cur.execute(
                     self._sql(
-                        f"DELETE FROM presence WHERE feed_id = {ph} AND record_key = "
+                        f"DELETE FROM presence WHERE feed_key = {ph} AND record_key = "
                         f"{ph} AND first_seen = {ph}"
                     ),
-                    (feed_id, key, sp.start),
+                    (feed, key, sp.start),
                 )
         for sp in new:
             if sp not in old:
-                cur.execute(
-                    self._presence_insert_sql(), (feed_id, key, sp.start, sp.end)
-                )
+                cur.execute(self._presence_insert_sql(), (feed, key, sp.start, sp.end))
 
-    def _listings_between(self, cur: Any, feed_id: str, a: str, b: str) -> list[str]:
+    def _listings_between(self, cur: Any, feed: int, a: str, b: str) -> list[str]:
         ph = self.placeholder
         cur.execute(
             self._sql(
-                f"SELECT fetched_at FROM listings WHERE feed_id = {ph} AND fetched_at "
+                f"SELECT fetched_at FROM listings WHERE feed_key = {ph} AND fetched_at "
                 f"> {ph} AND fetched_at < {ph} ORDER BY fetched_at"
             ),
-            (feed_id, a, b),
+            (feed, a, b),
         )
         return [r[0] for r in cur.fetchall()]
