@@ -22,6 +22,8 @@ from pathlib import Path
 
 import yaml
 
+from cfs_spiders.store.base import RUNS_FROM  # noqa: F401
+
 CHICAGO = "il_chicago_oemc"
 ELEMENTS = (
     "id",
@@ -109,7 +111,7 @@ def load_evidence(calls_csv: Path, db: Path, configs_dir: Path) -> dict:
     runs: dict[str, list[tuple[str, str]]] = defaultdict(list)
     with sqlite3.connect(db) as con:
         for feed_id, mode, fetched in con.execute(
-            "SELECT feed_id, mode, fetched_at FROM runs WHERE status IN "
+            f"SELECT feed_id, mode, fetched_at FROM {RUNS_FROM} WHERE status IN "
             "('ok','degraded') AND records > 0 AND fetched_at IS NOT NULL"
         ):
             runs[feed_id].append((mode, fetched))

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cfs_spiders.exports import calls_csv
+from cfs_spiders.store.base import CALLS_FROM  # noqa: F401
 from cfs_spiders.store.sqlite import BatchReadError, Store
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -78,7 +79,9 @@ def test_a_read_leaves_the_stores_own_connection_undisturbed(tmp_path):
     try:
         before = data_version(store)
         for _ in range(3):
-            batches = store.iter_batches("SELECT record_key FROM calls", rows=64)
+            batches = store.iter_batches(
+                f"SELECT record_key FROM {CALLS_FROM}", rows=64
+            )
             assert sum(b.num_rows for b in batches) == 300
         assert data_version(store) == before  # no WAL index rebuilt under it
     finally:
@@ -127,7 +130,7 @@ def test_a_driver_error_names_the_store_and_the_child_serves_the_next_query(
         assert str(tmp_path / "cfs.sqlite") in str(err.value)
         (child,) = store._readers._idle
         pid = child.proc.pid
-        batches = store.iter_batches("SELECT COUNT(*) FROM calls", rows=8)
+        batches = store.iter_batches(f"SELECT COUNT(*) FROM {CALLS_FROM}", rows=8)
         assert [b.column(0)[0].as_py() for b in batches] == [10]
         assert [c.proc.pid for c in store._readers._idle] == [pid]  # the same
     finally:
@@ -138,11 +141,11 @@ def test_a_driver_error_names_the_store_and_the_child_serves_the_next_query(
 def test_a_read_left_part_way_ends_its_child(tmp_path):
     store = hostile_store(tmp_path / "cfs.sqlite", cycled(200))
     try:
-        batches = store.iter_batches("SELECT record_key FROM calls", rows=10)
+        batches = store.iter_batches(f"SELECT record_key FROM {CALLS_FROM}", rows=10)
         assert next(batches).num_rows == 10
         batches.close()  # its answer is still in the pipe: not reusable
         assert store._readers._idle == []
-        again = store.iter_batches("SELECT record_key FROM calls", rows=10)
+        again = store.iter_batches(f"SELECT record_key FROM {CALLS_FROM}", rows=10)
         assert sum(b.num_rows for b in again) == 200
     finally:
         store.close()
@@ -156,7 +159,7 @@ def test_a_reading_process_that_died_is_a_batch_read_error(tmp_path):
         child.proc.kill()
         child.proc.wait()
         with pytest.raises(BatchReadError, match="reading process ended|Broken"):
-            list(store.iter_batches("SELECT record_key FROM calls", rows=10))
+            list(store.iter_batches(f"SELECT record_key FROM {CALLS_FROM}", rows=10))
         assert store._readers._idle == []  # the dead one is not handed out again
         # export_calls: a failed batch read is written by rows, the same bytes
         assert_export_calls_writes_the_rows_bytes(store, tmp_path)

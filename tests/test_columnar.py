@@ -35,6 +35,7 @@ from cfs_spiders.records.columnar import ColumnarBuilder, columnar_enabled, merg
 from cfs_spiders.records.compile import Columns, PageFallback, compile_column
 from cfs_spiders.records.encoding import all_finite
 from cfs_spiders.records.mapping import compile_spec
+from cfs_spiders.store.base import CALLS_FROM, OBSERVATIONS_FROM  # noqa: F401
 from cfs_spiders.store.raw import install_sql_function
 from tests.conftest import FIXTURES, run_cfs
 
@@ -148,7 +149,7 @@ def test_crawl_replay_goes_through_the_columnar_path(tmp_path: Path) -> None:
             assert not any(r["counts"].get("record_pages:columnar") for r in reports)
         con = sqlite3.connect(out / "cfs.sqlite")
         install_sql_function(con)
-        cur = con.execute("SELECT * FROM calls")
+        cur = con.execute(f"SELECT * FROM {CALLS_FROM}")
         names = [d[0] for d in cur.description]
         rows = [
             {n: v for n, v in zip(names, r, strict=True) if "run_id" not in n}
@@ -156,7 +157,7 @@ def test_crawl_replay_goes_through_the_columnar_path(tmp_path: Path) -> None:
         ]
         versions = con.execute(
             "SELECT feed_id, record_key, fetched_at, values_hash, "
-            "cfs_raw(raw_dict, raw_deflate) FROM observations"
+            f"cfs_raw(raw_dict, raw_deflate) FROM {OBSERVATIONS_FROM}"
         ).fetchall()
         con.close()
         stored[path] = (

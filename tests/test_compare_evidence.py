@@ -24,6 +24,7 @@ import yaml
 
 from cfs_spiders.compare import report
 from cfs_spiders.config.loader import ConfigError, load_config
+from cfs_spiders.store.base import RUNS_FROM  # noqa: F401
 from tests.conftest import ROOT
 from tests.test_compare import cfs_run, long, wide, withheld  # noqa: F401  (shared fixtures)
 
@@ -231,7 +232,7 @@ def check_banner(text: str, db: Path) -> None:
     as recounted from the store's runs table."""
     with sqlite3.connect(db) as con:
         rows = con.execute(
-            "SELECT feed_id, mode, MIN(fetched_at), MAX(fetched_at) FROM runs "
+            f"SELECT feed_id, mode, MIN(fetched_at), MAX(fetched_at) FROM {RUNS_FROM} "
             "WHERE status IN ('ok','degraded') AND records > 0 "
             "GROUP BY feed_id, mode"
         ).fetchall()

@@ -39,6 +39,7 @@ from cfs_spiders.ingest.html_parse import LayoutError, page_rows
 from cfs_spiders.ingest.replay import ReplayError, load_snapshots
 from cfs_spiders.normalize.call_type import categorize
 from cfs_spiders.records.builder import RecordBuilder
+from cfs_spiders.store.base import CALLS_FROM, RUNS_FROM  # noqa: F401
 from cfs_spiders.store.raw import install_sql_function
 from tests.conftest import FIXTURES, run_cfs
 
@@ -194,7 +195,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def calls(store: dict[str, Any], feed: str) -> dict[str, sqlite3.Row]:
     rows = store["query"](
-        "SELECT *, cfs_raw(raw_dict, raw_deflate) AS raw_json FROM calls JOIN "
+        f"SELECT *, cfs_raw(raw_dict, raw_deflate) AS raw_json FROM {CALLS_FROM} JOIN "
         "call_raw USING (feed_id, record_key) "
         "WHERE feed_id = ?",
         (feed,),
@@ -204,7 +205,7 @@ def calls(store: dict[str, Any], feed: str) -> dict[str, sqlite3.Row]:
 
 def reports(store: dict[str, Any], feed: str) -> list[dict[str, Any]]:
     rows = store["query"](
-        "SELECT status, report_json FROM runs WHERE feed_id = ? ORDER BY fetched_at",
+        f"SELECT status, report_json FROM {RUNS_FROM} WHERE feed_id = ? ORDER BY fetched_at",
         (feed,),
     )
     assert all(r["status"] == "ok" for r in rows), [r["status"] for r in rows]
@@ -226,7 +227,9 @@ def test_capture_counts_are_what_the_provenance_says() -> None:
 def test_distinct_calls_stored_equal_distinct_calls_in_the_capture(
     store: dict[str, Any], feed: str
 ) -> None:
-    n = store["query"]("SELECT COUNT(*) AS n FROM calls WHERE feed_id = ?", (feed,))
+    n = store["query"](
+        f"SELECT COUNT(*) AS n FROM {CALLS_FROM} WHERE feed_id = ?", (feed,)
+    )
     assert n[0]["n"] == expected_calls()[feed]
 
 
@@ -579,8 +582,8 @@ def test_a_stale_exclusion_fails_the_run(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     con = sqlite3.connect(db)
-    status, error = con.execute("SELECT status, error FROM runs").fetchone()
-    n = con.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    status, error = con.execute(f"SELECT status, error FROM {RUNS_FROM}").fetchone()
+    n = con.execute(f"SELECT COUNT(*) FROM {CALLS_FROM}").fetchone()[0]
     con.close()
     assert status == "failed"
     assert "record_id P0000000000" in error and "matched no row" in error

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from cfs_spiders.store.base import CALLS_FROM, OBSERVATIONS_FROM, RUNS_FROM  # noqa: F401
 from tests.conftest import FIXTURES, run_cfs
 
 OAKLAND = "ca_oakland_police_calls_for_service"
@@ -173,7 +174,7 @@ def rows(db: Path, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
 def calls(db: Path, feed: str) -> dict[str, dict[str, Any]]:
     return {
         r["record_key"]: r
-        for r in rows(db, "SELECT * FROM calls WHERE feed_id = ?", (feed,))
+        for r in rows(db, f"SELECT * FROM {CALLS_FROM} WHERE feed_id = ?", (feed,))
     }
 
 
@@ -219,7 +220,7 @@ def test_distinct_calls_stored_are_the_distinct_ids_of_the_capture(store, feed):
 def test_category_coverage_is_at_least_95_percent(store, feed):
     got = rows(
         store,
-        "SELECT category_basis, COUNT(*) AS n FROM calls WHERE feed_id = ? "
+        f"SELECT category_basis, COUNT(*) AS n FROM {CALLS_FROM} WHERE feed_id = ? "
         "GROUP BY category_basis",
         (feed,),
     )
@@ -232,7 +233,7 @@ def test_category_coverage_is_at_least_95_percent(store, feed):
 def test_every_run_is_a_replay_whichever_mapping_read_it(store):
     """Columbia fire's CSV snapshot is read with the live mapping (read_as: live)
     and its JSON snapshots with the replay one; all are replays, and say so."""
-    got = rows(store, "SELECT feed_id, mode, report_json FROM runs")
+    got = rows(store, f"SELECT feed_id, mode, report_json FROM {RUNS_FROM}")
     assert {r["mode"] for r in got} == {"replay"}
     readers = [
         json.loads(r["report_json"])["reader"]
@@ -246,7 +247,7 @@ def test_oakland_placeholders_are_dropped_and_counted(store):
     reports = [
         json.loads(r["report_json"])
         for r in rows(
-            store, "SELECT report_json FROM runs WHERE feed_id = ?", (OAKLAND,)
+            store, f"SELECT report_json FROM {RUNS_FROM} WHERE feed_id = ?", (OAKLAND,)
         )
     ]
     assert sorted(r["counts"].get("records:blank_dropped") for r in reports) == [7, 7]
@@ -258,7 +259,7 @@ def test_columbia_feeds_keep_their_own_service(store):
         r["feed_id"]: json.loads(r["report_json"])["counts"].get("records:not_kept")
         for r in rows(
             store,
-            "SELECT feed_id, report_json FROM runs WHERE feed_id IN (?, ?) "
+            f"SELECT feed_id, report_json FROM {RUNS_FROM} WHERE feed_id IN (?, ?) "
             "AND started_at = (SELECT MIN(started_at) FROM runs r2 "
             "WHERE r2.feed_id = runs.feed_id)",
             (COLUMBIA_PD, COLUMBIA_FIRE),
@@ -272,7 +273,7 @@ def test_columbia_feeds_keep_their_own_service(store):
 def test_columbia_fire_duplicate_rows_are_one_call_one_observation(store):
     obs = rows(
         store,
-        "SELECT COUNT(*) AS n FROM observations WHERE feed_id = ? AND record_key = ?",
+        f"SELECT COUNT(*) AS n FROM {OBSERVATIONS_FROM} WHERE feed_id = ? AND record_key = ?",
         (COLUMBIA_FIRE, "2026204897"),
     )
     assert obs[0]["n"] == 1  # the row appears 3 times in the one CSV response
@@ -328,7 +329,7 @@ def test_oakland_first_last_seen_status_and_departures_exact(store):
     }
     obs = rows(
         store,
-        "SELECT record_key, COUNT(*) AS n FROM observations WHERE feed_id = ? "
+        f"SELECT record_key, COUNT(*) AS n FROM {OBSERVATIONS_FROM} WHERE feed_id = ? "
         "GROUP BY record_key",
         (OAKLAND,),
     )
@@ -354,7 +355,9 @@ def test_chp_first_last_seen_and_closures_exact(store):
     closed = {k.split("/")[1] for k, e in expected.items() if e["gone"]}
     assert closed == {"0149", "0116", "1962"}  # as the provenance lists
     total = rows(
-        store, "SELECT SUM(closed_calls) AS n FROM runs WHERE feed_id = ?", (CHP,)
+        store,
+        f"SELECT SUM(closed_calls) AS n FROM {RUNS_FROM} WHERE feed_id = ?",
+        (CHP,),
     )
     assert total[0]["n"] == 3
 
@@ -693,7 +696,7 @@ def test_three_hand_checked_records_per_feed():
 def test_hand_checked_values(store, expected):
     got = rows(
         store,
-        "SELECT * FROM calls WHERE feed_id = ? AND record_key = ?",
+        f"SELECT * FROM {CALLS_FROM} WHERE feed_id = ? AND record_key = ?",
         (expected["feed_id"], expected["record_key"]),
     )
     assert len(got) == 1

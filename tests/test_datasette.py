@@ -18,6 +18,7 @@ import pytest
 
 from cfs_spiders.config.loader import load_all
 from cfs_spiders.exports.datasette import COMPARISON_TABLES, TABLES, build_metadata
+from cfs_spiders.store.base import OBSERVATIONS_FROM  # noqa: F401
 from cfs_spiders.store.raw import install_sql_function
 from tests.conftest import ROOT, run_cfs
 
@@ -102,21 +103,24 @@ def test_foreign_keys_and_indexes_are_declared(store: dict) -> None:
             for r in _pragma(store["db"], f"PRAGMA foreign_key_list({table})")
         }
 
-    assert ("feed_id", "feeds", "feed_id") in fks("calls")
+    feed = ("feed_key", "feeds", "feed_key")
+    assert feed in fks("calls")
+    assert ("run_key", "runs", "run_key") in fks("calls")
     assert ("source_id", "sources", "source_id") in fks("calls")
     assert ("raw_dict", "raw_dicts", "dict_id") in fks("observations")
-    assert ("feed_id", "feeds", "feed_id") in fks("raw_dicts")
-    assert ("feed_id", "feeds", "feed_id") in fks("runs")
-    assert ("feed_id", "feeds", "feed_id") in fks("feed_state")
-    assert ("feed_id", "feeds", "feed_id") in fks("imports")
-    assert ("run_id", "runs", "run_id") in fks("imports")
-    assert ("feed_id", "feeds", "feed_id") in fks("listings")
+    assert ("run_key", "runs", "run_key") in fks("observations")
+    for table in ("raw_dicts", "runs", "feed_state", "imports", "listings"):
+        assert feed in fks(table), table
+    assert ("run_key", "runs", "run_key") in fks("imports")
     obs = fks("observations")
     assert {
-        ("feed_id", "calls", "feed_id"),
+        ("feed_key", "calls", "feed_key"),
         ("record_key", "calls", "record_key"),
     } <= obs
-    assert obs - {("raw_dict", "raw_dicts", "dict_id")} == fks("presence")
+    assert obs - {
+        ("raw_dict", "raw_dicts", "dict_id"),
+        ("run_key", "runs", "run_key"),
+    } == fks("presence")
     indexed = set()
     for (name,) in _pragma(
         store["db"],
@@ -124,7 +128,7 @@ def test_foreign_keys_and_indexes_are_declared(store: dict) -> None:
     ):
         first = _pragma(store["db"], f"PRAGMA index_info({name})")
         indexed.add(min(first)[2])
-    assert {"feed_id", "received_at_utc", "call_type_category"} <= indexed
+    assert {"feed_key", "received_at_utc", "call_type_category"} <= indexed
 
 
 def test_feed_sources_and_licenses_as_documented(store: dict) -> None:
@@ -229,12 +233,12 @@ def test_datasette_serves_the_store_with_the_metadata(store: dict) -> None:
             _get(f"{base}/cfs/calls.json?_shape=objects&_labels=on&_size=5")
         )["rows"]
         assert len(rows) == 5
-        title = store["metadata"]["databases"]["cfs"]["tables"]["feeds"]
-        assert title["label_column"] == "title"
-        assert rows[0]["feed_id"] == {
-            "value": HOUSTON,
-            "label": "Houston 911 Active Incidents (HEC)",
-        }
+        feeds = store["metadata"]["databases"]["cfs"]["tables"]["feeds"]
+        assert feeds["label_column"] == "feed_id"
+        # calls hold the feed's integer key; Datasette shows its id
+        assert isinstance(rows[0]["feed_key"]["value"], int)
+        assert rows[0]["feed_key"]["label"] == HOUSTON
+        assert rows[0]["run_key"]["label"].startswith(f"{HOUSTON}-")
         page = _get(f"{base}/cfs/calls").decode()
         assert "call_type_category" in page and "facet" in page
         assert "Houston" in _get(f"{base}/cfs/feeds").decode()
@@ -252,7 +256,7 @@ def test_datasette_serves_the_store_with_the_metadata(store: dict) -> None:
         conn = sqlite3.connect(store["db"])
         install_sql_function(conn)
         want = conn.execute(
-            "SELECT cfs_raw(raw_dict, raw_deflate) FROM observations WHERE "
+            f"SELECT cfs_raw(raw_dict, raw_deflate) FROM {OBSERVATIONS_FROM} WHERE "
             "feed_id = ? AND record_key = ? ORDER BY fetched_at",
             (HOUSTON, key),
         ).fetchall()

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from cfs_spiders.exports import calls_csv, frame_csv
 from cfs_spiders.exports.files import spreadsheet_path
+from cfs_spiders.store.base import CALLS_FROM  # noqa: F401
 from cfs_spiders.store.sqlite import BatchReadError, Store
 
 NAMES = ("calls.csv", "calls_spreadsheet.csv")
@@ -67,8 +68,10 @@ def assert_identical(files: dict) -> None:
 def test_every_bundled_capture_exports_the_same_bytes(replayed, tmp_path):
     store = Store(replayed["db"])
     try:
-        n = store.query("SELECT COUNT(*) AS n FROM calls")[0]["n"]
-        feeds = store.query("SELECT COUNT(DISTINCT feed_id) AS n FROM calls")[0]["n"]
+        n = store.query(f"SELECT COUNT(*) AS n FROM {CALLS_FROM}")[0]["n"]
+        feeds = store.query(f"SELECT COUNT(DISTINCT feed_id) AS n FROM {CALLS_FROM}")[
+            0
+        ]["n"]
         assert n > 1000 and feeds > 10  # the captures did reach the store
         # small batches: feeds begin and end inside batches, and a column
         # empty in one batch is filled in the next
@@ -156,12 +159,23 @@ def _source_id(conn: Any, values: dict, mark: str) -> None:
     ).fetchone()[0]
 
 
+def _feed_key(conn: Any, feed_id: str, mark: str) -> int:
+    """The feed's key (its ``feeds`` row made if it has none)."""
+    conn.execute(
+        f"INSERT INTO feeds (feed_id) VALUES ({mark}) ON CONFLICT (feed_id) DO NOTHING",
+        (feed_id,),
+    )
+    return conn.execute(
+        f"SELECT feed_key FROM feeds WHERE feed_id = {mark}", (feed_id,)
+    ).fetchone()[0]
+
+
 def insert_calls(conn: Any, rows: list[dict], mark: str) -> None:
     """The synthetic rows as calls of ``zz_synthetic`` (keys K000000...), on a
     SQLite or psycopg connection (``mark``: its parameter marker)."""
     for i, row in enumerate(rows):
         values = {
-            "feed_id": "zz_synthetic",
+            "feed_key": _feed_key(conn, "zz_synthetic", mark),
             "record_key": f"K{i:06d}",
             "first_seen": "2025-12-13T17:00:00Z",
             "last_seen": "2025-12-13T17:05:00Z",

@@ -31,7 +31,8 @@ def keyed_store(path: Path, keys: list[str], feeds: tuple[str, ...]) -> Store:
             conn.execute("INSERT OR IGNORE INTO feeds (feed_id) VALUES (?)", (feed,))
             insert_calls(conn, [rows[i]], "?")
             conn.execute(
-                "UPDATE calls SET feed_id = ?, record_key = ? WHERE record_key = ?",
+                "UPDATE calls SET feed_key = (SELECT feed_key FROM feeds WHERE "
+                "feed_id = ?), record_key = ? WHERE record_key = ?",
                 (feed, key, "K000000"),
             )
             i += 1

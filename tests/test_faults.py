@@ -41,6 +41,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cfs_spiders.ingest.middlewares import retry_after_seconds
+from cfs_spiders.store.base import CALLS_FROM, RUNS_FROM  # noqa: F401
 
 GOOD = synthetic_calls(["1", "2", "3"])
 LATER = synthetic_calls(["1", "2"])  # SYN-3 has left the listing
@@ -276,7 +277,7 @@ def snapshot_calls(db: Path, path: Path) -> None:
     rows = [
         dict(r)
         for r in conn.execute(
-            "SELECT feed_id, record_key, status, disappeared_at, last_seen FROM calls"
+            f"SELECT feed_id, record_key, status, disappeared_at, last_seen FROM {CALLS_FROM}"
         )
     ]
     conn.close()
@@ -307,7 +308,7 @@ def last_report(faults: dict[str, Any], feed: str) -> dict[str, Any]:
     """The feed's latest run: its row in the store, and the same report as JSON
     under output/runs/."""
     rows = faults["q"](
-        "SELECT * FROM runs WHERE feed_id = ? ORDER BY finished_at", feed
+        f"SELECT * FROM {RUNS_FROM} WHERE feed_id = ? ORDER BY finished_at", feed
     )
     assert len(rows) == 2, f"{feed}: expected a run row per crawl, got {len(rows)}"
     row = rows[-1]
@@ -327,7 +328,7 @@ def assert_calls_kept_open(faults: dict[str, Any], feed: str) -> None:
     now = {
         r["record_key"]: r
         for r in faults["q"](
-            "SELECT record_key, status, disappeared_at FROM calls WHERE feed_id = ?",
+            f"SELECT record_key, status, disappeared_at FROM {CALLS_FROM} WHERE feed_id = ?",
             feed,
         )
     }
@@ -340,7 +341,9 @@ def assert_calls_kept_open(faults: dict[str, Any], feed: str) -> None:
 def test_first_crawl_all_ok_and_exit_zero(faults):
     assert faults["before"]["code"] == 0, faults["before"]["stderr"][-3000:]
     first: dict[str, str] = {}
-    for r in faults["q"]("SELECT feed_id, status FROM runs ORDER BY finished_at"):
+    for r in faults["q"](
+        f"SELECT feed_id, status FROM {RUNS_FROM} ORDER BY finished_at"
+    ):
         first.setdefault(r["feed_id"], r["status"])
     assert set(first) == set(ALL_FEEDS)
     assert set(first.values()) == {"ok"}, first
@@ -358,7 +361,7 @@ def test_healthy_feed_in_the_same_run_completes_and_closes_what_left(faults):
     report = last_report(faults, "zz_fault_healthy")
     assert report["status"] == "ok" and report["complete"]
     gone = faults["q"](
-        "SELECT record_key, status FROM calls WHERE feed_id = ? AND "
+        f"SELECT record_key, status FROM {CALLS_FROM} WHERE feed_id = ? AND "
         "disappeared_at IS NOT NULL",
         "zz_fault_healthy",
     )
@@ -383,7 +386,8 @@ def test_empty_active_board_is_a_complete_listing(faults):
     assert report["status"] == "ok" and report["complete"], report
     assert report["records"] == 0 and report["degraded_reasons"] == []
     rows = faults["q"](
-        "SELECT status, disappeared_at FROM calls WHERE feed_id = ?", "zz_fault_empty"
+        f"SELECT status, disappeared_at FROM {CALLS_FROM} WHERE feed_id = ?",
+        "zz_fault_empty",
     )
     assert rows and report["disappeared_calls"] == len(rows)
     assert all(r["status"] == "closed" and r["disappeared_at"] for r in rows)
@@ -464,7 +468,7 @@ def test_partial_listing_keeps_earlier_pages_and_closes_nothing(faults):
     # the two calls of page 1 were seen by this run (stored unchanged: no new
     # version, their last sighting is this run's)
     seen = faults["q"](
-        "SELECT COUNT(*) AS n FROM calls WHERE last_run_id = ? AND last_seen = ?",
+        f"SELECT COUNT(*) AS n FROM {CALLS_FROM} WHERE last_run_id = ? AND last_seen = ?",
         report["run_id"],
         report["fetched_at"],
     )
@@ -495,7 +499,7 @@ def test_invalid_utf8_and_control_characters_are_stored_not_fatal(faults):
     rows = {
         r["record_key"]: r
         for r in faults["q"](
-            "SELECT record_key, address_raw, call_type_raw FROM calls WHERE feed_id = ?",
+            f"SELECT record_key, address_raw, call_type_raw FROM {CALLS_FROM} WHERE feed_id = ?",
             "zz_hostile_unicode",
         )
     }
@@ -506,6 +510,6 @@ def test_invalid_utf8_and_control_characters_are_stored_not_fatal(faults):
 
 
 def test_every_run_wrote_a_json_report(faults):
-    runs = faults["q"]("SELECT run_id FROM runs")
+    runs = faults["q"](f"SELECT run_id FROM {RUNS_FROM}")
     files = {p.stem for p in (faults["folder"] / "out" / "runs").glob("*.json")}
     assert {r["run_id"] for r in runs} <= files

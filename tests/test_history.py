@@ -16,6 +16,12 @@ import pytest
 
 from cfs_spiders.config.loader import get_config
 from cfs_spiders.records.encoding import canonical_bytes, change_hash
+from cfs_spiders.store.base import (  # noqa: F401
+    CALLS_FROM,
+    OBSERVATIONS_FROM,
+    PRESENCE_FROM,
+    RUNS_FROM,
+)
 from cfs_spiders.store.connect import open_store
 from cfs_spiders.store.history import (
     Span,
@@ -190,14 +196,14 @@ def stored(store: Any, feed_id: str) -> dict[str, Any]:
     return {
         "versions": rows(
             "SELECT record_key, fetched_at, last_seen, run_id, values_hash FROM "
-            "observations WHERE feed_id = ? ORDER BY record_key, fetched_at"
+            f"{OBSERVATIONS_FROM} WHERE feed_id = ? ORDER BY record_key, fetched_at"
         ),
         "presence": rows(
-            "SELECT record_key, first_seen, last_seen FROM presence WHERE feed_id = ? "
+            f"SELECT record_key, first_seen, last_seen FROM {PRESENCE_FROM} WHERE feed_id = ? "
             "ORDER BY record_key, first_seen"
         ),
         "calls": rows(
-            "SELECT record_key, first_seen, last_seen, disappeared_at FROM calls "
+            f"SELECT record_key, first_seen, last_seen, disappeared_at FROM {CALLS_FROM} "
             "WHERE feed_id = ? ORDER BY record_key"
         ),
     }
@@ -339,14 +345,16 @@ def test_100_unchanged_polls_of_dallas_grow_the_store_little(tmp_path: Path) -> 
     grown = _size(db) - one_poll
     store = open_store(db)
     try:
-        versions = store.query("SELECT COUNT(*) AS n FROM observations")[0]["n"]
-        runs = store.query("SELECT COUNT(*) AS n, SUM(new_observations) AS v FROM runs")
+        versions = store.query(f"SELECT COUNT(*) AS n FROM {OBSERVATIONS_FROM}")[0]["n"]
+        runs = store.query(
+            f"SELECT COUNT(*) AS n, SUM(new_observations) AS v FROM {RUNS_FROM}"
+        )
         spans = store.query(
             "SELECT COUNT(*) AS n, MIN(first_seen) AS a, MAX(last_seen) AS b "
-            "FROM presence"
+            f"FROM {PRESENCE_FROM}"
         )[0]
         listed = store.query(
-            "SELECT COUNT(*) AS n FROM calls WHERE disappeared_at IS NULL"
+            f"SELECT COUNT(*) AS n FROM {CALLS_FROM} WHERE disappeared_at IS NULL"
         )[0]["n"]
     finally:
         store.close()

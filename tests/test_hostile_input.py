@@ -39,6 +39,7 @@ from cfs_spiders.ingest.parsers import parse_xml
 from cfs_spiders.ingest.replay import ReplayError, load_snapshots
 from cfs_spiders.ingest.spiders.base import validate_run_id
 from cfs_spiders.normalize.call_type import load_crosswalk
+from cfs_spiders.store.base import CALLS_FROM  # noqa: F401
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SYNTHETIC_CONFIG = json_feed_config("zz_hostile_config", "http://127.0.0.1:9/calls")
@@ -419,7 +420,7 @@ def test_hostile_feed_is_crawled_and_stored(hostile: Path):
     code, _, stderr = (hostile / "crawl.txt").read_text().partition("\n")
     assert code == "0", stderr[-3000:]
     conn = sqlite3.connect(hostile / "cfs.sqlite")
-    n = conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    n = conn.execute(f"SELECT COUNT(*) FROM {CALLS_FROM}").fetchone()[0]
     conn.close()
     assert n == 8
 
@@ -457,7 +458,7 @@ def test_calls_csv_keeps_the_published_values(hostile: Path):
     with (hostile / "out" / "calls.csv").open(encoding="utf-8", newline="") as fh:
         published = {r["call_type_raw"] for r in csv.DictReader(fh)}
     conn = sqlite3.connect(hostile / "cfs.sqlite")
-    stored = {r[0] for r in conn.execute("SELECT call_type_raw FROM calls")}
+    stored = {r[0] for r in conn.execute(f"SELECT call_type_raw FROM {CALLS_FROM}")}
     conn.close()
     assert published == {v if v is not None else "" for v in stored}
     assert '=HYPERLINK("http://example.invalid","click")' in published

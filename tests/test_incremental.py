@@ -37,6 +37,12 @@ import yaml
 
 from cfs_spiders.config.loader import PROJECT_ROOT, get_config
 from cfs_spiders.schedule.due import backoff, due_at, due_feeds, still_due
+from cfs_spiders.store.base import (  # noqa: F401
+    CALLS_FROM,
+    FEED_STATE_FROM,
+    OBSERVATIONS_FROM,
+    RUNS_FROM,
+)
 from cfs_spiders.store.connect import open_store
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
@@ -277,16 +283,22 @@ def test_second_poll_fetches_and_stores_nothing_new(
     assert server.served("/resource/gnap-fj3t.json") == (3, total)
     board = len(server.board)
     assert server.served("/activecalls") == (1, board)
-    assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ?", SF) == total
-    assert one(db, "SELECT COUNT(*) FROM observations WHERE feed_id = ?", SF) == total
-    assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ?", CLEARWATER) == board
+    assert one(db, f"SELECT COUNT(*) FROM {CALLS_FROM} WHERE feed_id = ?", SF) == total
+    assert (
+        one(db, f"SELECT COUNT(*) FROM {OBSERVATIONS_FROM} WHERE feed_id = ?", SF)
+        == total
+    )
+    assert (
+        one(db, f"SELECT COUNT(*) FROM {CALLS_FROM} WHERE feed_id = ?", CLEARWATER)
+        == board
+    )
     mark = max(r["call_last_updated_at"] for r in server.soda)  # local floating time
     assert one(
-        db, "SELECT high_water FROM feed_state WHERE feed_id = ?", SF
+        db, f"SELECT high_water FROM {FEED_STATE_FROM} WHERE feed_id = ?", SF
     ) == utc_mark(mark)
-    assert one(db, "SELECT etag FROM feed_state WHERE feed_id = ?", CLEARWATER)
+    assert one(db, f"SELECT etag FROM {FEED_STATE_FROM} WHERE feed_id = ?", CLEARWATER)
     seen_before = one(
-        db, "SELECT MAX(last_seen) FROM calls WHERE feed_id = ?", CLEARWATER
+        db, f"SELECT MAX(last_seen) FROM {CALLS_FROM} WHERE feed_id = ?", CLEARWATER
     )
 
     # 2. unchanged second poll: $where above the mark finds nothing, the board is
@@ -301,23 +313,27 @@ def test_second_poll_fetches_and_stores_nothing_new(
     assert server.served("/activecalls") == (2, board)
     _, _, headers, status, _ = server.last("/activecalls")
     assert status == 304 and headers.get("If-None-Match")
-    assert one(db, "SELECT COUNT(*) FROM calls") == total + board
-    assert one(db, "SELECT COUNT(*) FROM observations") == total + board
+    assert one(db, f"SELECT COUNT(*) FROM {CALLS_FROM}") == total + board
+    assert one(db, f"SELECT COUNT(*) FROM {OBSERVATIONS_FROM}") == total + board
     runs = (
         sqlite3.connect(db)
-        .execute("SELECT feed_id, status, records FROM runs ORDER BY started_at")
+        .execute(
+            f"SELECT feed_id, status, records FROM {RUNS_FROM} ORDER BY started_at"
+        )
         .fetchall()
     )
     assert len(runs) == 4 and all(r[1] == "ok" for r in runs), runs
     # not modified: the board's calls are still on it, seen at the second poll
     assert (
-        one(db, "SELECT MAX(last_seen) FROM calls WHERE feed_id = ?", CLEARWATER)
+        one(
+            db, f"SELECT MAX(last_seen) FROM {CALLS_FROM} WHERE feed_id = ?", CLEARWATER
+        )
         > seen_before
     )
     assert (
         one(
             db,
-            "SELECT COUNT(*) FROM calls WHERE feed_id = ? AND disappeared_at "
+            f"SELECT COUNT(*) FROM {CALLS_FROM} WHERE feed_id = ? AND disappeared_at "
             "IS NOT NULL",
             CLEARWATER,
         )
@@ -339,14 +355,17 @@ def test_second_poll_fetches_and_stores_nothing_new(
     proc = cfs(tmp_path, configs, "crawl", "--due", "--no-jsonl", *FAST)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert server.served("/resource/gnap-fj3t.json") == (5, total + 7)
-    assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ?", SF) == total + 2
     assert (
-        one(db, "SELECT COUNT(*) FROM observations WHERE feed_id = ?", SF) == total + 7
+        one(db, f"SELECT COUNT(*) FROM {CALLS_FROM} WHERE feed_id = ?", SF) == total + 2
+    )
+    assert (
+        one(db, f"SELECT COUNT(*) FROM {OBSERVATIONS_FROM} WHERE feed_id = ?", SF)
+        == total + 7
     )
     assert (
         one(
             db,
-            "SELECT COUNT(*) FROM calls WHERE feed_id = ? AND "
+            f"SELECT COUNT(*) FROM {CALLS_FROM} WHERE feed_id = ? AND "
             "disposition_raw = 'CHANGED'",
             SF,
         )
@@ -356,14 +375,14 @@ def test_second_poll_fetches_and_stores_nothing_new(
     assert (
         one(
             db,
-            "SELECT COUNT(*) FROM calls WHERE feed_id = ? AND disappeared_at "
+            f"SELECT COUNT(*) FROM {CALLS_FROM} WHERE feed_id = ? AND disappeared_at "
             "IS NOT NULL",
             SF,
         )
         == 0
     )
     assert one(
-        db, "SELECT high_water FROM feed_state WHERE feed_id = ?", SF
+        db, f"SELECT high_water FROM {FEED_STATE_FROM} WHERE feed_id = ?", SF
     ) == utc_mark(later)
 
 
@@ -443,7 +462,10 @@ def test_due_skips_locked_and_recent_feeds(server: FeedServer, tmp_path: Path) -
     proc = cfs(tmp_path, configs, "crawl", "--due", "--no-jsonl", *FAST)
     assert proc.returncode == 0 and "no feed is due" in proc.stderr
     assert server.served("/resource/gnap-fj3t.json")[0] == 3
-    assert one(db, "SELECT lock_owner FROM feed_state WHERE feed_id = ?", SF) is None
+    assert (
+        one(db, f"SELECT lock_owner FROM {FEED_STATE_FROM} WHERE feed_id = ?", SF)
+        is None
+    )
 
 
 def test_watch_polls_backs_off_and_stops_cleanly(
@@ -486,16 +508,18 @@ def test_watch_polls_backs_off_and_stops_cleanly(
     polls = server.served("/activecalls")[0]
     attempts = server.served("/broken")[0]
     con = sqlite3.connect(db)
-    runs = dict(con.execute("SELECT feed_id, COUNT(*) FROM runs GROUP BY feed_id"))
+    runs = dict(
+        con.execute(f"SELECT feed_id, COUNT(*) FROM {RUNS_FROM} GROUP BY feed_id")
+    )
     statuses = dict(
         con.execute(
-            "SELECT feed_id, GROUP_CONCAT(DISTINCT status) FROM runs GROUP BY feed_id"
+            f"SELECT feed_id, GROUP_CONCAT(DISTINCT status) FROM {RUNS_FROM} GROUP BY feed_id"
         )
     )
     state = {
         r[0]: r[1:]
         for r in con.execute(
-            "SELECT feed_id, consecutive_failures, lock_owner FROM feed_state"
+            f"SELECT feed_id, consecutive_failures, lock_owner FROM {FEED_STATE_FROM}"
         )
     }
     con.close()
@@ -550,11 +574,17 @@ def test_due_pass_finishes_the_run_in_flight_on_sigterm(
     log = (tmp_path / "stderr.log").read_text()
     assert proc.returncode == 0, log[-3000:]
     assert "SIGTERM: finishing the 1 run(s) in flight" in log
-    assert one(db, "SELECT status FROM runs WHERE feed_id = ?", CLEARWATER) == "ok"
-    assert one(db, "SELECT COUNT(*) FROM calls WHERE feed_id = ?", CLEARWATER) == len(
-        server.board
-    )
     assert (
-        one(db, "SELECT lock_owner FROM feed_state WHERE feed_id = ?", CLEARWATER)
+        one(db, f"SELECT status FROM {RUNS_FROM} WHERE feed_id = ?", CLEARWATER) == "ok"
+    )
+    assert one(
+        db, f"SELECT COUNT(*) FROM {CALLS_FROM} WHERE feed_id = ?", CLEARWATER
+    ) == len(server.board)
+    assert (
+        one(
+            db,
+            f"SELECT lock_owner FROM {FEED_STATE_FROM} WHERE feed_id = ?",
+            CLEARWATER,
+        )
         is None
     )

@@ -13,6 +13,7 @@ import sqlite3
 
 import pytest
 
+from cfs_spiders.store.base import CALLS_FROM, OBSERVATIONS_FROM, RUNS_FROM  # noqa: F401
 from tests.conftest import FIXTURES, run_cfs
 from tests.test_coverage_json import expected_keys as json_feed_keys
 
@@ -156,7 +157,7 @@ def test_known_counts_from_the_issue():
 
 
 def test_every_run_succeeded(store_rows):
-    runs = store_rows("SELECT feed_id, status, error FROM runs")
+    runs = store_rows(f"SELECT feed_id, status, error FROM {RUNS_FROM}")
     bad = [(r["feed_id"], r["status"], r["error"]) for r in runs if r["status"] != "ok"]
     assert bad == []
     # every bundled capture ran (feeds beyond EXPECTED are counted in their own
@@ -168,14 +169,16 @@ def test_every_run_succeeded(store_rows):
 
 @pytest.mark.parametrize("feed", sorted(EXPECTED))
 def test_distinct_calls_equal_distinct_ids_in_the_capture(store_rows, feed):
-    n = store_rows("SELECT COUNT(*) AS n FROM calls WHERE feed_id = ?", (feed,))[0]["n"]
+    n = store_rows(
+        f"SELECT COUNT(*) AS n FROM {CALLS_FROM} WHERE feed_id = ?", (feed,)
+    )[0]["n"]
     assert n == EXPECTED[feed]
 
 
 def test_dallas_unit_rows_are_merged_into_calls(store_rows):
     row = store_rows(
         "SELECT units_raw, unit_count, cfs_raw(raw_dict, raw_deflate) AS raw_json "
-        "FROM calls JOIN call_raw USING "
+        f"FROM {CALLS_FROM} JOIN call_raw USING "
         "(feed_id, record_key) WHERE feed_id = ? AND call_id = ?",
         ("tx_dallas_police_active_calls", "18-0052901"),
     )[0]
@@ -208,9 +211,11 @@ def test_replaying_twice_adds_nothing_and_loses_nothing(replayed, tmp_path):
         try:
             calls = conn.execute(
                 "SELECT feed_id, record_key, first_seen, last_seen, disappeared_at, "
-                "status, call_type_category FROM calls ORDER BY 1, 2"
+                f"status, call_type_category FROM {CALLS_FROM} ORDER BY 1, 2"
             ).fetchall()
-            obs = conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
+            obs = conn.execute(f"SELECT COUNT(*) FROM {OBSERVATIONS_FROM}").fetchone()[
+                0
+            ]
         finally:
             conn.close()
         return calls, obs
@@ -251,7 +256,10 @@ def test_calls_csv_export(replayed, tmp_path):
     assert len([r for r in rows if r["feed_id"] in EXPECTED]) == sum(EXPECTED.values())
     conn = sqlite3.connect(replayed["db"])
     try:
-        assert len(rows) == conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        assert (
+            len(rows)
+            == conn.execute(f"SELECT COUNT(*) FROM {CALLS_FROM}").fetchone()[0]
+        )
     finally:
         conn.close()
     for col in (

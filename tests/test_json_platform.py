@@ -30,6 +30,7 @@ from cfs_spiders.ingest.spiders.base import FeedFormatError
 from cfs_spiders.normalize.time import parse_time
 from cfs_spiders.records.builder import RecordBuilder
 from cfs_spiders.records.mapping import compile_spec, compile_unpack, unpacked_names
+from cfs_spiders.store.base import CALLS_FROM  # noqa: F401
 from tests.conftest import FIXTURES
 
 SYNTHETIC: dict[str, Any] = {
@@ -239,7 +240,7 @@ def test_replayed_gzip_goes_through_scrapys_decompression(tmp_path):
     import sqlite3
 
     con = sqlite3.connect(db)
-    keys = sorted(r[0] for r in con.execute("SELECT record_key FROM calls"))
+    keys = sorted(r[0] for r in con.execute(f"SELECT record_key FROM {CALLS_FROM}"))
     con.close()
     assert keys == ["Z1", "Z2"]
 

@@ -19,6 +19,7 @@ import yaml
 
 from cfs_spiders.config.loader import ConfigError, get_config, load_config
 from cfs_spiders.records.keys import KeySpec, key_churn, near_identical
+from cfs_spiders.store.base import CALLS_FROM, RUNS_FROM  # noqa: F401
 from tests.conftest import FIXTURES, ROOT, run_cfs
 
 CADDO = "la_caddo_911_active_events"
@@ -29,7 +30,7 @@ def _count(db: Path, feed_id: str) -> int:
     con = sqlite3.connect(db)
     try:
         return con.execute(
-            "SELECT COUNT(*) FROM calls WHERE feed_id = ?", (feed_id,)
+            f"SELECT COUNT(*) FROM {CALLS_FROM} WHERE feed_id = ?", (feed_id,)
         ).fetchone()[0]
     finally:
         con.close()
@@ -216,7 +217,7 @@ def _churn(db: Path) -> list[int]:
     con = sqlite3.connect(db)
     try:
         rows = con.execute(
-            "SELECT report_json FROM runs WHERE feed_id = ? ORDER BY fetched_at",
+            f"SELECT report_json FROM {RUNS_FROM} WHERE feed_id = ? ORDER BY fetched_at",
             (CADDO,),
         ).fetchall()
     finally:

@@ -25,6 +25,12 @@ import pytest
 import yaml
 
 from cfs_spiders.config.loader import PROJECT_ROOT, get_config
+from cfs_spiders.store.base import (  # noqa: F401
+    CALLS_FROM,
+    LISTINGS_FROM,
+    OBSERVATIONS_FROM,
+    RUNS_FROM,
+)
 from cfs_spiders.store.connect import open_store
 from cfs_spiders.store.raw import install_sql_function
 
@@ -82,7 +88,7 @@ def calls(db: Path, feed_id: str) -> dict[str, dict[str, Any]]:
     con.row_factory = sqlite3.Row
     rows = con.execute(
         "SELECT record_key, first_seen, last_seen, disappeared_at, status, "
-        "status_basis, received_at_utc FROM calls WHERE feed_id = ?",
+        f"status_basis, received_at_utc FROM {CALLS_FROM} WHERE feed_id = ?",
         (feed_id,),
     ).fetchall()
     con.close()
@@ -143,10 +149,10 @@ def test_clearwater_every_call_first_last_and_closed(replayed: Path) -> None:
             assert row["status"] != "closed", key
     con = sqlite3.connect(replayed)
     listings = con.execute(
-        "SELECT COUNT(*) FROM listings WHERE feed_id = ?", (CLEARWATER,)
+        f"SELECT COUNT(*) FROM {LISTINGS_FROM} WHERE feed_id = ?", (CLEARWATER,)
     ).fetchone()[0]
     closed = con.execute(
-        "SELECT SUM(closed_calls) FROM runs WHERE feed_id = ?", (CLEARWATER,)
+        f"SELECT SUM(closed_calls) FROM {RUNS_FROM} WHERE feed_id = ?", (CLEARWATER,)
     ).fetchone()[0]
     con.close()
     assert listings == 52
@@ -171,11 +177,12 @@ def capture_versions(
 
 SIGHTINGS_SQL = (
     "SELECT p.record_key, COUNT(*) AS n FROM presence p JOIN listings l ON "
-    "l.feed_id = p.feed_id AND l.fetched_at BETWEEN p.first_seen AND "
-    "p.last_seen WHERE p.feed_id = ? GROUP BY p.record_key"
+    "l.feed_key = p.feed_key AND l.fetched_at BETWEEN p.first_seen AND "
+    "p.last_seen WHERE p.feed_key = (SELECT feed_key FROM feeds WHERE feed_id = ?) "
+    "GROUP BY p.record_key"
 )
 VERSIONS_SQL = (
-    "SELECT record_key, COUNT(*) AS n FROM observations WHERE feed_id = ? "
+    f"SELECT record_key, COUNT(*) AS n FROM {OBSERVATIONS_FROM} WHERE feed_id = ? "
     "GROUP BY record_key"
 )
 
@@ -213,12 +220,12 @@ def test_clearwater_every_change_is_an_observation(replayed: Path) -> None:
     rows = con.execute(
         "SELECT record_key, fetched_at, last_seen, cfs_raw(raw_dict, raw_deflate), "
         "values_hash FROM "
-        "observations WHERE feed_id = ? ORDER BY record_key, fetched_at",
+        f"{OBSERVATIONS_FROM} WHERE feed_id = ? ORDER BY record_key, fetched_at",
         (CLEARWATER,),
     ).fetchall()
     current = dict(
         con.execute(
-            "SELECT record_key, values_hash FROM calls WHERE feed_id = ?",
+            f"SELECT record_key, values_hash FROM {CALLS_FROM} WHERE feed_id = ?",
             (CLEARWATER,),
         ).fetchall()
     )
@@ -293,7 +300,7 @@ def lifecycle_rows(store: Any, feed_id: str) -> list[tuple]:
         tuple(r.values())
         for r in store.query(
             "SELECT record_key, first_seen, last_seen, disappeared_at, status, "
-            "status_basis FROM calls WHERE feed_id = ? ORDER BY record_key",
+            f"status_basis FROM {CALLS_FROM} WHERE feed_id = ? ORDER BY record_key",
             (feed_id,),
         )
     ]

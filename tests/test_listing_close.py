@@ -29,6 +29,8 @@ import pytest
 from cfs_spiders.config.loader import get_config
 from cfs_spiders.records.items import RecordBatch
 from cfs_spiders.store import thread as store_thread
+from cfs_spiders.store.base import OBSERVATIONS_FROM  # noqa: F401
+from cfs_spiders.store.base import CALLS_FROM, LISTINGS_FROM, PRESENCE_FROM, RUNS_FROM  # noqa: F401
 from cfs_spiders.store.connect import open_store
 from tests.test_history import _record
 from tests.test_lifecycle import (
@@ -48,12 +50,12 @@ def tables(db: Path, feed_id: str) -> dict[str, list[tuple]]:
         name: con.execute(sql, (feed_id,)).fetchall()
         for name, sql in {
             "calls": "SELECT record_key, first_seen, last_seen, disappeared_at, "
-            "status, status_basis FROM calls WHERE feed_id = ? ORDER BY record_key",
-            "presence": "SELECT record_key, first_seen, last_seen FROM presence "
+            f"status, status_basis FROM {CALLS_FROM} WHERE feed_id = ? ORDER BY record_key",
+            "presence": f"SELECT record_key, first_seen, last_seen FROM {PRESENCE_FROM} "
             "WHERE feed_id = ? ORDER BY record_key, first_seen",
             "versions": "SELECT record_key, fetched_at, last_seen, values_hash FROM "
-            "observations WHERE feed_id = ? ORDER BY record_key, fetched_at",
-            "listings": "SELECT fetched_at FROM listings WHERE feed_id = ? "
+            f"{OBSERVATIONS_FROM} WHERE feed_id = ? ORDER BY record_key, fetched_at",
+            "listings": f"SELECT fetched_at FROM {LISTINGS_FROM} WHERE feed_id = ? "
             "ORDER BY fetched_at",
         }.items()
     }
@@ -216,7 +218,7 @@ def test_the_pipeline_holds_nothing_per_call_between_batches(tmp_path: Path):
 
         assert asyncio.run(pipe._run(close)) == 0
         con = sqlite3.connect(db)
-        assert con.execute("SELECT COUNT(*) FROM listings").fetchone()[0] == 1
+        assert con.execute(f"SELECT COUNT(*) FROM {LISTINGS_FROM}").fetchone()[0] == 1
         con.close()
     finally:
         pipe._release()
@@ -255,7 +257,9 @@ def test_crawl_through_the_writer_process_closes_as_the_thread_does(
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     con = sqlite3.connect(db)
-    reports = [json.loads(r[0]) for r in con.execute("SELECT report_json FROM runs")]
+    reports = [
+        json.loads(r[0]) for r in con.execute(f"SELECT report_json FROM {RUNS_FROM}")
+    ]
     con.close()
     assert all(r["store_writer"]["process"] for r in reports if r["records"])
     for feed_id in (CLEARWATER, PORTLAND):

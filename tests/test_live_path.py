@@ -24,6 +24,7 @@ from faultserver import FaultServer, Reply, run_cfs
 from test_incremental import SF, FeedServer, utc_mark, write_configs
 
 from cfs_spiders.config.loader import PROJECT_ROOT, get_config
+from cfs_spiders.store.base import CALLS_FROM, FEED_STATE_FROM, RUNS_FROM  # noqa: F401
 
 CLEARWATER = "fl_clearwater_police_active_calls"
 ARCHIVE = PROJECT_ROOT / "tests" / "fixtures" / CLEARWATER / "archive_2025-12-13.json"
@@ -81,7 +82,7 @@ def test_due_polls_close_exactly_the_calls_that_left(tmp_path: Path) -> None:
             assert proc.returncode == 0, proc.stderr[-3000:]
     runs = rows(
         db,
-        "SELECT status, closed_calls, fetched_at, records FROM runs "
+        f"SELECT status, closed_calls, fetched_at, records FROM {RUNS_FROM} "
         "WHERE feed_id = ? ORDER BY started_at",
         CLEARWATER,
     )
@@ -94,7 +95,7 @@ def test_due_polls_close_exactly_the_calls_that_left(tmp_path: Path) -> None:
     seen = set().union(*(ids(s) for s in snaps))
     calls = rows(
         db,
-        "SELECT record_key, first_seen, disappeared_at, status FROM calls "
+        f"SELECT record_key, first_seen, disappeared_at, status FROM {CALLS_FROM} "
         "WHERE feed_id = ?",
         CLEARWATER,
     )
@@ -123,7 +124,7 @@ def test_empty_board_faulted_only_after_its_quiet_period(tmp_path: Path) -> None
             time.sleep(pause)
     runs = rows(
         db,
-        "SELECT status, closed_calls, report_json FROM runs ORDER BY started_at",
+        f"SELECT status, closed_calls, report_json FROM {RUNS_FROM} ORDER BY started_at",
     )
     assert [r[0] for r in runs] == ["ok", "ok", "degraded"], runs
     assert runs[1][1] == len(ids(snap))  # the quiet listing closed its calls
@@ -145,9 +146,11 @@ def test_future_row_never_freezes_the_high_water_mark(tmp_path: Path) -> None:
         db, out = tmp_path / "cfs.sqlite", tmp_path / "out"
         proc = run_cfs(configs, db, out, "crawl", "--due", "--no-jsonl")
         assert proc.returncode == 0, proc.stderr[-3000:]
-        [(mark,)] = rows(db, "SELECT high_water FROM feed_state WHERE feed_id=?", SF)
+        [(mark,)] = rows(
+            db, f"SELECT high_water FROM {FEED_STATE_FROM} WHERE feed_id=?", SF
+        )
         assert mark == utc_mark(real_mark)
-        report = json.loads(rows(db, "SELECT report_json FROM runs")[0][0])
+        report = json.loads(rows(db, f"SELECT report_json FROM {RUNS_FROM}")[0][0])
         assert report["future_rows"] == 1
         assert "2099" in report["future_examples"][0]
         time.sleep(1.1)
@@ -168,7 +171,9 @@ def test_future_row_never_freezes_the_high_water_mark(tmp_path: Path) -> None:
         assert "$where" not in server.last("/resource/gnap-fj3t.json")[1]
         served = server.served("/resource/gnap-fj3t.json")[1] - served_before
         assert served == len(server.soda)  # the whole listing, not nothing
-        [(mark,)] = rows(db, "SELECT high_water FROM feed_state WHERE feed_id=?", SF)
+        [(mark,)] = rows(
+            db, f"SELECT high_water FROM {FEED_STATE_FROM} WHERE feed_id=?", SF
+        )
         assert mark == utc_mark(real_mark)
     finally:
         server.close()
@@ -195,7 +200,7 @@ def test_incremental_feed_still_sees_calls_leave(tmp_path: Path) -> None:
         proc = run_cfs(configs, db, out, "crawl", "--due", "--no-jsonl")
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "$where" in server.last(path)[1]
-        left = "SELECT COUNT(*) FROM calls WHERE disappeared_at IS NOT NULL"
+        left = f"SELECT COUNT(*) FROM {CALLS_FROM} WHERE disappeared_at IS NOT NULL"
         assert rows(db, left) == [(0,)]
         # 3. the cadence passed (set short here): a full listing, the 20 left
         cfg_path = configs / f"{SF}.yaml"
@@ -208,7 +213,7 @@ def test_incremental_feed_still_sees_calls_leave(tmp_path: Path) -> None:
         assert "$where" not in server.last(path)[1]
         left_rows = rows(
             db,
-            "SELECT record_key, call_id, first_seen, disappeared_at FROM calls "
+            f"SELECT record_key, call_id, first_seen, disappeared_at FROM {CALLS_FROM} "
             "WHERE disappeared_at IS NOT NULL",
         )
         assert {r[1] for r in left_rows} == gone

@@ -23,6 +23,7 @@ from faultserver import (
 
 from cfs_spiders.records.elements import HAS
 from cfs_spiders.schedule.health import feed_health
+from cfs_spiders.store.base import CALLS_FROM, RUNS_FROM  # noqa: F401
 
 CALLS = synthetic_calls(["1", "2", "3", "4"])
 CALLS[3]["Online_Description"] = "ZZQX SYNTHETIC NOTHING"  # no category matches
@@ -80,9 +81,11 @@ def mon(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = run_once(tmp_path_factory, "monitoring", build)
     conn = sqlite3.connect(folder / "cfs.sqlite")
     conn.row_factory = sqlite3.Row
-    runs = [dict(r) for r in conn.execute("SELECT * FROM runs ORDER BY finished_at")]
+    runs = [
+        dict(r) for r in conn.execute(f"SELECT * FROM {RUNS_FROM} ORDER BY finished_at")
+    ]
     unmapped = conn.execute(
-        "SELECT COUNT(*) FROM calls WHERE feed_id = 'zz_mon_ok' AND "
+        f"SELECT COUNT(*) FROM {CALLS_FROM} WHERE feed_id = 'zz_mon_ok' AND "
         "call_type_category = 'unmapped'"
     ).fetchone()[0]
     conn.close()

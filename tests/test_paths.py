@@ -9,6 +9,7 @@ import pytest
 
 from cfs_spiders.config.paths import DEFAULT_SQLITE, store_target
 from cfs_spiders.normalize.text import to_text
+from cfs_spiders.store.base import CALLS_FROM  # noqa: F401
 from cfs_spiders.store.connect import open_store
 
 
@@ -42,7 +43,11 @@ def test_open_store_reads_a_relative_sqlite_url_relative(
     absolute = tmp_path / "abs.sqlite"
     store = open_store(f"sqlite:///{absolute}")  # four slashes: /tmp/... absolute
     store.close()
-    assert sqlite3.connect(absolute).execute("SELECT COUNT(*) FROM calls").fetchone()
+    assert (
+        sqlite3.connect(absolute)
+        .execute(f"SELECT COUNT(*) FROM {CALLS_FROM}")
+        .fetchone()
+    )
 
 
 def test_to_text() -> None:

@@ -28,6 +28,8 @@ from faultserver import (
     synthetic_calls,
 )
 
+from cfs_spiders.store.base import RUNS_FROM  # noqa: F401
+
 CONTACT = "mailto:synthetic-ops@example.invalid"
 CALLS = synthetic_calls(["1", "2"])
 ROWS = [
@@ -99,7 +101,7 @@ def polite(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     conn.row_factory = sqlite3.Row
     reports = {
         r["feed_id"]: json.loads(r["report_json"])
-        for r in conn.execute("SELECT feed_id, report_json FROM runs")
+        for r in conn.execute(f"SELECT feed_id, report_json FROM {RUNS_FROM}")
     }
     conn.close()
     return {

@@ -31,6 +31,12 @@ from test_lifecycle import (
 )
 
 from cfs_spiders.config.loader import get_config
+from cfs_spiders.store.base import (  # noqa: F401
+    CALLS_FROM,
+    LISTINGS_FROM,
+    OBSERVATIONS_FROM,
+    RUNS_FROM,
+)
 from cfs_spiders.store.connect import open_store
 
 pytestmark = pytest.mark.postgres
@@ -124,12 +130,13 @@ def test_same_semantics_as_sqlite(pg_url: str, tmp_path: Path) -> None:
         ):
             sql = f"SELECT * FROM {name} ORDER BY feed_id, {key}"
             assert table(pg, sql) == table(lite, sql), name
-        assert len(table(pg, "SELECT * FROM calls")) == 161
+        assert len(table(pg, f"SELECT * FROM {CALLS_FROM}")) == 161
         assert table(
-            pg, "SELECT DISTINCT latitude, is_officer_initiated FROM calls"
+            pg, f"SELECT DISTINCT latitude, is_officer_initiated FROM {CALLS_FROM}"
         ) == [(27.9659063, 1)]
         back = pg.query(
-            "SELECT disappeared_at, status FROM calls WHERE record_key = ?", (stays,)
+            f"SELECT disappeared_at, status FROM {CALLS_FROM} WHERE record_key = ?",
+            (stays,),
         )
         assert back == [{"disappeared_at": None, "status": "dispatched"}]
     finally:
@@ -213,7 +220,7 @@ def test_concurrent_writers_lose_and_duplicate_nothing(
                 r["record_key"]: r
                 for r in store.query(
                     "SELECT record_key, first_seen, last_seen, disappeared_at, status, "
-                    "status_basis FROM calls WHERE feed_id = ?",
+                    f"status_basis FROM {CALLS_FROM} WHERE feed_id = ?",
                     (feed,),
                 )
             }
@@ -241,23 +248,23 @@ def test_concurrent_writers_lose_and_duplicate_nothing(
             r["feed_id"]: (r["calls"], r["closed"], r["gone"])
             for r in store.query(
                 "SELECT feed_id, COUNT(*) AS calls, SUM(CASE WHEN status = 'closed' THEN 1 "
-                "ELSE 0 END) AS closed, COUNT(disappeared_at) AS gone FROM calls "
+                f"ELSE 0 END) AS closed, COUNT(disappeared_at) AS gone FROM {CALLS_FROM} "
                 "GROUP BY feed_id"
             )
         }
         assert counts[CLEARWATER] == (161, 154, 154)
         assert counts[PORTLAND][:2] == (161, 0) and counts[PORTLAND][2] == 61
-        assert store.query("SELECT COUNT(*) AS n FROM observations")[0][
+        assert store.query(f"SELECT COUNT(*) AS n FROM {OBSERVATIONS_FROM}")[0][
             "n"
         ] == 167 + sum(versions.values())
         runs = store.query(
             "SELECT COUNT(*) AS n, COUNT(DISTINCT run_id) AS d, "
             "SUM(CASE WHEN status = 'ok' THEN 1 ELSE 0 END) AS ok "
-            "FROM runs"
+            f"FROM {RUNS_FROM}"
         )[0]
         assert runs["n"] == runs["d"] == runs["ok"] == sum(len(s) for _, s in plans)
         listings = store.query(
-            "SELECT feed_id, COUNT(*) AS n FROM listings "
+            f"SELECT feed_id, COUNT(*) AS n FROM {LISTINGS_FROM} "
             "GROUP BY feed_id ORDER BY feed_id"
         )
         assert [(r["feed_id"], r["n"]) for r in listings] == [

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from cfs_spiders.store.base import CALLS_FROM  # noqa: F401
 from tests.conftest import FIXTURES, ROOT, run_cfs
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -72,7 +73,7 @@ def test_worked_example_config_replays_with_no_python(tmp_path: Path):
     conn = sqlite3.connect(db)
     try:
         calls, closed = conn.execute(
-            "SELECT COUNT(*), SUM(status = 'closed') FROM calls"
+            f"SELECT COUNT(*), SUM(status = 'closed') FROM {CALLS_FROM}"
         ).fetchone()
     finally:
         conn.close()

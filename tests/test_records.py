@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cfs_spiders.store.base import CALLS_FROM, RUNS_FROM  # noqa: F401
+
 EXPECTED = yaml.safe_load(
     (Path(__file__).parent / "data" / "expected_records.yaml").read_text()
 )
@@ -59,7 +61,7 @@ def test_exact_values(store_rows, expected):
     match = expected.pop("match", None) or ["record_key"]
     where = " AND ".join(f"{m} = ?" for m in match)
     rows = store_rows(
-        f"SELECT * FROM calls WHERE feed_id = ? AND {where}",
+        f"SELECT * FROM {CALLS_FROM} WHERE feed_id = ? AND {where}",
         (expected["feed_id"], *(expected[m] for m in match)),
     )
     assert len(rows) == 1
@@ -76,9 +78,9 @@ def test_no_history_or_append_only_call_is_in_progress(store_rows):
     drops a row, so an in-progress stage read there would stay for ever (Seattle
     police stored 186 of 222 calls ``on_scene`` before)."""
     rows = store_rows(
-        "SELECT c.feed_id, c.status, COUNT(*) AS n FROM calls c "
-        "JOIN feeds f USING (feed_id) WHERE f.board IN ('history', 'append_only') "
-        "GROUP BY c.feed_id, c.status"
+        "SELECT f.feed_id, c.status, COUNT(*) AS n FROM calls c "
+        "JOIN feeds f USING (feed_key) WHERE f.board IN ('history', 'append_only') "
+        "GROUP BY f.feed_id, c.status"
     )
     feeds = {r["feed_id"] for r in rows}
     assert {"wa_seattle_police_calls", "wa_seattle_fire_realtime911_html"} <= feeds
@@ -113,7 +115,7 @@ def test_milwaukee_disposition_goes_with_the_final_status(store_rows):
         r["call_id"]: r
         for r in store_rows(
             "SELECT call_id, status_raw, status, disposition_raw, "
-            "disposition_category FROM calls WHERE feed_id = ?",
+            f"disposition_category FROM {CALLS_FROM} WHERE feed_id = ?",
             ("wi_milwaukee_police_calls",),
         )
     }
@@ -135,7 +137,7 @@ def test_milwaukee_disposition_goes_with_the_final_status(store_rows):
 
 def test_every_record_says_what_its_address_string_is(store_rows):
     rows = store_rows(
-        "SELECT address_form, address_granularity, COUNT(*) AS n FROM calls "
+        f"SELECT address_form, address_granularity, COUNT(*) AS n FROM {CALLS_FROM} "
         "GROUP BY 1, 2"
     )
     from cfs_spiders.config.vocab import ADDRESS_FORMS, finer_or_equal
@@ -154,7 +156,8 @@ def test_run_reports_list_crosswalk_versions_and_key_churn(store_rows):
     import json
 
     reports = [
-        json.loads(r["report_json"]) for r in store_rows("SELECT report_json FROM runs")
+        json.loads(r["report_json"])
+        for r in store_rows(f"SELECT report_json FROM {RUNS_FROM}")
     ]
     assert reports and all("key_churn" in r for r in reports)
     assert all("crosswalk_versions" in r for r in reports)

@@ -4,6 +4,7 @@ Two real scrapyd nodes (the venv's scrapyd, each on a free loopback port with it
 own config, eggs and logs under the test's folder) get the project with
 ``cfs deploy`` (an egg holding the package and the feed configs); ``cfs schedule
 --replay`` sends recorded snapshots as jobs through their HTTP API; the jobs run
+from cfs_spiders.store.base import CALLS_FROM, RUNS_FROM  # noqa: F401
 from the egg (not from this checkout), in replay mode (``CFS_REPLAY_DIR`` in the
 nodes' environment), concurrently and in no particular order, and the test finds
 exactly the expected calls in PostgreSQL. The live path of ``cfs schedule`` (due
@@ -237,7 +238,7 @@ def test_deploy_schedule_replay_into_postgres(
     # 3. exactly the expected calls, whatever order the jobs committed in
     store = open_store(pg_url)
     try:
-        runs = store.query("SELECT feed_id, status, mode FROM runs")
+        runs = store.query(f"SELECT feed_id, status, mode FROM {RUNS_FROM}")
         assert len(runs) == 7 and {(r["status"], r["mode"]) for r in runs} == {
             ("ok", "replay")
         }, runs
@@ -254,7 +255,7 @@ def test_deploy_schedule_replay_into_postgres(
                 r["record_key"]: r
                 for r in store.query(
                     "SELECT record_key, first_seen, last_seen, disappeared_at, status "
-                    "FROM calls WHERE feed_id = ?",
+                    f"FROM {CALLS_FROM} WHERE feed_id = ?",
                     (feed,),
                 )
             }

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cfs_spiders.records.encoding import change_hash, raw_json
-from cfs_spiders.store.base import CALLS_FROM
+from cfs_spiders.store.base import CALLS_FROM, OBSERVATIONS_FROM, RAW_DICTS_FROM  # noqa: F401
 from cfs_spiders.store.connect import open_store
 from cfs_spiders.store.raw import (
     Compressor,
@@ -48,7 +48,7 @@ def test_every_raw_record_reads_back_as_published(replayed: dict) -> None:
     store = open_store(replayed["db"])
     try:
         versions = list(store.raw_versions())
-        feeds = {r["feed_id"] for r in store.query("SELECT feed_id FROM calls")}
+        feeds = {r["feed_id"] for r in store.query(f"SELECT feed_id FROM {CALLS_FROM}")}
     finally:
         store.close()
     assert len(feeds) >= 25  # every bundled capture that stores calls
@@ -61,7 +61,7 @@ def test_every_raw_record_reads_back_as_published(replayed: dict) -> None:
     conn = sqlite3.connect(replayed["db"])
     install_sql_function(conn)
     via_sql = conn.execute(
-        "SELECT cfs_raw(raw_dict, raw_deflate) FROM observations "
+        f"SELECT cfs_raw(raw_dict, raw_deflate) FROM {OBSERVATIONS_FROM} "
         "ORDER BY feed_id, record_key, fetched_at"
     ).fetchall()
     conn.close()
@@ -75,7 +75,7 @@ def test_the_raw_is_compressed_and_the_store_small(replayed: dict) -> None:
     under 40% of their text."""
     conn = sqlite3.connect(replayed["db"])
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    n_calls = conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    n_calls = conn.execute(f"SELECT COUNT(*) FROM {CALLS_FROM}").fetchone()[0]
     names = conn.execute(
         "SELECT name FROM sqlite_master WHERE tbl_name IN "
         f"({', '.join('?' * len(PER_CALL))})",
@@ -89,7 +89,7 @@ def test_the_raw_is_compressed_and_the_store_small(replayed: dict) -> None:
     install_sql_function(conn)
     packed, text = conn.execute(
         "SELECT SUM(length(raw_deflate)), "
-        "SUM(length(CAST(cfs_raw(raw_dict, raw_deflate) AS BLOB))) FROM observations"
+        f"SUM(length(CAST(cfs_raw(raw_dict, raw_deflate) AS BLOB))) FROM {OBSERVATIONS_FROM}"
     ).fetchone()
     urls, distinct = conn.execute(
         f"SELECT COUNT(source_url), COUNT(DISTINCT source_url) FROM {CALLS_FROM}"
@@ -137,7 +137,7 @@ def test_a_damaged_raw_record_is_refused_naming_it(
     src.close()
     feed = "tx_dallas_police_active_calls"
     dict_id, good = dst.execute(
-        "SELECT dict_id, zdict FROM raw_dicts WHERE feed_id = ?", (feed,)
+        f"SELECT dict_id, zdict FROM {RAW_DICTS_FROM} WHERE feed_id = ?", (feed,)
     ).fetchone()
     bad = good[:-400] + bytes(b ^ 0x20 for b in good[-400:])  # case flipped
     dst.execute("UPDATE raw_dicts SET zdict = ? WHERE dict_id = ?", (bad, dict_id))

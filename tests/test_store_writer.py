@@ -32,7 +32,13 @@ from cfs_spiders.exports.datasette_raw import prepare_connection
 from cfs_spiders.records.encoding import change_digest as _hash
 from cfs_spiders.records.encoding import change_hash, record_json
 from cfs_spiders.store import raw as raw_mod
-from cfs_spiders.store.base import RECORD_COLUMNS
+from cfs_spiders.store.base import (  # noqa: F401
+    CALLS_FROM,
+    OBSERVATIONS_FROM,
+    PRESENCE_FROM,
+    RAW_DICTS_FROM,
+    RECORD_COLUMNS,
+)
 from cfs_spiders.store.raw import (
     DEFLATE,
     TRAIN_MIN,
@@ -100,13 +106,15 @@ def dump(db: Path) -> dict[str, list[tuple]]:
     install_sql_function(conn)
     out = {
         "calls": conn.execute(
-            "SELECT * FROM calls ORDER BY feed_id, record_key"
+            f"SELECT * FROM {CALLS_FROM} ORDER BY feed_id, record_key"
         ).fetchall(),
         "observations": conn.execute(
             "SELECT feed_id, record_key, fetched_at, last_seen, run_id, values_hash, "
-            "cfs_raw(raw_dict, raw_deflate) FROM observations ORDER BY 1, 2, 3"
+            f"cfs_raw(raw_dict, raw_deflate) FROM {OBSERVATIONS_FROM} ORDER BY 1, 2, 3"
         ).fetchall(),
-        "presence": conn.execute("SELECT * FROM presence ORDER BY 1, 2, 3").fetchall(),
+        "presence": conn.execute(
+            f"SELECT * FROM {PRESENCE_FROM} ORDER BY 1, 2, 3"
+        ).fetchall(),
     }
     conn.close()
     return out
@@ -268,7 +276,7 @@ def test_every_reader_reads_both_codecs(tmp_path: Path) -> None:
             texts[(r["feed_id"], r["record_key"], r["fetched_at"])] = json.dumps(
                 r["raw"], ensure_ascii=False, separators=(",", ":")
             )
-    dicts = store.query("SELECT feed_id, codec FROM raw_dicts ORDER BY dict_id")
+    dicts = store.query(f"SELECT feed_id, codec FROM {RAW_DICTS_FROM} ORDER BY dict_id")
     assert [(d["feed_id"], d["codec"]) for d in dicts] == [
         (small, DEFLATE),
         (large, ZSTD),
@@ -290,7 +298,7 @@ def test_every_reader_reads_both_codecs(tmp_path: Path) -> None:
         conn = sqlite3.connect(db)
         install(conn)
         got = conn.execute(
-            f"SELECT cfs_raw(raw_dict, raw_deflate) FROM observations {order}"
+            f"SELECT cfs_raw(raw_dict, raw_deflate) FROM {OBSERVATIONS_FROM} {order}"
         ).fetchall()
         conn.close()
         assert [g[0] for g in got] == want
@@ -324,7 +332,7 @@ def test_a_damaged_zstd_record_or_an_unknown_codec_is_refused(tmp_path: Path) ->
     install_sql_function(conn)
     with pytest.raises(sqlite3.OperationalError):  # the function's error
         conn.execute(
-            "SELECT cfs_raw(raw_dict, raw_deflate) FROM observations"
+            f"SELECT cfs_raw(raw_dict, raw_deflate) FROM {OBSERVATIONS_FROM}"
         ).fetchall()
     conn.close()
     store = Store(db)
@@ -355,13 +363,15 @@ def test_postgresql_writes_the_same_store_with_both_codecs(
         got[name] = (
             store.query(
                 "SELECT feed_id, record_key, first_seen, last_seen, address, "
-                "area_beat, call_type_raw, latitude FROM calls "
+                f"area_beat, call_type_raw, latitude FROM {CALLS_FROM} "
                 "ORDER BY feed_id, record_key"
             ),
             [tuple(v.__dict__.values()) for v in store.raw_versions()],
             [
                 r["codec"]
-                for r in store.query("SELECT codec FROM raw_dicts ORDER BY dict_id")
+                for r in store.query(
+                    f"SELECT codec FROM {RAW_DICTS_FROM} ORDER BY dict_id"
+                )
             ],
         )
         store.close()
@@ -394,7 +404,9 @@ def test_the_writer_process_hashes_a_record_its_text_would_not_give(
     finally:
         proc.close()
     store = Store(db)
-    rows = store.query("SELECT values_hash FROM observations ORDER BY record_key")
+    rows = store.query(
+        f"SELECT values_hash FROM {OBSERVATIONS_FROM} ORDER BY record_key"
+    )
     store.close()
     assert [bytes(r["values_hash"]).hex() for r in rows] == [
         change_hash(r["raw"]) for r in recs

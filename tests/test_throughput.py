@@ -35,6 +35,7 @@ from cfs_spiders.records.encoding import (
 from cfs_spiders.records.gcpause import paused_gc
 from cfs_spiders.records.items import CallRecord, RecordBatch
 from cfs_spiders.store import thread as store_thread
+from cfs_spiders.store.base import CALLS_FROM, OBSERVATIONS_FROM, RUNS_FROM  # noqa: F401
 from cfs_spiders.store.raw import install_sql_function
 from cfs_spiders.store.sqlite import Store
 from tests.conftest import ROOT, run_cfs
@@ -249,10 +250,10 @@ def _store_rows(db: Path) -> list[tuple]:
     conn = sqlite3.connect(db)
     install_sql_function(conn)
     try:
-        calls = conn.execute("SELECT * FROM calls ORDER BY feed_id, record_key")
+        calls = conn.execute(f"SELECT * FROM {CALLS_FROM} ORDER BY feed_id, record_key")
         obs = conn.execute(
             "SELECT feed_id, record_key, fetched_at, last_seen, run_id, "
-            "values_hash, cfs_raw(raw_dict, raw_deflate) FROM observations "
+            f"values_hash, cfs_raw(raw_dict, raw_deflate) FROM {OBSERVATIONS_FROM} "
             "ORDER BY 1, 2, 3"
         )
         return [*calls.fetchall(), *obs.fetchall()]
@@ -373,7 +374,8 @@ def test_crawl_with_the_writer_thread_and_without_is_identical(tmp_path: Path):
         outs[mode] = db
         conn = sqlite3.connect(db)
         reports = [
-            json.loads(r[0]) for r in conn.execute("SELECT report_json FROM runs")
+            json.loads(r[0])
+            for r in conn.execute(f"SELECT report_json FROM {RUNS_FROM}")
         ]
         conn.close()
         writers = [r["store_writer"] for r in reports]
@@ -476,7 +478,8 @@ def test_large_runs_write_from_the_store_process(
         outs[name] = (db, out)
         conn = sqlite3.connect(db)
         reports = [
-            json.loads(r[0]) for r in conn.execute("SELECT report_json FROM runs")
+            json.loads(r[0])
+            for r in conn.execute(f"SELECT report_json FROM {RUNS_FROM}")
         ]
         conn.close()
         writers = [r["store_writer"] for r in reports]

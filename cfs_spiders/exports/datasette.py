@@ -25,12 +25,14 @@ _LIFECYCLE = {
     "disappeared_at": "First complete fetch (ISO UTC) of a live listing without the "
     "call: on an active-calls board the call closed then (status closed, basis "
     "feed_presence); on a recent-window listing it rolled off. Empty while listed.",
-    "last_run_id": "The run that last wrote the call's values (runs.run_id); "
-    "computed from run_id, which it always equals (not stored twice).",
     "values_hash": "Hash of what the feed last published for the call (its raw "
     "record's canonical JSON, blake2b, 16 bytes: hex(values_hash) shows it as "
     "cfs prints it): the current version in observations. The raw record itself "
     "is in observations (and the call_raw view), compressed.",
+    "feed_key": "The feed (feeds.feed_key: a small integer kept instead of the "
+    "feed id in every row; Datasette shows the feed id).",
+    "run_key": "The run that last wrote the call's values (runs.run_key; "
+    "Datasette shows the run id; calls.csv's last_run_id).",
     "source_id": "The response the record came from (sources.source_id; Datasette "
     "shows its URL): the page's request URL, kept once per distinct URL.",
 }
@@ -47,6 +49,8 @@ TABLES: dict[str, dict[str, Any]] = {
         "description": "One row per configured feed: who publishes it, what it is, "
         "and how it is read. Sources and licenses are listed below.",
         "columns": {
+            "feed_key": "The feed's key: a small integer, what the other tables "
+            "hold instead of the feed id.",
             "feed_id": "Feed id: the config file name (city_configs/<feed_id>.yaml).",
             "agency": "Publishing agency.",
             "city": "City.",
@@ -67,7 +71,7 @@ TABLES: dict[str, dict[str, Any]] = {
         },
     },
     "calls": {
-        "description": "One row per call (feed_id + record_key): its latest values "
+        "description": "One row per call (feed_key + record_key): its latest values "
         "and when it was first seen, last seen and left the listing. Every "
         "column is described.",
         "columns": {},  # the record schema's fields, then _LIFECYCLE
@@ -76,15 +80,16 @@ TABLES: dict[str, dict[str, Any]] = {
         "description": "One row per version of a call: its first sighting and each "
         "change of what the feed published (a poll that finds the call unchanged "
         "adds no row, it moves last_seen). Each raw record is kept here, once. "
-        "Unique on (feed_id, record_key, fetched_at).",
+        "Unique on (feed_key, record_key, fetched_at).",
         "columns": {
-            "feed_id": "Feed id (feeds.feed_id).",
+            "feed_key": "The feed (feeds.feed_key; Datasette shows the feed id).",
             "record_key": "The call (calls.record_key within the feed).",
             "fetched_at": "First fetch (ISO UTC) that showed these values; in replay "
             "or a git import, the capture or commit time.",
             "last_seen": "Last fetch (ISO UTC) that showed these values before they "
             "changed (for the current version: the call's last_seen).",
-            "run_id": "The run of that first fetch (runs.run_id).",
+            "run_key": "The run of that first fetch (runs.run_key; Datasette shows "
+            "the run id).",
             "values_hash": "Hash of the raw record's canonical JSON (keys sorted, "
             "blake2b, 16 bytes): equal hashes, the same published values.",
             "raw_dict": "The dictionary the raw record is compressed with "
@@ -99,7 +104,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "and never changed.",
         "columns": {
             "dict_id": "Dictionary id (observations.raw_dict).",
-            "feed_id": "Feed id (feeds.feed_id).",
+            "feed_key": "The feed (feeds.feed_key; Datasette shows the feed id).",
             "codec": "How the records were compressed: deflate-zdict-v1 is zlib "
             "raw deflate (wbits -15) with this dictionary (zlib.decompressobj(-15, "
             "zdict)); zstd-dict-v1 is Zstandard, magicless frames, with this "
@@ -122,7 +127,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "the spans of complete listings each call was on. A call that left the "
         "listing and came back has two rows. With listings, every sighting.",
         "columns": {
-            "feed_id": "Feed id (feeds.feed_id).",
+            "feed_key": "The feed (feeds.feed_key; Datasette shows the feed id).",
             "record_key": "The call (calls.record_key within the feed).",
             "first_seen": "First fetch of the span (ISO UTC).",
             "last_seen": "Last fetch of the span (ISO UTC): the call was on every "
@@ -152,16 +157,19 @@ TABLES: dict[str, dict[str, Any]] = {
     "runs": {
         "description": "One row per run of one feed, with its report.",
         "columns": {
+            "run_key": "The run's key: a small integer, what calls, observations "
+            "and imports hold instead of the run id.",
             "run_id": "Run id (<feed_id>-<UTC start>-<random>, or "
             "<feed_id>-git-<commit> for a git import).",
-            "feed_id": "Feed id (feeds.feed_id).",
+            "feed_key": "The feed (feeds.feed_key; Datasette shows the feed id).",
             "mode": "live or replay (a git import replays commits).",
             "started_at": "When the run started (ISO UTC, wall clock).",
             "finished_at": "When the run finished (ISO UTC, wall clock).",
             "fetched_at": "When the response was fetched (ISO UTC); in replay, the "
             "capture time.",
             "status": "ok, degraded (fewer records or emptier fields than usual) or "
-            "failed (nothing concluded from it).",
+            "failed (nothing concluded from it); empty while the run is writing "
+            "(its row is made at its first write), or if it ended without a report.",
             "complete": "1 when the whole listing was read without error.",
             "records": "Records read.",
             "new_calls": "Calls seen for the first time.",
@@ -176,7 +184,7 @@ TABLES: dict[str, dict[str, Any]] = {
     "feed_state": {
         "description": "What the crawler remembers per feed between runs.",
         "columns": {
-            "feed_id": "Feed id (feeds.feed_id).",
+            "feed_key": "The feed (feeds.feed_key; Datasette shows the feed id).",
             "last_success_at": "Last run that did not fail (ISO UTC).",
             "last_attempt_at": "Last run (ISO UTC).",
             "high_water": "Newest record time seen, for incremental fetches.",
@@ -192,7 +200,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "recent-window board): a call's disappeared_at is the first of these after "
         "its last_seen that did not hold it.",
         "columns": {
-            "feed_id": "Feed id (feeds.feed_id).",
+            "feed_key": "The feed (feeds.feed_key; Datasette shows the feed id).",
             "fetched_at": "When the complete listing was fetched (ISO UTC).",
         },
     },
@@ -201,14 +209,16 @@ TABLES: dict[str, dict[str, Any]] = {
         "per repository, feed and commit, so an import resumes and repeats nothing.",
         "columns": {
             "repo": "The local clone imported from (absolute path).",
-            "feed_id": "Feed whose parser read the commit (feeds.feed_id).",
+            "feed_key": "Feed whose parser read the commit (feeds.feed_key; "
+            "Datasette shows the feed id).",
             "commit_sha": "The commit.",
             "path": "File in the repository that the commit gave.",
             "committed_at": "Commit time (ISO UTC): the snapshot's fetch time.",
             "status": "The snapshot run's status (ok, degraded, failed), pending "
             "while running, no_file when the commit only deleted the file, no_run "
             "when the run ended without a report.",
-            "run_id": "The run that replayed the commit (runs.run_id).",
+            "run_key": "The run that replayed the commit (runs.run_key; Datasette "
+            "shows the run id).",
             "imported_at": "When it was imported (ISO UTC, wall clock).",
         },
     },
@@ -273,14 +283,19 @@ _TABLE_OPTIONS: dict[str, dict[str, Any]] = {
     "comparison": {"label_column": "feed_id", "facets": ["place", "run_mode"]},
     "withheld": {"label_column": "element"},
     "comparison_changes": {"sort_desc": "changed_at", "facets": ["feed_id"]},
-    "feeds": {"label_column": "title", "sort": "feed_id"},
+    # label_column: what a foreign key to the table shows (feed_key -> feed id)
+    "feeds": {"label_column": "feed_id", "sort": "feed_id"},
     "sources": {"label_column": "source_url"},
     "calls": {
-        "facets": ["feed_id", "call_type_category", "status"],
+        "facets": ["feed_key", "call_type_category", "status"],
         "sort_desc": "received_at_utc",
     },
-    "runs": {"facets": ["feed_id", "status"], "sort_desc": "started_at"},
-    "imports": {"facets": ["feed_id", "status"], "sort_desc": "committed_at"},
+    "runs": {
+        "label_column": "run_id",
+        "facets": ["feed_key", "status"],
+        "sort_desc": "started_at",
+    },
+    "imports": {"facets": ["feed_key", "status"], "sort_desc": "committed_at"},
 }
 
 
@@ -291,9 +306,10 @@ QUERIES = {
         "description": "Each version of one call with its raw record as JSON "
         "text (cfs_raw needs the cfs_raw Datasette plugin, installed with cfs; "
         "without it: cfs raw FEED_ID RECORD_KEY).",
-        "sql": "SELECT feed_id, record_key, fetched_at, last_seen, "
-        "cfs_raw(raw_dict, raw_deflate) AS raw_json FROM observations WHERE "
-        "feed_id = :feed_id AND record_key = :record_key ORDER BY fetched_at",
+        "sql": "SELECT f.feed_id, o.record_key, o.fetched_at, o.last_seen, "
+        "cfs_raw(o.raw_dict, o.raw_deflate) AS raw_json FROM observations o JOIN "
+        "feeds f ON f.feed_key = o.feed_key WHERE f.feed_id = :feed_id AND "
+        "o.record_key = :record_key ORDER BY o.fetched_at",
     }
 }
 
@@ -306,8 +322,8 @@ def record_column_descriptions() -> dict[str, str]:
     schema = json.loads(RECORD_SCHEMA_PATH.read_text(encoding="utf-8"))
     out = {}
     for name, spec in schema["properties"].items():
-        if name in ("raw", "source_url"):
-            continue
+        if name in ("raw", "source_url", "feed_id", "run_id"):
+            continue  # kept once elsewhere: sources, feeds, runs (_LIFECYCLE)
         text = spec.get("description", "")
         values = [v for v in spec.get("enum", []) if v is not None]
         if values:

@@ -66,6 +66,30 @@ CALLS_FROM = (
 )
 # the order of calls as their readers see it (``FROM CALLS_FROM``): by feed id
 CALLS_ORDER = "calls_feed.feed_id, calls.record_key"
+
+
+def _with_ids(table: str, run: bool = False) -> str:
+    """A history table as its readers see it: with ``feed_id`` (and ``run_id``)
+    joined from the table's keys (``SELECT *`` gives them after its columns)."""
+    out = (
+        f"{table} JOIN (SELECT feed_key, feed_id FROM feeds) AS {table}_feed "
+        "USING (feed_key)"
+    )
+    if run:
+        out += (
+            f" LEFT JOIN (SELECT run_key, run_id FROM runs) AS {table}_run "
+            "USING (run_key)"
+        )
+    return out
+
+
+OBSERVATIONS_FROM = _with_ids("observations", run=True)
+PRESENCE_FROM = _with_ids("presence")
+LISTINGS_FROM = _with_ids("listings")
+RUNS_FROM = _with_ids("runs")
+IMPORTS_FROM = _with_ids("imports", run=True)
+FEED_STATE_FROM = _with_ids("feed_state")
+RAW_DICTS_FROM = _with_ids("raw_dicts")
 COLUMN_SET = frozenset(RECORD_COLUMNS)
 LIFECYCLE_COLUMNS = ("first_seen", "last_seen", "disappeared_at", "last_run_id")
 

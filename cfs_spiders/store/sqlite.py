@@ -308,7 +308,7 @@ ON CONFLICT(feed_id) DO UPDATE SET agency=excluded.agency, city=excluded.city,
     def counts(self) -> dict[str, int]:
         rows = self.query(
             "SELECT feed_id, n FROM feeds JOIN (SELECT feed_key, COUNT(*) AS n FROM "
-            "calls GROUP BY feed_key) USING (feed_key)"
+            "calls GROUP BY feed_key) AS n USING (feed_key)"
         )
         return {r["feed_id"]: int(r["n"]) for r in rows}
 
