@@ -1,8 +1,8 @@
 """A store written by an earlier schema is refused with a clear message, and
 ``cfs migrate`` converts it in place into what this version writes itself.
 
-The old stores (``tests/fixtures/store_v1``, ``tests/fixtures/store_v2``) were
-written by cfs schema 1 and schema 2 from the bundled Clearwater and Portland
+The old stores (``tests/fixtures/store_v1``, ``store_v2``, ``store_v3``) were
+written by cfs schema 1, 2 and 3 from the bundled Clearwater and Portland
 captures, plus one synthetic "not modified" poll.
 """
 
@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from cfs_spiders.config.loader import get_config
-from cfs_spiders.store.base import CALLS_FROM, SCHEMA_VERSION
+from cfs_spiders.store.base import (
+    CALLS_FROM,
+    CALLS_ORDER,
+    LISTINGS_FROM,
+    OBSERVATIONS_FROM,
+    PRESENCE_FROM,
+    SCHEMA_VERSION,
+)
 from cfs_spiders.store.connect import open_store
 from cfs_spiders.store.raw import install_sql_function
 from cfs_spiders.store.sqlite import StoreVersionError
@@ -27,6 +34,7 @@ TOUCHED = "2025-12-13T23:59:00Z"  # the synthetic "not modified" poll
 
 
 OLD_COLUMNS: list[str] = []
+NUMBERING = ("source_id", "feed_key", "run_key")
 
 
 def old_store(path: Path, version: int = 1) -> Path:
@@ -56,9 +64,10 @@ def tables(db: Path) -> dict[str, list[tuple]]:
     conn = sqlite3.connect(db)
     install_sql_function(conn)
     try:
-        cur = conn.execute(f"SELECT * FROM {CALLS_FROM} ORDER BY feed_id, record_key")
+        cur = conn.execute(f"SELECT * FROM {CALLS_FROM} ORDER BY {CALLS_ORDER}")
         names = [d[0] for d in cur.description]
-        keep = [i for i, n in enumerate(names) if n != "source_id"]
+        # the store's own numbering (source ids, feed and run keys) left out
+        keep = [i for i, n in enumerate(names) if n not in NUMBERING]
         calls = [tuple(r[i] for i in keep) for r in cur.fetchall()]
         names = [names[i] for i in keep]
         return {
@@ -74,12 +83,15 @@ def tables(db: Path) -> dict[str, list[tuple]]:
             "observations": conn.execute(
                 "SELECT feed_id, record_key, fetched_at, last_seen, "
                 "lower(hex(values_hash)), cfs_raw(raw_dict, raw_deflate) FROM "
-                "observations ORDER BY 1, 2, 3"
+                f"{OBSERVATIONS_FROM} ORDER BY 1, 2, 3"
             ).fetchall(),
             "presence": conn.execute(
-                "SELECT * FROM presence ORDER BY 1, 2, 3"
+                "SELECT feed_id, record_key, first_seen, last_seen FROM "
+                f"{PRESENCE_FROM} ORDER BY 1, 2, 3"
             ).fetchall(),
-            "listings": conn.execute("SELECT * FROM listings ORDER BY 1, 2").fetchall(),
+            "listings": conn.execute(
+                f"SELECT feed_id, fetched_at FROM {LISTINGS_FROM} ORDER BY 1, 2"
+            ).fetchall(),
         }
     finally:
         conn.close()
@@ -172,7 +184,7 @@ def test_migrate_gives_what_this_version_writes(tmp_path: Path, fresh: Path) -> 
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_migrate_on_postgresql(tmp_path: Path, fresh: Path, version: int) -> None:
     """The old store's tables and rows copied into PostgreSQL (its own DDL, REAL
     widened as that version did), then migrated: the same versions, raw records,
@@ -194,7 +206,7 @@ def test_migrate_on_postgresql(tmp_path: Path, fresh: Path, version: int) -> Non
         db = old_store(tmp_path / "old.sqlite", version)
         lite = sqlite3.connect(db)
         # tables before the ones that reference them (a dump lists them by name)
-        order = ["feeds", "runs", "calls", "observations", "presence"]
+        order = ["feeds", "runs", "sources", "raw_dicts", "calls", "observations"]
         ddl = [
             r[1]
             for r in sorted(
@@ -211,15 +223,20 @@ def test_migrate_on_postgresql(tmp_path: Path, fresh: Path, version: int) -> Non
         with psycopg.connect(url, autocommit=True) as pg:
             for stmt in ddl:
                 stmt = re.sub(r"\bREAL\b", "DOUBLE PRECISION", stmt)
+                stmt = re.sub(r"\bBLOB\b", "BYTEA", stmt)
+                stmt = stmt.replace(") VIRTUAL", ") STORED")  # PostgreSQL < 18
                 pg.execute(stmt.replace(" WITHOUT ROWID", ""))
             for table in (
                 "feeds",
                 "runs",
+                "sources",
+                "raw_dicts",
                 "calls",
                 "observations",
                 "presence",
                 "listings",
                 "feed_state",
+                "imports",
                 "store_meta",
             ):
                 exists = lite.execute(
@@ -227,8 +244,9 @@ def test_migrate_on_postgresql(tmp_path: Path, fresh: Path, version: int) -> Non
                 ).fetchone()
                 if not exists:
                     continue
-                cur = lite.execute(f"SELECT * FROM {table}")
-                cols = [d[0] for d in cur.description]
+                # table_info: the stored columns (not calls.last_run_id)
+                cols = [r[1] for r in lite.execute(f"PRAGMA table_info({table})")]
+                cur = lite.execute(f"SELECT {', '.join(cols)} FROM {table}")
                 marks = ", ".join(["%s"] * len(cols))
                 with pg.cursor() as pc:
                     pc.executemany(
@@ -260,7 +278,8 @@ def test_migrate_on_postgresql(tmp_path: Path, fresh: Path, version: int) -> Non
             ]
             assert got == [tuple(r) for r in want["observations"]]
             presence = store.query(
-                "SELECT * FROM presence ORDER BY feed_id, record_key, first_seen"
+                "SELECT feed_id, record_key, first_seen, last_seen FROM "
+                f"{PRESENCE_FROM} ORDER BY feed_id, record_key, first_seen"
             )
             assert [tuple(r.values()) for r in presence] == want["presence"]
             calls = store.query(
@@ -328,7 +347,8 @@ def test_a_v2_store_is_refused_then_migrated_reading_the_same(
     ]
     conn.close()
     for old, new in zip(v2_calls, v3_calls, strict=True):
-        new.pop("source_id")
+        for name in NUMBERING:
+            new.pop(name)
         new["values_hash"] = bytes(new["values_hash"]).hex()
         assert new == old
     # and what this version writes from the same captures
@@ -352,4 +372,96 @@ def test_a_v2_store_is_refused_then_migrated_reading_the_same(
             r[5] for r in v2_raw if r[:2] == (feed, key) and r[3] == call["last_seen"]
         ]
         assert [store.raw_text(feed, key)] == current
+    store.close()
+
+
+def test_a_v3_store_is_refused_then_migrated_as_this_version_writes(
+    tmp_path: Path, fresh: Path
+) -> None:
+    """A schema-3 store (feed and run ids as text in every row), written by cfs
+    70c2a77, is refused naming ``cfs migrate``; migrated, its readers see the
+    same calls (every column, run ids included), versions, raw records, runs
+    and imports as schema 3 held, and what this version writes itself from the
+    same captures."""
+    db = old_store(tmp_path / "v3.sqlite", 3)
+    before = dump(db)
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    install_sql_function(conn)
+    v3_calls = [
+        dict(r)
+        for r in conn.execute(
+            "SELECT * FROM calls LEFT JOIN sources USING (source_id) "
+            "ORDER BY feed_id, record_key"
+        )
+    ]
+    v3_raw = [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT feed_id, record_key, fetched_at, last_seen, run_id, "
+            "lower(hex(values_hash)), cfs_raw(raw_dict, raw_deflate) FROM "
+            "observations ORDER BY 1, 2, 3"
+        )
+    ]
+    v3_runs = [dict(r) for r in conn.execute("SELECT * FROM runs ORDER BY run_id")]
+    v3_state = [dict(r) for r in conn.execute("SELECT * FROM feed_state ORDER BY 1")]
+    conn.close()
+    assert len(v3_raw) == 328 and len(v3_calls) == 322 and len(v3_runs) == 54
+    with pytest.raises(StoreVersionError, match=r"schema 3: the feed and run ids"):
+        open_store(db)
+    proc = run_cfs("--db", str(db), "export", check=False)
+    assert proc.returncode == 1 and f"cfs migrate --db {db}" in proc.stderr
+    assert dump(db) == before  # nothing was written to it
+
+    proc = run_cfs("--db", str(db), "migrate")
+    assert f"schema 3 -> {SCHEMA_VERSION}: 322 calls and 328 versions" in proc.stderr
+    store = open_store(db)
+    try:
+        # every call as the schema-3 store had it, its ids read through the keys
+        calls = store.query(f"SELECT * FROM {CALLS_FROM} ORDER BY {CALLS_ORDER}")
+        assert all(isinstance(c["feed_key"], int) for c in calls)
+        for old, new in zip(v3_calls, calls, strict=True):
+            for name in NUMBERING:
+                old.pop(name, None)
+                new.pop(name)
+            assert new == old
+        got_raw = [
+            (v.feed_id, v.record_key, v.fetched_at, v.last_seen, v.run_id)
+            + (v.values_hash, v.raw_json)
+            for v in store.raw_versions()
+        ]
+        assert got_raw == v3_raw
+        runs = store.query(
+            "SELECT f.feed_id, r.* FROM runs r JOIN feeds f USING (feed_key) "
+            "ORDER BY run_id"
+        )
+        for run in runs:
+            run.pop("feed_key")
+            run.pop("run_key")
+        assert runs == v3_runs
+        states = [dict(store.feed_states()[s["feed_id"]]) for s in v3_state]
+        for state in states:
+            state.pop("feed_key")
+        assert states == v3_state
+        # each call's current raw record through the store's reader (call_raw)
+        for call in v3_calls[:40]:
+            feed, key = call["feed_id"], call["record_key"]
+            current = [
+                r[6]
+                for r in v3_raw
+                if r[:2] == (feed, key) and r[3] == call["last_seen"]
+            ]
+            assert [store.raw_text(feed, key)] == current
+    finally:
+        store.close()
+    # and what this version writes from the same captures
+    got, want = tables(db), tables(fresh)
+    for table in ("observations", "presence", "listings"):
+        assert got[table] == want[table], table
+    assert got["columns"] == want["columns"]
+    assert got["calls"] == want["calls"]
+    # the store goes on as a store of this version
+    store = open_store(db)
+    store.register_feeds([get_config(CLEARWATER)])
+    assert store.touch_listing(CLEARWATER, "2025-12-14T00:04:00Z", "active_calls") == 7
     store.close()

@@ -20,6 +20,10 @@ dictionary (``raw.py``: ``observations.raw_dict``, ``raw_deflate``, the table
 the raw texts are compressed as they are (they read back byte for byte) and the
 URLs moved; from schema 1, both steps follow the conversion above.
 
+Schema 4 names feeds and runs by integer keys (``migrate_v4.py``). A store of
+schema 1 or 2 is first converted to schema 3 as above, by this module through
+schema 3's own statements (``schema_v3.V3Store``), then to schema 4.
+
 It all happens in one transaction: an interrupted migration leaves the old store
 as it was. SQLite is vacuumed afterwards (the old observations are most of it).
 """
@@ -37,6 +41,8 @@ from ..config.schema import record_fields
 from ..records.encoding import change_digest, json_text
 from .base import RECORD_COLUMNS, SCHEMA_VERSION, _sql_type
 from .connect import open_store
+from .migrate_v4 import to_v4
+from .schema_v3 import V3Store
 from .write import LISTING_BOARDS
 
 Encoder = Callable[[str], bytes]  # a raw text to its compressed bytes
@@ -74,6 +80,11 @@ class MigrationReport:
                 f"sighting) -> {self.versions} versions and {self.spans} presence "
                 "spans"
             )
+        elif self.from_version == 3:
+            return (
+                f"{self.store}: schema 3 -> {self.to_version}: {self.calls} calls and "
+                f"{self.versions} versions: feed and run ids as integer keys{size}"
+            )
         else:
             what = f"{self.versions} versions' raw records compressed"
         return (
@@ -101,11 +112,16 @@ def migrate(url: str | Path | None = None, *, vacuum: bool = True) -> MigrationR
         with store.transaction() as cur:
             cur.execute("DROP VIEW IF EXISTS call_raw")  # it names old columns
             encoders: dict[str, tuple[int, Encoder]] = {}
+            v3 = V3Store(store)  # schema 1 and 2 go through schema 3
             if version == 1:
-                _from_v1(store, cur, report, encoders)
+                _from_v1(v3, cur, report, encoders)
+            elif version == 2:
+                _from_v2(v3, cur, report, encoders)
+            if version in (1, 2):
+                _calls_to_v3(v3, cur, report)
+                to_v4(store, cur)
             else:
-                _from_v2(store, cur, report, encoders)
-            _calls_to_v3(store, cur, report)
+                report.calls, report.versions = to_v4(store, cur)
             for stmt in store._ddl():  # the view again
                 cur.execute(stmt)
             store._set_version(cur)

@@ -93,9 +93,9 @@ class PostgresStore(Store):
     def _sql(self, text: str) -> str:
         return to_psycopg(text)
 
-    def _ddl(self) -> list[str]:
+    def _ddl(self, statements: list[str] | None = None) -> list[str]:
         out = []
-        for stmt in ddl():
+        for stmt in statements or ddl():
             stmt = re.sub(r"\bREAL\b", "DOUBLE PRECISION", stmt)
             stmt = re.sub(r"\bBLOB\b", "BYTEA", stmt)
             # PostgreSQL before 18 has only stored generated columns

@@ -120,11 +120,12 @@ class Store(RecordWriter, ListingLifecycle, FeedState, RawStore):
         return text
 
     # ---------------------------------------------------------------- schema
-    def _ddl(self) -> list[str]:
-        """``ddl()``, with the history tables as SQLite ``WITHOUT ROWID`` tables:
-        their primary key is the table (no second copy of the key in an index),
-        which saves about 80 bytes per version and per presence span."""
-        return [_without_rowid(stmt) for stmt in ddl()]
+    def _ddl(self, statements: list[str] | None = None) -> list[str]:
+        """``ddl()`` (or ``statements``, an earlier schema's), with the history
+        tables as SQLite ``WITHOUT ROWID`` tables: their primary key is the table
+        (no second copy of the key in an index), which saves about 80 bytes per
+        version and per presence span."""
+        return [_without_rowid(stmt) for stmt in statements or ddl()]
 
     def _tables(self, cur: Any) -> set[str]:
         cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
