@@ -108,8 +108,8 @@ def state(db: Path) -> dict:
         # source ids are the store's own numbering: compare the URLs
         for row in conn.execute(f"SELECT * FROM {CALLS_FROM}"):
             d = dict(row)
-            d.pop("source_id")
-            d.pop("last_run_id")
+            for name in ("source_id", "feed_key", "run_key", "last_run_id"):
+                d.pop(name)
             d.pop("run_id")
             calls[(d["feed_id"], d["record_key"])] = d
         observations = sorted(
@@ -120,7 +120,10 @@ def state(db: Path) -> dict:
             )
         )
         presence = sorted(
-            tuple(r) for r in conn.execute(f"SELECT * FROM {PRESENCE_FROM}")
+            tuple(r)
+            for r in conn.execute(
+                f"SELECT feed_id, record_key, first_seen, last_seen FROM {PRESENCE_FROM}"
+            )
         )
         sightings = dict(
             conn.execute(
@@ -361,7 +364,10 @@ def _killed_import(
         deadline = time.monotonic() + 120
         while engine == "crawl" and proc.poll() is None:
             try:
-                runs = query(db, f"SELECT COUNT(*) FROM {RUNS_FROM}")[0][0]
+                # finished runs (a run's row is made at its first write)
+                runs = query(db, "SELECT COUNT(*) FROM runs WHERE status IS NOT NULL")[
+                    0
+                ][0]
             except sqlite3.Error:
                 runs = 0
             if runs >= 26 or time.monotonic() > deadline:  # in the second chunk

@@ -29,8 +29,13 @@ import pytest
 from cfs_spiders.config.loader import get_config
 from cfs_spiders.records.items import RecordBatch
 from cfs_spiders.store import thread as store_thread
-from cfs_spiders.store.base import OBSERVATIONS_FROM  # noqa: F401
-from cfs_spiders.store.base import CALLS_FROM, LISTINGS_FROM, PRESENCE_FROM, RUNS_FROM  # noqa: F401
+from cfs_spiders.store.base import (  # noqa: F401
+    CALLS_FROM,
+    LISTINGS_FROM,
+    OBSERVATIONS_FROM,  # noqa: F401
+    PRESENCE_FROM,
+    RUNS_FROM,
+)
 from cfs_spiders.store.connect import open_store
 from tests.test_history import _record
 from tests.test_lifecycle import (

@@ -4,7 +4,6 @@ Two real scrapyd nodes (the venv's scrapyd, each on a free loopback port with it
 own config, eggs and logs under the test's folder) get the project with
 ``cfs deploy`` (an egg holding the package and the feed configs); ``cfs schedule
 --replay`` sends recorded snapshots as jobs through their HTTP API; the jobs run
-from cfs_spiders.store.base import CALLS_FROM, RUNS_FROM  # noqa: F401
 from the egg (not from this checkout), in replay mode (``CFS_REPLAY_DIR`` in the
 nodes' environment), concurrently and in no particular order, and the test finds
 exactly the expected calls in PostgreSQL. The live path of ``cfs schedule`` (due
@@ -49,6 +48,7 @@ from cfs_spiders.schedule.scrapyd import (
     _scrapyd,
     schedule_scrapyd,
 )
+from cfs_spiders.store.base import CALLS_FROM, RUNS_FROM
 from cfs_spiders.store.connect import open_store
 
 

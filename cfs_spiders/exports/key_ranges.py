@@ -64,10 +64,15 @@ def key_bounds(store: Any, rows: int) -> list[tuple[str, str]] | None:
     return bounds[1:]
 
 
-def _between(low: tuple[str, str] | None, high: tuple[str, str] | None) -> list[str]:
+def _between(
+    low: tuple[str, str] | None,
+    high: tuple[str, str] | None,
+    feeds: list[str] | None,
+) -> list[str]:
     """The conditions, in key order, of the calls from ``low`` (included) to
     ``high`` (not), each within one feed or of whole feeds only (``None``: no
-    bound)."""
+    bound). ``feeds``, when known, are the feeds that have calls: the whole
+    feeds between the two bounds are read only if there are some."""
     if low is not None and high is not None and low[0] == high[0]:
         return [
             f"{FEED} = {_literal(low[0])} AND {RECORD} >= {_literal(low[1])} AND "
@@ -79,20 +84,35 @@ def _between(low: tuple[str, str] | None, high: tuple[str, str] | None) -> list[
         whole.append(f"{FEED} > {_literal(low[0])}")
     if high is not None:
         whole.append(f"{FEED} < {_literal(high[0])}")
-    out.append(" AND ".join(whole))
+    if feeds is None or any(
+        (low is None or f > low[0]) and (high is None or f < high[0]) for f in feeds
+    ):
+        out.append(" AND ".join(whole))
     if high is not None:
         out.append(f"{FEED} = {_literal(high[0])} AND {RECORD} < {_literal(high[1])}")
     return out
 
 
-def range_conditions(bounds: list[tuple[str, str]]) -> list[str]:
+def range_conditions(
+    bounds: list[tuple[str, str]], feeds: list[str] | None = None
+) -> list[str]:
     """The WHERE condition of each range between consecutive ``bounds``
     (the first open below, the last open above), cut where a range would span
-    two feeds in part: together every call, once, in key order."""
+    two feeds in part: together every call, once, in key order. ``feeds``: the
+    ids of the feeds that have calls (``feeds_with_calls``), if known."""
     if not bounds:
         return [""]
     edges: list[tuple[str, str] | None] = [None, *bounds, None]
-    return [c for a, b in pairwise(edges) for c in _between(a, b)]
+    return [c for a, b in pairwise(edges) for c in _between(a, b, feeds)]
+
+
+def feeds_with_calls(store: Any) -> list[str]:
+    """The ids of the feeds that have calls, in order (a seek per feed)."""
+    rows = store.conn.execute(
+        "SELECT feed_id FROM feeds f WHERE EXISTS (SELECT 1 FROM calls c WHERE "
+        "c.feed_key = f.feed_key) ORDER BY feed_id"
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def calls_estimate(store: Any) -> int:
@@ -121,6 +141,7 @@ def ranged_batches(
     bounds = key_bounds(store, range_rows)
     if bounds is None:
         return None
+    conditions = range_conditions(bounds, feeds_with_calls(store))
     # after the keys' read: the bounds need not be of the same state (the
     # ranges cover every key whatever they are), the ranges do
     before = data_version(store)
@@ -129,9 +150,7 @@ def ranged_batches(
         batches = store.iter_batches(query(condition), rows=batch_rows)
         return list(batches) if batches is not None else []
 
-    return _in_order(
-        store, [lambda c=c: read(c) for c in range_conditions(bounds)], workers, before
-    )
+    return _in_order(store, [lambda c=c: read(c) for c in conditions], workers, before)
 
 
 def _in_order(
