@@ -37,7 +37,7 @@ def rows(db: Path, sql: str) -> list[dict[str, Any]]:
 def run_map(a_db: Path, b_db: Path) -> dict[str, str]:
     """run_id of A -> run_id of B, pairing each feed's runs in start order."""
     sql = (
-        "SELECT run_id, feed_id FROM runs "
+        "SELECT run_id, feed_id FROM runs JOIN feeds USING (feed_key) "
         "ORDER BY feed_id, fetched_at, started_at, run_id"
     )
     a, b = rows(a_db, sql), rows(b_db, sql)

@@ -251,7 +251,9 @@ def _call_counts(db: Path) -> dict[str, int]:
         return {}
     conn = sqlite3.connect(db)
     try:
-        rows = conn.execute("SELECT feed_id, count(*) FROM calls GROUP BY feed_id")
+        rows = conn.execute(
+            "SELECT feed_id, count(*) FROM calls JOIN feeds USING (feed_key) GROUP BY feed_id"
+        )
         return dict(rows.fetchall())
     finally:
         conn.close()

@@ -123,7 +123,11 @@ def stored_calls(db: Path, feed_id: str) -> list[dict[str, Any]]:
     conn.row_factory = sqlite3.Row
     try:
         rows = conn.execute(
-            "SELECT * FROM calls WHERE feed_id = ? ORDER BY first_seen, record_key",
+            # the calls with their feed and run ids (the store keeps their keys:
+            # store.base.CALLS_FROM, which this folder does not import)
+            "SELECT * FROM calls JOIN (SELECT feed_key, feed_id FROM feeds) AS f "
+            "USING (feed_key) LEFT JOIN (SELECT run_key, run_id FROM runs) AS r "
+            "USING (run_key) WHERE feed_id = ? ORDER BY first_seen, record_key",
             (feed_id,),
         ).fetchall()
     finally:
