@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cfs_spiders.store.base import CALLS_FROM  # noqa: E402
+from cfs_spiders.store.base import (  # noqa: E402
+    CALLS_FROM,
+    FEED_STATE_FROM,
+    LISTINGS_FROM,
+    OBSERVATIONS_FROM,
+    PRESENCE_FROM,
+    RUNS_FROM,
+)
 from cfs_spiders.store.raw import install_sql_function  # noqa: E402
 
 RUN_TIMING = {"started_at", "finished_at", "duration_s", "report_json"}
@@ -69,6 +76,8 @@ def compare_table(
     sql = f"SELECT * FROM {source or name} ORDER BY {key}"
     a, b = rows(a_db, sql), rows(b_db, sql)
     problems = []
+    # the feed and run keys are the store's own numbering: their ids compared
+    skip = {*(skip or ()), "feed_key", "run_key"}
     if len(a) != len(b):
         return [f"{name}: {len(a)} rows vs {len(b)}"]
     for ra, rb in zip(a, b, strict=True):
@@ -124,10 +133,15 @@ def main(argv: list[str]) -> int:
         json_cols=("raw_json",),
         skip={"raw_dict", "raw_deflate"},
         source="(SELECT *, cfs_raw(raw_dict, raw_deflate) AS raw_json FROM "
-        "observations)",
+        f"{OBSERVATIONS_FROM}) AS o",
     )
     problems += compare_table(
-        "presence", "feed_id, record_key, first_seen", a_db, b_db, runs
+        "presence",
+        "feed_id, record_key, first_seen",
+        a_db,
+        b_db,
+        runs,
+        source=PRESENCE_FROM,
     )
     problems += compare_table(
         "runs",
@@ -136,10 +150,20 @@ def main(argv: list[str]) -> int:
         b_db,
         runs,
         skip={"run_id", *RUN_TIMING},
+        source=RUNS_FROM,
     )
-    for table, key in (("feed_state", "feed_id"), ("listings", "feed_id, fetched_at")):
+    for table, key, source in (
+        ("feed_state", "feed_id", FEED_STATE_FROM),
+        ("listings", "feed_id, fetched_at", LISTINGS_FROM),
+    ):
         problems += compare_table(
-            table, key, a_db, b_db, runs, skip={"last_success_at", "last_attempt_at"}
+            table,
+            key,
+            a_db,
+            b_db,
+            runs,
+            skip={"last_success_at", "last_attempt_at"},
+            source=source,
         )
     a_csv, b_csv = (
         (a_out / "calls.csv").read_bytes(),

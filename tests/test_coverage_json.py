@@ -261,7 +261,7 @@ def test_columbia_feeds_keep_their_own_service(store):
             store,
             f"SELECT feed_id, report_json FROM {RUNS_FROM} WHERE feed_id IN (?, ?) "
             "AND started_at = (SELECT MIN(started_at) FROM runs r2 "
-            "WHERE r2.feed_id = runs.feed_id)",
+            "WHERE r2.feed_key = runs.feed_key)",
             (COLUMBIA_PD, COLUMBIA_FIRE),
         )
     }

@@ -26,6 +26,7 @@ from typing import Any
 from ..records.encoding import change_digest, raw_json, record_json
 from .base import RECORD_COLUMNS, STORED_AS, STORED_COLUMNS, db_value
 from .history import Span, Version, add_presence, add_version, present_at
+from .ids import Sighting, StoreKeys
 
 LISTING_BOARDS = ("active_calls", "recent_window")
 _LIFE = ("first_seen", "last_seen", "values_hash")
@@ -62,24 +63,7 @@ def _filled_columns(records: list[dict[str, Any]]) -> tuple[str, ...]:
     return tuple(filled)
 
 
-class Sighting:
-    """One call seen at one fetch: its key, time, run, and published values
-    (``value`` is ``None`` for an id read off a listing without its values)."""
-
-    __slots__ = ("key", "t", "run_id", "value", "raw")
-
-    def __init__(
-        self,
-        key: str,
-        t: str,
-        run_id: str | None,
-        value: bytes | None,
-        raw: str | None,
-    ) -> None:
-        self.key, self.t, self.run_id, self.value, self.raw = key, t, run_id, value, raw
-
-
-class RecordWriter:
+class RecordWriter(StoreKeys):
     """``write_records`` and the history rows; needs the store's ``transaction``,
     ``_sql``, ``placeholder``, ``dialect`` and ``RawStore``'s ``_raw_encoder``."""
 
@@ -257,82 +241,6 @@ class RecordWriter:
         """Per feed, the columns its last batch had values in (a guess for the
         next batch's, which ``write_records`` checks)."""
         return self.__dict__.setdefault("_filled_columns", {})
-
-    @property
-    def _feed_key_cache(self) -> dict[str, int]:
-        return self.__dict__.setdefault("_feed_keys", {})
-
-    @property
-    def _run_key_cache(self) -> dict[str, int]:
-        """``runs.run_key`` by run id, as committed."""
-        return self.__dict__.setdefault("_run_keys_known", {})
-
-    def _feed_key(self, cur: Any, feed_id: str) -> int:
-        """The feed's ``feeds.feed_key`` (a feed's key never changes: cached)."""
-        found = self._feed_key_cache.get(feed_id)
-        if found is None:
-            cur.execute(
-                self._sql(
-                    f"SELECT feed_key FROM feeds WHERE feed_id = {self.placeholder}"
-                ),
-                (feed_id,),
-            )
-            row = cur.fetchone()
-            if row is None:
-                raise ValueError(
-                    f"feed {feed_id!r} is not in the store's feeds table (register "
-                    "its config first: Store.register_feeds)"
-                )
-            found = self._feed_key_cache[feed_id] = int(row[0])
-        return found
-
-    def _run_keys(
-        self, cur: Any, feed: int, run_ids: set[str | None], new: dict[str, int]
-    ) -> dict[str | None, int | None]:
-        """Each run id's ``runs.run_key``; a run not in ``runs`` yet gets its row
-        (status NULL until ``record_run`` completes it); ``new`` gets the keys
-        this transaction gave."""
-        known = self._run_key_cache
-        out: dict[str | None, int | None] = {None: None}
-        ph = self.placeholder
-        for run_id in run_ids:
-            if run_id is None:
-                continue
-            found = known.get(run_id) or new.get(run_id)
-            if found is None:
-                cur.execute(
-                    self._sql(
-                        f"INSERT INTO runs (run_id, feed_key) VALUES ({ph}, {ph}) "
-                        "ON CONFLICT (run_id) DO NOTHING"
-                    ),
-                    (run_id, feed),
-                )
-                cur.execute(
-                    self._sql(f"SELECT run_key FROM runs WHERE run_id = {ph}"),
-                    (run_id,),
-                )
-                found = new[run_id] = int(cur.fetchone()[0])
-            out[run_id] = found
-        return out
-
-    @staticmethod
-    def _bind_keys(
-        rows: list[list[Any]],
-        filled: tuple[str, ...],
-        feed: int,
-        runs: dict[str | None, int | None],
-        sightings: list[Sighting],
-    ) -> None:
-        """The rows' feed and run ids replaced by their keys, in place (the
-        calls rows at their columns, the sightings' run)."""
-        at_feed = filled.index("feed_id")
-        at_run = filled.index("run_id") if "run_id" in filled else None
-        for row in rows:
-            row[at_feed] = feed
-            if at_run is not None:
-                row[at_run] = runs[row[at_run]]
-        for s in sightings:
-            s.run_id = runs[s.run_id]
 
     @property
     def _sources(self) -> dict[str, int]:
