@@ -373,3 +373,82 @@ def test_a_call_that_comes_back_reopens(tmp_path: Path) -> None:
     assert store.touch_listing(CLEARWATER, "2025-12-13T00:15:00Z", "active_calls") == 2
     assert {r[2] for r in lifecycle_rows(store, CLEARWATER)} == {"2025-12-13T00:15:00Z"}
     store.close()
+
+
+def test_spans_past_a_time_read_the_open_and_gone_calls_not_the_history(
+    replayed: Path,
+) -> None:
+    """``presence`` has no index on ``last_seen`` (schema 4): the spans a
+    listing's close asks for (those reaching past its time) are found from the
+    calls seen since, through the partial indexes of open and gone calls, each
+    then one seek into presence's primary key: the board's work, not the feed's
+    history (SQLite's plan shows it). And the answer is the same as a scan of
+    every span, at every listing of Clearwater's replay."""
+    from cfs_spiders.store.lifecycle import SPANS_PAST
+
+    con = sqlite3.connect(replayed)
+    try:
+        indexes = {
+            r[0]
+            for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+        assert "presence_last_seen" not in indexes
+        (feed,) = con.execute(
+            "SELECT feed_key FROM feeds WHERE feed_id = ?", (CLEARWATER,)
+        ).fetchone()
+        listings = [
+            r[0]
+            for r in con.execute(
+                "SELECT fetched_at FROM listings WHERE feed_key = ? ORDER BY 1", (feed,)
+            )
+        ]
+        assert len(listings) == 52
+        for op, first in ((">", "<="), (">=", "<="), (">", "<")):
+            sql = SPANS_PAST.format(
+                cols="record_key, first_seen", ph="?", op=op, first=first
+            )
+            plan = " | ".join(
+                r[3]
+                for r in con.execute(
+                    f"EXPLAIN QUERY PLAN {sql}", (feed, "t", "t", feed, "t", feed, "t")
+                )
+            )
+            assert "SEARCH presence USING PRIMARY KEY (feed_key=? AND record_key=?" in (
+                plan
+            ), plan
+            assert "SEARCH calls USING INDEX calls_open (feed_key=? AND last_seen" in (
+                plan
+            ), plan
+            assert (
+                "SEARCH calls USING INDEX calls_gone (feed_key=? AND disappeared_at"
+                in (plan)
+            ), plan
+            assert "SCAN" not in plan, plan
+            for t in listings:
+                got = set(con.execute(sql, (feed, t, t, feed, t, feed, t)).fetchall())
+                scan = set(
+                    con.execute(
+                        "SELECT record_key, first_seen FROM presence WHERE feed_key = ? "
+                        f"AND last_seen {op} ? AND first_seen {first} ?",
+                        (feed, t, t),
+                    ).fetchall()
+                )
+                assert got == scan, (op, t)
+        # the replay's later listings do have spans reaching past earlier ones
+        assert (
+            con.execute(
+                SPANS_PAST.format(cols="COUNT(*)", ph="?", op=">", first="<="),
+                (
+                    feed,
+                    listings[10],
+                    listings[10],
+                    feed,
+                    listings[10],
+                    feed,
+                    listings[10],
+                ),
+            ).fetchone()[0]
+            > 0
+        )
+    finally:
+        con.close()
