@@ -73,6 +73,7 @@ def test_every_described_column_exists(store: dict) -> None:
             "imports",
             "presence",
             "call_raw",
+            "calls_with_ids",
             "store_meta",
             "sources",
             "raw_dicts",
@@ -94,6 +95,33 @@ def test_every_described_column_exists(store: dict) -> None:
     assert set(tables["calls"]["columns"]) == calls
     assert all(tables["calls"]["columns"].values())
     assert "One of: pending, dispatched" in tables["calls"]["columns"]["status"]
+
+
+def test_calls_with_ids_is_calls_with_the_ids_joined(store: dict) -> None:
+    """The view for SQL written against ids holds every call once, with the ids
+    the readers join from the keys, and each of its columns is described."""
+    from cfs_spiders.store.base import CALLS_FROM, CALLS_ORDER
+
+    conn = sqlite3.connect(store["db"])
+    try:
+        view = conn.execute(
+            "SELECT feed_id, record_key, last_run_id, source_url, status "
+            "FROM calls_with_ids ORDER BY feed_id, record_key"
+        ).fetchall()
+        joined = conn.execute(
+            "SELECT feed_id, record_key, last_run_id, source_url, status "
+            f"FROM {CALLS_FROM} ORDER BY {CALLS_ORDER}"
+        ).fetchall()
+        n_calls = conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(calls_with_ids)")]
+    finally:
+        conn.close()
+    assert len(view) == n_calls > 0
+    assert view == joined
+    assert all(r[0] == HOUSTON and r[2] and r[3].startswith("http") for r in view)
+    described = store["metadata"]["databases"]["cfs"]["tables"]["calls_with_ids"]
+    assert set(described["columns"]) == set(columns)
+    assert all(described["columns"].values())
 
 
 def test_foreign_keys_and_indexes_are_declared(store: dict) -> None:

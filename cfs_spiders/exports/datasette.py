@@ -146,6 +146,12 @@ TABLES: dict[str, dict[str, Any]] = {
             "compressed." + _RAW_HOW,
         },
     },
+    "calls_with_ids": {
+        "description": "View: calls with the feed id, the last run's id and the "
+        "response URL in place of their keys (feed_key, run_key, source_id), for "
+        "SQL written against ids: WHERE feed_id = '...'.",
+        "columns": {},  # feed_id, then calls' columns, then the two ids below
+    },
     "store_meta": {
         "description": "Facts about the store itself.",
         "columns": {
@@ -290,6 +296,10 @@ _TABLE_OPTIONS: dict[str, dict[str, Any]] = {
         "facets": ["feed_key", "call_type_category", "status"],
         "sort_desc": "received_at_utc",
     },
+    "calls_with_ids": {
+        "facets": ["feed_id", "call_type_category", "status"],
+        "sort_desc": "received_at_utc",
+    },
     "runs": {
         "label_column": "run_id",
         "facets": ["feed_key", "status"],
@@ -333,6 +343,18 @@ def record_column_descriptions() -> dict[str, str]:
     return out
 
 
+def _calls_with_ids_columns() -> dict[str, str]:
+    """The view's columns: the ids, described as the record schema describes them,
+    and every column of ``calls``."""
+    schema = json.loads(RECORD_SCHEMA_PATH.read_text(encoding="utf-8"))["properties"]
+    return {
+        "feed_id": schema["feed_id"].get("description", "Feed id."),
+        **record_column_descriptions(),
+        "last_run_id": "The run that last wrote the call's values (runs.run_id).",
+        "source_url": schema["source_url"].get("description", "Response URL."),
+    }
+
+
 def _feeds_html(configs: list[FeedConfig]) -> str:
     def link(url: str | None) -> str:
         if not url:
@@ -367,7 +389,12 @@ def build_metadata(configs: Iterable[FeedConfig], *, database: str = "cfs") -> d
     licenses = sorted({c.get("license") for c in feeds if c.get("license")})
     tables: dict[str, Any] = {}
     for name, spec in {**TABLES, **COMPARISON_TABLES}.items():
-        columns = record_column_descriptions() if name == "calls" else spec["columns"]
+        if name == "calls":
+            columns = record_column_descriptions()
+        elif name == "calls_with_ids":
+            columns = _calls_with_ids_columns()
+        else:
+            columns = spec["columns"]
         table: dict[str, Any] = {
             "description": spec["description"],
             "columns": dict(columns),

@@ -39,7 +39,7 @@ from typing import Any
 
 from ..config.schema import record_fields
 from ..records.encoding import change_digest, json_text
-from .base import RECORD_COLUMNS, SCHEMA_VERSION, _sql_type
+from .base import RECORD_COLUMNS, SCHEMA_VERSION, VIEWS, _sql_type
 from .connect import open_store
 from .migrate_v4 import to_v4
 from .schema_v3 import V3Store
@@ -110,7 +110,8 @@ def migrate(url: str | Path | None = None, *, vacuum: bool = True) -> MigrationR
             return report
         report.bytes_before = _size(store.path)
         with store.transaction() as cur:
-            cur.execute("DROP VIEW IF EXISTS call_raw")  # it names old columns
+            for view in VIEWS:  # they name old columns
+                cur.execute(f"DROP VIEW IF EXISTS {view}")
             encoders: dict[str, tuple[int, Encoder]] = {}
             v3 = V3Store(store)  # schema 1 and 2 go through schema 3
             if version == 1:
