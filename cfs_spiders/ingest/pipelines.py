@@ -238,6 +238,11 @@ class StorePipeline:
             else int(after)
         )
         self.database_url = crawler.settings.get("CFS_DATABASE_URL")
+        # the writer process takes a batch as Arrow columns (store/arrow_batch.py)
+        # unless CFS_STORE_ARROW is off: then as JSON texts (the reference)
+        arrow = str(crawler.settings.get("CFS_STORE_ARROW") or "on").lower()
+        self.arrow = arrow not in ("off", "0", "false", "no")
+        self.arrow_batches = 0  # batches the writer process took as columns
         self._tail: asyncio.Future | None = None  # the last item's completion
         # which thread wrote each batch, for the run report
         self.written_by: set[str] = set()
@@ -363,7 +368,9 @@ class StorePipeline:
             await self._settle()
             self.process = store_process.acquire(self.database_url)
         if self.process is not None:
-            future = asyncio.wrap_future(self.process.submit(records, encoded, exact))
+            future = asyncio.wrap_future(
+                self.process.submit(records, encoded, exact, arrow=self.arrow)
+            )
             # the texts cross to the process; the records themselves are let go
             # (a refused batch is read back from its texts, see ``_restore``)
             kept: Any = (
@@ -394,8 +401,11 @@ class StorePipeline:
             and store_process.process_key(self.database_url) is not None
         )
 
-    def _account(self, result: tuple[int, int, str]) -> None:
-        new_calls, new_obs, thread = result
+    def _account(self, result: tuple[Any, ...]) -> None:
+        # (new calls, new versions, writer[, "arrow" or "json" from the process])
+        new_calls, new_obs, thread, *how = result
+        if how and how[0] == "arrow":
+            self.arrow_batches += 1
         self.new_calls += new_calls
         self.new_observations += new_obs
         self.written_by.add(thread)
@@ -480,6 +490,8 @@ class StorePipeline:
             "batches": self.batches,
             # a large SQLite run's batches: from the store's writer process
             "process": any(t == StoreProcess.name for t in self.written_by),
+            # of those, the batches it took as Arrow columns (not JSON texts)
+            "arrow_batches": self.arrow_batches,
         }
 
     def run_facts(self, spider: Any) -> RunFacts:

@@ -143,6 +143,10 @@ CFS_STORE_BATCH = int(_env_number("CFS_STORE_BATCH", 5000, int))
 CFS_STORE_PROCESS_AFTER = os.environ.get(
     "CFS_STORE_PROCESS_AFTER", str(CFS_STORE_BATCH - 1)
 )
+# The writer process takes each batch as one Arrow IPC stream of its columns
+# (cfs_spiders/store/arrow_batch.py); "off" sends the records' JSON texts, which
+# it reads back (the reference; a batch that does not convert exactly goes so).
+CFS_STORE_ARROW = os.environ.get("CFS_STORE_ARROW", "on")
 # Megabytes of record text a run may have sent to the store and not yet written
 # (at least one batch): bounds the memory of batches built ahead of the store.
 CFS_STORE_INFLIGHT_MB = _env_number("CFS_STORE_INFLIGHT_MB", 24.0)

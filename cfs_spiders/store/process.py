@@ -10,9 +10,11 @@ a process), its batches go to this process instead: one per database file, share
 SQLite still has a single batch writer. Other jobs (registering feeds, a run's
 closing) stay on the thread, after the run's batches are written.
 
-A batch crosses as the records' JSON texts (each record is read back from its
-text; a record whose text would not read back the same, ``exact`` false, crosses
-pickled). The answers come back in order; a reader thread resolves each batch's
+A batch crosses as one Arrow IPC stream of its columns (``arrow_batch.py``: the
+rows are zipped from whole columns, no record is read back); a batch that does
+not convert exactly crosses as the records' JSON texts (each record is read back
+from its text; a record whose text would not read back the same, ``exact``
+false, crosses pickled). The answer says which (``"arrow"``, ``"json"``). The answers come back in order; a reader thread resolves each batch's
 future. A batch the store refuses is answered with its exception, raised in the
 crawl as the thread's would be. The child exits when the crawl process is gone.
 """
@@ -61,12 +63,20 @@ class _Except:
         return i not in self.whole
 
 
+def _read_back(texts: list[str], whole: dict[int, Any], loads: Any) -> list[Any]:
+    """A batch sent as JSON texts, as records (``whole``: those sent whole)."""
+    if whole:
+        return [whole[i] if i in whole else loads(t) for i, t in enumerate(texts)]
+    return list(map(loads, texts))  # the common case: each reads back
+
+
 def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
     """The child: write each batch received, answer with its counts or error."""
     import gc
 
     import orjson
 
+    from .arrow_batch import decode_batch, write_columns
     from .connect import open_store
 
     gc.disable()  # batches of acyclic dicts (see records/gcpause.py)
@@ -76,6 +86,7 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
         store = open_store(database_url)
         answers.send(("ready",))
         loads = orjson.loads
+        records = None
         while True:
             try:
                 message = requests.get(timeout=1.0)
@@ -85,30 +96,27 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
                 continue
             if message is None:
                 return
-            texts, whole = message
-            records = None
+            kind, body, whole = message
+            path = kind
             try:
-                if whole:
-                    records = [
-                        whole[i] if i in whole else loads(t)
-                        for i, t in enumerate(texts)
-                    ]
-                else:  # the common case: every record reads back from its text
-                    records = list(map(loads, texts))
-                # a record read from its text has no NaN or infinity in it
-                new_calls, new_obs = store.write_records(
-                    records, texts, finite=_Except(whole)
-                )
+                if kind == "arrow":  # columns: no record is read back
+                    new_calls, new_obs = write_columns(store, decode_batch(body))
+                else:
+                    records = _read_back(body, whole, loads)
+                    # a record read from its text has no NaN or infinity in it
+                    new_calls, new_obs = store.write_records(
+                        records, body, finite=_Except(whole)
+                    )
             except Exception as exc:  # noqa: BLE001 - raised in the crawl
                 answers.send(("error", _picklable(exc)))
             else:
-                answers.send(("ok", new_calls, new_obs))
+                answers.send(("ok", new_calls, new_obs, path))
             finally:
                 # the crawl asks about a listing's keys itself when it closes
                 # the run (``ingest/pipelines.KeySpool``)
                 store._sighted.clear()
             # nothing of a batch is held while waiting for the next
-            message = texts = whole = records = None
+            message = body = whole = records = None
     except Exception as exc:  # noqa: BLE001 - the store did not open
         with contextlib.suppress(OSError):
             answers.send(("error", _picklable(exc)))
@@ -170,7 +178,8 @@ class StoreProcess:
                     done = self._waiting.popleft()
                 if answer[0] == "ok":
                     self.written += 1
-                    done.set_result((answer[1], answer[2], self.name))
+                    # (new calls, new versions, writer, how the batch came)
+                    done.set_result((answer[1], answer[2], self.name, answer[3]))
                 else:
                     done.set_exception(answer[1])
         except BaseException as exc:  # noqa: BLE001 - every waiting batch fails
@@ -189,21 +198,38 @@ class StoreProcess:
                 self._broken = error
 
     def submit(
-        self, records: list[dict[str, Any]], texts: list[str], exact: list[bool]
+        self,
+        records: list[dict[str, Any]],
+        texts: list[str],
+        exact: list[bool],
+        *,
+        arrow: bool = True,
     ) -> Future:
-        """Queue one batch; its future gives (new calls, new versions, writer)."""
-        whole = {
-            i: rec
-            for i, (rec, ok) in enumerate(zip(records, exact, strict=True))
-            if not ok
-        }
+        """Queue one batch; its future gives (new calls, new versions, writer,
+        ``"arrow"`` or ``"json"``: how the batch crossed). As Arrow columns
+        (``arrow_batch.py``) unless ``arrow`` is false or the batch does not
+        convert exactly; else as the records' JSON texts."""
+        body: Any = None
+        if arrow:  # pyarrow is loaded by a run that writes from the process only
+            from .arrow_batch import encode_batch
+
+            body = encode_batch(records, texts, exact)
+        if body is not None:
+            message: tuple[str, Any, Any] = ("arrow", body, None)
+        else:
+            whole = {
+                i: rec
+                for i, (rec, ok) in enumerate(zip(records, exact, strict=True))
+                if not ok
+            }
+            message = ("json", texts, whole)
         done: Future = Future()
         with self._lock:
             if self._broken is not None:
                 done.set_exception(self._broken)
                 return done
             self._waiting.append(done)
-            self._requests.put((texts, whole))
+            self._requests.put(message)
         return done
 
     def close(self) -> None:

@@ -206,6 +206,23 @@ class RecordWriter(StoreKeys):
             for row, s in zip(rows, sightings, strict=True):
                 row.extend((s.t, s.t, s.value))
         self._filled[feed_id] = filled
+        return self.write_rows(feed_id, filled, rows, sightings)
+
+    def write_rows(
+        self,
+        feed_id: str,
+        filled: tuple[str, ...],
+        rows: list[list[Any]],
+        sightings: list[Sighting],
+    ) -> tuple[int, int]:
+        """The core both paths share, ``write_records`` (rows from record
+        dicts) and ``arrow_batch.write_columns`` (rows zipped from a batch's
+        columns, in the writer process): ``rows`` are the calls rows of
+        ``filled`` (then first seen, last seen, change hash), ``sightings`` the
+        same records' sightings, in order. One transaction: the sources, the
+        calls (inserted or upserted), the versions and presence by the
+        life-cycle rules (``_write_batch``), what left a listing. Returns (new
+        calls, new versions)."""
         new_dicts: dict[int, tuple[str, bytes]] = {}
         new_sources: dict[str, int] = {}
         new_runs: dict[str, int] = {}
