@@ -27,6 +27,7 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.log import logformatter_adapter
 
 from ..config import vocab
+from ..records.colqueue import ColumnQueue
 from ..records.elements import FillCounter
 from ..records.encoding import json_texts_exact
 from ..records.gcpause import paused_gc
@@ -87,6 +88,7 @@ class ValidatePipeline:
                 kept.append(rec)
         if len(kept) != len(item.records):
             item.records, item.encoded, item.exact = kept, None, None
+            item.columns = None  # the columns hold the dropped records too
             if not kept:  # each record was reported on its own
                 raise DropItem(
                     "every record of the batch was dropped", log_level="DEBUG"
@@ -207,6 +209,8 @@ class StorePipeline:
         self.buffer: list[dict[str, Any]] = []
         self.encoded: list[str] = []  # record_json of each buffered record
         self.exact: list[bool] = []  # whether each text reads back the record
+        # the buffered records' columns as Arrow, where built by columns
+        self.columns = ColumnQueue()
         self.fill = FillCounter()
         self.new_calls = 0
         self.new_observations = 0
@@ -317,6 +321,7 @@ class StorePipeline:
         self.buffer.extend(records)
         self.encoded.extend(encoded)
         self.exact.extend(exact)
+        self.columns.add(getattr(item, "columns", None), len(records))
         # items finish in the order they came (the JSON Lines export writes them
         # as they finish), even when a later one waited less for the store
         previous, self._tail = self._tail, asyncio.get_running_loop().create_future()
@@ -342,6 +347,7 @@ class StorePipeline:
         or flush."""
         records, encoded, exact = self.buffer[:n], self.encoded[:n], self.exact[:n]
         del self.buffer[:n], self.encoded[:n], self.exact[:n]
+        columns = self.columns.take(n)  # None where some were built by rows
 
         def writing(store: Store) -> tuple[int, int, str]:
             new_calls, new_obs = store.write_records(records, encoded)
@@ -354,6 +360,7 @@ class StorePipeline:
             except BaseException:
                 self.buffer[:0], self.encoded[:0] = records, encoded
                 self.exact[:0] = exact
+                self.columns.put_back(len(records))
                 raise
             return
         size = sum(map(len, encoded))
@@ -369,7 +376,9 @@ class StorePipeline:
             self.process = store_process.acquire(self.database_url)
         if self.process is not None:
             future = asyncio.wrap_future(
-                self.process.submit(records, encoded, exact, arrow=self.arrow)
+                self.process.submit(
+                    records, encoded, exact, columns=columns if self.arrow else None
+                )
             )
             # the texts cross to the process; the records themselves are let go
             # (a refused batch is read back from its texts, see ``_restore``)
@@ -443,6 +452,7 @@ class StorePipeline:
             self.buffer[:0] = [r for recs, _, _ in failed for r in recs]
             self.encoded[:0] = [t for _, enc, _ in failed for t in enc]
             self.exact[:0] = [x for _, _, ex in failed for x in ex]
+            self.columns.put_back(sum(len(enc) for _, enc, _ in failed))
             raise error
 
     async def flush(self) -> None:

@@ -54,12 +54,22 @@ class FiniteWatch:
     infinity), seen per column as the columns become values: by dtype, and for a
     float column by polars' ``is_finite``, never value by value. The record's
     JSON text then needs no walk over its values (``items.RecordBatch.finite``).
-    A column of any other dtype (a list, a struct) counts as not known."""
+    A column of any other dtype (a list, a struct) counts as not known.
 
-    __slots__ = ("finite",)
+    It also remembers the polars column each list of values was made from
+    (``sources``, by the list's ``id``), so that the page's columns can be
+    handed on as Arrow without converting the lists back (``colarrow.py``)."""
+
+    __slots__ = ("finite", "sources")
 
     def __init__(self) -> None:
         self.finite = True
+        self.sources: dict[int, pl.Series] = {}
+
+    def keep(self, values: list[Any], column: pl.Series) -> list[Any]:
+        """``values`` (``column.to_list()``), remembered as ``column``'s."""
+        self.sources[id(values)] = column
+        return values
 
     def series(self, column: pl.Series) -> None:
         if not self.finite:
@@ -90,6 +100,8 @@ def listed(
     n = len(column)
     if n and column.null_count() == n:
         return Const(None, n)
+    if watch is not None:
+        return watch.keep(column.to_list(), column)
     return column.to_list()
 
 
@@ -156,7 +168,12 @@ def distinct_apply(
             .sort("_row")
         )
         for column in varying:
-            got[column.name] = joined[column.name].to_list()
+            values = joined[column.name]
+            got[column.name] = (
+                values.to_list()
+                if watch is None
+                else watch.keep(values.to_list(), values)
+            )
     return {name: got[name] for name in outputs}
 
 

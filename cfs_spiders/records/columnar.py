@@ -39,6 +39,7 @@ from .builder import (
     _units,
     merge_rows,
 )
+from .colarrow import PageColumns, page_columns
 from .colrows import (
     FiniteWatch,
     as_records,
@@ -61,12 +62,13 @@ from .compile import (
     null_where,
     series_of,
 )
-from .items import in_field_order
+from .items import RECORD_FIELDS, in_field_order
 
 # Set to "reference" to build every page with the row-at-a-time builder.
 ENV_SWITCH = "CFS_RECORD_PATH"
 _STAGE_TIMES = ("dispatched", "enroute", "onscene", "closed")
 _TIME_TEXTS = ("raw", "utc", "local")
+RECORD_COLUMNS = tuple(f for f in RECORD_FIELDS if f != "raw")
 
 
 def columnar_enabled(setting: str | None = None) -> bool:
@@ -90,6 +92,8 @@ class ColumnarBuilder:
         self.fallback: str | None = None
         self.pages_fallback = 0
         self._paths: list[str] = []  # the raw paths the last page's mapping read
+        # the last page's record columns as Arrow (``colarrow.py``), or None
+        self.page_columns: PageColumns | None = None
         try:
             self.columns = compile_columns(self.reference.record_spec)
         except (Uncompilable, ValueError, KeyError, TypeError) as exc:
@@ -126,6 +130,7 @@ class ColumnarBuilder:
         mapping and the normalizers is finite (seen per column, by dtype). The
         raw records' own floats are not looked at: whether they can hold a NaN
         is the parser's to say (``items.RecordBatch.finite``)."""
+        self.page_columns = None
         if not self.compiled:
             raise PageFallback(f"feed not compiled: {self.fallback}")
         if not raws:
@@ -493,6 +498,9 @@ class ColumnarBuilder:
             for rec, raw in zip(records, published, strict=True):
                 if rec["call_id"] is not None:
                     rec["record_key"] = ref.dated_key(rec, raw)
+            out["record_key"] = [rec["record_key"] for rec in records]
+        # the same columns as Arrow, for the store's writer process
+        self.page_columns = page_columns(out, cols.n, RECORD_COLUMNS, watch.sources)
         self.counts["records"] += cols.n
         self._paths = list(dict.fromkeys(cols.paths_read))
         return records, watch.finite

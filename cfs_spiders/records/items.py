@@ -71,12 +71,17 @@ class RecordBatch:
     its walk over every value (``encoding.json_texts_exact``). False means not
     known: the encoding looks. Dropping records keeps it true; a stage that puts
     new values into the records must set it to False.
+
+    ``columns`` are the same records' columns as Arrow (``colarrow.PageColumns``,
+    from the columnar builder), for the store's writer process; a stage that
+    drops or changes records sets it to None.
     """
 
     records: list[dict[str, Any]]
     encoded: list[str] | None = field(default=None)
     exact: list[bool] | None = field(default=None)  # see encoding.json_text_exact
     finite: bool = field(default=False)
+    columns: Any = field(default=None)
 
     def __post_init__(self) -> None:
         checked = None  # the last key order found to be all fields

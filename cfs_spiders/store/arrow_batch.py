@@ -4,12 +4,15 @@ Why: sent as JSON texts, each record was read back in the writer (orjson), its
 row and sighting built from a dict, its raw text cut from the record's text:
 about 20 us a record of the process that sets a backfill's wall time. As Arrow
 the batch crosses as one buffer; the writer takes each column whole
-(``to_pylist``) and zips the rows (``write_columns``, into the core ``write_records`` shares).
+(``to_pylist``) and zips the rows (``write_columns``, into the core
+``write_records`` shares). The columns are those the columnar builder made the
+records from (``records/colarrow.py``), not converted back from the dicts.
 
 What the batch holds: the record columns that some record fills (a column all
-null is left out: it is not bound), the raw record's text as the store keeps it
-(``raw_json``, cut from the record's text as the JSON path does) and its
-canonical bytes (``canonical_bytes``, which the change hash is the hash of).
+null is left out: it is not bound; one with a single value is sent once, in the
+schema's metadata), the raw record's text as the store keeps it (what
+``raw_json`` cuts from the record's text) and its canonical bytes
+(``canonical_bytes``, which the change hash is the hash of).
 
 A batch that would not convert exactly gives ``None`` and goes as JSON texts
 (``store/process.py``): a record whose text does not read back (``exact``
@@ -23,7 +26,6 @@ a process).
 from __future__ import annotations
 
 import hashlib
-import operator
 from itertools import repeat
 from typing import Any
 
@@ -31,7 +33,7 @@ import orjson
 import pyarrow as pa
 
 from ..config.schema import record_fields
-from ..records.encoding import raw_json
+from ..records.colarrow import PageColumns
 from .base import RECORD_COLUMNS, _sql_type, db_value
 from .write import RecordWriter, Sighting
 
@@ -56,77 +58,135 @@ def _allowed_types() -> dict[str, tuple[pa.DataType, ...]]:
 
 _TYPES = _allowed_types()
 _SORTED = orjson.OPT_SORT_KEYS
+_RAW_KEY = ',"raw":'  # orjson's spelling (an exact record's text is orjson's)
+_CONSTS = b"cfs_consts"  # schema metadata: the columns of one value, as JSON
+
+
+def _column(name: str, parts: list[PageColumns]) -> tuple[str, Any] | None | bool:
+    """One column of the batch: ``("const", value)``, ``("array", chunked)``,
+    ``True`` when null on every row, ``None`` when it does not fit."""
+    allowed = _TYPES[name]
+    consts = [p.consts.get(name, _MISSING) for p in parts]
+    if all(c is _MISSING for c in consts) and not any(name in p.arrays for p in parts):
+        return True
+    first = consts[0]
+    if first is not _MISSING and all(
+        type(c) is type(first) and c == first for c in consts
+    ):
+        if _CONST_ARROW[type(first)] not in allowed:
+            return None
+        return "const", first
+    chunks: list[pa.Array] = []
+    kinds = set()
+    for p, c in zip(parts, consts, strict=True):
+        array = p.arrays.get(name)
+        if array is not None:
+            kinds.add(array.type)
+        elif c is not _MISSING:
+            kinds.add(_CONST_ARROW[type(c)])
+    if len(kinds) != 1:
+        return None  # int in one page, float in another: as JSON
+    (kind,) = kinds
+    if kind not in allowed:
+        return None
+    for p, c in zip(parts, consts, strict=True):
+        array = p.arrays.get(name)
+        if array is None:
+            array = pa.nulls(p.n, kind) if c is _MISSING else pa.repeat(c, p.n)
+        chunks.append(array)
+    return "array", pa.chunked_array(chunks, kind)
+
+
+_MISSING = object()
+_CONST_ARROW = {str: pa.string(), int: pa.int64(), float: pa.float64()}
+_CONST_ARROW[bool] = pa.bool_()
 
 
 def encode_batch(
-    records: list[dict[str, Any]], texts: list[str], exact: list[bool]
+    parts: list[PageColumns],
+    records: list[dict[str, Any]],
+    texts: list[str],
+    exact: list[bool],
 ) -> bytes | None:
-    """The batch as an Arrow IPC stream of one record batch, or ``None`` when
-    it does not convert exactly (the JSON texts then go instead)."""
-    if not records or not all(exact):
-        return None
-    arrays: list[pa.Array] = []
-    names: list[str] = []
+    """The batch as an Arrow IPC stream, from the columns its records were
+    made from (``parts``, in order) and their JSON ``texts``; ``None`` when it
+    does not convert exactly (the JSON texts then go instead)."""
     n = len(records)
+    if not n or sum(p.n for p in parts) != n or not all(exact):
+        return None
+    consts: dict[str, Any] = {}
+    names: list[str] = []
+    arrays: list[pa.ChunkedArray] = []
     try:
-        for c in RECORD_COLUMNS:
-            array = pa.array(
-                list(map(operator.itemgetter(c), records)), from_pandas=False
-            )
-            if array.null_count == n:
+        for name in RECORD_COLUMNS:
+            got = _column(name, parts)
+            if got is True:
                 continue  # not bound: NULL, as the JSON path leaves it out
-            if array.type not in _TYPES[c]:
+            if got is None:
                 return None
-            arrays.append(array)
-            names.append(c)
-        raws = [r["raw"] for r in records]
+            kind, value = got
+            if kind == "const":
+                consts[name] = value
+            elif value.null_count < n:
+                names.append(name)
+                arrays.append(value)
+        if "record_key" not in names or not {"feed_id", "fetched_at"} <= (
+            set(names) | consts.keys()
+        ):
+            return None
+        # raw is the last field, and every field before it a scalar (the
+        # columns' types above): its key's first occurrence in an exact
+        # record's (orjson's) text is the record's own, and the rest of the
+        # text but the closing brace is the raw record as ``raw_json`` cuts it
+        raw_texts = []
+        cut = raw_texts.append
+        for rec, text in zip(records, texts, strict=True):
+            if next(reversed(rec)) != "raw":
+                return None
+            cut(text[text.index(_RAW_KEY) + len(_RAW_KEY) : -1])
         dumps = orjson.dumps
-        canonical = [dumps(raw, option=_SORTED) for raw in raws]
-        raw_texts = list(map(raw_json, records, texts))
+        canonical = [dumps(rec["raw"], option=_SORTED) for rec in records]
+        meta = {_CONSTS: dumps(consts)}
     except (KeyError, TypeError, ValueError, OverflowError, pa.ArrowException):
-        # a record without a field, a value Arrow would not take as it is
-        return None
-    if "record_key" not in names or "fetched_at" not in names:
-        return None
-    arrays.append(pa.array(raw_texts, pa.string()))
-    arrays.append(pa.array(canonical, pa.binary()))
+        return None  # a value Arrow or orjson would not take as it is
+    arrays.append(pa.chunked_array([pa.array(raw_texts, pa.string())]))
+    arrays.append(pa.chunked_array([pa.array(canonical, pa.binary())]))
     names += [RAW_TEXT, RAW_CANONICAL]
-    batch = pa.RecordBatch.from_arrays(arrays, names=names)
+    table = pa.Table.from_arrays(arrays, names=names, metadata=meta)
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema) as writer:
-        writer.write_batch(batch)
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
     return sink.getvalue().to_pybytes()
 
 
 class ColumnBatch:
-    """A batch read back: the filled record columns (in ``RECORD_COLUMNS``
-    order) as lists of Python values, the raw texts and canonical bytes."""
+    """A batch read back: the filled record columns as lists of Python values
+    (a column of one value: ``consts``), the raw texts and canonical bytes."""
 
-    __slots__ = ("columns", "raw_texts", "canonical", "n")
+    __slots__ = ("columns", "consts", "raw_texts", "canonical", "n")
 
     def __init__(
         self,
         columns: dict[str, list[Any]],
+        consts: dict[str, Any],
         raw_texts: list[str],
         canonical: list[bytes],
     ) -> None:
-        self.columns, self.raw_texts, self.canonical = columns, raw_texts, canonical
+        self.columns, self.consts = columns, consts
+        self.raw_texts, self.canonical = raw_texts, canonical
         self.n = len(raw_texts)
 
 
 def decode_batch(data: bytes) -> ColumnBatch:
     """``encode_batch``'s stream as columns of Python values."""
-    reader = pa.ipc.open_stream(pa.py_buffer(data))
-    batches = list(reader)
-    if len(batches) != 1:
-        raise ValueError(f"an Arrow batch of the store: {len(batches)} batches")
-    batch = batches[0]
+    table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
     columns: dict[str, list[Any]] = {}
-    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+    for name, column in zip(table.column_names, table.columns, strict=True):
         columns[name] = column.to_pylist()
+    consts = orjson.loads((table.schema.metadata or {}).get(_CONSTS, b"{}"))
     raw_texts = columns.pop(RAW_TEXT)
     canonical = columns.pop(RAW_CANONICAL)
-    return ColumnBatch(columns, raw_texts, canonical)
+    return ColumnBatch(columns, consts, raw_texts, canonical)
 
 
 def write_columns(store: RecordWriter, batch: ColumnBatch) -> tuple[int, int]:
@@ -139,7 +199,9 @@ def write_columns(store: RecordWriter, batch: ColumnBatch) -> tuple[int, int]:
     n = batch.n
     if not n:
         return 0, 0
-    columns = batch.columns
+    columns = dict(batch.columns)
+    for name, value in batch.consts.items():
+        columns[name] = [value] * n
     feeds = set(columns["feed_id"])
     if len(feeds) != 1:
         raise ValueError(

@@ -203,17 +203,20 @@ class StoreProcess:
         texts: list[str],
         exact: list[bool],
         *,
-        arrow: bool = True,
+        columns: list[Any] | None = None,
     ) -> Future:
         """Queue one batch; its future gives (new calls, new versions, writer,
-        ``"arrow"`` or ``"json"``: how the batch crossed). As Arrow columns
-        (``arrow_batch.py``) unless ``arrow`` is false or the batch does not
-        convert exactly; else as the records' JSON texts."""
+        ``"arrow"`` or ``"json"``: how the batch crossed). As Arrow
+        (``arrow_batch.py``) when the records come with the columns they were
+        built from (``columns``: ``records.colarrow.PageColumns``, in order)
+        and convert exactly; else as the records' JSON texts."""
         body: Any = None
-        if arrow:  # pyarrow is loaded by a run that writes from the process only
+        if columns is not None:
+            from ..records.gcpause import paused_gc
             from .arrow_batch import encode_batch
 
-            body = encode_batch(records, texts, exact)
+            with paused_gc():  # lists of scalars, no cycles: records/gcpause.py
+                body = encode_batch(columns, records, texts, exact)
         if body is not None:
             message: tuple[str, Any, Any] = ("arrow", body, None)
         else:

@@ -357,11 +357,15 @@ class FeedSpider(HighWaterMixin, PageBuildMixin, scrapy.Spider):
                 built, finite = self.build_records(
                     raw_records, start, start + step, response
                 )
+                # merged rows are other records than the columns' rows
+                columns = None if merge else self.page_columns
                 if merge:
                     built = self._merge(built)
             run.records += len(built)
             if built:  # one item a batch: Scrapy's per-item cost paid once
-                yield RecordBatch(built, finite=finite and self.page_raw_finite)
+                yield RecordBatch(
+                    built, finite=finite and self.page_raw_finite, columns=columns
+                )
             del built
         del raw_records
         nxt = self.next_request(response, n_raw)

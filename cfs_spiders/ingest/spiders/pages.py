@@ -34,6 +34,9 @@ class PageBuildMixin:
     columnar_min_rows: int
     _columnar_pending: tuple[bool, str | None] | None
     name: str
+    # the record columns of the slice ``build_records`` built last, as Arrow
+    # (``records/colarrow.py``); None when built by rows
+    page_columns: Any = None
 
     def build_records(
         self, raw_records: list[Any], start: int, end: int, response: Response
@@ -43,6 +46,7 @@ class PageBuildMixin:
         the builder put in them are known finite (by columns: seen per column;
         by rows: not known, ``items.RecordBatch.finite``)."""
         assert self.run is not None and self.builder is not None
+        self.page_columns = None  # the slice's columns, when built by columns
         n = min(end, len(raw_records)) - start
         if n >= self.columnar_min_rows and self._columnar_pending is not None:
             self._set_up_columnar(*self._columnar_pending)
@@ -134,6 +138,7 @@ class PageBuildMixin:
         stop = min(end, len(raw_records))
         raw_records[start:stop] = [None] * (stop - start)  # each raw row let go
         self._count_page("columnar")
+        self.page_columns = self.columnar.page_columns
         return built, finite
 
     def _count_page(self, path: str) -> None:

@@ -1,0 +1,107 @@
+"""A page's record columns as Arrow arrays, carried beside its record dicts.
+
+Why: the store's writer process takes a batch as Arrow columns
+(``store/arrow_batch.py``). Made from the record dicts, the columns cost the
+crawl's main thread ~10 us a record (a value looked up and converted one by
+one); the columnar builder has them already, as the polars columns the dicts
+were made from, so here they are taken as they are (``Series.to_arrow``). A
+column with one value on every row is kept as that value (``consts``), never
+repeated. The dicts stay what the pipelines, the JSON Lines export and every
+other store path read; a stage that changes a page's records drops its columns
+(``items.RecordBatch.columns``), and the records then cross as dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import repeat
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+_CONST_TYPES = (str, int, float, bool)
+
+
+def _arrow_type(dtype: Any) -> pa.DataType | None:
+    """The one Arrow type a polars column of ``dtype`` crosses as; ``None``
+    for a dtype the store's columns do not take (a list, a date, ...)."""
+    if dtype == pl.String:
+        return pa.string()
+    if dtype == pl.Boolean:
+        return pa.bool_()
+    if dtype.is_integer():
+        return pa.int64()
+    if dtype.is_float():
+        return pa.float64()
+    return None
+
+
+class PageColumns:
+    """The record columns of ``n`` records: ``consts`` (a value on every row)
+    and ``arrays`` (Arrow arrays of ``n``); a column in neither is null on
+    every row."""
+
+    __slots__ = ("n", "consts", "arrays")
+
+    def __init__(
+        self, n: int, consts: dict[str, Any], arrays: dict[str, pa.Array]
+    ) -> None:
+        self.n, self.consts, self.arrays = n, consts, arrays
+
+    def slice(self, start: int, stop: int) -> PageColumns:
+        """Rows ``start:stop`` (the arrays sliced, not copied)."""
+        stop = min(stop, self.n)
+        arrays = {k: a.slice(start, stop - start) for k, a in self.arrays.items()}
+        return PageColumns(stop - start, self.consts, arrays)
+
+
+def page_columns(
+    columns: dict[str, Any],
+    n: int,
+    names: Iterable[str],
+    series: dict[int, pl.Series],
+) -> PageColumns | None:
+    """The columns of ``names`` of a page whose records were made from
+    ``columns`` (``colrows.as_records``'s input: lists, ``Const``s,
+    ``repeat``s); ``series`` maps a list's ``id`` to the polars column it was
+    listed from (``colrows.FiniteWatch.keep``). ``None`` when a column would
+    not cross as it is (another dtype, a value Arrow does not take)."""
+    consts: dict[str, Any] = {}
+    arrays: dict[str, pa.Array] = {}
+    try:
+        for name in names:
+            column = columns.get(name)
+            if column is None:
+                continue
+            if isinstance(column, repeat):
+                value = next(column)
+            elif isinstance(column, list):
+                source = series.get(id(column))
+                if source is not None and len(source) == len(column) == n:
+                    kind = _arrow_type(source.dtype)
+                    if kind is None:
+                        return None
+                    if source.null_count() == n:
+                        continue
+                    arrays[name] = source.to_arrow().cast(kind)
+                    continue
+                if len(column) != n:
+                    return None
+                array = pa.array(column, from_pandas=False)
+                if array.null_count == n:
+                    continue
+                arrays[name] = array
+                continue
+            else:  # a Const
+                if len(column) != n:
+                    return None
+                value = column.value
+            if value is None:
+                continue
+            if type(value) not in _CONST_TYPES:
+                return None
+            consts[name] = value
+    except (TypeError, ValueError, OverflowError, pa.ArrowException):
+        return None
+    return PageColumns(n, consts, arrays)
