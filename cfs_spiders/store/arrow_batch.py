@@ -11,8 +11,10 @@ records from (``records/colarrow.py``), not converted back from the dicts.
 What the batch holds: the record columns that some record fills (a column all
 null is left out: it is not bound; one with a single value is sent once, in the
 schema's metadata), the raw record's text as the store keeps it (what
-``raw_json`` cuts from the record's text) and its canonical bytes
-(``canonical_bytes``, which the change hash is the hash of).
+``raw_json`` cuts from the record's text) and its change hash (the 16 bytes
+of ``change_digest``: blake2b of the raw record's canonical bytes, made here
+where the raw record is a dict; the canonical text itself would be as large
+again as the raw text, in the pipe and in both processes' memory).
 
 A batch that would not convert exactly gives ``None`` and goes as JSON texts
 (``store/process.py``): a record whose text does not read back (``exact``
@@ -38,7 +40,7 @@ from .base import RECORD_COLUMNS, _sql_type, db_value
 from .write import RecordWriter, Sighting
 
 RAW_TEXT = "__raw_text"  # the raw record's text, as stored (compressed)
-RAW_CANONICAL = "__raw_canonical"  # its canonical bytes (the change hash's input)
+RAW_HASH = "__raw_hash"  # its change hash (``change_digest``)
 
 _INT = (pa.int64(), pa.bool_())
 # the Arrow types a column may arrive as: those whose Python values SQLite
@@ -145,13 +147,17 @@ def encode_batch(
                 return None
             cut(text[text.index(_RAW_KEY) + len(_RAW_KEY) : -1])
         dumps = orjson.dumps
-        canonical = [dumps(rec["raw"], option=_SORTED) for rec in records]
+        blake2b = hashlib.blake2b  # change_digest(raw, finite=True), inlined
+        hashes = [
+            blake2b(dumps(rec["raw"], option=_SORTED), digest_size=16).digest()
+            for rec in records
+        ]
         meta = {_CONSTS: dumps(consts)}
     except (KeyError, TypeError, ValueError, OverflowError, pa.ArrowException):
         return None  # a value Arrow or orjson would not take as it is
     arrays.append(pa.chunked_array([pa.array(raw_texts, pa.string())]))
-    arrays.append(pa.chunked_array([pa.array(canonical, pa.binary())]))
-    names += [RAW_TEXT, RAW_CANONICAL]
+    arrays.append(pa.chunked_array([pa.array(hashes, pa.binary(16))]))
+    names += [RAW_TEXT, RAW_HASH]
     table = pa.Table.from_arrays(arrays, names=names, metadata=meta)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -161,19 +167,19 @@ def encode_batch(
 
 class ColumnBatch:
     """A batch read back: the filled record columns as lists of Python values
-    (a column of one value: ``consts``), the raw texts and canonical bytes."""
+    (a column of one value: ``consts``), the raw texts and change hashes."""
 
-    __slots__ = ("columns", "consts", "raw_texts", "canonical", "n")
+    __slots__ = ("columns", "consts", "raw_texts", "hashes", "n")
 
     def __init__(
         self,
         columns: dict[str, list[Any]],
         consts: dict[str, Any],
         raw_texts: list[str],
-        canonical: list[bytes],
+        hashes: list[bytes],
     ) -> None:
         self.columns, self.consts = columns, consts
-        self.raw_texts, self.canonical = raw_texts, canonical
+        self.raw_texts, self.hashes = raw_texts, hashes
         self.n = len(raw_texts)
 
 
@@ -185,14 +191,14 @@ def decode_batch(data: bytes) -> ColumnBatch:
         columns[name] = column.to_pylist()
     consts = orjson.loads((table.schema.metadata or {}).get(_CONSTS, b"{}"))
     raw_texts = columns.pop(RAW_TEXT)
-    canonical = columns.pop(RAW_CANONICAL)
-    return ColumnBatch(columns, consts, raw_texts, canonical)
+    hashes = columns.pop(RAW_HASH)
+    return ColumnBatch(columns, consts, raw_texts, hashes)
 
 
 def write_columns(store: RecordWriter, batch: ColumnBatch) -> tuple[int, int]:
     """``store.write_records`` of a batch that came as columns: each calls row
     and sighting zipped from whole columns, the change hash the hash of each
-    raw record's canonical bytes (``encoding.change_digest``'s), never a record
+    raw record's canonical bytes (``encoding.change_digest``), never a record
     dict. The same rows ``write_records`` builds from the records, written by
     the same core (``RecordWriter.write_rows``). Returns (new calls, new
     versions)."""
@@ -212,8 +218,7 @@ def write_columns(store: RecordWriter, batch: ColumnBatch) -> tuple[int, int]:
     if len(filled) != len(columns):
         unknown = sorted(set(columns) - set(filled))
         raise ValueError(f"a batch of {feed_id!r}: unknown columns {unknown}")
-    blake2b = hashlib.blake2b
-    values = [blake2b(c, digest_size=16).digest() for c in batch.canonical]
+    values = batch.hashes
     fetched = columns["fetched_at"]
     cols = [columns[c] for c in filled]
     if store.dialect != "sqlite":  # PostgreSQL will not cast booleans
