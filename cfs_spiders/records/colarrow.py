@@ -88,7 +88,9 @@ def page_columns(
                     continue
                 if len(column) != n:
                     return None
-                array = pa.array(column, from_pandas=False)
+                array = arrow_of(column)
+                if array is None:
+                    return None
                 if array.null_count == n:
                     continue
                 arrays[name] = array
@@ -102,6 +104,20 @@ def page_columns(
             if type(value) not in _CONST_TYPES:
                 return None
             consts[name] = value
-    except (TypeError, ValueError, OverflowError, pa.ArrowException):
+    except (TypeError, ValueError, OverflowError, pa.ArrowException, pl.PolarsError):
         return None
     return PageColumns(n, consts, arrays)
+
+
+def arrow_of(values: list[Any]) -> pa.Array | None:
+    """A list of Python scalars as an Arrow array of its one type (``None``
+    when the values mix types). By polars, not ``pa.array``: pyarrow's
+    conversion from Python objects imports pandas on first use (0.3 s and
+    ~40 MB in each process that does it)."""
+    series = pl.Series(values, strict=True)
+    kind = _arrow_type(series.dtype)
+    if kind is None and series.dtype == pl.Null:
+        kind = pa.null()
+    if kind is None:
+        return None
+    return series.to_arrow().cast(kind)

@@ -32,6 +32,7 @@ from itertools import repeat
 from typing import Any
 
 import orjson
+import polars as pl
 import pyarrow as pa
 
 from ..config.schema import record_fields
@@ -94,9 +95,14 @@ def _column(name: str, parts: list[PageColumns]) -> tuple[str, Any] | None | boo
     for p, c in zip(parts, consts, strict=True):
         array = p.arrays.get(name)
         if array is None:
-            array = pa.nulls(p.n, kind) if c is _MISSING else pa.repeat(c, p.n)
+            array = pa.nulls(p.n, kind) if c is _MISSING else _repeat(c, p.n, kind)
         chunks.append(array)
     return "array", pa.chunked_array(chunks, kind)
+
+
+def _repeat(value: Any, n: int, kind: pa.DataType) -> pa.Array:
+    """``n`` times ``value`` (by polars: see ``colarrow.arrow_of``)."""
+    return pl.repeat(value, n, eager=True).to_arrow().cast(kind)
 
 
 _MISSING = object()
@@ -155,8 +161,9 @@ def encode_batch(
         meta = {_CONSTS: dumps(consts)}
     except (KeyError, TypeError, ValueError, OverflowError, pa.ArrowException):
         return None  # a value Arrow or orjson would not take as it is
-    arrays.append(pa.chunked_array([pa.array(raw_texts, pa.string())]))
-    arrays.append(pa.chunked_array([pa.array(hashes, pa.binary(16))]))
+    # by polars, not ``pa.array`` (see ``colarrow.arrow_of``)
+    arrays.append(pa.chunked_array([pl.Series(raw_texts, dtype=pl.String).to_arrow()]))
+    arrays.append(pa.chunked_array([pl.Series(hashes, dtype=pl.Binary).to_arrow()]))
     names += [RAW_TEXT, RAW_HASH]
     table = pa.Table.from_arrays(arrays, names=names, metadata=meta)
     sink = pa.BufferOutputStream()
