@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
-from cfs_spiders.config.loader import load_config
+from cfs_spiders.config.loader import get_config, load_config
 from cfs_spiders.records.colarrow import PageColumns
 from cfs_spiders.records.colqueue import ColumnQueue
 from cfs_spiders.records.columnar import ColumnarBuilder
@@ -31,6 +31,7 @@ from cfs_spiders.store import arrow_batch
 from cfs_spiders.store.raw import install_sql_function
 from cfs_spiders.store.sqlite import Store
 from tests.conftest import FIXTURES, ROOT, run_cfs
+from tests.test_columnar import CAPTURED, capture_pages
 
 CONFIGS = ROOT / "city_configs"
 WHEN = datetime(2026, 1, 17, 17, 14, 9, tzinfo=UTC)
@@ -317,3 +318,30 @@ def test_write_columns_stores_what_write_records_stores(tmp_path: Path) -> None:
     assert len(tables["dicts"]["observations"]) > len(tables["dicts"]["calls"])
     raws = [orjson.loads(r[6]) for r in tables["columns"]["observations"]]
     assert any(r.get("type", "").startswith("SYNTHETIC") for r in raws)
+
+
+@pytest.mark.parametrize("feed_id", CAPTURED)
+def test_every_capture_page_has_the_columns_of_its_records(feed_id: str) -> None:
+    """The Arrow columns the columnar builder hands on hold each record's own
+    values, of the same Python type, on every page of every bundled capture:
+    a column of one value as that value, a column left out null everywhere."""
+    builder = ColumnarBuilder(get_config(feed_id), replay=True)
+    checked = 0
+    for fetched, url, raws, _ in capture_pages(feed_id):
+        records = builder.build_page(
+            raws, fetched_at=fetched, source_url=url, run_id="r1"
+        )
+        columns = builder.page_columns
+        assert columns is not None and columns.n == len(records), feed_id
+        for name in arrow_batch.RECORD_COLUMNS:
+            values = [r.get(name) for r in records]
+            if name in columns.consts:
+                got = [columns.consts[name]] * len(records)
+            elif name in columns.arrays:
+                got = columns.arrays[name].to_pylist()
+            else:
+                got = [None] * len(records)
+            assert [type(v) for v in got] == [type(v) for v in values], name
+            assert got == values, f"{feed_id} {name}"
+        checked += len(records)
+    assert checked > 0

@@ -60,12 +60,12 @@ def page_columns(
     columns: dict[str, Any],
     n: int,
     names: Iterable[str],
-    series: dict[int, pl.Series],
+    series: dict[int, tuple[list[Any], pl.Series]],
 ) -> PageColumns | None:
     """The columns of ``names`` of a page whose records were made from
     ``columns`` (``colrows.as_records``'s input: lists, ``Const``s,
-    ``repeat``s); ``series`` maps a list's ``id`` to the polars column it was
-    listed from (``colrows.FiniteWatch.keep``). ``None`` when a column would
+    ``repeat``s); ``series`` maps a list's ``id`` to the list and the polars
+    column it was listed from (``colrows.FiniteWatch.keep``). ``None`` when a column would
     not cross as it is (another dtype, a value Arrow does not take)."""
     consts: dict[str, Any] = {}
     arrays: dict[str, pa.Array] = {}
@@ -77,8 +77,8 @@ def page_columns(
             if isinstance(column, repeat):
                 value = next(column)
             elif isinstance(column, list):
-                source = series.get(id(column))
-                if source is not None and len(source) == len(column) == n:
+                kept, source = series.get(id(column), (None, None))
+                if kept is column and len(source) == len(column) == n:
                     kind = _arrow_type(source.dtype)
                     if kind is None:
                         return None

@@ -64,11 +64,13 @@ class FiniteWatch:
 
     def __init__(self) -> None:
         self.finite = True
-        self.sources: dict[int, pl.Series] = {}
+        # id(list) -> (the list, its column): the list is held, so that its id
+        # is not given to another list while the page is built
+        self.sources: dict[int, tuple[list[Any], pl.Series]] = {}
 
     def keep(self, values: list[Any], column: pl.Series) -> list[Any]:
         """``values`` (``column.to_list()``), remembered as ``column``'s."""
-        self.sources[id(values)] = column
+        self.sources[id(values)] = (values, column)
         return values
 
     def series(self, column: pl.Series) -> None:
