@@ -11,10 +11,10 @@ records from (``records/colarrow.py``), not converted back from the dicts.
 What the batch holds: the record columns that some record fills (a column all
 null is left out: it is not bound; one with a single value is sent once, in the
 schema's metadata), the raw record's text as the store keeps it (what
-``raw_json`` cuts from the record's text), from which the writer makes the
-change hash (``change_digest``: blake2b of the raw record's canonical bytes;
-the canonical text itself would be as large again as the raw text, in the pipe
-and in both processes' memory).
+``raw_json`` cuts from the record's text) and its change hash (the 16 bytes
+of ``change_digest``: blake2b of the raw record's canonical bytes, made here
+where the raw record is a dict; the canonical text itself would be as large
+again as the raw text, in the pipe and in both processes' memory).
 
 A batch that would not convert exactly gives ``None`` and goes as JSON texts
 (``store/process.py``): a record whose text does not read back (``exact``
@@ -41,6 +41,7 @@ from .base import RECORD_COLUMNS, _sql_type, db_value
 from .write import RecordWriter, Sighting
 
 RAW_TEXT = "__raw_text"  # the raw record's text, as stored (compressed)
+RAW_HASH = "__raw_hash"  # its change hash (``change_digest``)
 
 _INT = (pa.int64(), pa.bool_())
 # the Arrow types a column may arrive as: those whose Python values SQLite
@@ -151,12 +152,19 @@ def encode_batch(
             if next(reversed(rec)) != "raw":
                 return None
             cut(text[text.index(_RAW_KEY) + len(_RAW_KEY) : -1])
-        meta = {_CONSTS: orjson.dumps(consts)}
+        dumps = orjson.dumps
+        blake2b = hashlib.blake2b  # change_digest(raw, finite=True), inlined
+        hashes = [
+            blake2b(dumps(rec["raw"], option=_SORTED), digest_size=16).digest()
+            for rec in records
+        ]
+        meta = {_CONSTS: dumps(consts)}
     except (KeyError, TypeError, ValueError, OverflowError, pa.ArrowException):
         return None  # a value Arrow or orjson would not take as it is
     # by polars, not ``pa.array`` (see ``colarrow.arrow_of``)
     arrays.append(pa.chunked_array([pl.Series(raw_texts, dtype=pl.String).to_arrow()]))
-    names.append(RAW_TEXT)
+    arrays.append(pa.chunked_array([pl.Series(hashes, dtype=pl.Binary).to_arrow()]))
+    names += [RAW_TEXT, RAW_HASH]
     table = pa.Table.from_arrays(arrays, names=names, metadata=meta)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -190,14 +198,7 @@ def decode_batch(data: bytes) -> ColumnBatch:
         columns[name] = column.to_pylist()
     consts = orjson.loads((table.schema.metadata or {}).get(_CONSTS, b"{}"))
     raw_texts = columns.pop(RAW_TEXT)
-    # the change hash (``change_digest``) of each raw record, read back from
-    # its text (exact: the same value) for its canonical bytes; here, not in
-    # the crawl, whose main thread is the busier of the two
-    loads, dumps, blake2b = orjson.loads, orjson.dumps, hashlib.blake2b
-    hashes = [
-        blake2b(dumps(loads(t), option=_SORTED), digest_size=16).digest()
-        for t in raw_texts
-    ]
+    hashes = columns.pop(RAW_HASH)
     return ColumnBatch(columns, consts, raw_texts, hashes)
 
 
