@@ -28,6 +28,7 @@ from cfs_spiders.records.columnar import ColumnarBuilder
 from cfs_spiders.records.encoding import change_digest, json_texts_exact, raw_json
 from cfs_spiders.records.items import RecordBatch
 from cfs_spiders.store import arrow_batch
+from cfs_spiders.store.base import RUNS_FROM
 from cfs_spiders.store.raw import install_sql_function
 from cfs_spiders.store.sqlite import Store
 from tests.conftest import FIXTURES, ROOT, run_cfs
@@ -71,7 +72,8 @@ def reports(db: Path) -> list[dict[str, Any]]:
         return [
             json.loads(r[0])
             for r in conn.execute(
-                "SELECT report_json FROM runs ORDER BY feed_id, fetched_at, started_at"
+                f"SELECT report_json FROM {RUNS_FROM} "
+                "ORDER BY feed_id, fetched_at, started_at"
             )
         ]
     finally:
@@ -302,15 +304,15 @@ def test_write_columns_stores_what_write_records_stores(tmp_path: Path) -> None:
         install_sql_function(conn)
         tables[way] = {
             "calls": conn.execute(
-                "SELECT * FROM calls ORDER BY feed_id, record_key"
+                "SELECT * FROM calls ORDER BY feed_key, record_key"
             ).fetchall(),
             "observations": conn.execute(
-                "SELECT feed_id, record_key, fetched_at, last_seen, run_id, "
+                "SELECT feed_key, record_key, fetched_at, last_seen, run_key, "
                 "values_hash, cfs_raw(raw_dict, raw_deflate) FROM observations "
-                "ORDER BY feed_id, record_key, fetched_at"
+                "ORDER BY feed_key, record_key, fetched_at"
             ).fetchall(),
             "presence": conn.execute(
-                "SELECT * FROM presence ORDER BY feed_id, record_key, first_seen"
+                "SELECT * FROM presence ORDER BY feed_key, record_key, first_seen"
             ).fetchall(),
         }
         conn.close()
