@@ -36,7 +36,7 @@ class Sighting:
 
 
 class StoreKeys:
-    """``_feed_key``, ``_run_keys`` and ``_bind_keys``; needs the store's
+    """``_feed_key``, ``_run_keys``, ``_key_made`` and ``_bind_keys``; needs the store's
     ``_sql`` and ``placeholder``."""
 
     placeholder: str
@@ -77,26 +77,35 @@ class StoreKeys:
         this transaction gave."""
         known = self._run_key_cache
         out: dict[str | None, int | None] = {None: None}
-        ph = self.placeholder
         for run_id in run_ids:
             if run_id is None:
                 continue
             found = known.get(run_id) or new.get(run_id)
             if found is None:
-                cur.execute(
-                    self._sql(
-                        f"INSERT INTO runs (run_id, feed_key) VALUES ({ph}, {ph}) "
-                        "ON CONFLICT (run_id) DO NOTHING"
-                    ),
-                    (run_id, feed),
+                found = new[run_id] = self._key_made(
+                    cur, "runs", "run_key", {"run_id": run_id, "feed_key": feed}
                 )
-                cur.execute(
-                    self._sql(f"SELECT run_key FROM runs WHERE run_id = {ph}"),
-                    (run_id,),
-                )
-                found = new[run_id] = int(cur.fetchone()[0])
             out[run_id] = found
         return out
+
+    def _key_made(self, cur: Any, table: str, key: str, values: dict[str, Any]) -> int:
+        """The ``key`` of ``table``'s row whose unique column (the first of
+        ``values``) holds its value, the row inserted with ``values`` if there is
+        none: insert-or-nothing, then select, which reads the same on SQLite and
+        PostgreSQL and whether or not another writer made the row first."""
+        ph = self.placeholder
+        unique, value = next(iter(values.items()))
+        cur.execute(
+            self._sql(
+                f"INSERT INTO {table} ({', '.join(values)}) VALUES "
+                f"({', '.join([ph] * len(values))}) ON CONFLICT ({unique}) DO NOTHING"
+            ),
+            tuple(values.values()),
+        )
+        cur.execute(
+            self._sql(f"SELECT {key} FROM {table} WHERE {unique} = {ph}"), (value,)
+        )
+        return int(cur.fetchone()[0])
 
     @staticmethod
     def _bind_keys(

@@ -270,7 +270,6 @@ class RecordWriter(StoreKeys):
         """Each row's ``source_url`` (at ``at``) replaced by its
         ``sources.source_id`` (a URL not yet there is added; ``new`` gets the ids
         this transaction gave)."""
-        ph = self.placeholder
         known = self._sources
         for row in rows:
             url = row[at]
@@ -278,18 +277,9 @@ class RecordWriter(StoreKeys):
                 continue
             found = known.get(url) or new.get(url)
             if found is None:
-                cur.execute(
-                    self._sql(
-                        f"INSERT INTO sources (source_url) VALUES ({ph}) "
-                        "ON CONFLICT (source_url) DO NOTHING"
-                    ),
-                    (url,),
+                found = new[url] = self._key_made(
+                    cur, "sources", "source_id", {"source_url": url}
                 )
-                cur.execute(
-                    self._sql(f"SELECT source_id FROM sources WHERE source_url = {ph}"),
-                    (url,),
-                )
-                found = new[url] = int(cur.fetchone()[0])
             row[at] = found
 
     def _batch_compressor(
