@@ -189,6 +189,13 @@ class KeySpool:
         self._file.close()
 
 
+def _switched_on(settings: Any, name: str, default: str) -> bool:
+    """Whether the setting ``name`` (``default`` when unset) is not one of the
+    spellings of off: off, 0, false, no."""
+    value = str(settings.get(name) or default).lower()
+    return value not in ("off", "0", "false", "no")
+
+
 class StorePipeline:
     """Hands each batch of records to the store, off the crawl's thread.
 
@@ -217,8 +224,7 @@ class StorePipeline:
         self.store = None  # in-process writes only
         self.started = time.monotonic()
         self.batch_size = crawler.settings.getint("CFS_STORE_BATCH", self.batch_size)
-        mode = str(crawler.settings.get("CFS_STORE_WRITER") or "thread").lower()
-        self.threaded = mode not in ("off", "0", "false", "no")
+        self.threaded = _switched_on(crawler.settings, "CFS_STORE_WRITER", "thread")
         self.writer: StoreThread | None = None
         self._slots: asyncio.Semaphore | None = None
         # batches sent to the store and not yet written: (future, the records
@@ -244,8 +250,7 @@ class StorePipeline:
         self.database_url = crawler.settings.get("CFS_DATABASE_URL")
         # the writer process takes a batch as Arrow columns (store/arrow_batch.py)
         # unless CFS_STORE_ARROW is off: then as JSON texts (the reference)
-        arrow = str(crawler.settings.get("CFS_STORE_ARROW") or "on").lower()
-        self.arrow = arrow not in ("off", "0", "false", "no")
+        self.arrow = _switched_on(crawler.settings, "CFS_STORE_ARROW", "on")
         self.arrow_batches = 0  # batches the writer process took as columns
         self._tail: asyncio.Future | None = None  # the last item's completion
         # which thread wrote each batch, for the run report

@@ -19,15 +19,13 @@ again as the raw text, in the pipe and in both processes' memory).
 A batch that would not convert exactly gives ``None`` and goes as JSON texts
 (``store/process.py``): a record whose text does not read back (``exact``
 false), a value of another type than its column's SQLite affinity takes as the
-same stored value (a number in a text column, a list), a raw record orjson
-cannot write sorted. Nothing here loads the ADBC driver: the writer still
+same stored value (a number in a text column, a list). Nothing here loads the ADBC driver: the writer still
 writes with ``sqlite3`` (see ``arrow_reader.py`` on why the two must not share
 a process).
 """
 
 from __future__ import annotations
 
-import hashlib
 from itertools import repeat
 from typing import Any
 
@@ -37,6 +35,7 @@ import pyarrow as pa
 
 from ..config.schema import record_fields
 from ..records.colarrow import PageColumns
+from ..records.encoding import change_digest, raw_json
 from .base import RECORD_COLUMNS, _sql_type, db_value
 from .write import RecordWriter, Sighting
 
@@ -60,8 +59,6 @@ def _allowed_types() -> dict[str, tuple[pa.DataType, ...]]:
 
 
 _TYPES = _allowed_types()
-_SORTED = orjson.OPT_SORT_KEYS
-_RAW_KEY = ',"raw":'  # orjson's spelling (an exact record's text is orjson's)
 _CONSTS = b"cfs_consts"  # schema metadata: the columns of one value, as JSON
 
 
@@ -106,8 +103,12 @@ def _repeat(value: Any, n: int, kind: pa.DataType) -> pa.Array:
 
 
 _MISSING = object()
-_CONST_ARROW = {str: pa.string(), int: pa.int64(), float: pa.float64()}
-_CONST_ARROW[bool] = pa.bool_()
+_CONST_ARROW = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+}
 
 
 def encode_batch(
@@ -142,23 +143,11 @@ def encode_batch(
             set(names) | consts.keys()
         ):
             return None
-        # raw is the last field, and every field before it a scalar (the
-        # columns' types above): its key's first occurrence in an exact
-        # record's (orjson's) text is the record's own, and the rest of the
-        # text but the closing brace is the raw record as ``raw_json`` cuts it
-        raw_texts = []
-        cut = raw_texts.append
-        for rec, text in zip(records, texts, strict=True):
-            if next(reversed(rec)) != "raw":
-                return None
-            cut(text[text.index(_RAW_KEY) + len(_RAW_KEY) : -1])
-        dumps = orjson.dumps
-        blake2b = hashlib.blake2b  # change_digest(raw, finite=True), inlined
-        hashes = [
-            blake2b(dumps(rec["raw"], option=_SORTED), digest_size=16).digest()
-            for rec in records
-        ]
-        meta = {_CONSTS: dumps(consts)}
+        # the raw text and change hash the JSON path's writer makes of each
+        # record (an exact record's text has no NaN or infinity: finite)
+        raw_texts = list(map(raw_json, records, texts))
+        hashes = [change_digest(rec["raw"], True) for rec in records]
+        meta = {_CONSTS: orjson.dumps(consts)}
     except (KeyError, TypeError, ValueError, OverflowError, pa.ArrowException):
         return None  # a value Arrow or orjson would not take as it is
     # by polars, not ``pa.array`` (see ``colarrow.arrow_of``)
