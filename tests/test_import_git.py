@@ -37,8 +37,10 @@ from cfs_spiders.store.base import (  # noqa: F401
     IMPORTS_FROM,
     LISTINGS_FROM,
     OBSERVATIONS_FROM,
+    PRESENCE_COLUMNS,
     PRESENCE_FROM,
     RUNS_FROM,
+    by_call,
 )
 from cfs_spiders.store.raw import install_sql_function
 from tests.conftest import FIXTURES, ROOT, run_cfs
@@ -127,7 +129,9 @@ def state(db: Path) -> dict:
         )
         sightings = dict(
             conn.execute(
-                "SELECT f.feed_id, COUNT(*) FROM presence p JOIN listings l ON "
+                "SELECT f.feed_id, COUNT(*) FROM "
+                + by_call("presence", PRESENCE_COLUMNS, alias="p")
+                + " JOIN listings l ON "
                 "l.feed_key = p.feed_key AND l.fetched_at BETWEEN p.first_seen AND "
                 "p.last_seen JOIN feeds f ON f.feed_key = p.feed_key "
                 "GROUP BY f.feed_id"

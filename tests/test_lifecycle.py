@@ -29,7 +29,10 @@ from cfs_spiders.store.base import (  # noqa: F401
     CALLS_FROM,
     LISTINGS_FROM,
     OBSERVATIONS_FROM,
+    PRESENCE_COLUMNS,
+    PRESENCE_FROM,
     RUNS_FROM,
+    by_call,
 )
 from cfs_spiders.store.connect import open_store
 from cfs_spiders.store.raw import install_sql_function
@@ -176,7 +179,9 @@ def capture_versions(
 
 
 SIGHTINGS_SQL = (
-    "SELECT p.record_key, COUNT(*) AS n FROM presence p JOIN listings l ON "
+    "SELECT p.record_key, COUNT(*) AS n FROM "
+    + by_call("presence", PRESENCE_COLUMNS, alias="p")
+    + " JOIN listings l ON "
     "l.feed_key = p.feed_key AND l.fetched_at BETWEEN p.first_seen AND "
     "p.last_seen WHERE p.feed_key = (SELECT feed_key FROM feeds WHERE feed_id = ?) "
     "GROUP BY p.record_key"
@@ -378,13 +383,13 @@ def test_a_call_that_comes_back_reopens(tmp_path: Path) -> None:
 def test_spans_past_a_time_read_the_open_and_gone_calls_not_the_history(
     replayed: Path,
 ) -> None:
-    """``presence`` has no index on ``last_seen`` (schema 4): the spans a
+    """``presence`` has no index on ``last_seen`` (schema 4 on): the spans a
     listing's close asks for (those reaching past its time) are found from the
     calls seen since, through the partial indexes of open and gone calls, each
     then one seek into presence's primary key: the board's work, not the feed's
     history (SQLite's plan shows it). And the answer is the same as a scan of
     every span, at every listing of Clearwater's replay."""
-    from cfs_spiders.store.lifecycle import SPANS_PAST
+    from cfs_spiders.store.lifecycle import SPANS_PAST, spans_past_params
 
     con = sqlite3.connect(replayed)
     try:
@@ -410,26 +415,26 @@ def test_spans_past_a_time_read_the_open_and_gone_calls_not_the_history(
             plan = " | ".join(
                 r[3]
                 for r in con.execute(
-                    f"EXPLAIN QUERY PLAN {sql}", (feed, "t", "t", feed, "t", feed, "t")
+                    f"EXPLAIN QUERY PLAN {sql}", spans_past_params(feed, "t")
                 )
             )
-            assert "SEARCH presence USING PRIMARY KEY (feed_key=? AND record_key=?" in (
-                plan
-            ), plan
+            # presence (schema 5: keyed by call_key) as by_call reads it, h
+            assert "SEARCH h USING PRIMARY KEY (call_key=?" in plan, plan
             assert "SEARCH calls USING INDEX calls_open (feed_key=? AND last_seen" in (
                 plan
             ), plan
+            # (a covering index now: the call key is the rowid it holds)
             assert (
-                "SEARCH calls USING INDEX calls_gone (feed_key=? AND disappeared_at"
-                in (plan)
+                "SEARCH calls USING COVERING INDEX calls_gone (feed_key=? AND "
+                "disappeared_at" in (plan)
             ), plan
             assert "SCAN" not in plan, plan
             for t in listings:
-                got = set(con.execute(sql, (feed, t, t, feed, t, feed, t)).fetchall())
+                got = set(con.execute(sql, spans_past_params(feed, t)).fetchall())
                 scan = set(
                     con.execute(
-                        "SELECT record_key, first_seen FROM presence WHERE feed_key = ? "
-                        f"AND last_seen {op} ? AND first_seen {first} ?",
+                        f"SELECT record_key, first_seen FROM {PRESENCE_FROM} WHERE "
+                        f"feed_key = ? AND last_seen {op} ? AND first_seen {first} ?",
                         (feed, t, t),
                     ).fetchall()
                 )
@@ -438,15 +443,7 @@ def test_spans_past_a_time_read_the_open_and_gone_calls_not_the_history(
         assert (
             con.execute(
                 SPANS_PAST.format(cols="COUNT(*)", ph="?", op=">", first="<="),
-                (
-                    feed,
-                    listings[10],
-                    listings[10],
-                    feed,
-                    listings[10],
-                    feed,
-                    listings[10],
-                ),
+                spans_past_params(feed, listings[10]),
             ).fetchone()[0]
             > 0
         )

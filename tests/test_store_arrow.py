@@ -28,7 +28,12 @@ from cfs_spiders.records.columnar import ColumnarBuilder
 from cfs_spiders.records.encoding import change_digest, json_texts_exact, raw_json
 from cfs_spiders.records.items import RecordBatch
 from cfs_spiders.store import arrow_batch
-from cfs_spiders.store.base import RUNS_FROM
+from cfs_spiders.store.base import (
+    OBSERVATION_COLUMNS,
+    PRESENCE_COLUMNS,
+    RUNS_FROM,
+    by_call,
+)
 from cfs_spiders.store.raw import install_sql_function
 from cfs_spiders.store.sqlite import Store
 from tests.conftest import FIXTURES, ROOT, run_cfs
@@ -308,11 +313,13 @@ def test_write_columns_stores_what_write_records_stores(tmp_path: Path) -> None:
             ).fetchall(),
             "observations": conn.execute(
                 "SELECT feed_key, record_key, fetched_at, last_seen, run_key, "
-                "values_hash, cfs_raw(raw_dict, raw_deflate) FROM observations "
-                "ORDER BY feed_key, record_key, fetched_at"
+                "values_hash, cfs_raw(raw_dict, raw_deflate) FROM "
+                + by_call("observations", OBSERVATION_COLUMNS)
+                + " ORDER BY feed_key, record_key, fetched_at"
             ).fetchall(),
             "presence": conn.execute(
-                "SELECT * FROM presence ORDER BY feed_key, record_key, first_seen"
+                f"SELECT * FROM {by_call('presence', PRESENCE_COLUMNS)} "
+                "ORDER BY feed_key, record_key, first_seen"
             ).fetchall(),
         }
         conn.close()

@@ -104,10 +104,13 @@ def new_store(path: Path) -> Store:
 def dump(db: Path) -> dict[str, list[tuple]]:
     conn = sqlite3.connect(db)
     install_sql_function(conn)
+    calls = conn.execute(f"SELECT * FROM {CALLS_FROM} ORDER BY feed_id, record_key")
+    # every column but the call key (a numbering in the order calls were first
+    # written, which the history rows name the call by: read through
+    # OBSERVATIONS_FROM and PRESENCE_FROM, as the readers do)
+    at = [d[0] for d in calls.description].index("call_key")
     out = {
-        "calls": conn.execute(
-            f"SELECT * FROM {CALLS_FROM} ORDER BY feed_id, record_key"
-        ).fetchall(),
+        "calls": [row[:at] + row[at + 1 :] for row in calls.fetchall()],
         "observations": conn.execute(
             "SELECT feed_id, record_key, fetched_at, last_seen, run_id, values_hash, "
             f"cfs_raw(raw_dict, raw_deflate) FROM {OBSERVATIONS_FROM} ORDER BY 1, 2, 3"
@@ -435,9 +438,11 @@ def test_history_rows_are_written_in_key_order_and_store_the_same(
     tmp_path: Path,
 ) -> None:
     """A batch's versions and presence spans (inserted and extended) go to
-    SQLite in the calls' key order (their primary keys lead with it: the pages
-    are walked once, in order), the calls rows in the order given (their
-    rowids); the store is the one written from the same records in key order."""
+    SQLite in the calls' ``call_key`` order (their primary keys lead with it:
+    the pages are walked once, in order, and a new call's rows are appended),
+    the calls rows in the order given (which gives their call keys); the store
+    is the one written from the same records in key order (but for the call
+    keys' numbering)."""
     feed = FEEDS[1]  # a live listing: its calls have presence spans
     order = [(i * 37) % 60 for i in range(60)]  # every key once, shuffled
     assert sorted(order) != order and sorted(order) == list(range(60))
@@ -475,9 +480,9 @@ def test_history_rows_are_written_in_key_order_and_store_the_same(
             at = sql.split("(")[1].split(")")[0].split(", ").index("record_key")
             seen.setdefault("calls", []).append([r[at] for r in rows])
         elif words[0] == "INSERT":
-            seen.setdefault(f"new {words[2]}", []).append([r[1] for r in rows])
+            seen.setdefault(f"new {words[2]}", []).append([r[0] for r in rows])
         elif words[0] == "UPDATE" and words[1] in ("observations", "presence"):
-            seen.setdefault(f"extend {words[1]}", []).append([r[2] for r in rows])
+            seen.setdefault(f"extend {words[1]}", []).append([r[1] for r in rows])
     keys = [f"SYN{i:07d}" for i in order]
     # calls: new in the first batch, held in the second (the upsert)
     assert seen["calls"] == [keys, [k for k in keys if int(k[3:]) < 30]]
@@ -493,3 +498,7 @@ def test_history_rows_are_written_in_key_order_and_store_the_same(
             assert all(got == sorted(got) and len(got) > 1 for got in lists), kind
     # new versions: every call, then the 15 changed
     assert [len(v) for v in seen["new observations"]] == [60, 15]
+    # the new calls' keys rise in the order the calls came: their versions and
+    # spans are appended
+    assert seen["new observations"][0] == list(range(1, 61))
+    assert seen["new presence"][0] == list(range(1, 61))

@@ -446,7 +446,8 @@ def build(
                 "source_url is the response the values came from (the store keeps "
                 "each URL once, in its sources table; the feed and run ids once, in "
                 "feeds and runs, its other tables holding their integer feed_key "
-                "and run_key; this file has the ids). The raw records are not in "
+                "and run_key, and its history tables name a call by its integer "
+                "call_key; this file has the ids). The raw records are not in "
                 "this file: the store keeps each version's raw record compressed "
                 "(observations.raw_deflate with the feed's raw_dicts dictionary); "
                 "`cfs raw FEED_ID [RECORD_KEY]` prints them as published.",

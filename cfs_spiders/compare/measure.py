@@ -225,7 +225,8 @@ def _feed_runs(store: Store, feed_id: str) -> list[str]:
 
 def _observation_count(store: Store, feed_id: str) -> int:
     rows = store.query(
-        "SELECT COUNT(*) AS n FROM observations WHERE feed_key = "
+        "SELECT COUNT(*) AS n FROM observations JOIN calls USING (call_key) "
+        "WHERE feed_key = "
         f"{feed_key_of(store.placeholder)}",
         (feed_id,),
     )

@@ -20,6 +20,8 @@ from ..config.schema import RECORD_SCHEMA_PATH
 from .files import write_atomic
 
 _LIFECYCLE = {
+    "call_key": "The call's key: an integer given in the order calls were first "
+    "stored, what observations and presence name the call by.",
     "first_seen": "First fetch (ISO UTC) in which the call was seen.",
     "last_seen": "Last fetch (ISO UTC) in which the call was seen.",
     "disappeared_at": "First complete fetch (ISO UTC) of a live listing without the "
@@ -80,10 +82,9 @@ TABLES: dict[str, dict[str, Any]] = {
         "description": "One row per version of a call: its first sighting and each "
         "change of what the feed published (a poll that finds the call unchanged "
         "adds no row, it moves last_seen). Each raw record is kept here, once. "
-        "Unique on (feed_key, record_key, fetched_at).",
+        "Unique on (call_key, fetched_at).",
         "columns": {
-            "feed_key": "The feed (feeds.feed_key; Datasette shows the feed id).",
-            "record_key": "The call (calls.record_key within the feed).",
+            "call_key": "The call (calls.call_key; Datasette shows its record_key).",
             "fetched_at": "First fetch (ISO UTC) that showed these values; in replay "
             "or a git import, the capture or commit time.",
             "last_seen": "Last fetch (ISO UTC) that showed these values before they "
@@ -127,8 +128,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "the spans of complete listings each call was on. A call that left the "
         "listing and came back has two rows. With listings, every sighting.",
         "columns": {
-            "feed_key": "The feed (feeds.feed_key; Datasette shows the feed id).",
-            "record_key": "The call (calls.record_key within the feed).",
+            "call_key": "The call (calls.call_key; Datasette shows its record_key).",
             "first_seen": "First fetch of the span (ISO UTC).",
             "last_seen": "Last fetch of the span (ISO UTC): the call was on every "
             "complete listing from first_seen to last_seen.",
@@ -293,6 +293,7 @@ _TABLE_OPTIONS: dict[str, dict[str, Any]] = {
     "feeds": {"label_column": "feed_id", "sort": "feed_id"},
     "sources": {"label_column": "source_url"},
     "calls": {
+        "label_column": "record_key",
         "facets": ["feed_key", "call_type_category", "status"],
         "sort_desc": "received_at_utc",
     },
@@ -316,10 +317,11 @@ QUERIES = {
         "description": "Each version of one call with its raw record as JSON "
         "text (cfs_raw needs the cfs_raw Datasette plugin, installed with cfs; "
         "without it: cfs raw FEED_ID RECORD_KEY).",
-        "sql": "SELECT f.feed_id, o.record_key, o.fetched_at, o.last_seen, "
+        "sql": "SELECT f.feed_id, c.record_key, o.fetched_at, o.last_seen, "
         "cfs_raw(o.raw_dict, o.raw_deflate) AS raw_json FROM observations o JOIN "
-        "feeds f ON f.feed_key = o.feed_key WHERE f.feed_id = :feed_id AND "
-        "o.record_key = :record_key ORDER BY o.fetched_at",
+        "calls c ON c.call_key = o.call_key JOIN feeds f ON f.feed_key = "
+        "c.feed_key WHERE f.feed_id = :feed_id AND c.record_key = :record_key "
+        "ORDER BY o.fetched_at",
     }
 }
 

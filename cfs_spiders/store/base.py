@@ -7,11 +7,13 @@ semantics are the same. The store grows with what changes, not with polls. Table
 
 - ``feeds``: one row per configured feed (catalog facts), with its small integer
   ``feed_key``: every other table names the feed by it, not by the 33-byte id.
-- ``calls``: one row per (feed_key, record_key): the latest values, the hash of the
+- ``calls``: one row per (feed_key, record_key), with its integer ``call_key``
+  (given in the order calls are first written): the latest values, the hash of the
   published values they came from (``values_hash``: the 16 bytes of
   ``records.encoding.change_hash``, whose hex it is), ``first_seen``,
   ``last_seen`` and, for live listings, ``disappeared_at``.
-- ``observations``: one row per version of a call: the first sighting and every
+- ``observations``: one row per version of a call (named by its ``call_key``):
+  the first sighting and every
   change of what the feed published, with the raw record (kept once, here,
   compressed: ``raw.py``) and the first and last fetch that showed it. A poll that
   finds the call unchanged only moves ``last_seen``.
@@ -20,7 +22,7 @@ semantics are the same. The store grows with what changes, not with polls. Table
 - ``sources``: each distinct response URL once (``calls.source_id`` names it; the
   page's URL is the same for every call of the page).
 - ``presence``: live listings only: the spans of complete listings a call was on
-  (a call that leaves and comes back has two).
+  (a call that leaves and comes back has two), by ``call_key``.
 - ``listings``: every complete read of a live listing.
 - ``runs``: one row per feed run, with its report (records, fill rates, errors),
   and its integer ``run_key``, which ``calls`` and ``observations`` hold (a run's
@@ -31,7 +33,13 @@ semantics are the same. The store grows with what changes, not with polls. Table
 The integer keys make each row and index entry of the history tables shorter (a
 run id is 50 bytes): readers see the ids again through ``CALLS_FROM`` (calls) or a
 join with ``feeds``/``runs``, and ``FEED_KEY`` turns a feed id into its key
-within a statement.
+within a statement. The history tables name a call by its ``call_key`` (schema
+5), not by (feed_key, record_key): a backfill's new calls get rising keys, so
+their versions and spans are appended at the end of each table's primary key
+instead of landing on a random page of it (record keys are often hashes), and
+each row is shorter by the record key. Readers see ``feed_key`` and
+``record_key`` in them again through ``OBSERVATIONS_FROM`` and ``PRESENCE_FROM``
+(the same columns as schema 4's tables).
 
 Times are ISO 8601 UTC text (``2025-12-13T17:28:12Z``), which sorts as time does on
 both engines.
@@ -48,8 +56,9 @@ RECORD_COLUMNS: tuple[str, ...] = tuple(f for f in record_fields() if f != "raw"
 # 1: an observation per sighting, raw_json in calls; 2: a version per change, the
 # raw record as JSON text in observations.raw_json, source_url in calls; 3: the raw
 # record compressed (observations.raw_deflate, raw_dicts), calls.source_id;
-# 4: integer feed and run keys (feeds.feed_key, runs.run_key) in every table
-SCHEMA_VERSION = 4
+# 4: integer feed and run keys (feeds.feed_key, runs.run_key) in every table;
+# 5: calls.call_key, which observations and presence name a call by
+SCHEMA_VERSION = 5
 # the columns of ``calls`` that hold something else than the record's field of that
 # name: ``source_url`` is kept once in ``sources`` (``calls.source_id``), the feed
 # and run ids once in ``feeds`` and ``runs`` (``calls.feed_key``, ``run_key``)
@@ -68,12 +77,13 @@ CALLS_FROM = (
 CALLS_ORDER = "calls_feed.feed_id, calls.record_key"
 
 
-def _with_ids(table: str, run: bool = False) -> str:
+def _with_ids(table: str, run: bool = False, source: str | None = None) -> str:
     """A history table as its readers see it: with ``feed_id`` (and ``run_id``)
-    joined from the table's keys (``SELECT *`` gives them after its columns)."""
+    joined from the table's keys (``SELECT *`` gives them after its columns);
+    ``source`` is what stands for the table (``by_call``), if not the table."""
     out = (
-        f"{table} JOIN (SELECT feed_key, feed_id FROM feeds) AS {table}_feed "
-        "USING (feed_key)"
+        f"{source or table} JOIN (SELECT feed_key, feed_id FROM feeds) AS "
+        f"{table}_feed USING (feed_key)"
     )
     if run:
         out += (
@@ -83,8 +93,45 @@ def _with_ids(table: str, run: bool = False) -> str:
     return out
 
 
-OBSERVATIONS_FROM = _with_ids("observations", run=True)
-PRESENCE_FROM = _with_ids("presence")
+# the history tables' columns after their call key
+OBSERVATION_COLUMNS = (
+    "fetched_at",
+    "last_seen",
+    "run_key",
+    "values_hash",
+    "raw_dict",
+    "raw_deflate",
+)
+PRESENCE_COLUMNS = ("first_seen", "last_seen")
+
+
+def by_call(
+    table: str,
+    columns: tuple[str, ...],
+    call_key: bool = True,
+    alias: str | None = None,
+) -> str:
+    """A history table (keyed by ``call_key``) with its call's ``feed_key`` and
+    ``record_key`` first, then ``call_key`` (unless left out) and ``columns``,
+    under the table's own name (or ``alias``): what schema 4's table, which
+    held the two keys, gave. A derived table, which SQLite and PostgreSQL flatten into the
+    statement's join (a reader's ``WHERE record_key = ?`` seeks ``calls``'
+    unique index, then the table's primary key)."""
+    cols = ", ".join(f"h.{c}" for c in (("call_key",) if call_key else ()) + columns)
+    return (
+        f"(SELECT c.feed_key, c.record_key, {cols} FROM {table} h JOIN calls c "
+        f"ON c.call_key = h.call_key) AS {alias or table}"
+    )
+
+
+OBSERVATIONS_FROM = _with_ids(
+    "observations",
+    run=True,
+    source=by_call("observations", OBSERVATION_COLUMNS, call_key=False),
+)
+PRESENCE_FROM = _with_ids(
+    "presence", source=by_call("presence", PRESENCE_COLUMNS, call_key=False)
+)
 LISTINGS_FROM = _with_ids("listings")
 RUNS_FROM = _with_ids("runs")
 IMPORTS_FROM = _with_ids("imports", run=True)
@@ -163,33 +210,32 @@ def ddl() -> list[str]:
   zdict BLOB NOT NULL,
   created_at {ts} NOT NULL
 )""",
+        # call_key: SQLite's rowid, named (so that it is kept as it is by
+        # VACUUM), given by the writer in the order calls are first written
         f"""CREATE TABLE IF NOT EXISTS calls (
+  call_key INTEGER PRIMARY KEY,
   {cols},
   first_seen {ts} NOT NULL,
   last_seen {ts} NOT NULL,
   disappeared_at {ts},
   values_hash BLOB NOT NULL,
-  PRIMARY KEY (feed_key, record_key)
+  UNIQUE (feed_key, record_key)
 )""",
         f"""CREATE TABLE IF NOT EXISTS observations (
-  feed_key INTEGER NOT NULL,
-  record_key TEXT NOT NULL,
+  call_key INTEGER NOT NULL REFERENCES calls(call_key),
   fetched_at {ts} NOT NULL,
   last_seen {ts} NOT NULL,
   run_key INTEGER REFERENCES runs(run_key),
   values_hash BLOB NOT NULL,
   raw_dict INTEGER NOT NULL REFERENCES raw_dicts(dict_id),
   raw_deflate BLOB NOT NULL,
-  PRIMARY KEY (feed_key, record_key, fetched_at),
-  FOREIGN KEY (feed_key, record_key) REFERENCES calls(feed_key, record_key)
+  PRIMARY KEY (call_key, fetched_at)
 )""",
         f"""CREATE TABLE IF NOT EXISTS presence (
-  feed_key INTEGER NOT NULL,
-  record_key TEXT NOT NULL,
+  call_key INTEGER NOT NULL REFERENCES calls(call_key),
   first_seen {ts} NOT NULL,
   last_seen {ts} NOT NULL,
-  PRIMARY KEY (feed_key, record_key, first_seen),
-  FOREIGN KEY (feed_key, record_key) REFERENCES calls(feed_key, record_key)
+  PRIMARY KEY (call_key, first_seen)
 )""",
         # no index on presence(last_seen): the spans reaching past a time are
         # found from the calls seen since (``calls_open``, ``calls_gone``), see
@@ -239,8 +285,7 @@ def ddl() -> list[str]:
 SELECT f.feed_id, c.record_key, o.fetched_at AS version_fetched_at, o.raw_dict,
  o.raw_deflate
 FROM feeds f JOIN calls c ON c.feed_key = f.feed_key
- JOIN observations o ON o.feed_key = c.feed_key
- AND o.record_key = c.record_key AND o.last_seen = c.last_seen""",
+ JOIN observations o ON o.call_key = c.call_key AND o.last_seen = c.last_seen""",
         # ``calls`` with the feed id, last run id and source URL in place of the
         # integer keys: for SQL written against ids (Datasette's users), without
         # the join each time

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from .base import FEED_KEY, feed_key_of
+from .base import FEED_KEY, PRESENCE_COLUMNS, by_call, feed_key_of
 from .history import Span, cut_presence
 from .write import LISTING_BOARDS, Sighting
 
@@ -32,14 +32,23 @@ from .write import LISTING_BOARDS, Sighting
 # or at (``>=``) a time and begin at or before it: the spans of the calls seen
 # since that time, read from the calls' partial indexes (a call's last sighting
 # ends its latest span, and a call gone since was gone after its last sighting),
-# each then one seek into presence's primary key
+# each then one seek into presence's primary key (``presence`` as ``by_call``
+# gives it: with the call's feed and record key, and its ``call_key``)
+# (the feed is named in the subqueries only: a condition on the joined calls'
+# feed_key would let the planner walk every call of the feed instead)
 SPANS_PAST = (
-    "SELECT {cols} FROM presence WHERE feed_key = {ph} AND last_seen {op} {ph} "
-    "AND first_seen {first} {ph} AND record_key IN (SELECT record_key FROM calls "
-    "WHERE feed_key = {ph} AND last_seen {op} {ph} AND disappeared_at IS NULL "
-    "UNION ALL SELECT record_key FROM calls WHERE feed_key = {ph} AND "
-    "disappeared_at >= {ph} AND disappeared_at IS NOT NULL)"
+    "SELECT {cols} FROM " + by_call("presence", PRESENCE_COLUMNS) + " WHERE "
+    "call_key IN (SELECT call_key FROM calls WHERE feed_key = {ph} AND "
+    "last_seen {op} {ph} AND disappeared_at IS NULL UNION ALL SELECT call_key "
+    "FROM calls WHERE feed_key = {ph} AND disappeared_at >= {ph} AND "
+    "disappeared_at IS NOT NULL) AND last_seen {op} {ph} AND first_seen {first} "
+    "{ph}"
 )
+
+
+def spans_past_params(feed: int, when: str) -> tuple[Any, ...]:
+    """``SPANS_PAST``'s parameters, in order, for a feed's key and a time."""
+    return (feed, when, feed, when, when, when)
 
 
 @runtime_checkable
@@ -111,7 +120,7 @@ class ListingLifecycle:
         and beginning ``first`` it."""
         ph = self.placeholder
         sql = SPANS_PAST.format(cols=cols, ph=ph, op=op, first=first)
-        cur.execute(self._sql(sql), (feed, when, when, feed, when, feed, when))
+        cur.execute(self._sql(sql), spans_past_params(feed, when))
         return cur.fetchall()
 
     def _listed(self, cur: Any, feed: int, when: str, listed: ListedKeys) -> set[str]:
@@ -175,7 +184,7 @@ class ListingLifecycle:
         states = self._call_states(cur, feed, keys)
         before = self._listing_before(cur, feed, when)
         later = []
-        for key, (_, last) in states.items():
+        for key, (_, last, call_key) in states.items():
             if last == when:
                 continue
             if last > when:
@@ -189,11 +198,11 @@ class ListingLifecycle:
                 ),
                 (when, when, feed, key),
             )
-            cur.execute(self._extend_sql("observations"), (when, feed, key, last))
+            cur.execute(self._extend_sql("observations"), (when, call_key, last))
             if before is not None and before > last:  # it came back
-                cur.execute(self._presence_insert_sql(), (feed, key, when, when))
+                cur.execute(self._presence_insert_sql(), (call_key, when, when))
             else:
-                cur.execute(self._extend_sql("presence"), (when, feed, key, last))
+                cur.execute(self._extend_sql("presence"), (when, call_key, last))
         for key in later:  # a listing older than what is stored: the span rules
             cur.execute(
                 self._sql(
@@ -207,15 +216,16 @@ class ListingLifecycle:
     def _cut_presence(self, cur: Any, feed: int, when: str, keys: set[str]) -> None:
         """Calls whose presence spans this listing but who were not on it (it was
         committed after later sightings): their span is cut at it."""
-        cols = "record_key, first_seen, last_seen"
-        for key, start, end in self._spans_past(cur, feed, when, cols, ">", "<"):
+        cols = "record_key, first_seen, last_seen, call_key"
+        spans = self._spans_past(cur, feed, when, cols, ">", "<")
+        for key, start, end, call_key in spans:
             if key in keys:
                 continue
             old = [Span(start, end)]
             new = cut_presence(
                 old, when, lambda a, b: self._listings_between(cur, feed, a, b)
             )
-            self._replace_spans(cur, feed, key, old, new)
+            self._replace_spans(cur, call_key, old, new)
 
     def _set_gone(
         self,

@@ -140,6 +140,18 @@ class PostgresStore(Store):
                 cur.execute(stmt)
             self._set_version(cur)
 
+    def _new_call_keys(self, cur: Any, n: int) -> list[int]:
+        """``n`` keys from ``calls.call_key``'s sequence (writers of other
+        feeds run at the same time: each takes its own)."""
+        if not n:
+            return []
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence('calls', 'call_key')) FROM "
+            "generate_series(1, %s) ORDER BY 1",
+            (n,),
+        )
+        return [int(r[0]) for r in cur.fetchall()]
+
     def _insert_many(self, cur: Any, sql: str, rows: list[Any]) -> None:
         """``COPY`` the rows into a session's staging table shaped like the
         target, then one ``INSERT ... SELECT`` with the statement's own

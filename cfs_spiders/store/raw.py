@@ -50,6 +50,7 @@ from typing import Any
 import zstandard
 
 from ..records.encoding import change_hash
+from .base import OBSERVATION_COLUMNS, by_call
 
 DEFLATE = "deflate-zdict-v1"  # raw deflate (wbits -15), level 6, a preset dictionary
 ZSTD = "zstd-dict-v1"  # Zstandard level 3, magicless frames, a trained dictionary
@@ -364,8 +365,9 @@ class RawStore:
             params.append(record_key)
         sql = (
             "SELECT f.feed_id, o.record_key, o.fetched_at, o.last_seen, r.run_id, "
-            "o.values_hash, o.raw_dict, o.raw_deflate FROM feeds f JOIN observations "
-            "o ON o.feed_key = f.feed_key LEFT JOIN runs r ON r.run_key = o.run_key"
+            "o.values_hash, o.raw_dict, o.raw_deflate FROM feeds f JOIN "
+            + by_call("observations", OBSERVATION_COLUMNS, alias="o")
+            + " ON o.feed_key = f.feed_key LEFT JOIN runs r ON r.run_key = o.run_key"
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + " ORDER BY f.feed_id, o.record_key, o.fetched_at"
         )

@@ -12,7 +12,11 @@ holds for the call (runs committed out of order) goes through the span rules of
 Rows name the feed and the run by their integer keys (``feeds.feed_key``,
 ``runs.run_key``): a batch looks its feed's key up once (``_feed_key``) and each
 of its runs' once (``_run_keys``, which makes the run's row on its first write);
-the statements below bind those keys where the ids were.
+the statements below bind those keys where the ids were. The history rows name
+their call by ``calls.call_key``: a call held already has its key read with its
+state (``_call_states``); the batch's new calls get the next keys, in the order
+they come (``_new_call_keys``), so that a backfill's versions and spans are
+appended to their tables' primary keys, not scattered over them.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections import Counter
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 from ..records.encoding import change_digest, raw_json, record_json
@@ -30,12 +34,12 @@ from .ids import Sighting, StoreKeys
 
 LISTING_BOARDS = ("active_calls", "recent_window")
 _LIFE = ("first_seen", "last_seen", "values_hash")
-_CALL_COLUMNS = (*STORED_COLUMNS, *_LIFE)
+_CALL_COLUMNS = (*STORED_COLUMNS, *_LIFE, "call_key")
 _NONE = itertools.repeat(None)
-# a history row's call key and time: (feed key, key, time, ...) to insert, (time,
-# feed key, key, last seen) to extend
-_BY_KEY = operator.itemgetter(1, 2)
-_EXT_BY_KEY = operator.itemgetter(2, 3)
+# a history row's call key and time: (call key, time, ...) to insert, (time,
+# call key, last seen) to extend
+_BY_KEY = operator.itemgetter(0, 1)
+_EXT_BY_KEY = operator.itemgetter(1, 2)
 # a version's raw text -> (raw_dict, raw_deflate)
 Compress = Callable[[str], tuple[int, bytes]]
 
@@ -108,27 +112,27 @@ class RecordWriter(StoreKeys):
         )
 
     def _version_insert_sql(self) -> str:
-        p = ", ".join([self.placeholder] * 8)
+        p = ", ".join([self.placeholder] * 7)
         return self._sql(
-            "INSERT INTO observations (feed_key, record_key, fetched_at, last_seen, "
-            f"run_key, values_hash, raw_dict, raw_deflate) VALUES ({p}) "
-            "ON CONFLICT(feed_key, record_key, fetched_at) DO NOTHING"
+            "INSERT INTO observations (call_key, fetched_at, last_seen, run_key, "
+            f"values_hash, raw_dict, raw_deflate) VALUES ({p}) "
+            "ON CONFLICT(call_key, fetched_at) DO NOTHING"
         )
 
     def _presence_insert_sql(self) -> str:
         ph = self.placeholder
         return self._sql(
-            "INSERT INTO presence (feed_key, record_key, first_seen, last_seen) "
-            f"VALUES ({ph}, {ph}, {ph}, {ph}) "
-            "ON CONFLICT(feed_key, record_key, first_seen) DO NOTHING"
+            "INSERT INTO presence (call_key, first_seen, last_seen) "
+            f"VALUES ({ph}, {ph}, {ph}) "
+            "ON CONFLICT(call_key, first_seen) DO NOTHING"
         )
 
     def _extend_sql(self, table: str) -> str:
         """Move the end of the span that ends at the call's last sighting."""
         ph = self.placeholder
         return self._sql(
-            f"UPDATE {table} SET last_seen = {ph} WHERE feed_key = {ph} AND "
-            f"record_key = {ph} AND last_seen = {ph}"
+            f"UPDATE {table} SET last_seen = {ph} WHERE call_key = {ph} AND "
+            f"last_seen = {ph}"
         )
 
     # ------------------------------------------------------------- the batch
@@ -226,7 +230,7 @@ class RecordWriter(StoreKeys):
         new_dicts: dict[int, tuple[str, bytes]] = {}
         new_sources: dict[str, int] = {}
         new_runs: dict[str, int] = {}
-        columns = (*(STORED_AS.get(c, c) for c in filled), *_LIFE)
+        columns = (*(STORED_AS.get(c, c) for c in filled), *_LIFE, "call_key")
         with self.transaction(feed_id) as cur:
             if "source_url" in filled:
                 self._source_ids(cur, rows, filled.index("source_url"), new_sources)
@@ -314,40 +318,44 @@ class RecordWriter(StoreKeys):
         compress: Compress,
     ) -> tuple[int, int, list[Sighting]]:
         """(new calls, new versions, the sightings placed by the span rules);
-        ``rows`` are the calls rows of ``columns``; ``feed`` is the feed's key."""
+        ``rows`` are the calls rows of ``columns`` but the last, ``call_key``
+        (added here); ``feed`` is the feed's key."""
         board = self._listing_board(feed_id, cur)
         keys = {s.key for s in sightings}
         state = self._call_states(cur, feed, keys)
         repeated = {k for k, n in Counter(s.key for s in sightings).items() if n > 1}
         times = {s.t for s in sightings} if board else ()
         before = {t: self._listing_before(cur, feed, t) for t in times}
+        at = columns.index("record_key")
+        call_keys = self._keys_of_rows(cur, rows, at, state)
         versions, ext_versions, spans, ext_spans, slow = [], [], [], [], []
         for s in sightings:
             known = state.get(s.key)
             if s.key in repeated:
                 slow.append(s)
             elif known is None:  # first sighting
-                versions.append((feed, s.key, s.t, s.t, s.run_id, s.value, s.raw))
+                ck = call_keys[s.key]
+                versions.append((ck, s.t, s.t, s.run_id, s.value, s.raw))
                 if board:
-                    spans.append((feed, s.key, s.t, s.t))
+                    spans.append((ck, s.t, s.t))
             elif s.t > known[1]:  # after the call's last sighting
+                ck = known[2]
                 if s.value == known[0]:
-                    ext_versions.append((s.t, feed, s.key, known[1]))
+                    ext_versions.append((s.t, ck, known[1]))
                 else:
-                    versions.append((feed, s.key, s.t, s.t, s.run_id, s.value, s.raw))
+                    versions.append((ck, s.t, s.t, s.run_id, s.value, s.raw))
                 if board:
                     listing = before[s.t]
                     if listing is not None and listing > known[1]:
-                        spans.append((feed, s.key, s.t, s.t))  # it came back
+                        spans.append((ck, s.t, s.t))  # it came back
                     else:
-                        ext_spans.append((s.t, feed, s.key, known[1]))
+                        ext_spans.append((s.t, ck, known[1]))
             elif s.t == known[1] and s.value == known[0]:
                 continue  # the same sighting again
             else:
                 slow.append(s)
         if state or repeated:  # calls held already: upserted
             new_rows, known_rows, twice = [], [], []
-            at = columns.index("record_key")
             for r in rows:
                 key = r[at]
                 if key in repeated:
@@ -362,20 +370,16 @@ class RecordWriter(StoreKeys):
         self._insert_many(cur, self._upsert_sql(columns), known_rows)
         if twice:  # a call twice in one batch: its rows one after another
             cur.executemany(self._upsert_sql(columns), twice)
-        # the history rows in key order (each call once here, so the order
-        # changes nothing stored): their primary keys lead with the call's key,
-        # and a batch's keys are spread over the whole index (hashes, for
-        # Houston), so in fetch order each row lands on another page; in key
-        # order the pages are walked once, in order. Measured with the index
-        # larger than the page cache (4 MiB, 200,000 calls of random keys):
-        # 75 -> 70 us a record of the writer's CPU. The calls rows keep their
-        # order: it gives their rowids.
+        # the history rows in call key order (each call once here, so the
+        # order changes nothing stored): their primary keys lead with the call
+        # key, so the new calls' rows are appended, and the rows of calls held
+        # already walk the pages once, in order
         if versions:
             versions.sort(key=_BY_KEY)
             self._insert_many(
                 cur,
                 self._version_insert_sql(),
-                [(*v[:6], *compress(v[6])) for v in versions],
+                [(*v[:5], *compress(v[5])) for v in versions],
             )
         if ext_versions:
             ext_versions.sort(key=_EXT_BY_KEY)
@@ -400,11 +404,11 @@ class RecordWriter(StoreKeys):
             cur.executemany(sql, rows)
 
     def _call_states(
-        self, cur: Any, feed: int, keys: set[str]
-    ) -> dict[str, tuple[bytes, str]]:
-        """(values_hash, last_seen) of the calls of ``keys`` already stored (of
-        the feed whose key is ``feed``)."""
-        found: dict[str, tuple[bytes, str]] = {}
+        self, cur: Any, feed: int, keys: Iterable[str]
+    ) -> dict[str, tuple[bytes, str, int]]:
+        """(values_hash, last_seen, call_key) of the calls of ``keys`` already
+        stored (of the feed whose key is ``feed``)."""
+        found: dict[str, tuple[bytes, str, int]] = {}
         ordered = list(keys)
         ph = self.placeholder
         for i in range(0, len(ordered), 500):
@@ -412,14 +416,56 @@ class RecordWriter(StoreKeys):
             marks = ", ".join([ph] * len(chunk))
             cur.execute(
                 self._sql(
-                    "SELECT record_key, values_hash, last_seen FROM calls WHERE "
-                    f"feed_key = {ph} AND record_key IN ({marks})"
+                    "SELECT record_key, values_hash, last_seen, call_key FROM calls "
+                    f"WHERE feed_key = {ph} AND record_key IN ({marks})"
                 ),
                 (feed, *chunk),
             )
-            for key, value, last in cur.fetchall():
-                found[key] = (bytes(value), last)
+            for key, value, last, call_key in cur.fetchall():
+                found[key] = (bytes(value), last, call_key)
         return found
+
+    def _keys_of_rows(
+        self,
+        cur: Any,
+        rows: list[list[Any]],
+        at: int,
+        state: dict[str, tuple[bytes, str, int]],
+    ) -> dict[str, int]:
+        """Each row's ``call_key`` appended to it (the record key is at ``at``):
+        a call held already keeps its own (``state``), the batch's new calls
+        get the next keys, in the order they first come. Returns the new
+        calls' keys by record key."""
+        new: dict[str, int] = {}
+        for r in rows:
+            key = r[at]
+            if key not in state and key not in new:
+                new[key] = 0
+        for key, call_key in zip(new, self._new_call_keys(cur, len(new)), strict=True):
+            new[key] = call_key
+        for r in rows:
+            key = r[at]
+            known = state.get(key)
+            r.append(known[2] if known is not None else new[key])
+        return new
+
+    def _new_call_keys(self, cur: Any, n: int) -> list[int]:
+        """``n`` call keys no call has, rising: after the largest (the batch's
+        ``BEGIN IMMEDIATE`` holds SQLite's write lock, so no other writer
+        gives keys until it commits; PostgreSQL's store takes them from the
+        column's sequence)."""
+        if not n:
+            return []
+        cur.execute("SELECT COALESCE(MAX(call_key), 0) FROM calls")
+        top = int(cur.fetchone()[0])
+        return list(range(top + 1, top + 1 + n))
+
+    def _call_key(self, cur: Any, feed: int, key: str) -> int:
+        """The ``call_key`` of a call the store holds."""
+        found = self._call_states(cur, feed, (key,)).get(key)
+        if found is None:
+            raise KeyError(f"call {key!r} of feed key {feed} is not in calls")
+        return found[2]
 
     def _listing_before(self, cur: Any, feed: int, t: str) -> str | None:
         cur.execute(
@@ -471,23 +517,24 @@ class RecordWriter(StoreKeys):
         without values); returns the versions added (may be negative when spans
         join). ``compress`` is needed when the sighting has values."""
         ph = self.placeholder
+        ck = self._call_key(cur, feed, s.key)
         spans: list[Span] = []
         if board:
             cur.execute(
                 self._sql(
-                    "SELECT first_seen, last_seen FROM presence WHERE feed_key = "
-                    f"{ph} AND record_key = {ph} ORDER BY first_seen"
+                    "SELECT first_seen, last_seen FROM presence WHERE call_key = "
+                    f"{ph} ORDER BY first_seen"
                 ),
-                (feed, s.key),
+                (ck,),
             )
             spans = [Span(a, b) for a, b in cur.fetchall()]
         cur.execute(
             self._sql(
                 "SELECT fetched_at, last_seen, values_hash, run_key, raw_dict, "
-                f"raw_deflate FROM observations WHERE feed_key = {ph} AND "
-                f"record_key = {ph} ORDER BY fetched_at"
+                f"raw_deflate FROM observations WHERE call_key = {ph} "
+                "ORDER BY fetched_at"
             ),
-            (feed, s.key),
+            (ck,),
         )
         rows = cur.fetchall()
         rows = [(a, b, bytes(h), *rest) for a, b, h, *rest in rows]
@@ -516,10 +563,10 @@ class RecordWriter(StoreKeys):
             if v not in new:
                 cur.execute(
                     self._sql(
-                        f"DELETE FROM observations WHERE feed_key = {ph} AND "
-                        f"record_key = {ph} AND fetched_at = {ph}"
+                        f"DELETE FROM observations WHERE call_key = {ph} AND "
+                        f"fetched_at = {ph}"
                     ),
-                    (feed, s.key, v.start),
+                    (ck, v.start),
                 )
         for v in new:
             if v in old:
@@ -531,36 +578,36 @@ class RecordWriter(StoreKeys):
                 run_id = next(r[3] for r in rows if r[0] == v.start)
             cur.execute(
                 self._version_insert_sql(),
-                (feed, s.key, v.start, v.end, run_id, v.value, dict_id, blob),
+                (ck, v.start, v.end, run_id, v.value, dict_id, blob),
             )
         if board:
-            self._place_presence(cur, feed, s.key, s.t, spans)
+            self._place_presence(cur, feed, ck, s.t, spans)
         return len(new) - len(old)
 
     def _place_presence(
-        self, cur: Any, feed: int, key: str, t: str, spans: list[Span]
+        self, cur: Any, feed: int, call_key: int, t: str, spans: list[Span]
     ) -> None:
         new = add_presence(
             spans, t, lambda a, b: bool(self._listings_between(cur, feed, a, b))
         )
-        self._replace_spans(cur, feed, key, spans, new)
+        self._replace_spans(cur, call_key, spans, new)
 
     def _replace_spans(
-        self, cur: Any, feed: int, key: str, old: list[Span], new: list[Span]
+        self, cur: Any, call_key: int, old: list[Span], new: list[Span]
     ) -> None:
         ph = self.placeholder
         for sp in old:
             if sp not in new:
                 cur.execute(
                     self._sql(
-                        f"DELETE FROM presence WHERE feed_key = {ph} AND record_key = "
-                        f"{ph} AND first_seen = {ph}"
+                        f"DELETE FROM presence WHERE call_key = {ph} AND "
+                        f"first_seen = {ph}"
                     ),
-                    (feed, key, sp.start),
+                    (call_key, sp.start),
                 )
         for sp in new:
             if sp not in old:
-                cur.execute(self._presence_insert_sql(), (feed, key, sp.start, sp.end))
+                cur.execute(self._presence_insert_sql(), (call_key, sp.start, sp.end))
 
     def _listings_between(self, cur: Any, feed: int, a: str, b: str) -> list[str]:
         ph = self.placeholder
