@@ -1,9 +1,9 @@
 """A store written by an earlier schema is refused with a clear message, and
 ``cfs migrate`` converts it in place into what this version writes itself.
 
-The old stores (``tests/fixtures/store_v1``, ``store_v2``, ``store_v3``) were
-written by cfs schema 1, 2 and 3 from the bundled Clearwater and Portland
-captures, plus one synthetic "not modified" poll.
+The old stores (``tests/fixtures/store_v1``, ``store_v2``, ``store_v3``,
+``store_v4``) were written by cfs schema 1, 2, 3 and 4 from the bundled
+Clearwater and Portland captures, plus one synthetic "not modified" poll.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ TOUCHED = "2025-12-13T23:59:00Z"  # the synthetic "not modified" poll
 
 
 OLD_COLUMNS: list[str] = []
-NUMBERING = ("source_id", "feed_key", "run_key")
+NUMBERING = ("source_id", "feed_key", "run_key", "call_key")
 
 
 def old_store(path: Path, version: int = 1) -> Path:
@@ -184,7 +184,7 @@ def test_migrate_gives_what_this_version_writes(tmp_path: Path, fresh: Path) -> 
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_migrate_on_postgresql(tmp_path: Path, fresh: Path, version: int) -> None:
     """The old store's tables and rows copied into PostgreSQL (its own DDL, REAL
     widened as that version did), then migrated: the same versions, raw records,
@@ -465,3 +465,93 @@ def test_a_v3_store_is_refused_then_migrated_as_this_version_writes(
     store.register_feeds([get_config(CLEARWATER)])
     assert store.touch_listing(CLEARWATER, "2025-12-14T00:04:00Z", "active_calls") == 7
     store.close()
+
+
+def test_a_v4_store_is_refused_then_migrated_as_this_version_writes(
+    tmp_path: Path, fresh: Path
+) -> None:
+    """A schema-4 store (versions and spans keyed by feed and record key),
+    written by cfs 9c05df5, is refused naming ``cfs migrate``; migrated, every
+    call keeps its columns and its order (the call key is the rowid it had),
+    its readers see the same versions, raw records and spans as schema 4 held,
+    and what this version writes itself from the same captures; the history
+    tables hold each call's key, not its feed and record key."""
+    db = old_store(tmp_path / "v4.sqlite", 4)
+    before = dump(db)
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    install_sql_function(conn)
+    v4_calls = [dict(r) for r in conn.execute("SELECT rowid AS call_key, * FROM calls")]
+    v4_raw = [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT feed_key, record_key, fetched_at, last_seen, run_key, "
+            "values_hash, cfs_raw(raw_dict, raw_deflate) FROM observations "
+            "ORDER BY 1, 2, 3"
+        )
+    ]
+    v4_spans = [
+        tuple(r) for r in conn.execute("SELECT * FROM presence ORDER BY 1, 2, 3")
+    ]
+    conn.close()
+    assert (len(v4_calls), len(v4_raw), len(v4_spans)) == (322, 328, 322)
+    with pytest.raises(StoreVersionError, match=r"schema 4: the history tables"):
+        open_store(db)
+    proc = run_cfs("--db", str(db), "export", check=False)
+    assert proc.returncode == 1 and f"cfs migrate --db {db}" in proc.stderr
+    assert dump(db) == before  # nothing was written to it
+
+    proc = run_cfs("--db", str(db), "migrate")
+    assert f"schema 4 -> {SCHEMA_VERSION}: 322 calls and 328 versions" in proc.stderr
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    install_sql_function(conn)
+    try:
+        calls = [dict(r) for r in conn.execute("SELECT * FROM calls ORDER BY 1")]
+        assert calls == v4_calls
+        got_raw = [
+            tuple(r)
+            for r in conn.execute(
+                "SELECT feed_key, record_key, fetched_at, last_seen, run_key, "
+                f"values_hash, cfs_raw(raw_dict, raw_deflate) FROM {OBSERVATIONS_FROM} "
+                "ORDER BY 1, 2, 3"
+            )
+        ]
+        assert got_raw == v4_raw
+        spans = [
+            tuple(r)
+            for r in conn.execute(
+                "SELECT feed_key, record_key, first_seen, last_seen FROM "
+                f"{PRESENCE_FROM} ORDER BY 1, 2, 3"
+            )
+        ]
+        assert spans == v4_spans
+        for table in ("observations", "presence"):
+            cols = [d[0] for d in conn.execute(f"SELECT * FROM {table}").description]
+            assert cols[0] == "call_key" and "record_key" not in cols, cols
+    finally:
+        conn.close()
+    store = open_store(db)
+    try:
+        for call in v4_calls[:40]:
+            feed = store.query(
+                "SELECT feed_id FROM feeds WHERE feed_key = ?", (call["feed_key"],)
+            )[0]["feed_id"]
+            current = [
+                r[6]
+                for r in v4_raw
+                if r[:2] == (call["feed_key"], call["record_key"])
+                and r[3] == call["last_seen"]
+            ]
+            assert [store.raw_text(feed, call["record_key"])] == current
+        # and what this version writes itself from the same captures
+        got, want = tables(db), tables(fresh)
+        for table in ("observations", "presence", "listings"):
+            assert got[table] == want[table], table
+        # the store goes on as a store of this version
+        store.register_feeds([get_config(CLEARWATER)])
+        assert (
+            store.touch_listing(CLEARWATER, "2025-12-14T00:04:00Z", "active_calls") == 7
+        )
+    finally:
+        store.close()

@@ -168,19 +168,25 @@ def db_value(value: Any) -> Any:
 VIEWS = ("call_raw", "calls_with_ids")
 
 
-def ddl() -> list[str]:
-    """The CREATE statements of every table and index (SQLite types; the
-    PostgreSQL store widens REAL)."""
+def call_columns_ddl() -> str:
+    """The record's columns of ``calls`` (schema 4 on), as CREATE TABLE lists
+    them."""
     fields = record_fields()
     stored = {
         "source_url": "source_id INTEGER REFERENCES sources(source_id)",
         "feed_id": "feed_key INTEGER NOT NULL REFERENCES feeds(feed_key)",
         "run_id": "run_key INTEGER REFERENCES runs(run_key)",
     }
-    cols = ",\n  ".join(
+    return ",\n  ".join(
         stored.get(name) or f"{name} {_sql_type(fields[name])}"
         for name in RECORD_COLUMNS
     )
+
+
+def ddl() -> list[str]:
+    """The CREATE statements of every table and index (SQLite types; the
+    PostgreSQL store widens REAL)."""
+    cols = call_columns_ddl()
     ts = "TEXT"
     return [
         """CREATE TABLE IF NOT EXISTS feeds (

@@ -20,9 +20,10 @@ dictionary (``raw.py``: ``observations.raw_dict``, ``raw_deflate``, the table
 the raw texts are compressed as they are (they read back byte for byte) and the
 URLs moved; from schema 1, both steps follow the conversion above.
 
-Schema 4 names feeds and runs by integer keys (``migrate_v4.py``). A store of
-schema 1 or 2 is first converted to schema 3 as above, by this module through
-schema 3's own statements (``schema_v3.V3Store``), then to schema 4.
+Schema 4 names feeds and runs by integer keys (``migrate_v4.py``), schema 5
+calls by theirs in the history tables (``migrate_v5.py``). A store of schema 1
+or 2 is first converted to schema 3 as above, by this module through schema 3's
+own statements (``schema_v3.V3Store``), then to schema 4, then to 5.
 
 It all happens in one transaction: an interrupted migration leaves the old store
 as it was. SQLite is vacuumed afterwards (the old observations are most of it).
@@ -42,6 +43,7 @@ from ..records.encoding import change_digest, json_text
 from .base import RECORD_COLUMNS, SCHEMA_VERSION, VIEWS, _sql_type
 from .connect import open_store
 from .migrate_v4 import to_v4
+from .migrate_v5 import to_v5
 from .schema_v3 import V3Store
 from .write import LISTING_BOARDS
 
@@ -83,7 +85,13 @@ class MigrationReport:
         elif self.from_version == 3:
             return (
                 f"{self.store}: schema 3 -> {self.to_version}: {self.calls} calls and "
-                f"{self.versions} versions: feed and run ids as integer keys{size}"
+                f"{self.versions} versions: feed and run ids as integer keys, "
+                f"versions and spans by call key{size}"
+            )
+        elif self.from_version == 4:
+            return (
+                f"{self.store}: schema 4 -> {self.to_version}: {self.calls} calls and "
+                f"{self.versions} versions: versions and spans by call key{size}"
             )
         else:
             what = f"{self.versions} versions' raw records compressed"
@@ -121,8 +129,11 @@ def migrate(url: str | Path | None = None, *, vacuum: bool = True) -> MigrationR
             if version in (1, 2):
                 _calls_to_v3(v3, cur, report)
                 to_v4(store, cur)
-            else:
-                report.calls, report.versions = to_v4(store, cur)
+            elif version == 3:
+                to_v4(store, cur)
+            moved = to_v5(store, cur)
+            if version in (3, 4):
+                report.calls, report.versions = moved
             for stmt in store._ddl():  # the view again
                 cur.execute(stmt)
             store._set_version(cur)

@@ -10,12 +10,15 @@ dropped (children first: SQLite checks the foreign keys as it drops). Feeds get
 their keys in the order of their ids, runs in the order they started. A run id
 named by a call, a version or an import but without a ``runs`` row (a run that
 wrote and never finished) gets a row of its own, as this cfs makes at a run's
-first write. It runs inside ``migrate()``'s transaction.
+first write. It runs inside ``migrate()``'s transaction, and makes schema 4's
+tables (``schema_v4.py``), which ``migrate_v5.py`` converts next.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .schema_v4 import ddl_v4
 
 # renamed and made again, parents before children
 TABLES = (
@@ -87,7 +90,7 @@ def to_v4(store: Any, cur: Any) -> tuple[int, int]:
         cur.execute(f"ALTER TABLE {table} RENAME TO {table}_v3")
         if pg:  # index names are per schema there
             cur.execute(f"ALTER INDEX IF EXISTS {table}_pkey RENAME TO {table}_v3_pkey")
-    for stmt in store._ddl():
+    for stmt in store._ddl(ddl_v4()):
         if "VIEW" not in stmt:
             cur.execute(stmt)
     feed_cols = [c for c in _columns(cur, "feeds_v3") if c != "feed_id"]

@@ -49,6 +49,7 @@ _EARLIER = {
     1: "an observation row per sighting, the raw record in calls",
     2: "the raw record as JSON text, the response URL in every call",
     3: "the feed and run ids as text in every row",
+    4: "the history tables keyed by feed and record key",
 }
 
 
@@ -162,8 +163,9 @@ class Store(RecordWriter, ListingLifecycle, FeedState, RawStore):
         raise StoreVersionError(
             f"store {self.describe()} was written by an earlier cfs (schema "
             f"{version}: {_EARLIER.get(version, 'an older layout')}); this cfs "
-            f"keeps one row per change with the raw record compressed and integer "
-            f"feed and run keys (schema {SCHEMA_VERSION}) and will not misread it. Convert it in place with: "
+            "keeps one row per change with the raw record compressed and integer "
+            f"feed, run and call keys (schema {SCHEMA_VERSION}) and will not "
+            "misread it. Convert it in place with: "
             f"cfs migrate --db {self.describe()}"
         )
 
