@@ -107,10 +107,11 @@ def state(db: Path) -> dict:
     install_sql_function(conn)
     try:
         calls = {}
-        # source ids are the store's own numbering: compare the URLs
+        # source ids and call keys are the store's own numbering: compare the
+        # URLs and the record keys
         for row in conn.execute(f"SELECT * FROM {CALLS_FROM}"):
             d = dict(row)
-            for name in ("source_id", "feed_key", "run_key", "last_run_id"):
+            for name in ("source_id", "feed_key", "run_key", "last_run_id", "call_key"):
                 d.pop(name)
             d.pop("run_id")
             calls[(d["feed_id"], d["record_key"])] = d

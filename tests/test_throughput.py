@@ -430,7 +430,7 @@ def test_store_keeps_the_raw_text_it_is_given(tmp_path: Path):
     st.write_records(recs, [spaced, *texts[1:]])
     rows = st.query(
         "SELECT cfs_raw(raw_dict, raw_deflate) AS raw_json, values_hash FROM "
-        "observations ORDER BY record_key"
+        f"{OBSERVATIONS_FROM} ORDER BY record_key"
     )
     assert rows[0]["raw_json"] == json.dumps(recs[0]["raw"], ensure_ascii=False)
     assert rows[0]["raw_json"] != raw_json(recs[0], texts[0])
