@@ -97,6 +97,16 @@ def tables(db: Path) -> dict[str, list[tuple]]:
         conn.close()
 
 
+def refused(db: Path, before: list[str], why: str) -> None:
+    """The old store is refused (the message says why, ``why``, and names
+    ``cfs migrate``), by the store and by the CLI, and left as it was."""
+    with pytest.raises(StoreVersionError, match=why):
+        open_store(db)
+    proc = run_cfs("--db", str(db), "export", check=False)
+    assert proc.returncode == 1 and f"cfs migrate --db {db}" in proc.stderr
+    assert dump(db) == before  # nothing was written to it
+
+
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same captures and the same "not modified" poll, written by this cfs."""
@@ -326,11 +336,7 @@ def test_a_v2_store_is_refused_then_migrated_reading_the_same(
     ).fetchall()
     conn.close()
     assert len(v2_raw) == 328 and len(v2_calls) == 322
-    with pytest.raises(StoreVersionError, match=r"schema 2: the raw record as JSON"):
-        open_store(db)
-    proc = run_cfs("--db", str(db), "export", check=False)
-    assert proc.returncode == 1 and f"cfs migrate --db {db}" in proc.stderr
-    assert dump(db) == before  # nothing was written to it
+    refused(db, before, r"schema 2: the raw record as JSON")
 
     proc = run_cfs("--db", str(db), "migrate")
     assert f"schema 2 -> {SCHEMA_VERSION}: 328 versions" in proc.stderr
@@ -407,11 +413,7 @@ def test_a_v3_store_is_refused_then_migrated_as_this_version_writes(
     v3_state = [dict(r) for r in conn.execute("SELECT * FROM feed_state ORDER BY 1")]
     conn.close()
     assert len(v3_raw) == 328 and len(v3_calls) == 322 and len(v3_runs) == 54
-    with pytest.raises(StoreVersionError, match=r"schema 3: the feed and run ids"):
-        open_store(db)
-    proc = run_cfs("--db", str(db), "export", check=False)
-    assert proc.returncode == 1 and f"cfs migrate --db {db}" in proc.stderr
-    assert dump(db) == before  # nothing was written to it
+    refused(db, before, r"schema 3: the feed and run ids")
 
     proc = run_cfs("--db", str(db), "migrate")
     assert f"schema 3 -> {SCHEMA_VERSION}: 322 calls and 328 versions" in proc.stderr
@@ -495,11 +497,7 @@ def test_a_v4_store_is_refused_then_migrated_as_this_version_writes(
     ]
     conn.close()
     assert (len(v4_calls), len(v4_raw), len(v4_spans)) == (322, 328, 322)
-    with pytest.raises(StoreVersionError, match=r"schema 4: the history tables"):
-        open_store(db)
-    proc = run_cfs("--db", str(db), "export", check=False)
-    assert proc.returncode == 1 and f"cfs migrate --db {db}" in proc.stderr
-    assert dump(db) == before  # nothing was written to it
+    refused(db, before, r"schema 4: the history tables")
 
     proc = run_cfs("--db", str(db), "migrate")
     assert f"schema 4 -> {SCHEMA_VERSION}: 322 calls and 328 versions" in proc.stderr

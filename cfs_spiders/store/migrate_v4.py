@@ -80,19 +80,36 @@ def _reseed(store: Any, cur: Any) -> None:
         )
 
 
+def remake(
+    store: Any,
+    cur: Any,
+    tables: tuple[str, ...],
+    indexes: tuple[str, ...],
+    suffix: str,
+    statements: list[str],
+) -> None:
+    """The old ``tables`` renamed to ``<table>_<suffix>`` (their ``indexes``
+    dropped: the new ones have their names) and made again by the new
+    schema's ``statements`` (all but the views): the step a migration fills
+    the new tables from the old ones after."""
+    for name in indexes:
+        cur.execute(f"DROP INDEX IF EXISTS {name}")
+    for table in tables:
+        cur.execute(f"ALTER TABLE {table} RENAME TO {table}_{suffix}")
+        if store.dialect == "postgresql":  # index names are per schema there
+            cur.execute(
+                f"ALTER INDEX IF EXISTS {table}_pkey RENAME TO {table}_{suffix}_pkey"
+            )
+    for stmt in store._ddl(statements):
+        if "VIEW" not in stmt:
+            cur.execute(stmt)
+
+
 def to_v4(store: Any, cur: Any) -> tuple[int, int]:
     """Convert a schema-3 store (in ``cur``'s transaction); returns (calls,
     versions)."""
     pg = store.dialect == "postgresql"
-    for name in OLD_INDEXES:
-        cur.execute(f"DROP INDEX IF EXISTS {name}")
-    for table in TABLES:
-        cur.execute(f"ALTER TABLE {table} RENAME TO {table}_v3")
-        if pg:  # index names are per schema there
-            cur.execute(f"ALTER INDEX IF EXISTS {table}_pkey RENAME TO {table}_v3_pkey")
-    for stmt in store._ddl(ddl_v4()):
-        if "VIEW" not in stmt:
-            cur.execute(stmt)
+    remake(store, cur, TABLES, OLD_INDEXES, "v3", ddl_v4())
     feed_cols = [c for c in _columns(cur, "feeds_v3") if c != "feed_id"]
     cur.execute(
         f"INSERT INTO feeds (feed_key, feed_id, {', '.join(feed_cols)}) SELECT "

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .migrate_v4 import _columns
+from .base import ddl
+from .migrate_v4 import _columns, remake
 
 # the indexes of ``calls`` in schema 4 (made again with the table)
 CALL_INDEXES = (
@@ -36,15 +37,7 @@ def to_v5(store: Any, cur: Any) -> tuple[int, int]:
     """Convert a schema-4 store (in ``cur``'s transaction); returns (calls,
     versions)."""
     pg = store.dialect == "postgresql"
-    for name in CALL_INDEXES:
-        cur.execute(f"DROP INDEX IF EXISTS {name}")
-    for table in TABLES:
-        cur.execute(f"ALTER TABLE {table} RENAME TO {table}_v4")
-        if pg:  # index names are per schema there
-            cur.execute(f"ALTER INDEX IF EXISTS {table}_pkey RENAME TO {table}_v4_pkey")
-    for stmt in store._ddl():
-        if "VIEW" not in stmt:
-            cur.execute(stmt)
+    remake(store, cur, TABLES, CALL_INDEXES, "v4", ddl())
     new = [c for c in _columns(cur, "calls") if c != "call_key"]
     old = set(_columns(cur, "calls_v4"))
     cells = [f"o.{c}" if c in old else "NULL" for c in new]
