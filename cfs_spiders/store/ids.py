@@ -1,15 +1,19 @@
-"""The integer keys of feeds and runs, as the writer binds them.
+"""The integer keys of feeds, runs and calls, as the writer binds them.
 
 Every history row names its feed by ``feeds.feed_key`` and its run by
 ``runs.run_key`` (schema 4): a batch looks its feed's key up once and each of
 its runs' once, and binds the keys where the ids were. A run's row is made at
 its first write (status NULL until ``record_run`` completes it), so that its
-key exists before its calls do. Mixed into the store (``write.RecordWriter``).
+key exists before its calls do. The history tables name a call by
+``calls.call_key`` (schema 5): a call held already has its own (read with its
+state), a batch's new calls get the next keys in the order they come
+(``_keys_of_rows``). Mixed into the store (``write.RecordWriter``).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 
@@ -36,10 +40,12 @@ class Sighting:
 
 
 class StoreKeys:
-    """``_feed_key``, ``_run_keys``, ``_key_made`` and ``_bind_keys``; needs the store's
-    ``_sql`` and ``placeholder``."""
+    """``_feed_key``, ``_run_keys``, ``_key_made``, the call keys and
+    ``_bind_keys``; needs the store's ``_sql``, ``placeholder`` and
+    ``_call_states`` (``write.RecordWriter``)."""
 
     placeholder: str
+    _call_states: Callable[..., dict[str, tuple[bytes, str, int]]]
 
     @property
     def _feed_key_cache(self) -> dict[str, int]:
@@ -106,6 +112,48 @@ class StoreKeys:
             self._sql(f"SELECT {key} FROM {table} WHERE {unique} = {ph}"), (value,)
         )
         return int(cur.fetchone()[0])
+
+    def _keys_of_rows(
+        self,
+        cur: Any,
+        rows: list[list[Any]],
+        at: int,
+        state: dict[str, tuple[bytes, str, int]],
+    ) -> dict[str, int]:
+        """Each row's ``call_key`` appended to it (the record key is at ``at``):
+        a call held already keeps its own (``state``), the batch's new calls
+        get the next keys, in the order they first come. Returns the new
+        calls' keys by record key."""
+        new: dict[str, int] = {}
+        for r in rows:
+            key = r[at]
+            if key not in state and key not in new:
+                new[key] = 0
+        for key, call_key in zip(new, self._new_call_keys(cur, len(new)), strict=True):
+            new[key] = call_key
+        for r in rows:
+            key = r[at]
+            known = state.get(key)
+            r.append(known[2] if known is not None else new[key])
+        return new
+
+    def _new_call_keys(self, cur: Any, n: int) -> list[int]:
+        """``n`` call keys no call has, rising: after the largest (the batch's
+        ``BEGIN IMMEDIATE`` holds SQLite's write lock, so no other writer
+        gives keys until it commits; PostgreSQL's store takes them from the
+        column's sequence)."""
+        if not n:
+            return []
+        cur.execute("SELECT COALESCE(MAX(call_key), 0) FROM calls")
+        top = int(cur.fetchone()[0])
+        return list(range(top + 1, top + 1 + n))
+
+    def _call_key(self, cur: Any, feed: int, key: str) -> int:
+        """The ``call_key`` of a call the store holds."""
+        found = self._call_states(cur, feed, (key,)).get(key)
+        if found is None:
+            raise KeyError(f"call {key!r} of feed key {feed} is not in calls")
+        return found[2]
 
     @staticmethod
     def _bind_keys(

@@ -42,7 +42,7 @@ from ..config.schema import record_fields
 from ..records.encoding import change_digest, json_text
 from .base import RECORD_COLUMNS, SCHEMA_VERSION, VIEWS, _sql_type
 from .connect import open_store
-from .migrate_v4 import to_v4
+from .migrate_v4 import MigrationError, to_v4
 from .migrate_v5 import to_v5
 from .schema_v3 import V3Store
 from .write import LISTING_BOARDS
@@ -50,11 +50,6 @@ from .write import LISTING_BOARDS
 Encoder = Callable[[str], bytes]  # a raw text to its compressed bytes
 
 BATCH = 5000
-
-
-class MigrationError(RuntimeError):
-    """A store this cfs cannot convert without losing something; it is left as
-    it was."""
 
 
 @dataclass

@@ -20,6 +20,12 @@ from typing import Any
 
 from .schema_v4 import ddl_v4
 
+
+class MigrationError(RuntimeError):
+    """A store this cfs cannot convert without losing something; it is left as
+    it was (every step runs in ``migrate()``'s one transaction)."""
+
+
 # renamed and made again, parents before children
 TABLES = (
     "feeds",

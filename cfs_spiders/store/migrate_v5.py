@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import ddl
-from .migrate_v4 import _columns, remake
+from .migrate_v4 import MigrationError, _columns, remake
 
 # the indexes of ``calls`` in schema 4 (made again with the table)
 CALL_INDEXES = (
@@ -69,8 +69,6 @@ def to_v5(store: Any, cur: Any) -> tuple[int, int]:
         cur.execute(f"SELECT COUNT(*) FROM {table}_v4")
         held = int(cur.fetchone()[0])
         if held != counts[table]:
-            from .migrate import MigrationError  # it imports this module
-
             raise MigrationError(
                 f"{store.describe()}: {held - counts[table]} rows of {table} name a "
                 "call that is not in calls; not migrated (the store is as it was)"

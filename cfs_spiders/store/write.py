@@ -425,48 +425,6 @@ class RecordWriter(StoreKeys):
                 found[key] = (bytes(value), last, call_key)
         return found
 
-    def _keys_of_rows(
-        self,
-        cur: Any,
-        rows: list[list[Any]],
-        at: int,
-        state: dict[str, tuple[bytes, str, int]],
-    ) -> dict[str, int]:
-        """Each row's ``call_key`` appended to it (the record key is at ``at``):
-        a call held already keeps its own (``state``), the batch's new calls
-        get the next keys, in the order they first come. Returns the new
-        calls' keys by record key."""
-        new: dict[str, int] = {}
-        for r in rows:
-            key = r[at]
-            if key not in state and key not in new:
-                new[key] = 0
-        for key, call_key in zip(new, self._new_call_keys(cur, len(new)), strict=True):
-            new[key] = call_key
-        for r in rows:
-            key = r[at]
-            known = state.get(key)
-            r.append(known[2] if known is not None else new[key])
-        return new
-
-    def _new_call_keys(self, cur: Any, n: int) -> list[int]:
-        """``n`` call keys no call has, rising: after the largest (the batch's
-        ``BEGIN IMMEDIATE`` holds SQLite's write lock, so no other writer
-        gives keys until it commits; PostgreSQL's store takes them from the
-        column's sequence)."""
-        if not n:
-            return []
-        cur.execute("SELECT COALESCE(MAX(call_key), 0) FROM calls")
-        top = int(cur.fetchone()[0])
-        return list(range(top + 1, top + 1 + n))
-
-    def _call_key(self, cur: Any, feed: int, key: str) -> int:
-        """The ``call_key`` of a call the store holds."""
-        found = self._call_states(cur, feed, (key,)).get(key)
-        if found is None:
-            raise KeyError(f"call {key!r} of feed key {feed} is not in calls")
-        return found[2]
-
     def _listing_before(self, cur: Any, feed: int, t: str) -> str | None:
         cur.execute(
             self._sql(
