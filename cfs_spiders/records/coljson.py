@@ -36,25 +36,26 @@ from .colarrow import PageColumns
 from .colrows import Const
 from .encoding import ORJSON_OPTIONS, all_finite
 
-# the characters orjson writes escaped inside a JSON string
-_ESCAPED = r'[\x00-\x1f"\\]'
+# what orjson writes for each character it escapes inside a JSON string (a
+# quote, a backslash, a control character), checked against orjson for every
+# character in tests/test_coljson.py
+_SHORT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n"}
+_SHORT |= {"\r": "\\r", "\t": "\\t"}
+ESCAPES = {chr(c): _SHORT.get(chr(c), f"\\u{c:04x}") for c in range(0x20)} | _SHORT
 _dumps = partial(orjson.dumps, option=ORJSON_OPTIONS)
-_PLAIN = (pa.int64(), pa.float64(), pa.bool_())
+_NUMBERS = (pa.int64(), pa.float64(), pa.bool_())
 
 
 def raw_texts(raws: Sequence[Any]) -> pl.Series | None:
     """``orjson.dumps`` of each raw record (the text it has inside its
     record's text, and that the store keeps), as one polars column; ``None``
     when orjson refuses one (a huge integer, a lone surrogate): the page is
-    then encoded record by record. orjson writes no newline outside a string
-    (it escapes it inside one), so the texts cross as one newline-joined text
-    and are cut there, not converted one by one."""
+    then encoded record by record."""
     try:
-        joined = b"\n".join(map(_dumps, raws)).decode("utf-8")
+        texts = list(map(_dumps, raws))
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return None
-    texts = pl.Series("raw", [joined], dtype=pl.String).str.split("\n").explode()
-    return texts if len(texts) == len(raws) else None
+    return pl.Series("raw", texts, dtype=pl.Binary).cast(pl.String)
 
 
 def _const_text(value: Any) -> str | None:
@@ -66,9 +67,9 @@ def _const_text(value: Any) -> str | None:
         return None
 
 
-def _list_texts(values: list[Any], n: int) -> pl.Series | None:
+def _number_texts(values: list[Any], n: int) -> pl.Series | None:
     """The JSON texts of a column of numbers, booleans and nulls: orjson's text
-    of the whole list, cut at its commas."""
+    of the whole list, cut at its commas (no such value holds one)."""
     if len(values) != n:
         return None
     try:
@@ -79,17 +80,11 @@ def _list_texts(values: list[Any], n: int) -> pl.Series | None:
     return cut if len(cut) == n else None
 
 
-def _string_texts(values: pl.Series) -> pl.Series:
-    """The JSON texts of a text column: quoted, and escaped by orjson where a
-    value holds a character it escapes."""
-    quoted = pl.select(
-        pl.concat_str([pl.lit('"'), pl.lit(values), pl.lit('"')]).fill_null("null")
-    ).to_series()
-    special = values.str.contains(_ESCAPED).fill_null(False).arg_true()
-    if len(special):
-        escaped = [_dumps(v).decode("utf-8") for v in values.gather(special)]
-        quoted = quoted.scatter(special, pl.Series(escaped, dtype=pl.String))
-    return quoted
+def _string_text(name: str) -> pl.Expr:
+    """The JSON texts of a text column: quoted, the characters orjson escapes
+    escaped as it does (one pass over each value)."""
+    escaped = pl.col(name).str.replace_many(ESCAPES)
+    return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')]).fill_null("null")
 
 
 def json_lines(
@@ -102,40 +97,45 @@ def json_lines(
     ``fields`` order), from the page's columns: ``columns`` as the records
     are made from (lists of Python values, ``Const``s), ``arrow`` the same as
     Arrow (``colarrow.page_columns``), ``raw`` the raw records' texts
-    (``raw_texts``). ``None`` when it cannot be written exactly so."""
+    (``raw_texts``). One polars query joins the columns' texts. ``None`` when
+    the text cannot be written exactly so."""
     n = arrow.n
     if tuple(columns) != tuple(fields) or len(raw) != n:
         return None
-    pieces: list[Any] = []
+    frame: dict[str, pl.Series] = {}
+    pieces: list[pl.Expr] = []
     between = "{"  # the text up to the next column that varies
     for i, name in enumerate(fields):
         between += ("," if i else "") + orjson.dumps(name).decode() + ":"
-        texts: Any
+        text: pl.Expr | str | None
         if name == "raw":
-            texts = raw
+            frame[name], text = raw, pl.col(name)
         elif name in arrow.consts:
-            texts = _const_text(arrow.consts[name])
+            text = _const_text(arrow.consts[name])
         elif name in arrow.arrays:
             array = arrow.arrays[name]
             if array.type == pa.string():
-                texts = _string_texts(pl.Series(array))
-            elif array.type in _PLAIN and isinstance(columns[name], list):
-                texts = _list_texts(columns[name], n)
+                frame[name], text = pl.Series(array), _string_text(name)
+            elif array.type in _NUMBERS and isinstance(columns[name], list):
+                numbers = _number_texts(columns[name], n)
+                if numbers is None:
+                    return None
+                frame[name], text = numbers, pl.col(name)
             else:
                 return None
         elif _all_null(columns[name]):
-            texts = "null"
+            text = "null"
         else:
             return None
-        if texts is None:
+        if text is None:
             return None
-        if isinstance(texts, str):
-            between += texts
+        if isinstance(text, str):
+            between += text
             continue
-        pieces += [pl.lit(between), pl.lit(texts)]
+        pieces += [pl.lit(between), text]
         between = ""
     pieces.append(pl.lit(between + "}"))
-    return pl.select(pl.concat_str(pieces).alias("line")).to_series()
+    return pl.DataFrame(frame).select(pl.concat_str(pieces).alias("line"))["line"]
 
 
 def _all_null(column: Any) -> bool:
