@@ -24,7 +24,7 @@ from .colarrow import PageColumns
 from .coljson import json_lines, raw_texts
 from .colrows import Const, as_records
 from .elements import RULES
-from .encoding import change_digests
+from .encoding import all_finite, change_digests
 from .items import RECORD_FIELDS
 
 
@@ -43,9 +43,11 @@ class ColumnPage:
     """The records of one page (or slice of one) as columns: ``columns`` in
     the records' key order (lists of per-row values or ``Const``s, the raw
     records under ``raw``) and the same as Arrow (``arrow``, without the raw
-    records)."""
+    records). ``finite``: the builder saw every float of its columns finite
+    (the raw records' are the parser's to know: ``items.RecordBatch.finite``).
+    """
 
-    __slots__ = ("_records", "_text", "arrow", "columns", "n")
+    __slots__ = ("_records", "_text", "arrow", "columns", "finite", "n")
 
     def __init__(
         self,
@@ -53,12 +55,13 @@ class ColumnPage:
         n: int,
         arrow: PageColumns,
         records: list[dict[str, Any]] | None = None,
+        finite: bool = False,
     ) -> None:
         self.columns = {
             k: Const(next(v), n) if isinstance(v, repeat) else v
             for k, v in columns.items()
         }
-        self.n, self.arrow = n, arrow
+        self.n, self.arrow, self.finite = n, arrow, finite
         self._records = records
         self._text: PageText | None | bool = False  # False: not tried yet
 
@@ -88,17 +91,20 @@ class ColumnPage:
 
     def text(self, finite: bool) -> PageText | None:
         """The page's texts (``PageText``), made once; ``None`` when they cannot
-        be made by columns exactly as record by record (``coljson.py``), or
-        ``finite`` (``items.RecordBatch.finite``) is not known: the records
-        are then encoded one by one."""
+        be made by columns exactly as record by record (``coljson.py``): the
+        records are then encoded one by one. ``finite``: the batch's
+        (``items.RecordBatch.finite``); when it is not known, the raw records
+        are walked for a NaN or infinity, as record by record they would be."""
         if self._text is False:
-            self._text = self._make_text() if finite else None
-        return self._text if finite else None
+            self._text = self._make_text(finite)
+        return self._text
 
-    def _make_text(self) -> PageText | None:
+    def _make_text(self, finite: bool) -> PageText | None:
         raws = self.columns.get("raw")
         if not isinstance(raws, list) or len(raws) != self.n:
             return None
+        if not (finite or self.finite and all_finite(raws)):
+            return None  # a NaN or infinity: json writes it, not orjson
         raw = raw_texts(raws)
         if raw is None:
             return None

@@ -525,7 +525,10 @@ class ColumnarBuilder:
         self._paths = list(dict.fromkeys(cols.paths_read))
         if self.page_columns is None:  # not all of it as Arrow: as dicts
             return records or as_records(ordered, cols.n), watch.finite
-        return ColumnPage(ordered, cols.n, self.page_columns, records), watch.finite
+        page = ColumnPage(
+            ordered, cols.n, self.page_columns, records, finite=watch.finite
+        )
+        return page, watch.finite
 
 
 def merge_page(
