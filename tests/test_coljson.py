@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 import polars as pl
+import pyarrow as pa
 import pytest
 from scrapy import Spider, signals
 from scrapy.utils.test import get_crawler
@@ -29,7 +30,7 @@ from cfs_spiders.ingest.exporters import RecordJsonLinesExporter
 from cfs_spiders.ingest.pipelines import StorePipeline, ValidatePipeline, take_part
 from cfs_spiders.records.colpage import ColumnPage, fill_counts
 from cfs_spiders.records.colqueue import PagePart
-from cfs_spiders.records.coljson import ESCAPES, _string_text
+from cfs_spiders.records.coljson import ESCAPES, _escaped, _may_escape
 from cfs_spiders.records.columnar import ColumnarBuilder
 from cfs_spiders.records.elements import FillCounter
 from cfs_spiders.records.encoding import change_digest, json_texts_exact, raw_json
@@ -100,15 +101,20 @@ def test_every_capture_is_written_by_columns_as_by_records(feed_id: str) -> None
 
 
 def test_json_escapes_every_character_as_orjson_does() -> None:
-    """SYNTHETIC: every Unicode scalar value, alone and among plain text."""
+    """SYNTHETIC: every Unicode scalar value, alone and among plain text; the
+    byte look (``_may_escape``) finds exactly the characters escaped."""
     chars = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000]
     values = pl.DataFrame({"v": chars + ["a\x00b\"c\\d\u2028e\n", None, ""]})
-    texts = values.select(_string_text("v").alias("t"))["t"].to_list()
+    quoted = pl.concat_str([pl.lit('"'), _escaped("v"), pl.lit('"')])
+    texts = values.select(quoted.fill_null("null").alias("t"))["t"].to_list()
     expected = [
         "null" if v is None else orjson.dumps(v).decode() for v in values["v"]
     ]
     assert texts == expected
     assert set(ESCAPES) == {chr(c) for c in range(0x20)} | {'"', "\\"}
+    plain = [c for c in chars if c not in ESCAPES]
+    assert not _may_escape(pa.array(plain))
+    assert all(_may_escape(pa.array(["plain", f"x{c}y"])) for c in ESCAPES)
 
 
 def seattle_page(mutate: Any = None) -> tuple[ColumnPage, bool]:

@@ -28,6 +28,7 @@ from functools import partial
 from itertools import repeat
 from typing import Any
 
+import numpy as np
 import orjson
 import polars as pl
 import pyarrow as pa
@@ -80,11 +81,22 @@ def _number_texts(values: list[Any], n: int) -> pl.Series | None:
     return cut if len(cut) == n else None
 
 
-def _string_text(name: str) -> pl.Expr:
-    """The JSON texts of a text column: quoted, the characters orjson escapes
-    escaped as it does (one pass over each value)."""
-    escaped = pl.col(name).str.replace_many(ESCAPES)
-    return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')]).fill_null("null")
+def _escaped(name: str) -> pl.Expr:
+    """A text column's values with the characters orjson escapes escaped as it
+    does (one pass over each value)."""
+    return pl.col(name).str.replace_many(ESCAPES)
+
+
+def _may_escape(array: pa.Array) -> bool:
+    """Whether a text column may hold a character orjson escapes: a look at
+    each byte of its data at once (numpy), so that the many columns that hold
+    none skip the pass that escapes. (A UTF-8 byte below 0x80 is that
+    character: no multi-byte character holds one.)"""
+    data = array.buffers()[2]
+    if data is None:
+        return False
+    view = np.frombuffer(data, np.uint8)
+    return bool(((view < 0x20) | (view == 0x22) | (view == 0x5C)).any())
 
 
 def json_lines(
@@ -115,7 +127,14 @@ def json_lines(
         elif name in arrow.arrays:
             array = arrow.arrays[name]
             if array.type == pa.string():
-                frame[name], text = pl.Series(array), _string_text(name)
+                frame[name] = pl.Series(array)
+                value = _escaped(name) if _may_escape(array) else pl.col(name)
+                if not array.null_count:  # quoted by the text around it
+                    pieces += [pl.lit(between + '"'), value]
+                    between = '"'
+                    continue
+                text = pl.concat_str([pl.lit('"'), value, pl.lit('"')])
+                text = text.fill_null("null")
             elif array.type in _NUMBERS and isinstance(columns[name], list):
                 numbers = _number_texts(columns[name], n)
                 if numbers is None:
