@@ -14,7 +14,6 @@ captures hold none: characters JSON escapes, values orjson refuses.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
@@ -22,22 +21,21 @@ import orjson
 import polars as pl
 import pyarrow as pa
 import pytest
-from scrapy import Spider, signals
+from scrapy import Spider
 from scrapy.utils.test import get_crawler
 
 from cfs_spiders.config.loader import get_config
 from cfs_spiders.ingest.exporters import RecordJsonLinesExporter
 from cfs_spiders.ingest.pipelines import StorePipeline, ValidatePipeline, take_part
+from cfs_spiders.records.coljson import ESCAPES, _escaped, _may_escape
 from cfs_spiders.records.colpage import ColumnPage, fill_counts
 from cfs_spiders.records.colqueue import PagePart
-from cfs_spiders.records.coljson import ESCAPES, _escaped, _may_escape
 from cfs_spiders.records.columnar import ColumnarBuilder
 from cfs_spiders.records.elements import FillCounter
 from cfs_spiders.records.encoding import change_digest, json_texts_exact, raw_json
 from cfs_spiders.records.items import RecordBatch
 from tests.test_columnar import CAPTURED, capture_pages
-
-WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+from tests.test_page_intake import dropping_crawler
 
 
 def export(batch: RecordBatch) -> bytes:
@@ -104,12 +102,10 @@ def test_json_escapes_every_character_as_orjson_does() -> None:
     """SYNTHETIC: every Unicode scalar value, alone and among plain text; the
     byte look (``_may_escape``) finds exactly the characters escaped."""
     chars = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000]
-    values = pl.DataFrame({"v": chars + ["a\x00b\"c\\d\u2028e\n", None, ""]})
+    values = pl.DataFrame({"v": chars + ['a\x00b"c\\d\u2028e\n', None, ""]})
     quoted = pl.concat_str([pl.lit('"'), _escaped("v"), pl.lit('"')])
     texts = values.select(quoted.fill_null("null").alias("t"))["t"].to_list()
-    expected = [
-        "null" if v is None else orjson.dumps(v).decode() for v in values["v"]
-    ]
+    expected = ["null" if v is None else orjson.dumps(v).decode() for v in values["v"]]
     assert texts == expected
     assert set(ESCAPES) == {chr(c) for c in range(0x20)} | {'"', "\\"}
     plain = [c for c in chars if c not in ESCAPES]
@@ -125,9 +121,9 @@ def seattle_page(mutate: Any = None) -> tuple[ColumnPage, bool]:
     raws = [dict(r) for r in raws]
     if mutate is not None:
         mutate(raws)
-    built, finite = ColumnarBuilder(get_config(feed_id), replay=True).build_page_columns(
-        raws, fetched_at=fetched, source_url=url, run_id="r1"
-    )
+    built, finite = ColumnarBuilder(
+        get_config(feed_id), replay=True
+    ).build_page_columns(raws, fetched_at=fetched, source_url=url, run_id="r1")
     assert isinstance(built, ColumnPage)
     return built, finite and raw_finite
 
@@ -191,14 +187,7 @@ def test_validation_of_a_page_drops_records_as_by_rows() -> None:
     """A value off the vocabulary (SYNTHETIC: a status no rule gives) in a page
     built by columns: that record alone is dropped, with ``item_dropped``, and
     the batch goes on as dicts (the page no longer describes it)."""
-    crawler = get_crawler(Spider)
-    spider = Spider.from_crawler(crawler, name="zz_validate_columns")
-    dropped: list[dict] = []
-
-    def on_dropped(item: dict, **kw: object) -> None:
-        dropped.append(item)
-
-    crawler.signals.connect(on_dropped, signal=signals.item_dropped)
+    crawler, spider, dropped = dropping_crawler("zz_validate_columns")
     page, finite = seattle_page()
     page.columns["status"] = list(page.values("status"))
     page.columns["status"][2] = "not-a-status"

@@ -117,9 +117,7 @@ class ColumnPage:
         return PageText(lines, raw, hashes)
 
 
-def _has_expr(
-    field: str, blank: tuple[Any, ...], page: PageColumns
-) -> bool | pl.Expr:
+def _has_expr(field: str, blank: tuple[Any, ...], page: PageColumns) -> bool | pl.Expr:
     """Whether each row's ``field`` is not blank: ``True``/``False`` when the
     column holds one value on every row (or none), else a polars expression.
     Only a text can equal a blank text: a column of another type is blank

@@ -160,4 +160,3 @@ class FillCounter:
         if not self.n:
             return {}
         return {e: round(h / self.n, 4) for e, h in self.hits.items()}
-
