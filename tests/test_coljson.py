@@ -26,7 +26,8 @@ from scrapy.utils.test import get_crawler
 
 from cfs_spiders.config.loader import get_config
 from cfs_spiders.ingest.exporters import RecordJsonLinesExporter
-from cfs_spiders.ingest.pipelines import StorePipeline, ValidatePipeline, take_part
+from cfs_spiders.ingest.intake import take_part
+from cfs_spiders.ingest.pipelines import StorePipeline, ValidatePipeline
 from cfs_spiders.records.coljson import ESCAPES, _escaped, _may_escape
 from cfs_spiders.records.colpage import ColumnPage, fill_counts
 from cfs_spiders.records.colqueue import PagePart

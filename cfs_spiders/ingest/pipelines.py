@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import operator
-import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -29,7 +28,6 @@ from scrapy.utils.log import logformatter_adapter
 from ..config import vocab
 from ..records.colqueue import (
     Deferred,
-    PagePart,
     RecordQueue,
     RowPart,
     exact_of,
@@ -37,8 +35,6 @@ from ..records.colqueue import (
     texts_of,
 )
 from ..records.elements import FillCounter
-from ..records.encoding import json_texts_exact
-from ..records.gcpause import paused_gc
 from ..records.items import RecordBatch, record_validator
 from ..store import process as store_process
 from ..store import thread as store_thread
@@ -48,6 +44,8 @@ from ..store.runs import RunFacts, finish_run
 from ..store.sqlite import Store
 from ..store.thread import QUEUE_SIZE, StoreThread
 from ..store.write import LISTING_BOARDS
+from .intake import offsets, take_part
+from .keyspool import KeySpool
 
 log = logging.getLogger(__name__)
 _scraper_log = logging.getLogger("scrapy.core.scraper")  # where Scrapy logs drops
@@ -172,45 +170,6 @@ class ValidatePipeline:
                     f"record {item.get('record_key')!r} of {item.get('feed_id')}: "
                     + "; ".join(e.message for e in errors[:3])
                 )
-
-
-class KeySpool:
-    """The record keys a run read off a live listing, spooled to a temporary
-    file instead of held in a set.
-
-    Why: the complete listing decides which calls left it, but the store can
-    tell nearly all of it itself (a call written at the run's fetch time has
-    ``last_seen`` there); it asks only about the calls also seen later (runs
-    committed out of order, another writer's later run), through ``among``
-    (``store.lifecycle.ListedKeys``). A backfill of a million calls then keeps
-    a file of their keys, not a million strings in memory, and a run in order
-    never reads it back."""
-
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
-        self.count = 0
-
-    def add(self, keys: Iterable[str]) -> None:
-        # a batch's keys as one JSON array a line: a key may hold any character
-        batch = list(keys)
-        self.count += len(batch)
-        if batch:
-            self._file.write(orjson.dumps(batch) + b"\n")
-
-    def among(self, keys: set[str]) -> set[str]:
-        """Those of ``keys`` the run listed (reads the file once)."""
-        found: set[str] = set()
-        if not keys or self._file.closed:
-            return found
-        self._file.flush()
-        self._file.seek(0)
-        for line in self._file:
-            found.update(keys.intersection(orjson.loads(line)))
-        self._file.seek(0, 2)
-        return found
-
-    def close(self) -> None:
-        self._file.close()
 
 
 def _switched_on(settings: Any, name: str, default: str) -> bool:
@@ -425,7 +384,7 @@ class StorePipeline:
             # back from its texts, see ``_restore``), but those whose text
             # would not read back the same
             kept: Any = {}
-            for part, at in _offsets(parts):
+            for part, at in offsets(parts):
                 if not all(part.exact):
                     pairs = zip(part.records, part.exact, strict=True)
                     kept.update((i, r) for i, (r, ok) in enumerate(pairs, at) if not ok)
@@ -559,52 +518,6 @@ class StorePipeline:
         return downloader_stats(
             self.crawler.stats.get_stats() if self.crawler.stats else {}
         )
-
-
-def take_part(
-    item: Any, fill: FillCounter, note_keys: Callable[[Iterable[str]], Any] | None
-) -> RowPart | PagePart:
-    """``take_records`` as the store pipeline buffers a batch: a page built by
-    columns (``RecordBatch.page``) whose texts are made by columns
-    (``colpage.ColumnPage.text``) is counted and keyed by its columns, and no
-    record dict is made; any other batch as ``take_records`` gives it."""
-    page = item.page if isinstance(item, RecordBatch) else None
-    text = page.text(item.finite) if page is not None else None
-    if text is None:
-        records, texts, exact = take_records(item, fill, note_keys)
-        return RowPart(records, texts, exact, getattr(item, "columns", None))
-    from ..records.colpage import fill_counts
-
-    fill.add_counts(page.n, fill_counts(page.arrow))
-    if note_keys is not None:
-        note_keys(page.values("record_key"))
-    return PagePart(page, text, 0, page.n)
-
-
-def _offsets(parts: list[Any]) -> Iterable[tuple[Any, int]]:
-    """Each part with the index of its first record in the batch."""
-    at = 0
-    for part in parts:
-        yield part, at
-        at += part.n
-
-
-def take_records(
-    item: Any, fill: FillCounter, note_keys: Callable[[Iterable[str]], Any] | None
-) -> tuple[list[dict[str, Any]], list[str], list[bool]]:
-    """A batch as the store takes it, in the crawl and in ``cfs import-git``:
-    its records, each encoded once (for the store and the JSON Lines export)
-    with whether that text reads back exactly, counted for the fill rates, and
-    its keys noted for a live listing's close (``note_keys``)."""
-    records = item.records if isinstance(item, RecordBatch) else [dict(item)]
-    with paused_gc():  # rows of scalars, no cycles: see records/gcpause.py
-        # a batch its builder marked finite (RecordBatch.finite) skips the
-        # NaN/inf walk; an item of one record is walked
-        texts, exact = json_texts_exact(records, getattr(item, "finite", False))
-        fill.add_many(records)
-        if note_keys is not None:
-            note_keys(r["record_key"] for r in records)
-    return records, texts, exact
 
 
 def downloader_stats(stats: dict[str, Any]) -> dict[str, Any]:
