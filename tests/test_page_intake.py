@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from io import BytesIO
+from typing import Any
 
 import orjson
 import pytest
@@ -111,15 +112,22 @@ def test_record_batch_checks_each_record_of_a_shared_key_page():
     RecordBatch([*page[:3], dropped, *page[4:]])  # fewer fields is allowed
 
 
-def test_validation_of_a_page_drops_what_record_by_record_drops():
+def dropping_crawler(name: str) -> tuple[Any, Spider, list[dict]]:
+    """A crawler, its spider, and the items it reports dropped
+    (``item_dropped``), in order."""
     crawler = get_crawler(Spider)
-    spider = Spider.from_crawler(crawler, name="zz_validate_page")
+    spider = Spider.from_crawler(crawler, name=name)
     dropped: list[dict] = []
+    crawler.signals.connect(
+        lambda item, **kw: dropped.append(item),
+        signal=signals.item_dropped,
+        weak=False,  # a lambda: held by the dispatcher, not weakly
+    )
+    return crawler, spider, dropped
 
-    def on_dropped(item: dict, **kw: object) -> None:
-        dropped.append(item)
 
-    crawler.signals.connect(on_dropped, signal=signals.item_dropped)
+def test_validation_of_a_page_drops_what_record_by_record_drops():
+    crawler, spider, dropped = dropping_crawler("zz_validate_page")
     page = shared_keys(sf_records(40))
     pipe = ValidatePipeline(False, crawler)
     batch = RecordBatch(page)

@@ -23,7 +23,7 @@ import pytest
 
 from cfs_spiders.config.loader import get_config, load_config
 from cfs_spiders.records.colarrow import PageColumns
-from cfs_spiders.records.colqueue import ColumnQueue
+from cfs_spiders.records.colqueue import RecordQueue, RowPart, records_of
 from cfs_spiders.records.columnar import ColumnarBuilder
 from cfs_spiders.records.encoding import change_digest, json_texts_exact, raw_json
 from cfs_spiders.records.items import RecordBatch
@@ -202,21 +202,36 @@ def test_parts_of_pages_are_taken_in_buffer_order() -> None:
     a batch ends inside a page; records without columns (built by rows, or put
     back after a failed write) make their batch go as JSON."""
     records, columns, _ = seattle(30)
-    queue = ColumnQueue()
-    queue.add(columns.slice(0, 12), 12)
-    queue.add(columns.slice(12, 30), 18)
+    texts, exact = json_texts_exact(records)
+
+    def part(start: int, stop: int, cols: Any = columns) -> RowPart:
+        return RowPart(
+            records[start:stop],
+            texts[start:stop],
+            exact[start:stop],
+            None if cols is None else cols.slice(start, stop),
+        )
+
+    queue = RecordQueue()
+    queue.add(part(0, 12))
+    queue.add(part(12, 30))
+    assert len(queue) == 30
     first = queue.take(20)
-    assert first is not None and [p.n for p in first] == [12, 8]
+    assert [p.n for p in first] == [12, 8]
     rest = queue.take(10)
-    assert rest is not None and [p.n for p in rest] == [10]
-    keys = [v for p in (*first, *rest) for v in p.arrays["record_key"].to_pylist()]
+    assert [p.n for p in rest] == [10] and len(queue) == 0
+    keys = [
+        v for p in (*first, *rest) for v in p.columns.arrays["record_key"].to_pylist()
+    ]
     assert keys == [r["record_key"] for r in records]
-    queue.add(None, 5)  # built by rows
-    queue.add(columns.slice(0, 5), 5)
-    assert queue.take(7) is None  # part of them by rows
-    assert queue.take(3) is not None
-    queue.put_back(4)
-    assert queue.take(4) is None
+    assert records_of([*first, *rest]) == records
+    queue.add(part(0, 5, None))  # built by rows
+    queue.add(part(0, 5))
+    taken = queue.take(7)
+    assert [p.columns is None for p in taken] == [True, False]  # part by rows
+    assert [p.n for p in queue.take(3)] == [3]
+    queue.put_back(taken)
+    assert [p.n for p in queue] == [5, 2] and len(queue) == 7
 
 
 def test_a_batch_the_process_refuses_as_arrow_is_raised_and_kept(

@@ -42,11 +42,11 @@ from scrapy.signalmanager import SignalManager
 from twisted.python.failure import Failure
 
 from ..config.loader import FeedConfig
+from ..ingest.intake import take_records
 from ..ingest.pipelines import (
     ValidatePipeline,
     downloader_stats,
     spider_run_facts,
-    take_records,
 )
 from ..ingest.replay import ReplayError
 from ..ingest.spiderloader import spider_class

@@ -7,7 +7,9 @@ would write for it as a ``CallRecord``: the same JSON value, fields in
 declaration order. A record of plain JSON values (nearly all) gets the JSON text
 the store pipeline already made for its observation (compact, by orjson), so
 nothing is encoded twice; any other record, and any other item, is encoded by
-Scrapy's exporter as before.
+Scrapy's exporter as before. A page built by columns (``RecordBatch.page``)
+is written from the lines made by columns (``records/coljson.py``: the same
+text), its record dicts never made.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ class RecordJsonLinesExporter(JsonLinesItemExporter):
         if not isinstance(item, RecordBatch):
             super().export_item(item)
             return
+        page = item.page
+        if page is not None and self._plain():
+            text = page.text(item.finite)  # made by the store pipeline, once
+            if text is not None:  # each line made by columns (coljson.py)
+                write_lines(self.file, text.lines)
+                return
         records = item.records
         if not self._plain():
             for rec in records:
@@ -77,3 +85,11 @@ class RecordJsonLinesExporter(JsonLinesItemExporter):
         again)."""
         lines.append("")
         self.file.write("\n".join(lines).encode(self.encoding or "utf-8"))
+
+
+def write_lines(file: Any, lines: Any) -> None:
+    """A polars column of lines, each ended by a newline, written as they are
+    (polars' CSV writer, never quoting: one column, no header)."""
+    import polars as pl
+
+    pl.DataFrame([lines]).write_csv(file, include_header=False, quote_style="never")

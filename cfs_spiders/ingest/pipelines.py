@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import operator
-import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -27,10 +26,15 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.log import logformatter_adapter
 
 from ..config import vocab
-from ..records.colqueue import ColumnQueue
+from ..records.colqueue import (
+    Deferred,
+    RecordQueue,
+    RowPart,
+    exact_of,
+    records_of,
+    texts_of,
+)
 from ..records.elements import FillCounter
-from ..records.encoding import json_texts_exact
-from ..records.gcpause import paused_gc
 from ..records.items import RecordBatch, record_validator
 from ..store import process as store_process
 from ..store import thread as store_thread
@@ -40,6 +44,8 @@ from ..store.runs import RunFacts, finish_run
 from ..store.sqlite import Store
 from ..store.thread import QUEUE_SIZE, StoreThread
 from ..store.write import LISTING_BOARDS
+from .intake import offsets, take_part
+from .keyspool import KeySpool
 
 log = logging.getLogger(__name__)
 _scraper_log = logging.getLogger("scrapy.core.scraper")  # where Scrapy logs drops
@@ -76,8 +82,14 @@ class ValidatePipeline:
         if not isinstance(item, RecordBatch):
             self.check(item)
             return item
-        if not self.full and self._all_in_vocabulary(item.records):
-            return item
+        if not self.full:
+            page = item.page  # by columns: the dicts are not made
+            if (
+                self._page_in_vocabulary(page)
+                if page is not None
+                else self._all_in_vocabulary(item.records)
+            ):
+                return item
         kept = []
         for rec in item.records:
             try:
@@ -132,6 +144,16 @@ class ValidatePipeline:
                     return False
         return True
 
+    @staticmethod
+    def _page_in_vocabulary(page: Any) -> bool:
+        """``_all_in_vocabulary`` of a page built by columns
+        (``colpage.ColumnPage``), from each vocabulary column's distinct
+        values."""
+        try:
+            return all(page.distinct(f) <= allowed for f, allowed in _ENUMS.items())
+        except (KeyError, TypeError):
+            return False
+
     def check(self, item: Any) -> None:
         """Raise ``DropItem`` unless the record fits the vocabularies (and the
         schema, in full mode)."""
@@ -148,45 +170,6 @@ class ValidatePipeline:
                     f"record {item.get('record_key')!r} of {item.get('feed_id')}: "
                     + "; ".join(e.message for e in errors[:3])
                 )
-
-
-class KeySpool:
-    """The record keys a run read off a live listing, spooled to a temporary
-    file instead of held in a set.
-
-    Why: the complete listing decides which calls left it, but the store can
-    tell nearly all of it itself (a call written at the run's fetch time has
-    ``last_seen`` there); it asks only about the calls also seen later (runs
-    committed out of order, another writer's later run), through ``among``
-    (``store.lifecycle.ListedKeys``). A backfill of a million calls then keeps
-    a file of their keys, not a million strings in memory, and a run in order
-    never reads it back."""
-
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
-        self.count = 0
-
-    def add(self, keys: Iterable[str]) -> None:
-        # a batch's keys as one JSON array a line: a key may hold any character
-        batch = list(keys)
-        self.count += len(batch)
-        if batch:
-            self._file.write(orjson.dumps(batch) + b"\n")
-
-    def among(self, keys: set[str]) -> set[str]:
-        """Those of ``keys`` the run listed (reads the file once)."""
-        found: set[str] = set()
-        if not keys or self._file.closed:
-            return found
-        self._file.flush()
-        self._file.seek(0)
-        for line in self._file:
-            found.update(keys.intersection(orjson.loads(line)))
-        self._file.seek(0, 2)
-        return found
-
-    def close(self) -> None:
-        self._file.close()
 
 
 def _switched_on(settings: Any, name: str, default: str) -> bool:
@@ -213,11 +196,9 @@ class StorePipeline:
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
         self.settings = crawler.settings
-        self.buffer: list[dict[str, Any]] = []
-        self.encoded: list[str] = []  # record_json of each buffered record
-        self.exact: list[bool] = []  # whether each text reads back the record
-        # the buffered records' columns as Arrow, where built by columns
-        self.columns = ColumnQueue()
+        # the buffered records: as dicts with their JSON texts, or as the
+        # columns of their pages (records/colqueue.py)
+        self.queue = RecordQueue()
         self.fill = FillCounter()
         self.new_calls = 0
         self.new_observations = 0
@@ -316,23 +297,31 @@ class StorePipeline:
             if last:
                 spider.state["last_listing"] = last
 
+    # the buffered records, texts and exactness, made from the queue (tests)
+    @property
+    def buffer(self) -> list[dict[str, Any]]:
+        return records_of(self.queue)
+
+    @property
+    def encoded(self) -> list[str]:
+        return texts_of(self.queue)
+
+    @property
+    def exact(self) -> list[bool]:
+        return exact_of(self.queue)
+
     async def process_item(self, item: Any, spider: Any = None) -> Any:
         spool = self.listing_keys
-        records, encoded, exact = take_records(
-            item, self.fill, spool.add if spool is not None else None
-        )
-        if isinstance(item, RecordBatch):
-            item.encoded, item.exact = encoded, exact
-        self.buffer.extend(records)
-        self.encoded.extend(encoded)
-        self.exact.extend(exact)
-        self.columns.add(getattr(item, "columns", None), len(records))
+        part = take_part(item, self.fill, spool.add if spool is not None else None)
+        if isinstance(item, RecordBatch) and isinstance(part, RowPart):
+            item.encoded, item.exact = part.texts, part.exact
+        self.queue.add(part)
         # items finish in the order they came (the JSON Lines export writes them
         # as they finish), even when a later one waited less for the store
         previous, self._tail = self._tail, asyncio.get_running_loop().create_future()
         done = self._tail
         try:
-            while len(self.buffer) >= self.batch_size:
+            while len(self.queue) >= self.batch_size:
                 await self._write(self.batch_size)
             if previous is not None:
                 await previous
@@ -350,12 +339,10 @@ class StorePipeline:
         back to the buffer's front, with any refused after it, in order, for the
         next write to retry, and its error is raised here or at the next write
         or flush."""
-        records, encoded, exact = self.buffer[:n], self.encoded[:n], self.exact[:n]
-        del self.buffer[:n], self.encoded[:n], self.exact[:n]
-        columns = self.columns.take(n)  # None where some were built by rows
+        parts = self.queue.take(n)
 
         def writing(store: Store) -> tuple[int, int, str]:
-            new_calls, new_obs = store.write_records(records, encoded)
+            new_calls, new_obs = store.write_records(records_of(parts), texts_of(parts))
             return new_calls, new_obs, threading.current_thread().name
 
         if self.writer is None:
@@ -363,44 +350,50 @@ class StorePipeline:
             try:
                 self._account(writing(self.store))
             except BaseException:
-                self.buffer[:0], self.encoded[:0] = records, encoded
-                self.exact[:0] = exact
-                self.columns.put_back(len(records))
+                self.queue.put_back(parts)
                 raise
             return
-        size = sum(map(len, encoded))
+        size = sum(p.text_bytes() for p in parts)
         while self._inflight and (
             len(self._inflight) >= QUEUE_SIZE
             or self._inflight_bytes + size > self.inflight_bytes
         ):
             await self._settle(1)
-        self.sent += len(records)
+        count = sum(p.n for p in parts)
+        self.sent += count
         if self.process is None and self._wants_process():
             # the thread's batches first: the run's batches land in the order sent
             await self._settle()
             self.process = store_process.acquire(self.database_url)
+        exact = exact_of(parts)
         if self.process is not None:
+            columns = [p.columns for p in parts]
+            if not self.arrow or any(c is None for c in columns):
+                columns = None
+            # the record dicts and texts are made only if the batch goes as
+            # JSON texts (a page's as Arrow needs neither: colqueue.Deferred)
             future = asyncio.wrap_future(
                 self.process.submit(
-                    records, encoded, exact, columns=columns if self.arrow else None
+                    Deferred(count, lambda: records_of(parts)),
+                    Deferred(count, lambda: texts_of(parts)),
+                    exact,
+                    columns=columns,
                 )
             )
-            # the texts cross to the process; the records themselves are let go
-            # (a refused batch is read back from its texts, see ``_restore``)
-            kept: Any = (
-                {}
-                if all(exact)
-                else {
-                    i: r
-                    for i, (r, ok) in enumerate(zip(records, exact, strict=True))
-                    if not ok
-                }
-            )
+            # the texts are kept, the records let go (a refused batch is read
+            # back from its texts, see ``_restore``), but those whose text
+            # would not read back the same
+            kept: Any = {}
+            for part, at in offsets(parts):
+                if not all(part.exact):
+                    pairs = zip(part.records, part.exact, strict=True)
+                    kept.update((i, r) for i, (r, ok) in enumerate(pairs, at) if not ok)
+            encoded: Any = [p.texts for p in parts]
         else:
             while self.writer.jobs.full():  # other feeds' runs fill the queue
                 await asyncio.sleep(0.005)
             future = asyncio.wrap_future(self.writer.submit(writing))
-            kept = records
+            kept, encoded = parts, None
         self._inflight.append((future, kept, encoded, exact, size))
         self._inflight_bytes += size
 
@@ -426,19 +419,21 @@ class StorePipeline:
         self.batches += 1
 
     @staticmethod
-    def _restore(kept: Any, encoded: list[str]) -> list[dict[str, Any]]:
-        """A batch's records again: as kept (the thread's), or read back from
-        their texts (the writer process's; ``kept`` holds those that would not
-        read back the same)."""
-        if isinstance(kept, list):
+    def _restore(kept: Any, encoded: Any, exact: list[bool]) -> list[Any]:
+        """A batch's parts again: as kept (the thread's), or read back from
+        their texts (the writer process's; ``kept`` holds the records whose
+        texts would not read back the same)."""
+        if encoded is None:
             return kept
-        return [
-            kept[i] if i in kept else orjson.loads(t) for i, t in enumerate(encoded)
+        texts = [t for chunk in encoded for t in chunk]
+        records = [
+            kept[i] if i in kept else orjson.loads(t) for i, t in enumerate(texts)
         ]
+        return [RowPart(records, texts, exact)]
 
     async def _settle(self, n: int | None = None) -> None:
         """Wait for the oldest ``n`` batches in flight (all when ``None``)."""
-        failed: list[tuple[list, list, list]] = []
+        failed: list[Any] = []
         error: BaseException | None = None
         count = len(self._inflight) if n is None else n
         while self._inflight and (count > 0 or failed):
@@ -447,24 +442,21 @@ class StorePipeline:
             try:
                 result = await future
             except BaseException as exc:  # every later batch settles too
-                failed.append((self._restore(kept, encoded), encoded, exact))
+                failed += self._restore(kept, encoded, exact)
                 error = error or exc
             else:
                 self._account(result)
             finally:
                 self._inflight_bytes -= size
         if error is not None:
-            self.buffer[:0] = [r for recs, _, _ in failed for r in recs]
-            self.encoded[:0] = [t for _, enc, _ in failed for t in enc]
-            self.exact[:0] = [x for _, _, ex in failed for x in ex]
-            self.columns.put_back(sum(len(enc) for _, enc, _ in failed))
+            self.queue.put_back(failed)
             raise error
 
     async def flush(self) -> None:
         """Write what is buffered, and wait until the store has it."""
         await self._settle()
-        while self.buffer:
-            await self._write(min(len(self.buffer), self.batch_size))
+        while self.queue:
+            await self._write(min(len(self.queue), self.batch_size))
         await self._settle()
 
     def _release(self) -> None:
@@ -526,24 +518,6 @@ class StorePipeline:
         return downloader_stats(
             self.crawler.stats.get_stats() if self.crawler.stats else {}
         )
-
-
-def take_records(
-    item: Any, fill: FillCounter, note_keys: Callable[[Iterable[str]], Any] | None
-) -> tuple[list[dict[str, Any]], list[str], list[bool]]:
-    """A batch as the store takes it, in the crawl and in ``cfs import-git``:
-    its records, each encoded once (for the store and the JSON Lines export)
-    with whether that text reads back exactly, counted for the fill rates, and
-    its keys noted for a live listing's close (``note_keys``)."""
-    records = item.records if isinstance(item, RecordBatch) else [dict(item)]
-    with paused_gc():  # rows of scalars, no cycles: see records/gcpause.py
-        # a batch its builder marked finite (RecordBatch.finite) skips the
-        # NaN/inf walk; an item of one record is walked
-        texts, exact = json_texts_exact(records, getattr(item, "finite", False))
-        fill.add_many(records)
-        if note_keys is not None:
-            note_keys(r["record_key"] for r in records)
-    return records, texts, exact
 
 
 def downloader_stats(stats: dict[str, Any]) -> dict[str, Any]:

@@ -40,20 +40,37 @@ def _arrow_type(dtype: Any) -> pa.DataType | None:
 class PageColumns:
     """The record columns of ``n`` records: ``consts`` (a value on every row)
     and ``arrays`` (Arrow arrays of ``n``); a column in neither is null on
-    every row."""
+    every row. ``raw_texts`` and ``hashes``, once made by columns
+    (``colpage.ColumnPage.text``), are the raw records' texts and change
+    hashes as the store keeps them; ``None`` until then (the store's encoder
+    then makes them from the record dicts)."""
 
-    __slots__ = ("n", "consts", "arrays")
+    __slots__ = ("n", "consts", "arrays", "raw_texts", "hashes")
 
     def __init__(
-        self, n: int, consts: dict[str, Any], arrays: dict[str, pa.Array]
+        self,
+        n: int,
+        consts: dict[str, Any],
+        arrays: dict[str, pa.Array],
+        raw_texts: pa.Array | None = None,
+        hashes: pa.Array | None = None,
     ) -> None:
         self.n, self.consts, self.arrays = n, consts, arrays
+        self.raw_texts, self.hashes = raw_texts, hashes
 
     def slice(self, start: int, stop: int) -> PageColumns:
         """Rows ``start:stop`` (the arrays sliced, not copied)."""
         stop = min(stop, self.n)
-        arrays = {k: a.slice(start, stop - start) for k, a in self.arrays.items()}
-        return PageColumns(stop - start, self.consts, arrays)
+        size = stop - start
+        arrays = {k: a.slice(start, size) for k, a in self.arrays.items()}
+        raw, hashes = self.raw_texts, self.hashes
+        return PageColumns(
+            size,
+            self.consts,
+            arrays,
+            None if raw is None else raw.slice(start, size),
+            None if hashes is None else hashes.slice(start, size),
+        )
 
 
 def page_columns(

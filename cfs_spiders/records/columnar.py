@@ -40,6 +40,7 @@ from .builder import (
     merge_rows,
 )
 from .colarrow import PageColumns, page_columns
+from .colpage import ColumnPage
 from .colrows import (
     FiniteWatch,
     as_records,
@@ -130,6 +131,22 @@ class ColumnarBuilder:
         mapping and the normalizers is finite (seen per column, by dtype). The
         raw records' own floats are not looked at: whether they can hold a NaN
         is the parser's to say (``items.RecordBatch.finite``)."""
+        built, finite = self.build_page_columns(
+            raws, fetched_at=fetched_at, source_url=source_url, run_id=run_id
+        )
+        return built.records() if isinstance(built, ColumnPage) else built, finite
+
+    def build_page_columns(
+        self,
+        raws: list[dict[str, Any]],
+        *,
+        fetched_at: datetime,
+        source_url: str,
+        run_id: str,
+    ) -> tuple[ColumnPage | list[dict[str, Any]], bool]:
+        """``build_page_finite`` with the records as their columns
+        (``colpage.ColumnPage``: the dicts made only if asked for); as dicts
+        when the columns would not all cross as Arrow."""
         self.page_columns = None
         if not self.compiled:
             raise PageFallback(f"feed not compiled: {self.fallback}")
@@ -260,7 +277,7 @@ class ColumnarBuilder:
         fetched: datetime,
         source_url: str,
         run_id: str,
-    ) -> tuple[list[dict[str, Any]], bool]:
+    ) -> tuple[ColumnPage | list[dict[str, Any]], bool]:
         ref = self.reference
         published = raws
         if ref.unpacked:  # packed fields cut into named parts, as the row path does
@@ -493,17 +510,25 @@ class ColumnarBuilder:
                 out["record_key"] = record_key
             if incomplete:
                 self.counts["record_key:incomplete"] += incomplete
-        records = as_records(in_field_order(out), cols.n)  # field order: items.py
+        ordered = in_field_order(out)  # the records' key order: items.py
+        records = None
         if ref.key_date_of is not None:  # ids that restart every day
+            records = as_records(ordered, cols.n)
             for rec, raw in zip(records, published, strict=True):
                 if rec["call_id"] is not None:
                     rec["record_key"] = ref.dated_key(rec, raw)
             out["record_key"] = [rec["record_key"] for rec in records]
+            ordered["record_key"] = out["record_key"]
         # the same columns as Arrow, for the store's writer process
         self.page_columns = page_columns(out, cols.n, RECORD_COLUMNS, watch.sources)
         self.counts["records"] += cols.n
         self._paths = list(dict.fromkeys(cols.paths_read))
-        return records, watch.finite
+        if self.page_columns is None:  # not all of it as Arrow: as dicts
+            return records or as_records(ordered, cols.n), watch.finite
+        page = ColumnPage(
+            ordered, cols.n, self.page_columns, records, finite=watch.finite
+        )
+        return page, watch.finite
 
 
 def merge_page(

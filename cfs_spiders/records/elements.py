@@ -149,6 +149,13 @@ class FillCounter:
             for element, k in counts:
                 hits[element] += k
 
+    def add_counts(self, n: int, hits: dict[str, int]) -> None:
+        """``n`` records, of which ``hits[element]`` have each element (as
+        counted by columns: ``colpage.ColumnPage.fill_counts``)."""
+        self.n += n
+        for element, k in hits.items():
+            self.hits[element] += k
+
     def rates(self) -> dict[str, float]:
         if not self.n:
             return {}

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import partial
+from operator import methodcaller
 from typing import Any
 
 import orjson
@@ -45,6 +47,22 @@ def change_digest(raw: Any, finite: bool = False) -> bytes:
     version of a call only when this changes, so the text hashed must never
     change (golden values are pinned in ``tests/test_history.py``)."""
     return hashlib.blake2b(canonical_bytes(raw, finite), digest_size=16).digest()
+
+
+_canonical_orjson = partial(orjson.dumps, option=_CANONICAL)
+_blake2b_16 = partial(hashlib.blake2b, digest_size=16)
+_digest = methodcaller("digest")
+
+
+def change_digests(raws: Sequence[Any]) -> list[bytes]:
+    """``change_digest(raw, finite=True)`` of each of a page's raw records
+    (the caller knows their floats finite), in C loops over the page rather
+    than two Python calls a record; a page orjson refuses somewhere is hashed
+    record by record (the same fallback for the same records)."""
+    try:
+        return list(map(_digest, map(_blake2b_16, map(_canonical_orjson, raws))))
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return [change_digest(raw, True) for raw in raws]
 
 
 def change_hash(raw: Any) -> str:
@@ -90,7 +108,7 @@ def all_finite(value: Any) -> bool:
 # faster); anything it would write differently from ``json.dumps(default=str)``
 # (a date, a dataclass, NaN) or cannot write (a lone surrogate, a huge integer,
 # a non-string key) is written by ``json`` as before.
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def json_text_exact(value: Any) -> tuple[str, bool]:
@@ -116,7 +134,7 @@ def json_texts_exact(
     texts: list[str] = []
     exact: list[bool] = []
     text, ok = texts.append, exact.append
-    dumps, options, check = orjson.dumps, _ORJSON_OPTIONS, all_finite
+    dumps, options, check = orjson.dumps, ORJSON_OPTIONS, all_finite
     for value in values:
         if finite or check(value):
             try:

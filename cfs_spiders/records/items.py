@@ -64,6 +64,12 @@ class RecordBatch:
     store pipeline has encoded it (``exact``: plain JSON values only), so the
     exporter does not encode it again.
 
+    ``page``: the records as the columnar builder made them
+    (``colpage.ColumnPage``). The record dicts are then made only when a stage
+    reads ``records`` (a record dropped by validation, a store path that takes
+    dicts, a test); the pipelines and the exporter read the columns. A stage
+    that sets ``records`` drops the page (it no longer describes them).
+
     ``finite`` says that no float anywhere in the records is NaN or infinite,
     where that is known without looking at every value: the columnar builder
     checks its float columns, and the spider knows its raw records were parsed by
@@ -77,15 +83,23 @@ class RecordBatch:
     drops or changes records sets it to None.
     """
 
-    records: list[dict[str, Any]]
+    # a dataclass, for Scrapy to take it as an item; ``records`` is a property
+    # (set below), read through ``_rows``
+    records: list[dict[str, Any]] | None = None
     encoded: list[str] | None = field(default=None)
     exact: list[bool] | None = field(default=None)  # see encoding.json_text_exact
     finite: bool = field(default=False)
     columns: Any = field(default=None)
+    page: Any = field(default=None)
 
     def __post_init__(self) -> None:
+        if self.page is not None:
+            names = tuple(self.page.columns)
+            if self._rows is None and not set(names) <= _FIELD_SET:
+                _unknown(names)
+            return
         checked = None  # the last key order found to be all fields
-        for rec in self.records:
+        for rec in self._rows or ():
             keys = tuple(rec)
             # the records of a page share their key objects: once one record's
             # keys are checked, the next ones are the same objects, compared by
@@ -93,12 +107,34 @@ class RecordBatch:
             if keys == checked:
                 continue
             if not rec.keys() <= _FIELD_SET:
-                unknown = sorted(str(k) for k in rec if k not in _FIELD_SET)
-                raise KeyError(f"CallRecord does not support field: {unknown[0]}")
+                _unknown(keys)
             checked = keys
 
+    def _get_records(self) -> list[dict[str, Any]]:
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = self.page.records() if self.page is not None else []
+        return rows
+
+    def _set_records(self, records: Any) -> None:
+        if getattr(self, "_rows", None) is not None and records is not self._rows:
+            self.page = None  # other records than the page's
+        self._rows = records
+
     def __len__(self) -> int:
+        if self._rows is None and self.page is not None:
+            return self.page.n
         return len(self.records)
 
     def __repr__(self) -> str:  # Scrapy logs items: never the whole page
-        return f"<RecordBatch of {len(self.records)} records>"
+        return f"<RecordBatch of {len(self)} records>"
+
+
+def _unknown(keys: tuple[Any, ...]) -> None:
+    unknown = sorted(str(k) for k in keys if k not in _FIELD_SET)
+    raise KeyError(f"CallRecord does not support field: {unknown[0]}")
+
+
+RecordBatch.records = property(  # type: ignore[assignment,method-assign]
+    RecordBatch._get_records, RecordBatch._set_records
+)

@@ -121,7 +121,11 @@ def encode_batch(
     made from (``parts``, in order) and their JSON ``texts``; ``None`` when it
     does not convert exactly (the JSON texts then go instead)."""
     n = len(records)
-    if not n or sum(p.n for p in parts) != n or not all(exact):
+    # the raw texts and change hashes made by columns (``colpage.py``): the
+    # record dicts and their texts are then not looked at (they may not exist
+    # yet: ``records`` and ``texts`` are made only if read)
+    made = all(p.raw_texts is not None and p.hashes is not None for p in parts)
+    if not n or sum(p.n for p in parts) != n or not (made or all(exact)):
         return None
     consts: dict[str, Any] = {}
     names: list[str] = []
@@ -143,16 +147,25 @@ def encode_batch(
             set(names) | consts.keys()
         ):
             return None
-        # the raw text and change hash the JSON path's writer makes of each
-        # record (an exact record's text has no NaN or infinity: finite)
-        raw_texts = list(map(raw_json, records, texts))
-        hashes = [change_digest(rec["raw"], True) for rec in records]
+        if made:
+            raw_column = pa.chunked_array([p.raw_texts for p in parts])
+            hash_column = pa.chunked_array([p.hashes for p in parts])
+        else:
+            # the raw text and change hash the JSON path's writer makes of each
+            # record (an exact record's text has no NaN or infinity: finite)
+            raw_texts = list(map(raw_json, records, texts))
+            hashes = [change_digest(rec["raw"], True) for rec in records]
+            # by polars, not ``pa.array`` (see ``colarrow.arrow_of``)
+            raw_column = pa.chunked_array(
+                [pl.Series(raw_texts, dtype=pl.String).to_arrow()]
+            )
+            hash_column = pa.chunked_array(
+                [pl.Series(hashes, dtype=pl.Binary).to_arrow()]
+            )
         meta = {_CONSTS: orjson.dumps(consts)}
     except (KeyError, TypeError, ValueError, OverflowError, pa.ArrowException):
         return None  # a value Arrow or orjson would not take as it is
-    # by polars, not ``pa.array`` (see ``colarrow.arrow_of``)
-    arrays.append(pa.chunked_array([pl.Series(raw_texts, dtype=pl.String).to_arrow()]))
-    arrays.append(pa.chunked_array([pl.Series(hashes, dtype=pl.Binary).to_arrow()]))
+    arrays += [raw_column, hash_column]
     names += [RAW_TEXT, RAW_HASH]
     table = pa.Table.from_arrays(arrays, names=names, metadata=meta)
     sink = pa.BufferOutputStream()

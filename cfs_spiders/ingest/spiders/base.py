@@ -359,14 +359,22 @@ class FeedSpider(HighWaterMixin, PageBuildMixin, scrapy.Spider):
                 )
                 # merged rows are other records than the columns' rows
                 columns = None if merge else self.page_columns
+                page = None
+                if not isinstance(built, list):  # a colpage.ColumnPage
+                    page = None if merge else built
+                    built = built.records() if merge else None
                 if merge:
                     built = self._merge(built)
-            run.records += len(built)
-            if built:  # one item a batch: Scrapy's per-item cost paid once
+            count = len(page) if page is not None else len(built)
+            run.records += count
+            if count:  # one item a batch: Scrapy's per-item cost paid once
                 yield RecordBatch(
-                    built, finite=finite and self.page_raw_finite, columns=columns
+                    built,
+                    finite=finite and self.page_raw_finite,
+                    columns=columns,
+                    page=page,
                 )
-            del built
+            del built, page
         del raw_records
         nxt = self.next_request(response, n_raw)
         if nxt is not None:

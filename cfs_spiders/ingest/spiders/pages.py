@@ -40,11 +40,13 @@ class PageBuildMixin:
 
     def build_records(
         self, raw_records: list[Any], start: int, end: int, response: Response
-    ) -> tuple[list[dict[str, Any]], bool]:
+    ) -> tuple[Any, bool]:
         """Common records of ``raw_records[start:end]`` (each raw row is let go
         once built); one bad record never stops the rest. And whether the floats
         the builder put in them are known finite (by columns: seen per column;
-        by rows: not known, ``items.RecordBatch.finite``)."""
+        by rows: not known, ``items.RecordBatch.finite``). Built by columns,
+        the records are a ``colpage.ColumnPage`` (dicts made only if asked
+        for), else a list of dicts."""
         assert self.run is not None and self.builder is not None
         self.page_columns = None  # the slice's columns, when built by columns
         n = min(end, len(raw_records)) - start
@@ -108,7 +110,7 @@ class PageBuildMixin:
 
     def _build_columnar(
         self, raw_records: list[Any], start: int, end: int, response: Response
-    ) -> tuple[list[dict[str, Any]], bool] | None:
+    ) -> tuple[Any, bool] | None:
         """The slice built by columns (and whether its floats are finite), or
         None (nothing consumed) when the page does not fit (mixed value types, a
         non-dict row): the rows then go to the row builder, which skips a bad
@@ -121,7 +123,7 @@ class PageBuildMixin:
         try:
             if not all(issubclass(k, dict) for k in set(map(type, raws))):
                 raise PageFallback("a raw record that is not a mapping")
-            built, finite = self.columnar.build_page_finite(
+            built, finite = self.columnar.build_page_columns(
                 raws,
                 fetched_at=self.run.fetched_at,
                 source_url=response.url,
