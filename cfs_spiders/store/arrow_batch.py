@@ -37,6 +37,7 @@ from ..config.schema import record_fields
 from ..records.colarrow import PageColumns
 from ..records.encoding import change_digest, raw_json
 from .base import RECORD_COLUMNS, _sql_type, db_value
+from .ids import CallColumns
 from .write import RecordWriter, Sighting
 
 RAW_TEXT = "__raw_text"  # the raw record's text, as stored (compressed)
@@ -205,19 +206,21 @@ def decode_batch(data: bytes) -> ColumnBatch:
 
 
 def write_columns(store: RecordWriter, batch: ColumnBatch) -> tuple[int, int]:
-    """``store.write_records`` of a batch that came as columns: each calls row
-    and sighting zipped from whole columns, the change hash the hash of each
-    raw record's canonical bytes (``encoding.change_digest``), never a record
-    dict. The same rows ``write_records`` builds from the records, written by
-    the same core (``RecordWriter.write_rows``). Returns (new calls, new
-    versions)."""
+    """``store.write_records`` of a batch that came as columns: the calls rows
+    zipped from whole columns once their keys are bound (``ids.CallColumns``;
+    a column of one value is repeated, not copied per row) and each sighting
+    from the same columns, the change hash the hash of each raw record's
+    canonical bytes (``encoding.change_digest``), never a record dict. The
+    same rows ``write_records`` builds from the records, written by the same
+    core (``RecordWriter.write_rows``). Returns (new calls, new versions)."""
     n = batch.n
     if not n:
         return 0, 0
-    columns = dict(batch.columns)
+    columns: dict[str, Any] = dict(batch.columns)
     for name, value in batch.consts.items():
-        columns[name] = [value] * n
-    feeds = set(columns["feed_id"])
+        columns[name] = repeat(value)
+    feed = columns["feed_id"]
+    feeds = {next(feed)} if isinstance(feed, repeat) else set(feed)
     if len(feeds) != 1:
         raise ValueError(
             f"a batch of feeds {sorted(map(str, feeds))} (one feed per batch)"
@@ -231,16 +234,15 @@ def write_columns(store: RecordWriter, batch: ColumnBatch) -> tuple[int, int]:
     fetched = columns["fetched_at"]
     cols = [columns[c] for c in filled]
     if store.dialect != "sqlite":  # PostgreSQL will not cast booleans
-        cols = [list(map(db_value, col)) for col in cols]
-    rows = list(map(list, zip(*cols, fetched, fetched, values, strict=True)))
+        cols = [
+            repeat(db_value(next(col)))
+            if isinstance(col, repeat)
+            else list(map(db_value, col))
+            for col in cols
+        ]
+    run = columns.get("run_id") or repeat(None)
     sightings = list(
-        map(
-            Sighting,
-            columns["record_key"],
-            fetched,
-            columns.get("run_id") or repeat(None, n),
-            values,
-            batch.raw_texts,
-        )
+        map(Sighting, columns["record_key"], fetched, run, values, batch.raw_texts)
     )
-    return store.write_rows(feed_id, filled, rows, sightings)
+    calls = CallColumns(filled, [*cols, fetched, fetched, values], n)
+    return store.write_rows(feed_id, filled, calls, sightings)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 
@@ -137,6 +138,25 @@ class StoreKeys:
             r.append(known[2] if known is not None else new[key])
         return new
 
+    def _keys_of_columns(
+        self,
+        cur: Any,
+        rows: CallColumns,
+        at: int,
+        state: dict[str, tuple[bytes, str, int]],
+    ) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
+        """``_keys_of_rows`` of a batch as columns: the new calls' keys by
+        record key, and the rows as tuples, each ending with its call key."""
+        keys = rows.cols[at]
+        new: dict[str, int] = dict.fromkeys(k for k in keys if k not in state)
+        given = self._new_call_keys(cur, len(new))
+        if len(new) == rows.n:  # every call new, each once (a backfill's batch)
+            new = dict(zip(keys, given, strict=True))
+            return new, rows.rows(given)
+        new = dict(zip(new, given, strict=True))
+        column = [new[k] if k in new else state[k][2] for k in keys]
+        return new, rows.rows(column)
+
     def _new_call_keys(self, cur: Any, n: int) -> list[int]:
         """``n`` call keys no call has, rising: after the largest (the batch's
         ``BEGIN IMMEDIATE`` holds SQLite's write lock, so no other writer
@@ -173,3 +193,47 @@ class StoreKeys:
                 row[at_run] = runs[row[at_run]]
         for s in sightings:
             s.run_id = runs[s.run_id]
+
+
+class CallColumns:
+    """A batch's calls rows as columns (``arrow_batch.write_columns``), in
+    ``filled`` order, then first seen, last seen and the change hash: each a
+    list, or an ``itertools.repeat`` of a batch's one value. What
+    ``_bind_keys`` and ``_keys_of_rows`` do to rows, done here once per
+    column (the keys of a column's distinct ids, a call key column), then
+    the rows zipped as tuples (``rows``): no list per row to change in
+    place."""
+
+    __slots__ = ("filled", "cols", "n")
+
+    def __init__(self, filled: tuple[str, ...], cols: list[Any], n: int) -> None:
+        self.filled, self.cols, self.n = filled, cols, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _map(self, name: str, keys: Callable[[set[Any]], dict[Any, Any]]) -> None:
+        """The column ``name``'s values replaced by ``keys(distinct values)``."""
+        at = self.filled.index(name)
+        col = self.cols[at]
+        if isinstance(col, repeat):
+            value = next(col)
+            self.cols[at] = repeat(keys({value})[value])
+        else:
+            found = keys(set(col))
+            self.cols[at] = list(map(found.__getitem__, col))
+
+    def bind_keys(
+        self,
+        feed: int,
+        runs: dict[str | None, int | None],
+        sources: Callable[[set[Any]], dict[Any, Any]] | None,
+    ) -> None:
+        self.cols[self.filled.index("feed_id")] = repeat(feed)
+        if "run_id" in self.filled:
+            self._map("run_id", lambda ids: runs)
+        if sources is not None:
+            self._map("source_url", sources)
+
+    def rows(self, call_keys: list[int]) -> list[tuple[Any, ...]]:
+        return list(zip(*self.cols, call_keys, strict=False))

@@ -30,7 +30,7 @@ from typing import Any
 from ..records.encoding import change_digest, raw_json, record_json
 from .base import RECORD_COLUMNS, STORED_AS, STORED_COLUMNS, db_value
 from .history import Span, Version, add_presence, add_version, present_at
-from .ids import Sighting, StoreKeys
+from .ids import CallColumns, Sighting, StoreKeys
 
 LISTING_BOARDS = ("active_calls", "recent_window")
 _LIFE = ("first_seen", "last_seen", "values_hash")
@@ -40,8 +40,37 @@ _NONE = itertools.repeat(None)
 # call key, last seen) to extend
 _BY_KEY = operator.itemgetter(0, 1)
 _EXT_BY_KEY = operator.itemgetter(1, 2)
-# a version's raw text -> (raw_dict, raw_deflate)
-Compress = Callable[[str], tuple[int, bytes]]
+
+
+class _BatchCompressor:
+    """A batch's versions' raw texts compressed against the feed's dictionary,
+    which ``encoder`` looks up (or makes from the batch's raw texts) at the
+    first version only: a batch of unchanged sightings reads no dictionary.
+    Called with one text: (raw_dict, raw_deflate); ``many``: (raw_dict, each
+    text's raw_deflate), in one call into the compressor."""
+
+    __slots__ = ("_encoder", "_got")
+
+    def __init__(self, encoder: Callable[[], tuple[int, Any]]) -> None:
+        self._encoder = encoder
+        self._got: tuple[int, Any] | None = None
+
+    def _compressor(self) -> tuple[int, Any]:
+        if self._got is None:
+            self._got = self._encoder()
+        return self._got
+
+    def __call__(self, text: str) -> tuple[int, bytes]:
+        dict_id, compressor = self._compressor()
+        return dict_id, compressor(text)
+
+    def many(self, texts: list[str]) -> tuple[int, list[bytes]]:
+        dict_id, compressor = self._compressor()
+        many = getattr(compressor, "many", None)
+        return dict_id, many(texts) if many else list(map(compressor, texts))
+
+
+Compress = _BatchCompressor
 
 
 def _filled_columns(records: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -216,12 +245,13 @@ class RecordWriter(StoreKeys):
         self,
         feed_id: str,
         filled: tuple[str, ...],
-        rows: list[list[Any]],
+        rows: list[list[Any]] | CallColumns,
         sightings: list[Sighting],
     ) -> tuple[int, int]:
         """The core both paths share, ``write_records`` (rows from record
-        dicts) and ``arrow_batch.write_columns`` (rows zipped from a batch's
-        columns, in the writer process): ``rows`` are the calls rows of
+        dicts) and ``arrow_batch.write_columns`` (a batch's columns, in the
+        writer process: ``CallColumns``, zipped into rows once their keys are
+        bound): ``rows`` are the calls rows of
         ``filled`` (then first seen, last seen, change hash), ``sightings`` the
         same records' sightings, in order. One transaction: the sources, the
         calls (inserted or upserted), the versions and presence by the
@@ -232,11 +262,20 @@ class RecordWriter(StoreKeys):
         new_runs: dict[str, int] = {}
         columns = (*(STORED_AS.get(c, c) for c in filled), *_LIFE, "call_key")
         with self.transaction(feed_id) as cur:
-            if "source_url" in filled:
-                self._source_ids(cur, rows, filled.index("source_url"), new_sources)
             feed = self._feed_key(cur, feed_id)
             runs = self._run_keys(cur, feed, {s.run_id for s in sightings}, new_runs)
-            self._bind_keys(rows, filled, feed, runs, sightings)
+            if isinstance(rows, CallColumns):
+                sources = None
+                if "source_url" in filled:
+                    sources = lambda urls: self._source_keys(cur, urls, new_sources)  # noqa: E731
+                rows.bind_keys(feed, runs, sources)
+                for s in sightings:
+                    s.run_id = runs[s.run_id]
+            else:
+                if "source_url" in filled:
+                    at = filled.index("source_url")
+                    self._source_ids(cur, rows, at, new_sources)
+                self._bind_keys(rows, filled, feed, runs, sightings)
             compress = self._batch_compressor(cur, feed, sightings, new_dicts)
             new_calls, new_versions, placed = self._write_batch(
                 cur, feed_id, feed, columns, rows, sightings, compress
@@ -272,11 +311,19 @@ class RecordWriter(StoreKeys):
         self, cur: Any, rows: list[list[Any]], at: int, new: dict[str, int]
     ) -> None:
         """Each row's ``source_url`` (at ``at``) replaced by its
-        ``sources.source_id`` (a URL not yet there is added; ``new`` gets the ids
-        this transaction gave)."""
-        known = self._sources
+        ``sources.source_id`` (``_source_keys``)."""
+        found = self._source_keys(cur, {row[at] for row in rows}, new)
         for row in rows:
-            url = row[at]
+            row[at] = found[row[at]]
+
+    def _source_keys(
+        self, cur: Any, urls: set[str | None], new: dict[str, int]
+    ) -> dict[str | None, int | None]:
+        """The ``sources.source_id`` of each URL (``None``: ``None``); a URL not
+        yet there is added (``new`` gets the ids this transaction gave)."""
+        known = self._sources
+        out: dict[str | None, int | None] = {None: None}
+        for url in urls:
             if url is None:
                 continue
             found = known.get(url) or new.get(url)
@@ -284,7 +331,8 @@ class RecordWriter(StoreKeys):
                 found = new[url] = self._key_made(
                     cur, "sources", "source_id", {"source_url": url}
                 )
-            row[at] = found
+            out[url] = found
+        return out
 
     def _batch_compressor(
         self,
@@ -293,19 +341,12 @@ class RecordWriter(StoreKeys):
         sightings: list[Sighting],
         new: dict[int, tuple[str, bytes]],
     ) -> Compress:
-        """Compresses a version's raw text against the feed's dictionary, which
-        is looked up (or made from this batch's raw texts) at the first version
-        only: a batch of unchanged sightings reads no dictionary."""
-        memo: list[tuple[int, Any]] = []
-
-        def compress(text: str) -> tuple[int, bytes]:
-            if not memo:
-                texts = (s.raw for s in sightings if s.raw is not None)
-                memo.append(self._raw_encoder(cur, feed, list(texts), new))
-            dict_id, compressor = memo[0]
-            return dict_id, compressor(text)
-
-        return compress
+        """The batch's compressor (``_BatchCompressor``)."""
+        return _BatchCompressor(
+            lambda: self._raw_encoder(
+                cur, feed, [s.raw for s in sightings if s.raw is not None], new
+            )
+        )
 
     def _write_batch(
         self,
@@ -327,7 +368,10 @@ class RecordWriter(StoreKeys):
         times = {s.t for s in sightings} if board else ()
         before = {t: self._listing_before(cur, feed, t) for t in times}
         at = columns.index("record_key")
-        call_keys = self._keys_of_rows(cur, rows, at, state)
+        if isinstance(rows, CallColumns):  # by columns: the rows made here
+            call_keys, rows = self._keys_of_columns(cur, rows, at, state)
+        else:
+            call_keys = self._keys_of_rows(cur, rows, at, state)
         versions, ext_versions, spans, ext_spans, slow = [], [], [], [], []
         for s in sightings:
             known = state.get(s.key)
@@ -376,10 +420,11 @@ class RecordWriter(StoreKeys):
         # already walk the pages once, in order
         if versions:
             versions.sort(key=_BY_KEY)
+            dict_id, blobs = compress.many([v[5] for v in versions])
             self._insert_many(
                 cur,
                 self._version_insert_sql(),
-                [(*v[:5], *compress(v[5])) for v in versions],
+                [(*v[:5], dict_id, b) for v, b in zip(versions, blobs, strict=True)],
             )
         if ext_versions:
             ext_versions.sort(key=_EXT_BY_KEY)
