@@ -42,6 +42,7 @@ from .builder import (
 from .colarrow import PageColumns, page_columns
 from .colpage import ColumnPage
 from .colrows import (
+    Const,
     FiniteWatch,
     as_records,
     as_series,
@@ -51,7 +52,7 @@ from .colrows import (
     record_keys,
     tally,
 )
-from .coltime import epoch_times, iso_local_times
+from .coltime import FastTimes, epoch_times, iso_local_columns
 from .compile import (
     PY_SPACE,
     Columns,
@@ -203,6 +204,22 @@ class ColumnarBuilder:
         flags: list[pl.Series] = []
         bases: list[pl.Series] = []
         present: dict[str, pl.Series] = {}
+        # the ISO wall-clock columns read by polars, all in one go (``coltime``)
+        values = {
+            name: self._value(cols, name)
+            for _, name, *_ in ref._ts_names
+            if ref.time_specs[name] is not None
+        }
+        iso = [
+            name
+            for name in values
+            if not ref.time_specs[name].get("epoch")
+            and not ref.time_specs[name].get("time_only")
+        ]
+        fasts = dict(
+            zip(iso, iso_local_columns([values[k] for k in iso], ref.tz), strict=True)
+        )
+        basis = None  # the first timestamp's basis, when it is one for every row
         for ts, name, raw_key, utc_key, local_key in ref._ts_names:
             opts = ref.time_specs[name]
             if opts is None:
@@ -224,7 +241,11 @@ class ColumnarBuilder:
                     tv.utc is not None,
                 )
 
-            got = self._time_column(self._value(cols, name), opts, parse, watch)
+            got = self._time_column(
+                values[name], opts, parse, watch, fasts.get(name, False)
+            )
+            if not bases:
+                basis = got.get("one_basis")
             out[raw_key], out[utc_key], out[local_key] = (
                 listed(got["raw"], watch),
                 listed(got["utc"], watch),
@@ -239,7 +260,11 @@ class ColumnarBuilder:
             flags.append(flag.alias(name))
             bases.append(got["basis"].alias(name))
         out["time_zone"] = repeat(ref.tz)
-        if bases:
+        if basis is not None and all(f.null_count() == cols.n for f in flags):
+            # every row read by polars: one basis, no flags (no query needed)
+            out["tz_basis"] = Const(basis, cols.n)
+            out["time_flags"] = Const(None, cols.n)
+        elif bases:
             frame = pl.DataFrame(
                 {f"f{i}": s for i, s in enumerate(flags)}
                 | {f"b{i}": s for i, s in enumerate(bases)}
@@ -264,17 +289,21 @@ class ColumnarBuilder:
         opts: dict[str, Any],
         parse: Callable[..., Any],
         watch: FiniteWatch,
+        fast: FastTimes | None | bool = False,
     ) -> dict[str, Any]:
-        """One timestamp column: ISO wall-clock rows by polars (``coltime``), the
-        rest by ``parse_time`` once per distinct value."""
+        """One timestamp column: ISO wall-clock rows by polars (``coltime``;
+        ``fast``: those rows read already, False when not asked yet), the rest
+        by ``parse_time`` once per distinct value. ``one_basis``: the basis of
+        every row, when polars read them all."""
         names = ("raw", "utc", "local", "flag", "basis", "has_utc")
-        fast = None
         tz = self.reference.tz
-        if opts.get("epoch"):
-            reference = opts.get("epoch_reference", "UTC")
-            fast = epoch_times(values, tz, opts["epoch"], reference)
-        elif not opts.get("time_only"):
-            fast = iso_local_times(values, tz)
+        if fast is False:
+            fast = None
+            if opts.get("epoch"):
+                reference = opts.get("epoch_reference", "UTC")
+                fast = epoch_times(values, tz, opts["epoch"], reference)
+            elif not opts.get("time_only"):
+                fast = iso_local_columns([values], tz)[0]
         if fast is None:
             got = distinct_apply({"v": values}, parse, names, watch)
             # the texts as read; flags, basis and presence as columns
@@ -297,6 +326,8 @@ class ColumnarBuilder:
             for key in names:
                 part = series_of(key, list(got[key]))
                 res[key] = res[key].scatter(slow, part.cast(res[key].dtype))
+        else:
+            res["one_basis"] = fast.basis
         return res
 
     def _build(
