@@ -13,6 +13,7 @@ other row is left to ``parse_time`` (once per distinct value).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import polars as pl
@@ -46,21 +47,12 @@ def _local_text(local: pl.Expr, whole: bool) -> pl.Expr:
     )
 
 
-def iso_local_times(values: pl.Series, tz: str) -> FastTimes | None:
-    """The rows of a text column read as documented local time, or None."""
-    return iso_local_columns([values], tz)[0]
-
-
-def iso_local_columns(columns: list[pl.Series], tz: str) -> list[FastTimes | None]:
-    """``iso_local_times`` of each column, in two polars queries for all of
-    them (a page has up to six timestamps; one query each cost as much as the
-    reading itself). A column that is not text gets None."""
-    out: list[FastTimes | None] = [None] * len(columns)
-    texts = {f"c{i}": s for i, s in enumerate(columns) if s.dtype == pl.String}
-    if not texts:
-        return out
+@functools.lru_cache(maxsize=64)
+def _reading(names: tuple[str, ...], tz: str) -> list[pl.Expr]:
+    """The expressions that read the columns ``names`` (built once: building
+    them costs more than running them on a small page)."""
     exprs: list[pl.Expr] = []
-    for name in texts:
+    for name in names:
         text = pl.col(name).str.strip_chars(PY_SPACE)
         naive = text.str.replace(" ", "T", literal=True).str.to_datetime(
             "%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False
@@ -81,23 +73,41 @@ def iso_local_columns(columns: list[pl.Series], tz: str) -> list[FastTimes | Non
             local.alias(f"{name}local"),
             (naive.dt.microsecond() != 0).any().alias(f"{name}micro"),
         ]
-    got = pl.DataFrame(list(texts.values()), schema=list(texts)).select(exprs)
-    read = [
-        name for name in texts if got.get_column(f"{name}mask").any()
-    ]
-    if not read:
-        return out
-    formats: list[pl.Expr] = []
-    for name in read:
+    return exprs
+
+
+@functools.lru_cache(maxsize=64)
+def _formatting(names: tuple[str, ...], wholes: tuple[bool, ...]) -> list[pl.Expr]:
+    """The expressions that write the UTC and local texts of the instants read
+    (``_reading``); ``wholes``: which columns have no fraction of a second."""
+    exprs: list[pl.Expr] = []
+    for name, whole in zip(names, wholes, strict=True):
         local = pl.col(f"{name}local")
-        whole = not got.get_column(f"{name}micro")[0]
-        formats += [
+        exprs += [
             local.dt.convert_time_zone("UTC")
             .dt.strftime("%Y-%m-%dT%H:%M:%SZ")
             .alias(f"{name}u"),
             _local_text(local, whole).alias(f"{name}l"),
         ]
-    made = got.select(formats)
+    return exprs
+
+
+def iso_local_columns(columns: list[pl.Series], tz: str) -> list[FastTimes | None]:
+    """The rows of each text column read as documented local time (None for a
+    column with no such row, or not text), in two polars queries for all of
+    them: a page has up to six timestamps, and a query each cost as much as
+    the reading itself."""
+    out: list[FastTimes | None] = [None] * len(columns)
+    texts = {f"c{i}": s for i, s in enumerate(columns) if s.dtype == pl.String}
+    if not texts:
+        return out
+    exprs = _reading(tuple(texts), tz)
+    got = pl.DataFrame(list(texts.values()), schema=list(texts)).select(exprs)
+    read = [name for name in texts if got.get_column(f"{name}mask").any()]
+    if not read:
+        return out
+    wholes = tuple(not got.get_column(f"{name}micro")[0] for name in read)
+    made = got.select(_formatting(tuple(read), wholes))
     for name in read:
         out[int(name[1:])] = FastTimes(
             got.get_column(f"{name}mask").alias("iso"),

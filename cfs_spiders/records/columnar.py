@@ -16,6 +16,7 @@ says why.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -98,13 +99,19 @@ def text_columns(columns: list[pl.Series]) -> dict[str, pl.Series]:
     one polars query: a page has some fifteen such columns, and one query
     costs what one column alone did."""
     texts = [as_text(s) for s in columns]
-    frame = pl.DataFrame(texts)
+    names = tuple(s.name for s in texts)
+    got = pl.DataFrame(texts).select(_stripping(names))
+    return {name: got.get_column(name) for name in names}
+
+
+@functools.lru_cache(maxsize=64)
+def _stripping(names: tuple[str, ...]) -> list[pl.Expr]:
+    """``text_columns``'s expressions (built once a feed)."""
     exprs = []
-    for s in texts:
-        text = pl.col(s.name).str.strip_chars(PY_SPACE)
-        exprs.append(pl.when(text == "").then(None).otherwise(text).alias(s.name))
-    got = frame.select(exprs)
-    return {s.name: got.get_column(s.name) for s in texts}
+    for name in names:
+        text = pl.col(name).str.strip_chars(PY_SPACE)
+        exprs.append(pl.when(text == "").then(None).otherwise(text).alias(name))
+    return exprs
 
 
 class ColumnarBuilder:
@@ -349,9 +356,7 @@ class ColumnarBuilder:
         watch = FiniteWatch()
         watch.value(ref.config.version)
 
-        text = text_columns(
-            [self._value(cols, name) for name in self._text_names]
-        )
+        text = text_columns([self._value(cols, name) for name in self._text_names])
         call_id = listed(text["call_id"], watch)
         out["call_id"] = call_id
         # a call without an id is keyed once its elements are built (below)
@@ -530,9 +535,7 @@ class ColumnarBuilder:
         out["agency_raw"] = listed(text["agency"], watch)
         for area_key, getter in ref._areas:
             out[area_key] = (
-                listed(text[area_key], watch)
-                if getter is not None
-                else repeat(None)
+                listed(text[area_key], watch) if getter is not None else repeat(None)
             )
 
         units = text["units"]
