@@ -13,6 +13,7 @@ other row is left to ``parse_time`` (once per distinct value).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import polars as pl
@@ -46,44 +47,75 @@ def _local_text(local: pl.Expr, whole: bool) -> pl.Expr:
     )
 
 
-def iso_local_times(values: pl.Series, tz: str) -> FastTimes | None:
-    """The rows of a text column read as documented local time, or None."""
-    if values.dtype != pl.String:
-        return None
-    frame = pl.DataFrame({"v": values})
-    text = pl.col("v").str.strip_chars(PY_SPACE)
-    naive = (
-        text.str.replace(" ", "T", literal=True)
-        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
-        .alias("naive")
-    )
-    got = frame.select(
-        text.alias("raw"),
-        text.str.contains(_ISO_LOCAL).fill_null(False).alias("iso"),
-        naive,
-    ).with_columns(
+@functools.lru_cache(maxsize=64)
+def _reading(names: tuple[str, ...], tz: str) -> list[pl.Expr]:
+    """The expressions that read the columns ``names`` (built once: building
+    them costs more than running them on a small page)."""
+    exprs: list[pl.Expr] = []
+    for name in names:
+        text = pl.col(name).str.strip_chars(PY_SPACE)
+        naive = text.str.replace(" ", "T", literal=True).str.to_datetime(
+            "%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False
+        )
         # null where the wall-clock time is ambiguous or does not exist: those
         # rows are the reference's (one localization, not an earliest and a
         # latest one compared)
-        pl.col("naive")
-        .dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
-        .alias("local"),
-    )
-    mask = (
-        got["iso"]
-        & got["naive"].is_not_null()
-        & (got["naive"].dt.year() >= 1970)
-        & got["local"].is_not_null()
-    ).fill_null(False)
-    if not mask.any():
-        return None
-    local = pl.col("local")
-    whole = not (got["naive"].dt.microsecond() != 0).any()
-    texts = got.select(
-        local.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("u"),
-        _local_text(local, whole).alias("l"),
-    )
-    return FastTimes(mask, got["raw"], texts["u"], texts["l"])
+        local = naive.dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
+        mask = (
+            text.str.contains(_ISO_LOCAL).fill_null(False)
+            & naive.is_not_null()
+            & (naive.dt.year() >= 1970)
+            & local.is_not_null()
+        ).fill_null(False)
+        exprs += [
+            text.alias(f"{name}raw"),
+            mask.alias(f"{name}mask"),
+            local.alias(f"{name}local"),
+            (naive.dt.microsecond() != 0).any().alias(f"{name}micro"),
+        ]
+    return exprs
+
+
+@functools.lru_cache(maxsize=64)
+def _formatting(names: tuple[str, ...], wholes: tuple[bool, ...]) -> list[pl.Expr]:
+    """The expressions that write the UTC and local texts of the instants read
+    (``_reading``); ``wholes``: which columns have no fraction of a second."""
+    exprs: list[pl.Expr] = []
+    for name, whole in zip(names, wholes, strict=True):
+        local = pl.col(f"{name}local")
+        exprs += [
+            local.dt.convert_time_zone("UTC")
+            .dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            .alias(f"{name}u"),
+            _local_text(local, whole).alias(f"{name}l"),
+        ]
+    return exprs
+
+
+def iso_local_columns(columns: list[pl.Series], tz: str) -> list[FastTimes | None]:
+    """The rows of each text column read as documented local time (None for a
+    column with no such row, or not text), in two polars queries for all of
+    them: a page has up to six timestamps, and a query each cost as much as
+    the reading itself."""
+    out: list[FastTimes | None] = [None] * len(columns)
+    texts = {f"c{i}": s for i, s in enumerate(columns) if s.dtype == pl.String}
+    if not texts:
+        return out
+    exprs = _reading(tuple(texts), tz)
+    got = pl.DataFrame(list(texts.values()), schema=list(texts)).select(exprs)
+    read = [name for name in texts if got.get_column(f"{name}mask").any()]
+    if not read:
+        return out
+    wholes = tuple(not got.get_column(f"{name}micro")[0] for name in read)
+    made = got.select(_formatting(tuple(read), wholes))
+    for name in read:
+        out[int(name[1:])] = FastTimes(
+            got.get_column(f"{name}mask").alias("iso"),
+            got.get_column(f"{name}raw").alias("raw"),
+            made.get_column(f"{name}u").alias("u"),
+            made.get_column(f"{name}l").alias("l"),
+        )
+    return out
 
 
 def epoch_times(

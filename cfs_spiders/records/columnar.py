@@ -16,6 +16,7 @@ says why.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from .builder import (
 from .colarrow import PageColumns, page_columns
 from .colpage import ColumnPage
 from .colrows import (
+    Const,
     FiniteWatch,
     as_records,
     as_series,
@@ -51,7 +53,7 @@ from .colrows import (
     record_keys,
     tally,
 )
-from .coltime import epoch_times, iso_local_times
+from .coltime import FastTimes, epoch_times, iso_local_columns
 from .compile import (
     PY_SPACE,
     Columns,
@@ -69,6 +71,20 @@ from .items import RECORD_FIELDS, in_field_order
 ENV_SWITCH = "CFS_RECORD_PATH"
 _STAGE_TIMES = ("dispatched", "enroute", "onscene", "closed")
 _TIME_TEXTS = ("raw", "utc", "local")
+_TEXT_ELEMENTS = (
+    "call_id",
+    "address",
+    "cross_street",
+    "call_type",
+    "call_type_code",
+    "call_type_initial",
+    "priority",
+    "status",
+    "disposition",
+    "source",
+    "agency",
+    "units",  # after the areas
+)
 RECORD_COLUMNS = tuple(f for f in RECORD_FIELDS if f != "raw")
 
 
@@ -78,10 +94,24 @@ def columnar_enabled(setting: str | None = None) -> bool:
     return value.strip().lower() not in ("reference", "row", "rows")
 
 
-def text_column(s: pl.Series) -> pl.Series:
-    """``_str`` of a column: text, stripped, null when blank."""
-    text = as_text(s).str.strip_chars(PY_SPACE)
-    return null_where(text, text == "")
+def text_columns(columns: list[pl.Series]) -> dict[str, pl.Series]:
+    """``_str`` of each column (by name): text, stripped, null when blank. In
+    one polars query: a page has some fifteen such columns, and one query
+    costs what one column alone did."""
+    texts = [as_text(s) for s in columns]
+    names = tuple(s.name for s in texts)
+    got = pl.DataFrame(texts).select(_stripping(names))
+    return {name: got.get_column(name) for name in names}
+
+
+@functools.lru_cache(maxsize=64)
+def _stripping(names: tuple[str, ...]) -> list[pl.Expr]:
+    """``text_columns``'s expressions (built once a feed)."""
+    exprs = []
+    for name in names:
+        text = pl.col(name).str.strip_chars(PY_SPACE)
+        exprs.append(pl.when(text == "").then(None).otherwise(text).alias(name))
+    return exprs
 
 
 class ColumnarBuilder:
@@ -95,6 +125,12 @@ class ColumnarBuilder:
         self._paths: list[str] = []  # the raw paths the last page's mapping read
         # the last page's record columns as Arrow (``colarrow.py``), or None
         self.page_columns: PageColumns | None = None
+        # the elements read as text (``text_columns``), in one query a page
+        self._text_names = (
+            *_TEXT_ELEMENTS[:-1],
+            *(key for key, getter in self.reference._areas if getter is not None),
+            _TEXT_ELEMENTS[-1],
+        )
         try:
             self.columns = compile_columns(self.reference.record_spec)
         except (Uncompilable, ValueError, KeyError, TypeError) as exc:
@@ -175,6 +211,22 @@ class ColumnarBuilder:
         flags: list[pl.Series] = []
         bases: list[pl.Series] = []
         present: dict[str, pl.Series] = {}
+        # the ISO wall-clock columns read by polars, all in one go (``coltime``)
+        values = {
+            name: self._value(cols, name)
+            for _, name, *_ in ref._ts_names
+            if ref.time_specs[name] is not None
+        }
+        iso = [
+            name
+            for name in values
+            if not ref.time_specs[name].get("epoch")
+            and not ref.time_specs[name].get("time_only")
+        ]
+        fasts = dict(
+            zip(iso, iso_local_columns([values[k] for k in iso], ref.tz), strict=True)
+        )
+        basis = None  # the first timestamp's basis, when it is one for every row
         for ts, name, raw_key, utc_key, local_key in ref._ts_names:
             opts = ref.time_specs[name]
             if opts is None:
@@ -196,7 +248,11 @@ class ColumnarBuilder:
                     tv.utc is not None,
                 )
 
-            got = self._time_column(self._value(cols, name), opts, parse, watch)
+            got = self._time_column(
+                values[name], opts, parse, watch, fasts.get(name, False)
+            )
+            if not bases:
+                basis = got.get("one_basis")
             out[raw_key], out[utc_key], out[local_key] = (
                 listed(got["raw"], watch),
                 listed(got["utc"], watch),
@@ -211,7 +267,11 @@ class ColumnarBuilder:
             flags.append(flag.alias(name))
             bases.append(got["basis"].alias(name))
         out["time_zone"] = repeat(ref.tz)
-        if bases:
+        if basis is not None and all(f.null_count() == cols.n for f in flags):
+            # every row read by polars: one basis, no flags (no query needed)
+            out["tz_basis"] = Const(basis, cols.n)
+            out["time_flags"] = Const(None, cols.n)
+        elif bases:
             frame = pl.DataFrame(
                 {f"f{i}": s for i, s in enumerate(flags)}
                 | {f"b{i}": s for i, s in enumerate(bases)}
@@ -236,17 +296,21 @@ class ColumnarBuilder:
         opts: dict[str, Any],
         parse: Callable[..., Any],
         watch: FiniteWatch,
+        fast: FastTimes | None | bool = False,
     ) -> dict[str, Any]:
-        """One timestamp column: ISO wall-clock rows by polars (``coltime``), the
-        rest by ``parse_time`` once per distinct value."""
+        """One timestamp column: ISO wall-clock rows by polars (``coltime``;
+        ``fast``: those rows read already, False when not asked yet), the rest
+        by ``parse_time`` once per distinct value. ``one_basis``: the basis of
+        every row, when polars read them all."""
         names = ("raw", "utc", "local", "flag", "basis", "has_utc")
-        fast = None
         tz = self.reference.tz
-        if opts.get("epoch"):
-            reference = opts.get("epoch_reference", "UTC")
-            fast = epoch_times(values, tz, opts["epoch"], reference)
-        elif not opts.get("time_only"):
-            fast = iso_local_times(values, tz)
+        if fast is False:
+            fast = None
+            if opts.get("epoch"):
+                reference = opts.get("epoch_reference", "UTC")
+                fast = epoch_times(values, tz, opts["epoch"], reference)
+            elif not opts.get("time_only"):
+                fast = iso_local_columns([values], tz)[0]
         if fast is None:
             got = distinct_apply({"v": values}, parse, names, watch)
             # the texts as read; flags, basis and presence as columns
@@ -269,6 +333,8 @@ class ColumnarBuilder:
             for key in names:
                 part = series_of(key, list(got[key]))
                 res[key] = res[key].scatter(slow, part.cast(res[key].dtype))
+        else:
+            res["one_basis"] = fast.basis
         return res
 
     def _build(
@@ -290,7 +356,8 @@ class ColumnarBuilder:
         watch = FiniteWatch()
         watch.value(ref.config.version)
 
-        call_id = listed(text_column(self._value(cols, "call_id")), watch)
+        text = text_columns([self._value(cols, name) for name in self._text_names])
+        call_id = listed(text["call_id"], watch)
         out["call_id"] = call_id
         # a call without an id is keyed once its elements are built (below)
         out["record_key"] = call_id
@@ -300,8 +367,8 @@ class ColumnarBuilder:
 
         present = self._times(cols, fetched, out, watch)
 
-        address_raw = text_column(self._value(cols, "address"))
-        cross = text_column(self._value(cols, "cross_street"))
+        address_raw = text["address"]
+        cross = text["cross_street"]
         out["address_raw"] = listed(address_raw, watch)
         out["cross_street_raw"] = listed(cross, watch)
         if "address" in mapped or "cross_street" in mapped:
@@ -346,9 +413,9 @@ class ColumnarBuilder:
             )
         )
 
-        call_type = text_column(self._value(cols, "call_type"))
-        code = text_column(self._value(cols, "call_type_code"))
-        initial = text_column(self._value(cols, "call_type_initial"))
+        call_type = text["call_type"]
+        code = text["call_type_code"]
+        initial = text["call_type_initial"]
         out["call_type_code_raw"] = listed(code, watch)
         out["call_type_raw"] = listed(call_type, watch)
         out["call_type_initial_raw"] = listed(initial, watch)
@@ -388,9 +455,9 @@ class ColumnarBuilder:
         for version, rows in tally(got["crosswalk_version"]):
             if version is not None:
                 self.counts[f"crosswalk:call_type:{version}"] += rows
-        out["priority_raw"] = listed(text_column(self._value(cols, "priority")), watch)
+        out["priority_raw"] = listed(text["priority"], watch)
 
-        status_raw = text_column(self._value(cols, "status"))
+        status_raw = text["status"]
         out["status_raw"] = listed(status_raw, watch)
 
         def status(s: Any, d: bool, e: bool, o: bool, c: bool) -> tuple[Any, ...]:
@@ -423,7 +490,7 @@ class ColumnarBuilder:
         out.update(got)
         status_col = as_series("status", got["status"], pl.String)
 
-        disp_raw = text_column(self._value(cols, "disposition"))
+        disp_raw = text["disposition"]
         out["disposition_raw"] = listed(disp_raw, watch)
         disp_mapped = "disposition" in mapped
 
@@ -443,7 +510,7 @@ class ColumnarBuilder:
             )
         )
 
-        source_raw = text_column(self._value(cols, "source"))
+        source_raw = text["source"]
         out["source_raw"] = listed(source_raw, watch)
         type_text = pl.DataFrame({"t": call_type, "i": initial}).select(
             pl.coalesce("t", "i")
@@ -465,15 +532,13 @@ class ColumnarBuilder:
             self.counts["call_source:unknown"] += unknown_source
         out.update(got)
 
-        out["agency_raw"] = listed(text_column(self._value(cols, "agency")), watch)
+        out["agency_raw"] = listed(text["agency"], watch)
         for area_key, getter in ref._areas:
             out[area_key] = (
-                listed(text_column(self._value(cols, area_key)), watch)
-                if getter is not None
-                else repeat(None)
+                listed(text[area_key], watch) if getter is not None else repeat(None)
             )
 
-        units = text_column(self._value(cols, "units"))
+        units = text["units"]
         out["units_raw"] = listed(units, watch)
 
         def unit_count(count: Any, text: Any) -> tuple[Any]:
