@@ -81,10 +81,10 @@ def test_every_capture_is_written_by_columns_as_by_records(feed_id: str) -> None
         if text is not None:
             by_columns += 1
             assert text.lines.to_list() == rows.encoded, where
-            assert text.raw.to_list() == list(
+            assert text.raw.to_pylist() == list(
                 map(raw_json, rows.records, rows.encoded)
             ), where
-            assert text.hashes == [
+            assert text.hashes.to_pylist() == [
                 change_digest(r["raw"], True) for r in rows.records
             ], where
         got = export(batch)

@@ -31,11 +31,11 @@ from .items import RECORD_FIELDS
 class PageText:
     """What a page's records are written as: each record's JSON text
     (``lines``), its raw record's text and change hash (as the store keeps
-    them: ``encoding.raw_json``, ``encoding.change_digest``)."""
+    them: ``encoding.raw_json``, ``encoding.change_digest``; Arrow)."""
 
     __slots__ = ("hashes", "lines", "raw")
 
-    def __init__(self, lines: pl.Series, raw: pl.Series, hashes: list[bytes]) -> None:
+    def __init__(self, lines: pl.Series, raw: pa.Array, hashes: pa.Array) -> None:
         self.lines, self.raw, self.hashes = lines, raw, hashes
 
 
@@ -108,12 +108,13 @@ class ColumnPage:
         raw = raw_texts(raws)
         if raw is None:
             return None
-        lines = json_lines(RECORD_FIELDS, self.columns, self.arrow, raw)
+        lines = json_lines(
+            RECORD_FIELDS, self.columns, self.arrow, pl.Series("raw", raw)
+        )
         if lines is None:
             return None
-        hashes = change_digests(raws)
-        self.arrow.raw_texts = raw.to_arrow()
-        self.arrow.hashes = pl.Series(hashes, dtype=pl.Binary).to_arrow()
+        hashes = pl.Series(change_digests(raws), dtype=pl.Binary).to_arrow()
+        self.arrow.raw_texts, self.arrow.hashes = raw, hashes
         return PageText(lines, raw, hashes)
 
 
