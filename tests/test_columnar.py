@@ -31,7 +31,8 @@ from cfs_spiders.config.loader import get_config
 from cfs_spiders.ingest.replay import load_snapshots
 from cfs_spiders.ingest.spiderloader import spider_class
 from cfs_spiders.records.builder import RecordBuilder, merge_rows
-from cfs_spiders.records.columnar import ColumnarBuilder, columnar_enabled, merge_page
+from cfs_spiders.records.colrows import merge_page
+from cfs_spiders.records.columnar import ColumnarBuilder, columnar_enabled
 from cfs_spiders.records.compile import Columns, PageFallback, compile_column
 from cfs_spiders.records.encoding import all_finite
 from cfs_spiders.records.mapping import compile_spec

@@ -39,6 +39,7 @@ from cfs_spiders.store.base import (  # noqa: F401
     RAW_DICTS_FROM,
     RECORD_COLUMNS,
 )
+from cfs_spiders.store.batch_parts import filled_columns as _filled_columns
 from cfs_spiders.store.raw import (
     DEFLATE,
     TRAIN_MIN,
@@ -50,11 +51,7 @@ from cfs_spiders.store.raw import (
     make_dict,
 )
 from cfs_spiders.store.sqlite import Store
-from cfs_spiders.store.write import (
-    _CALL_COLUMNS,
-    RecordWriter,
-    _filled_columns,
-)
+from cfs_spiders.store.write import _CALL_COLUMNS, RecordWriter
 from tests import test_postgres
 from tests.conftest import ROOT, run_cfs
 

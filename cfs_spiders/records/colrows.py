@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from .builder import _units, merge_rows
 from .compile import PageFallback, filled, series_of
 from .encoding import all_finite
 from .keys import _FIELD as KEY_FIELDS  # element -> the record field it reads
@@ -248,3 +249,34 @@ def record_keys(
     keys = ["k:" + sha1(t.encode("utf-8")).hexdigest()[:20] for t in joined]
     incomplete = sum(map(any, zip(*blank, strict=True))) if blank else 0
     return keys, incomplete
+
+
+def merge_page(
+    records: list[dict[str, Any]], rows_per: str = "unit"
+) -> list[dict[str, Any]]:
+    """``merge_rows`` as a group-by on ``record_key``: a call listed on one row
+    is finished in place (its units re-joined); the rows of a call listed on
+    several are merged by the reference rules, group by group, in the order
+    calls first appear."""
+    if not records:
+        return []
+    keys = pl.Series("k", [r["record_key"] for r in records], dtype=pl.String)
+    groups = (
+        pl.DataFrame({"k": keys})
+        .with_row_index("i")
+        .group_by("k", maintain_order=True)
+        .agg(pl.col("i"))
+    )
+    out: list[dict[str, Any]] = []
+    for rows in groups["i"].to_list():
+        if len(rows) > 1:
+            out.extend(merge_rows([records[i] for i in rows], rows_per))
+            continue
+        rec = records[rows[0]]
+        rec["raw"] = [rec["raw"]]
+        units = _units(rec.get("units_raw"))
+        if units:
+            rec["units_raw"] = " ".join(units)
+            rec["unit_count"] = len(units)
+        out.append(rec)
+    return out

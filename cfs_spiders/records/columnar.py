@@ -16,7 +16,6 @@ says why.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -37,8 +36,6 @@ from .builder import (
     _UNIT_SPLIT,
     RecordBuilder,
     _float,
-    _units,
-    merge_rows,
 )
 from .colarrow import PageColumns, page_columns
 from .colpage import ColumnPage
@@ -55,15 +52,14 @@ from .colrows import (
 )
 from .coltime import FastTimes, epoch_times, iso_local_columns
 from .compile import (
-    PY_SPACE,
     Columns,
     PageFallback,
     Uncompilable,
-    as_text,
     compile_columns,
     filled,
     null_where,
     series_of,
+    text_columns,
 )
 from .items import RECORD_FIELDS, in_field_order
 
@@ -92,26 +88,6 @@ def columnar_enabled(setting: str | None = None) -> bool:
     """False when the setting (or ``CFS_RECORD_PATH``) asks for the reference."""
     value = setting if setting is not None else os.environ.get(ENV_SWITCH, "")
     return value.strip().lower() not in ("reference", "row", "rows")
-
-
-def text_columns(columns: list[pl.Series]) -> dict[str, pl.Series]:
-    """``_str`` of each column (by name): text, stripped, null when blank. In
-    one polars query: a page has some fifteen such columns, and one query
-    costs what one column alone did."""
-    texts = [as_text(s) for s in columns]
-    names = tuple(s.name for s in texts)
-    got = pl.DataFrame(texts).select(_stripping(names))
-    return {name: got.get_column(name) for name in names}
-
-
-@functools.lru_cache(maxsize=64)
-def _stripping(names: tuple[str, ...]) -> list[pl.Expr]:
-    """``text_columns``'s expressions (built once a feed)."""
-    exprs = []
-    for name in names:
-        text = pl.col(name).str.strip_chars(PY_SPACE)
-        exprs.append(pl.when(text == "").then(None).otherwise(text).alias(name))
-    return exprs
 
 
 class ColumnarBuilder:
@@ -596,40 +572,8 @@ class ColumnarBuilder:
         return page, watch.finite
 
 
-def merge_page(
-    records: list[dict[str, Any]], rows_per: str = "unit"
-) -> list[dict[str, Any]]:
-    """``merge_rows`` as a group-by on ``record_key``: a call listed on one row
-    is finished in place (its units re-joined); the rows of a call listed on
-    several are merged by the reference rules, group by group, in the order
-    calls first appear."""
-    if not records:
-        return []
-    keys = pl.Series("k", [r["record_key"] for r in records], dtype=pl.String)
-    groups = (
-        pl.DataFrame({"k": keys})
-        .with_row_index("i")
-        .group_by("k", maintain_order=True)
-        .agg(pl.col("i"))
-    )
-    out: list[dict[str, Any]] = []
-    for rows in groups["i"].to_list():
-        if len(rows) > 1:
-            out.extend(merge_rows([records[i] for i in rows], rows_per))
-            continue
-        rec = records[rows[0]]
-        rec["raw"] = [rec["raw"]]
-        units = _units(rec.get("units_raw"))
-        if units:
-            rec["units_raw"] = " ".join(units)
-            rec["unit_count"] = len(units)
-        out.append(rec)
-    return out
-
-
 __all__ = [
     "ColumnarBuilder",
     "PageFallback",
     "columnar_enabled",
-    "merge_page",
 ]

@@ -21,79 +21,24 @@ appended to their tables' primary keys, not scattered over them.
 
 from __future__ import annotations
 
-import itertools
 import operator
 from collections import Counter
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Container, Iterable
 from typing import Any
 
 from ..records.encoding import change_digest, raw_json, record_json
 from .base import RECORD_COLUMNS, STORED_AS, STORED_COLUMNS, db_value
+from .batch_parts import BatchCompressor, filled_columns
 from .history import Span, Version, add_presence, add_version, present_at
 from .ids import CallColumns, Sighting, StoreKeys
 
 LISTING_BOARDS = ("active_calls", "recent_window")
 _LIFE = ("first_seen", "last_seen", "values_hash")
 _CALL_COLUMNS = (*STORED_COLUMNS, *_LIFE, "call_key")
-_NONE = itertools.repeat(None)
 # a history row's call key and time: (call key, time, ...) to insert, (time,
 # call key, last seen) to extend
 _BY_KEY = operator.itemgetter(0, 1)
 _EXT_BY_KEY = operator.itemgetter(1, 2)
-
-
-class _BatchCompressor:
-    """A batch's versions' raw texts compressed against the feed's dictionary,
-    which ``encoder`` looks up (or makes from the batch's raw texts) at the
-    first version only: a batch of unchanged sightings reads no dictionary.
-    Called with one text: (raw_dict, raw_deflate); ``many``: (raw_dict, each
-    text's raw_deflate), in one call into the compressor."""
-
-    __slots__ = ("_encoder", "_got")
-
-    def __init__(self, encoder: Callable[[], tuple[int, Any]]) -> None:
-        self._encoder = encoder
-        self._got: tuple[int, Any] | None = None
-
-    def _compressor(self) -> tuple[int, Any]:
-        if self._got is None:
-            self._got = self._encoder()
-        return self._got
-
-    def __call__(self, text: str) -> tuple[int, bytes]:
-        dict_id, compressor = self._compressor()
-        return dict_id, compressor(text)
-
-    def many(self, texts: list[str]) -> tuple[int, list[bytes]]:
-        dict_id, compressor = self._compressor()
-        many = getattr(compressor, "many", None)
-        return dict_id, many(texts) if many else list(map(compressor, texts))
-
-
-Compress = _BatchCompressor
-
-
-def _filled_columns(records: list[dict[str, Any]]) -> tuple[str, ...]:
-    """The record columns that some record of the batch has a value in (in
-    ``RECORD_COLUMNS`` order): a batch's rows bind only those (``write_records``
-    guesses them from the feed's last batch and checks the guess for each
-    record, which costs less than this walk over each column). Why: binding a
-    parameter costs the same whether it is NULL or not, and a feed leaves half
-    of the ~80 columns empty (Houston's bench rows: 38 of 79 have a value; their
-    INSERT costs 4.5 us a row instead of 16). A column left out of the INSERT is
-    NULL, as bound: no column of ``calls`` that a record fills has a default."""
-    first, filled = records[0], []
-    for c in RECORD_COLUMNS:
-        if first.get(c) is not None:
-            filled.append(c)
-            continue
-        try:  # in C: stops at the first value
-            empty = all(map(operator.is_, map(operator.itemgetter(c), records), _NONE))
-        except KeyError:  # a record without the field
-            empty = all(r.get(c) is None for r in records)
-        if not empty:
-            filled.append(c)
-    return tuple(filled)
 
 
 class RecordWriter(StoreKeys):
@@ -115,7 +60,7 @@ class RecordWriter(StoreKeys):
     def _upsert_sql(self, columns: tuple[str, ...] = _CALL_COLUMNS) -> str:
         """Insert or update a call held already; ``columns`` are those bound (the
         others insert as NULL, so ``excluded`` has them NULL: see
-        ``_filled_columns``)."""
+        ``batch_parts.filled_columns``)."""
         cols = columns
         p = ", ".join([self.placeholder] * len(cols))
         newer = (
@@ -232,7 +177,7 @@ class RecordWriter(StoreKeys):
                 )
             )
         if wrong:
-            filled = _filled_columns(records)
+            filled = filled_columns(records)
             rows = [[rec.get(c) for c in filled] for rec in records]
             if convert:
                 rows = [[db_value(v) for v in row] for row in rows]
@@ -340,9 +285,9 @@ class RecordWriter(StoreKeys):
         feed: int,
         sightings: list[Sighting],
         new: dict[int, tuple[str, bytes]],
-    ) -> Compress:
-        """The batch's compressor (``_BatchCompressor``)."""
-        return _BatchCompressor(
+    ) -> BatchCompressor:
+        """The batch's compressor (``batch_parts.BatchCompressor``)."""
+        return BatchCompressor(
             lambda: self._raw_encoder(
                 cur, feed, [s.raw for s in sightings if s.raw is not None], new
             )
@@ -356,7 +301,7 @@ class RecordWriter(StoreKeys):
         columns: tuple[str, ...],
         rows: list[list[Any]],
         sightings: list[Sighting],
-        compress: Compress,
+        compress: BatchCompressor,
     ) -> tuple[int, int, list[Sighting]]:
         """(new calls, new versions, the sightings placed by the span rules);
         ``rows`` are the calls rows of ``columns`` but the last, ``call_key``
@@ -514,7 +459,7 @@ class RecordWriter(StoreKeys):
         feed: int,
         s: Sighting,
         board: bool,
-        compress: Compress | None = None,
+        compress: BatchCompressor | None = None,
     ) -> int:
         """A sighting placed by the span rules (out of order, repeated, or an id
         without values); returns the versions added (may be negative when spans

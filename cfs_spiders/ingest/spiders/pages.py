@@ -87,7 +87,7 @@ class PageBuildMixin:
         rows_per = self.config.get("rows_per", "call")
         if self.columnar is None:
             return merge_rows(built, rows_per)
-        from ...records.columnar import merge_page
+        from ...records.colrows import merge_page
 
         return merge_page(built, rows_per)
 
