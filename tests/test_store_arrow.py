@@ -369,3 +369,52 @@ def test_every_capture_page_has_the_columns_of_its_records(feed_id: str) -> None
             assert got == values, f"{feed_id} {name}"
         checked += len(records)
     assert checked > 0
+
+
+def test_the_writer_process_answers_each_batch_in_order_while_it_reads_ahead(
+    tmp_path: Path,
+) -> None:
+    """The writer process receives and decodes the next batch on a thread while
+    it writes the current one (``process._receive``): every batch is still
+    answered, in the order sent. SYNTHETIC: the middle message is bytes that
+    are not an Arrow stream; around it, real Seattle records as columns, of a
+    feed the store has registered (first, written) and of one it has not
+    (last, refused by the store itself)."""
+    from concurrent.futures import Future
+
+    from cfs_spiders.store import process as store_process
+
+    db = tmp_path / "cfs.sqlite"
+    records, columns, cfg = seattle(25)
+    st = Store(db)
+    st.register_feeds([cfg])
+    st.close()
+    texts, exact = json_texts_exact(records)
+    good = arrow_batch.encode_batch([columns], records, texts, exact)
+    assert good is not None
+    columns.consts["feed_id"] = "zz_not_registered"
+    for rec in records:
+        rec["feed_id"] = "zz_not_registered"
+    refused = arrow_batch.encode_batch([columns], records, texts, exact)
+    proc = store_process.StoreProcess(db)
+    try:
+        futures = []
+        for body in (good, b"synthetic: not an Arrow stream", refused):
+            done: Future = Future()
+            with proc._lock:
+                proc._waiting.append(done)
+                proc._requests.put(("arrow", body, None))
+            futures.append(done)
+        new_calls, new_versions, writer, path = futures[0].result(timeout=60)
+        assert new_calls == new_versions > 0 and path == "arrow"
+        with pytest.raises(Exception, match="metadata bytes"):
+            futures[1].result(timeout=60)
+        with pytest.raises(sqlite3.IntegrityError):
+            futures[2].result(timeout=60)
+    finally:
+        proc.close()
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT count(*) FROM calls").fetchone() == (new_calls,)
+    finally:
+        conn.close()

@@ -10,6 +10,10 @@ a process), its batches go to this process instead: one per database file, share
 SQLite still has a single batch writer. Other jobs (registering feeds, a run's
 closing) stay on the thread, after the run's batches are written.
 
+A thread of the child receives and decodes the next batch while the current one
+writes (``_receive``: Arrow to Python values holds the interpreter lock, SQLite
+writing mostly does not).
+
 A batch crosses as one Arrow IPC stream of its columns (``arrow_batch.py``: the
 rows are zipped from whole columns, no record is read back); a batch that does
 not convert exactly crosses as the records' JSON texts (each record is read back
@@ -70,23 +74,20 @@ def _read_back(texts: list[str], whole: dict[int, Any], loads: Any) -> list[Any]
     return list(map(loads, texts))  # the common case: each reads back
 
 
-def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
-    """The child: write each batch received, answer with its counts or error."""
-    import gc
+# batches received and decoded ahead of the one being written: the next one
+# decodes (Arrow to Python values, with the interpreter lock) while SQLite
+# writes the current one (without it)
+AHEAD = 1
+_END = object()
 
-    import orjson
 
-    from .arrow_batch import decode_batch, write_columns
-    from .connect import open_store
+def _receive(requests: Any, ahead: queue.Queue, parent: Any) -> None:
+    """The child's receiving thread: each message, decoded when it came as
+    columns, into ``ahead`` as (kind, body, whole, decoded or the decoding's
+    exception); ``_END`` when the crawl sent its last or is gone."""
+    from .arrow_batch import decode_batch
 
-    gc.disable()  # batches of acyclic dicts (see records/gcpause.py)
-    parent = multiprocessing.parent_process()
-    store = None
     try:
-        store = open_store(database_url)
-        answers.send(("ready",))
-        loads = orjson.loads
-        records = None
         while True:
             try:
                 message = requests.get(timeout=1.0)
@@ -97,10 +98,60 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
             if message is None:
                 return
             kind, body, whole = message
+            decoded: Any = None
+            if kind == "arrow":  # columns: no record is read back
+                try:
+                    decoded = decode_batch(body)
+                except Exception as exc:  # noqa: BLE001 - answered in order
+                    decoded = exc
+                body = None  # the decoded columns only
+            ahead.put((kind, body, whole, decoded))
+            message = body = whole = decoded = None
+    except BaseException as exc:  # noqa: BLE001 - the loop answers it
+        ahead.put(("broken", None, None, exc))
+    finally:
+        ahead.put(_END)
+
+
+def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
+    """The child: write each batch received, answer with its counts or error.
+    A thread receives and decodes the next batch (``_receive``) while this one
+    writes."""
+    import gc
+
+    import orjson
+
+    from .arrow_batch import write_columns
+    from .connect import open_store
+
+    gc.disable()  # batches of acyclic dicts (see records/gcpause.py)
+    parent = multiprocessing.parent_process()
+    store = None
+    try:
+        store = open_store(database_url)
+        answers.send(("ready",))
+        loads = orjson.loads
+        ahead: queue.Queue = queue.Queue(maxsize=AHEAD)
+        threading.Thread(
+            target=_receive,
+            args=(requests, ahead, parent),
+            name="cfs-store-receive",
+            daemon=True,
+        ).start()
+        records = None
+        while True:
+            got = ahead.get()
+            if got is _END:
+                return
+            kind, body, whole, decoded = got
+            if kind == "broken":
+                raise decoded
             path = kind
             try:
-                if kind == "arrow":  # columns: no record is read back
-                    new_calls, new_obs = write_columns(store, decode_batch(body))
+                if kind == "arrow":
+                    if isinstance(decoded, Exception):
+                        raise decoded
+                    new_calls, new_obs = write_columns(store, decoded)
                 else:
                     records = _read_back(body, whole, loads)
                     # a record read from its text has no NaN or infinity in it
@@ -115,8 +166,8 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
                 # the crawl asks about a listing's keys itself when it closes
                 # the run (``ingest/pipelines.KeySpool``)
                 store._sighted.clear()
-            # nothing of a batch is held while waiting for the next
-            message = body = whole = records = None
+            # nothing of this batch is held while waiting for the next
+            got = body = whole = decoded = records = None
     except Exception as exc:  # noqa: BLE001 - the store did not open
         with contextlib.suppress(OSError):
             answers.send(("error", _picklable(exc)))
