@@ -251,14 +251,14 @@ def test_a_batch_the_process_refuses_as_arrow_is_raised_and_kept(
     for rec in records:
         rec["feed_id"] = "zz_not_registered"
     sent = []
-    encode = arrow_batch.encode_batch
+    encode = arrow_batch.encode_table
 
-    def counted(*args: Any) -> bytes | None:
+    def counted(*args: Any) -> Any:
         data = encode(*args)
         sent.append(data is not None)
         return data
 
-    monkeypatch.setattr(arrow_batch, "encode_batch", counted)
+    monkeypatch.setattr(arrow_batch, "encode_table", counted)
     db = tmp_path / "cfs.sqlite"
     crawler = get_crawler(
         Spider,

@@ -37,6 +37,7 @@ from ..config.schema import record_fields
 from ..records.colarrow import PageColumns
 from ..records.encoding import change_digest, raw_json
 from .base import RECORD_COLUMNS, _sql_type, db_value
+from .batch_files import read_file
 from .ids import CallColumns
 from .write import RecordWriter, Sighting
 
@@ -121,6 +122,26 @@ def encode_batch(
     """The batch as an Arrow IPC stream, from the columns its records were
     made from (``parts``, in order) and their JSON ``texts``; ``None`` when it
     does not convert exactly (the JSON texts then go instead)."""
+    table = encode_table(parts, records, texts, exact)
+    return None if table is None else stream_bytes(table)
+
+
+def stream_bytes(table: pa.Table) -> bytes:
+    """``encode_table``'s table as an Arrow IPC stream."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def encode_table(
+    parts: list[PageColumns],
+    records: list[dict[str, Any]],
+    texts: list[str],
+    exact: list[bool],
+) -> pa.Table | None:
+    """``encode_batch``'s table, before it is a stream (``batch_files.py``
+    writes it into a file)."""
     n = len(records)
     # the raw texts and change hashes made by columns (``colpage.py``): the
     # record dicts and their texts are then not looked at (they may not exist
@@ -168,11 +189,7 @@ def encode_batch(
         return None  # a value Arrow or orjson would not take as it is
     arrays += [raw_column, hash_column]
     names += [RAW_TEXT, RAW_HASH]
-    table = pa.Table.from_arrays(arrays, names=names, metadata=meta)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return pa.Table.from_arrays(arrays, names=names, metadata=meta)
 
 
 class ColumnBatch:
@@ -195,7 +212,17 @@ class ColumnBatch:
 
 def decode_batch(data: bytes) -> ColumnBatch:
     """``encode_batch``'s stream as columns of Python values."""
-    table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    return decode_table(pa.ipc.open_stream(pa.py_buffer(data)).read_all())
+
+
+def decode_file(path: str) -> ColumnBatch:
+    """``decode_batch`` of a stream ``batch_files.BatchFiles`` wrote (the file
+    is deleted)."""
+    return read_file(path, decode_table)  # type: ignore[return-value]
+
+
+def decode_table(table: pa.Table) -> ColumnBatch:
+    """``encode_table``'s table as columns of Python values."""
     columns: dict[str, list[Any]] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         columns[name] = column.to_pylist()

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.paths import store_target
+from .batch_files import BatchFiles
 from .thread import Shared
 
 START_TIMEOUT = 60.0
@@ -85,7 +86,7 @@ def _receive(requests: Any, ahead: queue.Queue, parent: Any) -> None:
     """The child's receiving thread: each message, decoded when it came as
     columns, into ``ahead`` as (kind, body, whole, decoded or the decoding's
     exception); ``_END`` when the crawl sent its last or is gone."""
-    from .arrow_batch import decode_batch
+    from .arrow_batch import decode_batch, decode_file
 
     try:
         while True:
@@ -99,12 +100,13 @@ def _receive(requests: Any, ahead: queue.Queue, parent: Any) -> None:
                 return
             kind, body, whole = message
             decoded: Any = None
-            if kind == "arrow":  # columns: no record is read back
+            if kind in ("arrow", "arrow-file"):  # columns: no record read back
                 try:
-                    decoded = decode_batch(body)
+                    decode = decode_file if kind == "arrow-file" else decode_batch
+                    decoded = decode(body)
                 except Exception as exc:  # noqa: BLE001 - answered in order
                     decoded = exc
-                body = None  # the decoded columns only
+                kind, body = "arrow", None  # the decoded columns only
             ahead.put((kind, body, whole, decoded))
             message = body = whole = decoded = None
     except BaseException as exc:  # noqa: BLE001 - the loop answers it
@@ -204,6 +206,7 @@ class StoreProcess:
             if main is not None:
                 sys.modules["__main__"] = main
         child.close()
+        self._files = BatchFiles()
         self.users = 0
         self.written = 0
         self._waiting: deque[Future] = deque()
@@ -262,14 +265,22 @@ class StoreProcess:
         built from (``columns``: ``records.colarrow.PageColumns``, in order)
         and convert exactly; else as the records' JSON texts."""
         body: Any = None
+        kind = "arrow"
         if columns is not None:
             from ..records.gcpause import paused_gc
-            from .arrow_batch import encode_batch
+            from .arrow_batch import encode_table, stream_bytes
 
             with paused_gc():  # lists of scalars, no cycles: records/gcpause.py
-                body = encode_batch(columns, records, texts, exact)
+                table = encode_table(columns, records, texts, exact)
+            if table is not None:  # a file in shared memory, else the pipe
+                body = self._files.write(table)
+                if body is not None:
+                    kind = "arrow-file"
+                else:
+                    body = stream_bytes(table)
+                table = None
         if body is not None:
-            message: tuple[str, Any, Any] = ("arrow", body, None)
+            message: tuple[str, Any, Any] = (kind, body, None)
         else:
             whole = {
                 i: rec
@@ -295,6 +306,7 @@ class StoreProcess:
             self._proc.terminate()
         self._requests.close()
         self._reader.join(timeout=5)
+        self._files.close()
 
 
 _processes: Shared[StoreProcess] = Shared()
