@@ -25,8 +25,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow only where a batch is (an unchanged poll has none)
+    import pyarrow as pa
 
 SHM = Path("/dev/shm")
 PREFIX = "cfs-batches-"
@@ -77,6 +79,8 @@ class BatchFiles:
         ``None`` when it could not be written (the pipe then takes it)."""
         if self.dir is None:
             return None
+        import pyarrow as pa
+
         path = self.dir / f"{next(self._names)}.arrows"
         try:
             with (
@@ -100,6 +104,8 @@ class BatchFiles:
 def read_file(path: str, read: object) -> object:
     """``read(table)`` of the stream in the file at ``path``, read from a
     mapping of the file (no copy); the file is deleted, read or not."""
+    import pyarrow as pa
+
     try:
         with pa.memory_map(path) as source:
             table = pa.ipc.open_stream(source).read_all()
