@@ -440,29 +440,24 @@ packed_text = st.one_of(
 )
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+GENERATED = (
+    "call_id",
+    "time_flags",
+    "call_type_category",
+    "status",
+    "area_beat",
+    "address",
 )
-@given(
-    st.lists(
-        st.fixed_dictionaries(
-            {
-                "call_id": packed_text,
-                "time_flags": packed_text,
-                "call_type_category": packed_text,
-                "status": packed_text,
-                "area_beat": packed_text,
-                "disappeared_at": packed_text,
-                "address": packed_text,
-            }
-        ),
-        min_size=1,
-        max_size=30,
-    ),
-    st.integers(1, 12),
+generated_rows = st.lists(
+    st.fixed_dictionaries(dict.fromkeys((*GENERATED, "disappeared_at"), packed_text)),
+    min_size=1,
+    max_size=30,
 )
+SLOW_FIXTURE = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=SLOW_FIXTURE)
+@given(generated_rows, st.integers(1, 12))
 def test_synthetic_generated_packed_cells_are_the_row_writers_bytes(rows, batch_rows):
     with tempfile.TemporaryDirectory() as tmp:
         store = hostile_store(Path(tmp) / "cfs.sqlite", rows)

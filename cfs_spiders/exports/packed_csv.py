@@ -70,6 +70,7 @@ LOOSE = frozenset(
 )
 _NULL_FLAG = "__null"
 _QUOTED = r'[,"\n\r]'
+_QUOTE_BYTES = np.frombuffer(b',"\n\r', dtype=np.uint8)
 
 
 class Unpackable(UnsupportedColumn):
@@ -190,6 +191,21 @@ def _packed(array: pa.Array, part: Part) -> tuple[pl.Series, pl.Series | None]:
     return faithful, faithful.clone().scatter(rows, pl.Series(lines, dtype=pl.String))
 
 
+def _any_quoted(array: pa.Array) -> bool:
+    """Whether some cell of a text column (a layout of ``_OFFSETS``) holds a
+    byte ``_cell`` quotes for: one pass over its bytes, where asking polars
+    for each cell costs a regular expression a cell."""
+    _, offsets, data = array.buffers()
+    if data is None:
+        return False
+    offs = np.frombuffer(offsets, dtype=_OFFSETS[array.type], count=len(array) + 1)
+    body = np.frombuffer(data, dtype=np.uint8)[int(offs[0]) : int(offs[-1])]
+    if not body.size or int(body.min()) > ord(","):  # none of them
+        return False
+    low = body[body <= ord(",")]  # a few bytes, spaces most of them
+    return bool(np.isin(low, _QUOTE_BYTES).any())
+
+
 def _quoted(series: pl.Series) -> pl.Series:
     """A text column's cells as written: quoted where ``_cell`` quotes."""
     col = pl.col(series.name)
@@ -227,11 +243,14 @@ def unpack(
             scanned = _scan_text(array, part.name)
             if scanned is None:
                 raise UnsupportedColumn(f"{part.name}: {array.type} read")
+            quotes = _any_quoted(array)
             array, care = scanned
             series = pl.Series(part.name, array)
-            cells = _quoted(series)
+            cells = _quoted(series) if quotes else series
             faithful.append(cells)
-            changed = _safe_text(series) if care else None
+            # a copy: ``_safe_text`` changes the series it is given (``cells``
+            # may be that series)
+            changed = _safe_text(series.clone()) if care else None
             safe.append(_quoted(changed) if changed is not None else cells)
             differs |= changed is not None
         else:
