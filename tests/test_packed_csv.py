@@ -370,6 +370,30 @@ def test_synthetic_store_changed_then_unpackable_reads_again_both_ways(
         store.close()
 
 
+def test_a_failing_packed_query_reads_again_unpacked(tmp_path, monkeypatch):
+    """The packed query refused by the driver (as by a SQLite without
+    concat_ws, before 3.44): ``export_calls`` reads the batches unpacked, not
+    the rows, and writes the row writer's bytes. Synthetic rows."""
+    store = hostile_store(tmp_path / "cfs.sqlite", packed_rows(120))
+    real = packed_csv.pack
+
+    def old_sqlite(cells: Any) -> Any:
+        exprs, parts = real(cells)
+        return [e.replace("concat_ws(", "no_such_concat_ws(") for e in exprs], parts
+
+    try:
+        ref = rows_files(store, tmp_path / "rows")
+        monkeypatch.setattr(calls_csv, "pack", old_sqlite)
+        calls = spy_batches(monkeypatch)
+        monkeypatch.setattr(calls_csv, "export_calls_rows", _not_the_rows)
+        calls_csv.export_calls(store, tmp_path / "auto", batch_rows=50)
+        assert [c.get("packed", True) for c in calls] == [True, False]
+        for name in NAMES:
+            assert (tmp_path / "auto" / name).read_bytes() == ref[name]
+    finally:
+        store.close()
+
+
 def test_synthetic_blob_in_a_packed_column_falls_back_to_the_rows(tmp_path):
     """A BLOB that is not UTF-8 in a packed TEXT column: concat_ws makes it
     text, the writer finds it invalid and ``export_calls`` writes the rows.

@@ -293,15 +293,19 @@ def _batches_again(
 ) -> tuple[Path, int] | None:
     """``export_calls_batches``, read again on one connection when the store
     changed while its ranges were read, and unpacked when a packed cell could
-    not be split (either, or both in turn: one connection, unpacked, raises
-    neither)."""
+    not be split or the packed query failed (either, or both in turn: one
+    connection, unpacked, raises neither ``StoreChanged`` nor ``Unpackable``)."""
     while True:
         try:
             return export_calls_batches(store, output, **options)
         except StoreChanged as exc:
             log.info("calls.csv: %s; read again on one connection", exc)
             options = {**options, "workers": 1}
-        except Unpackable as exc:
+        except (Unpackable, BatchReadError) as exc:
+            # the packed query failed (say, a driver's SQLite without
+            # concat_ws, 3.44): unpacked, before the rows
+            if not options.get("packed", True):
+                raise
             log.info("calls.csv: %s; read again unpacked", exc)
             options = {**options, "packed": False}
 
