@@ -7,10 +7,11 @@ and polars' CSV writer about as much a cell again; ``calls.csv`` has 66 cells
 a row. Here each run of text columns between the numbers and the free-text
 columns is read as one ``concat_ws(char(31), ...)`` cell (``pack``), and the
 writer formats about 15 columns instead of 66. Measured on a loaded 2-core
-machine, ``cfs export`` of 1,000,000 bench calls, alternating with the code
-before, 4 runs each: 14.9 s CPU instead of 17.8 (the reading processes' share
-of it: about 4.8 s instead of 6.9); wall 16.5 s against 16.8 (the load's
-noise is larger than the difference); the main thread's CPU about the same.
+machine (load 4 to 8), ``cfs export`` of 1,000,000 bench calls alternating
+with the code before, 8 runs each: 15.1 s CPU instead of 18.2, 16.5 s wall
+instead of 18.2 (means; the wall's noise is about as large); the reading
+processes' CPU about 4.8 s instead of 6.9 (300,000 calls timed, scaled); the
+main thread's about the same.
 
 The bytes stay the row writer's (``files.write_csv``; ``tests/
 test_export_identity.py``): every cell goes to polars' writer already as it is
