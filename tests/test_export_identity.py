@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cfs_spiders.exports import calls_csv, frame_csv
+from cfs_spiders.exports import calls_csv, frame_csv, packed_csv
 from cfs_spiders.exports.files import spreadsheet_path
 from cfs_spiders.store.base import CALLS_FROM  # noqa: F401
 from cfs_spiders.store.sqlite import BatchReadError, Store
@@ -306,24 +306,32 @@ def test_a_value_of_another_type_falls_back_to_the_rows(tmp_path, odd, where):
         store.close()
 
 
-def test_a_failed_batch_export_keeps_the_previous_files(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("module", "step", "packed"),
+    [(frame_csv, "encode", False), (packed_csv, "unpack", True)],
+    ids=["unpacked", "packed"],
+)
+def test_a_failed_batch_export_keeps_the_previous_files(
+    tmp_path, monkeypatch, module, step, packed
+):
     store = hostile_store(tmp_path / "cfs.sqlite", cycled(500))
     out = tmp_path / "out"
     try:
         calls_csv.export_calls(store, out)
         before = {n: (out / n).read_bytes() for n in NAMES}
-        real = frame_csv.encode
+        real = getattr(module, step)
         calls = []
 
-        def failing(batch):
+        def failing(*args):
             calls.append(1)
             if len(calls) == 3:
                 raise OSError("synthetic: disk full")
-            return real(batch)
+            return real(*args)
 
-        monkeypatch.setattr(frame_csv, "encode", failing)
+        monkeypatch.setattr(module, step, failing)
         with pytest.raises(OSError, match="disk full"):
-            calls_csv.export_calls_batches(store, out, batch_rows=50)
+            calls_csv.export_calls_batches(store, out, batch_rows=50, packed=packed)
+        assert len(calls) == 3
         assert {n: (out / n).read_bytes() for n in NAMES} == before
         assert not list(out.glob(".*.tmp"))
         assert spreadsheet_path(out / "calls.csv").name == "calls_spreadsheet.csv"

@@ -27,6 +27,7 @@ from .frame_csv import (
     write_csv_batches,
 )
 from .key_ranges import StoreChanged, calls_estimate, ranged_batches
+from .packed_csv import Unpackable, pack, write_packed
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,26 @@ def calls_query(
     an empty cell), and a ``REAL`` or ``INTEGER`` column reads 0 for NULL with
     a ``<column>__null`` flag beside it (``typed_frame`` puts the NULLs back).
     ``where``: a condition on the calls read (a range of keys)."""
+    cells = [expr for _, expr, _ in query_cells(present, types)]
+    # the table's columns, not the typed cells named like them: the primary
+    # key's index gives the order (an expression would be sorted)
+    return select_calls(cells, where)
+
+
+def select_calls(cells: Iterable[str], where: str = "") -> str:
+    """``SELECT cells FROM CALLS_SOURCE [WHERE where]`` in ``calls.csv``'s order."""
+    cond = f" WHERE {where}" if where else ""
+    return f"SELECT {', '.join(cells)} FROM {CALLS_SOURCE}{cond} ORDER BY {CALLS_ORDER}"
+
+
+def query_cells(
+    present: Iterable[str], types: Mapping[str, str] | None = None
+) -> list[tuple[str, str, str]]:
+    """``calls_query``'s cells: for each column of ``calls.csv``, its name, its
+    SELECT expression (with its null flag beside it, for a numeric column of
+    the typed form) and its kind: ``REAL`` or ``INTEGER`` (a number of the
+    typed form), ``text`` (a text of the typed form: ``''`` for NULL) or ``""``
+    (the plain form)."""
     have = set(present)
     typed = types is not None
     cells = []
@@ -123,27 +144,26 @@ def calls_query(
         name = _RENAMED.get(col, col)
         kind = _kind(col, types or {})
         if name not in have:
-            cells.append(f"'' AS {col}" if typed else f"NULL AS {col}")
+            expr = f"'' AS {col}" if typed else f"NULL AS {col}"
+            kind = "text" if typed else ""
         elif col == "is_officer_initiated":
             blank = " ELSE ''" if typed else ""
-            cells.append(
+            expr = (
                 f"CASE {name} WHEN 1 THEN 'true' WHEN 0 THEN 'false'{blank} END"
                 f" AS {col}"
             )
+            kind = "text" if typed else ""
         elif typed and kind:
-            cells.append(
+            expr = (
                 f"IFNULL({name}, {_NUMERIC[kind]}) AS {col}, "
                 f"{name} IS NULL AS {col}{_NULL_FLAG}"
             )
         elif typed:
-            cells.append(f"IFNULL({name}, '') AS {col}")
+            expr, kind = f"IFNULL({name}, '') AS {col}", "text"
         else:
-            cells.append(name if name == col else f"{name} AS {col}")
-    # the table's columns, not the typed cells named like them: the primary
-    # key's index gives the order (an expression would be sorted)
-    order = CALLS_ORDER
-    cond = f" WHERE {where}" if where else ""
-    return f"SELECT {', '.join(cells)} FROM {CALLS_SOURCE}{cond} ORDER BY {order}"
+            expr = name if name == col else f"{name} AS {col}"
+        cells.append((col, expr, kind))
+    return cells
 
 
 def _kind(col: str, types: Mapping[str, str]) -> str:
@@ -214,6 +234,7 @@ def export_calls_batches(
     range_rows: int = 16384,
     workers: int = 2,
     ranges_from: int = 200_000,
+    packed: bool = True,
 ) -> tuple[Path, int] | None:
     """``calls.csv`` read as Arrow batches of ``batch_rows`` calls and written
     by columns (``frame_csv``), the next batches read on other threads while
@@ -224,16 +245,26 @@ def export_calls_batches(
     has no Arrow reader. Raises
     ``UnsupportedColumn`` or ``BatchReadError`` (the previous files kept) when
     a value is not of its column's type, ``StoreChanged`` when another process
-    committed while the ranges were read."""
+    committed while the ranges were read.
+
+    ``packed`` (SQLite): most text columns read as a few packed cells
+    (``packed_csv``); raises ``Unpackable`` when a value holds the packing's
+    separator (the caller reads again with ``packed=False``)."""
     path = (output or output_dir()) / "calls.csv"
     batches = None
+    parts = None
     if store.dialect == "sqlite":
         types = store.column_types(CALLS_SOURCE)
-        sql = calls_query(types, types)
+        cells = query_cells(types, types)
+        if packed:
+            exprs, parts = pack(cells)
+        else:
+            exprs = [expr for _, expr, _ in cells]
+        sql = select_calls(exprs)
         if workers > 1 and calls_estimate(store) >= ranges_from:
             batches = ranged_batches(
                 store,
-                lambda where: calls_query(types, types, where=where),
+                lambda where: select_calls(exprs, where),
                 range_rows=range_rows,
                 batch_rows=batch_rows,
                 workers=workers,
@@ -245,9 +276,38 @@ def export_calls_batches(
         if batches is None:
             return None
         batches = read_ahead(batches)  # the thread reads (in C)
-    # this thread converts and writes
-    frames = (typed_frame(b, types) for b in batches)
-    return path, write_csv_batches(path, CALLS_COLUMNS, frames)
+    try:
+        if parts is not None:  # this thread unpacks and writes
+            return path, write_packed(path, CALLS_COLUMNS, parts, batches)
+        # this thread converts and writes
+        frames = (typed_frame(b, types) for b in batches)
+        return path, write_csv_batches(path, CALLS_COLUMNS, frames)
+    finally:  # a failure part way: the reading threads stopped before a retry
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+
+
+def _batches_again(
+    store: Store, output: Path | None, options: dict[str, Any]
+) -> tuple[Path, int] | None:
+    """``export_calls_batches``, read again on one connection when the store
+    changed while its ranges were read, and unpacked when a packed cell could
+    not be split or the packed query failed (either, or both in turn: one
+    connection, unpacked, raises neither ``StoreChanged`` nor ``Unpackable``)."""
+    while True:
+        try:
+            return export_calls_batches(store, output, **options)
+        except StoreChanged as exc:
+            log.info("calls.csv: %s; read again on one connection", exc)
+            options = {**options, "workers": 1}
+        except (Unpackable, BatchReadError) as exc:
+            # the packed query failed (say, a driver's SQLite without
+            # concat_ws, 3.44): unpacked, before the rows
+            if not options.get("packed", True):
+                raise
+            log.info("calls.csv: %s; read again unpacked", exc)
+            options = {**options, "packed": False}
 
 
 def export_calls(
@@ -261,11 +321,7 @@ def export_calls(
     way the same bytes, and the previous files stay until the new ones are
     complete. ``options``: ``export_calls_batches``' (tests)."""
     try:
-        try:
-            done = export_calls_batches(store, output, **options)
-        except StoreChanged as exc:
-            log.info("calls.csv: %s; read again on one connection", exc)
-            done = export_calls_batches(store, output, **{**options, "workers": 1})
+        done = _batches_again(store, output, options)
     except (UnsupportedColumn, BatchReadError) as exc:
         log.info("calls.csv: %s; written by rows instead", exc)
         done = None
