@@ -16,26 +16,14 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from cfs_spiders.records.encoding import json_texts_exact
 from cfs_spiders.store import batch_files
 from cfs_spiders.store import process as store_process
-from cfs_spiders.store.sqlite import Store
-from tests.test_store_arrow import seattle
+from tests.test_store_arrow import registered
 
 needs_shm = pytest.mark.skipif(
     not (batch_files.SHM.is_dir() and os.access(batch_files.SHM, os.W_OK)),
     reason="no writable /dev/shm",
 )
-
-
-def registered(tmp_path: Path) -> tuple[Path, list, object, list, list]:
-    db = tmp_path / "cfs.sqlite"
-    records, columns, cfg = seattle(40)
-    st = Store(db)
-    st.register_feeds([cfg])
-    st.close()
-    texts, exact = json_texts_exact(records)
-    return db, records, columns, texts, exact
 
 
 def calls(db: Path) -> int:
@@ -51,7 +39,7 @@ def test_a_batch_crosses_as_a_file_and_leaves_nothing_behind(tmp_path: Path) -> 
     """Real Seattle records as columns: written through a file under
     /dev/shm, the file deleted once read, the directory when the process
     closes; the store holds what the answer counted."""
-    db, records, columns, texts, exact = registered(tmp_path)
+    db, records, columns, texts, exact = registered(tmp_path, 40)
     proc = store_process.StoreProcess(db)
     folder = proc._files.dir
     try:
@@ -85,7 +73,7 @@ def test_without_batch_files_the_pipe_takes_the_batch(
     monkeypatch.delenv(batch_files.ENV_SWITCH)
     assert batch_files.BatchFiles(tmp_path / "not-there").dir is None
     monkeypatch.setenv(batch_files.ENV_SWITCH, "0")
-    db, records, columns, texts, exact = registered(tmp_path)
+    db, records, columns, texts, exact = registered(tmp_path, 40)
     proc = store_process.StoreProcess(db)
     try:
         assert proc._files.dir is None
@@ -121,7 +109,7 @@ def test_an_unreadable_file_is_answered_as_an_error_and_deleted(
     """SYNTHETIC: a file that is not an Arrow stream, between two real
     batches: its error is raised for it, the batches around it are written,
     and the file is gone."""
-    db, records, columns, texts, exact = registered(tmp_path)
+    db, records, columns, texts, exact = registered(tmp_path, 40)
     proc = store_process.StoreProcess(db)
     try:
         assert proc._files.dir is not None

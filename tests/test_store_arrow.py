@@ -71,6 +71,18 @@ def seattle(n: int) -> tuple[list[dict[str, Any]], PageColumns, Any]:
     return records, builder.page_columns, cfg
 
 
+def registered(tmp_path: Path, n: int) -> tuple[Path, list, PageColumns, list, list]:
+    """A store in ``tmp_path`` with Seattle's feed registered, and ``n`` of its
+    records (``seattle``) with their JSON texts."""
+    db = tmp_path / "cfs.sqlite"
+    records, columns, cfg = seattle(n)
+    st = Store(db)
+    st.register_feeds([cfg])
+    st.close()
+    texts, exact = json_texts_exact(records)
+    return db, records, columns, texts, exact
+
+
 def reports(db: Path) -> list[dict[str, Any]]:
     conn = sqlite3.connect(db)
     try:
@@ -384,12 +396,7 @@ def test_the_writer_process_answers_each_batch_in_order_while_it_reads_ahead(
 
     from cfs_spiders.store import process as store_process
 
-    db = tmp_path / "cfs.sqlite"
-    records, columns, cfg = seattle(25)
-    st = Store(db)
-    st.register_feeds([cfg])
-    st.close()
-    texts, exact = json_texts_exact(records)
+    db, records, columns, texts, exact = registered(tmp_path, 25)
     good = arrow_batch.encode_batch([columns], records, texts, exact)
     assert good is not None
     columns.consts["feed_id"] = "zz_not_registered"
