@@ -151,6 +151,33 @@ def test_a_read_left_part_way_ends_its_child(tmp_path):
         store.close()
 
 
+def test_a_read_left_part_way_with_its_pipe_full_ends_at_once(tmp_path):
+    """A query left after its first batch while the child has filled the pipe
+    with the rest (synthetic: 200,000 rows of 200 characters, ~40 MB, far more
+    than the 1 MiB pipe): the child is killed, not waited for (it would never
+    read the end of its input while blocked writing; closing took the 10 s
+    timeout before), and the next query reads in full."""
+    import time
+
+    store = hostile_store(tmp_path / "cfs.sqlite", cycled(50))
+    sql = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+        "WHERE i < 200000) SELECT printf('%0200d', i) AS t FROM n"
+    )
+    try:
+        batches = store.iter_batches(sql, rows=1000)
+        assert next(batches).num_rows == 1000
+        time.sleep(0.5)  # the child writes on until the pipe is full
+        started = time.monotonic()
+        batches.close()
+        assert time.monotonic() - started < 5, "closing waited for a blocked child"
+        assert store._readers._idle == []
+        again = store.iter_batches(f"SELECT record_key FROM {CALLS_FROM}", rows=10)
+        assert sum(b.num_rows for b in again) == 50
+    finally:
+        store.close()
+
+
 def test_a_reading_process_that_died_is_a_batch_read_error(tmp_path):
     store = hostile_store(tmp_path / "cfs.sqlite", cycled(200))
     try:

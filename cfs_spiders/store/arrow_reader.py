@@ -111,13 +111,19 @@ class _Child:
                 raise BatchReadError(f"{self.where}: unexpected frame {tag!r}")
 
     def close(self) -> None:
-        if self.proc.poll() is None:
+        """End the child. One left part way through a query (``ready``
+        false) may be blocked writing the rest of its answer into a full pipe,
+        where it would never read the end of its input: it is killed at once
+        (it only reads the store, with a read-only connection)."""
+        if self.proc.poll() is None and self.ready:
             try:
                 self.proc.stdin.close()  # type: ignore[union-attr]
                 self.proc.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+                pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
         for pipe in (self.proc.stdout, self.err):
             if pipe is not None:
                 pipe.close()
