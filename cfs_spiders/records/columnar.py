@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from ..config.loader import FeedConfig
+from ..config.schema import MAPPABLE
 from ..normalize.address import classify_address, classify_coordinates
 from ..normalize.call_source import classify_source
 from ..normalize.call_type import categorize
@@ -67,19 +68,12 @@ from .items import RECORD_FIELDS, in_field_order
 ENV_SWITCH = "CFS_RECORD_PATH"
 _STAGE_TIMES = ("dispatched", "enroute", "onscene", "closed")
 _TIME_TEXTS = ("raw", "utc", "local")
-_TEXT_ELEMENTS = (
-    "call_id",
-    "address",
-    "cross_street",
-    "call_type",
-    "call_type_code",
-    "call_type_initial",
-    "priority",
-    "status",
-    "disposition",
-    "source",
-    "agency",
-    "units",  # after the areas
+# the mapped elements read as text: all but the times and the numbers (the
+# areas go before ``units``, as the reference reads them)
+_TEXT_ELEMENTS = tuple(
+    name
+    for name in MAPPABLE
+    if not name.endswith("_at") and name not in ("latitude", "longitude", "unit_count")
 )
 RECORD_COLUMNS = tuple(f for f in RECORD_FIELDS if f != "raw")
 
@@ -187,21 +181,12 @@ class ColumnarBuilder:
         flags: list[pl.Series] = []
         bases: list[pl.Series] = []
         present: dict[str, pl.Series] = {}
-        # the ISO wall-clock columns read by polars, all in one go (``coltime``)
         values = {
             name: self._value(cols, name)
             for _, name, *_ in ref._ts_names
             if ref.time_specs[name] is not None
         }
-        iso = [
-            name
-            for name in values
-            if not ref.time_specs[name].get("epoch")
-            and not ref.time_specs[name].get("time_only")
-        ]
-        fasts = dict(
-            zip(iso, iso_local_columns([values[k] for k in iso], ref.tz), strict=True)
-        )
+        fasts = self._fast_times(values)
         basis = None  # the first timestamp's basis, when it is one for every row
         for ts, name, raw_key, utc_key, local_key in ref._ts_names:
             opts = ref.time_specs[name]
@@ -224,9 +209,7 @@ class ColumnarBuilder:
                     tv.utc is not None,
                 )
 
-            got = self._time_column(
-                values[name], opts, parse, watch, fasts.get(name, False)
-            )
+            got = self._time_column(values[name], fasts[name], parse, watch)
             if not bases:
                 basis = got.get("one_basis")
             out[raw_key], out[utc_key], out[local_key] = (
@@ -266,27 +249,38 @@ class ColumnarBuilder:
             out["tz_basis"] = out["time_flags"] = repeat(None)
         return present
 
+    def _fast_times(self, values: dict[str, pl.Series]) -> dict[str, FastTimes | None]:
+        """The rows of each timestamp column that polars reads (``coltime``):
+        epochs column by column, the ISO wall-clock times of every column in
+        two queries for all; None for times of day (and for a column of which
+        polars reads no row)."""
+        ref = self.reference
+        fasts: dict[str, FastTimes | None] = {}
+        iso = []
+        for name, column in values.items():
+            opts = ref.time_specs[name]
+            if opts.get("epoch"):
+                reference = opts.get("epoch_reference", "UTC")
+                fasts[name] = epoch_times(column, ref.tz, opts["epoch"], reference)
+            elif opts.get("time_only"):
+                fasts[name] = None
+            else:
+                iso.append(name)
+        read = iso_local_columns([values[name] for name in iso], ref.tz)
+        fasts.update(zip(iso, read, strict=True))
+        return fasts
+
     def _time_column(
         self,
         values: pl.Series,
-        opts: dict[str, Any],
+        fast: FastTimes | None,
         parse: Callable[..., Any],
         watch: FiniteWatch,
-        fast: FastTimes | None | bool = False,
     ) -> dict[str, Any]:
-        """One timestamp column: ISO wall-clock rows by polars (``coltime``;
-        ``fast``: those rows read already, False when not asked yet), the rest
-        by ``parse_time`` once per distinct value. ``one_basis``: the basis of
-        every row, when polars read them all."""
+        """One timestamp column: the rows polars read (``fast``, from
+        ``_fast_times``), the rest by ``parse_time`` once per distinct value.
+        ``one_basis``: the basis of every row, when polars read them all."""
         names = ("raw", "utc", "local", "flag", "basis", "has_utc")
-        tz = self.reference.tz
-        if fast is False:
-            fast = None
-            if opts.get("epoch"):
-                reference = opts.get("epoch_reference", "UTC")
-                fast = epoch_times(values, tz, opts["epoch"], reference)
-            elif not opts.get("time_only"):
-                fast = iso_local_columns([values], tz)[0]
         if fast is None:
             got = distinct_apply({"v": values}, parse, names, watch)
             # the texts as read; flags, basis and presence as columns

@@ -218,7 +218,7 @@ def decode_batch(data: bytes) -> ColumnBatch:
 def decode_file(path: str) -> ColumnBatch:
     """``decode_batch`` of a stream ``batch_files.BatchFiles`` wrote (the file
     is deleted)."""
-    return read_file(path, decode_table)  # type: ignore[return-value]
+    return read_file(path, decode_table)
 
 
 def decode_table(table: pa.Table) -> ColumnBatch:

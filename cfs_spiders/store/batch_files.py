@@ -24,11 +24,14 @@ import itertools
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # pyarrow only where a batch is (an unchanged poll has none)
     import pyarrow as pa
+
+T = TypeVar("T")
 
 SHM = Path("/dev/shm")
 PREFIX = "cfs-batches-"
@@ -37,11 +40,11 @@ ENV_SWITCH = "CFS_BATCH_FILES"
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError: another user's process, alive
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process: alive
-        return True
+    except PermissionError:
+        pass
     return True
 
 
@@ -101,7 +104,7 @@ class BatchFiles:
             self.dir = None
 
 
-def read_file(path: str, read: object) -> object:
+def read_file(path: str, read: Callable[[pa.Table], T]) -> T:
     """``read(table)`` of the stream in the file at ``path``, read from a
     mapping of the file (no copy); the file is deleted, read or not."""
     import pyarrow as pa
@@ -109,7 +112,7 @@ def read_file(path: str, read: object) -> object:
     try:
         with pa.memory_map(path) as source:
             table = pa.ipc.open_stream(source).read_all()
-            return read(table)  # type: ignore[operator]
+            return read(table)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
