@@ -53,7 +53,7 @@ def test_a_batch_crosses_as_a_file_and_leaves_nothing_behind(tmp_path: Path) -> 
 
         proc._files.write = counted  # type: ignore[method-assign]
         done = proc.submit(records, texts, exact, columns=[columns])
-        new_calls, new_versions, _, path = done.result(timeout=60)
+        new_calls, new_versions, _, path, _ = done.result(timeout=60)
         assert path == "arrow" and made and made[0] is not None
         assert new_calls == new_versions > 0
         assert not Path(made[0]).exists() and list(folder.iterdir()) == []
@@ -77,7 +77,7 @@ def test_without_batch_files_the_pipe_takes_the_batch(
     proc = store_process.StoreProcess(db)
     try:
         assert proc._files.dir is None
-        new_calls, _, _, path = proc.submit(
+        new_calls, _, _, path, _ = proc.submit(
             records, texts, exact, columns=[columns]
         ).result(timeout=60)
         assert path == "arrow" and new_calls > 0

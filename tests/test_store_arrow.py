@@ -412,8 +412,9 @@ def test_the_writer_process_answers_each_batch_in_order_while_it_reads_ahead(
                 proc._waiting.append(done)
                 proc._requests.put(("arrow", body, None))
             futures.append(done)
-        new_calls, new_versions, writer, path = futures[0].result(timeout=60)
+        new_calls, new_versions, writer, path, driver = futures[0].result(timeout=60)
         assert new_calls == new_versions > 0 and path == "arrow"
+        assert driver == "adbc"  # the columns bound through the ADBC driver
         with pytest.raises(Exception, match="metadata bytes"):
             futures[1].result(timeout=60)
         with pytest.raises(sqlite3.IntegrityError):

@@ -233,6 +233,7 @@ class StorePipeline:
         # unless CFS_STORE_ARROW is off: then as JSON texts (the reference)
         self.arrow = _switched_on(crawler.settings, "CFS_STORE_ARROW", "on")
         self.arrow_batches = 0  # batches the writer process took as columns
+        self.process_drivers: set[str] = set()  # the SQLite drivers it wrote with
         self._tail: asyncio.Future | None = None  # the last item's completion
         # which thread wrote each batch, for the run report
         self.written_by: set[str] = set()
@@ -409,10 +410,13 @@ class StorePipeline:
         )
 
     def _account(self, result: tuple[Any, ...]) -> None:
-        # (new calls, new versions, writer[, "arrow" or "json" from the process])
+        # (new calls, new versions, writer[, "arrow" or "json" and the driver,
+        # from the process])
         new_calls, new_obs, thread, *how = result
         if how and how[0] == "arrow":
             self.arrow_batches += 1
+        if len(how) > 1:
+            self.process_drivers.add(how[1])
         self.new_calls += new_calls
         self.new_observations += new_obs
         self.written_by.add(thread)
@@ -499,6 +503,9 @@ class StorePipeline:
             "process": any(t == StoreProcess.name for t in self.written_by),
             # of those, the batches it took as Arrow columns (not JSON texts)
             "arrow_batches": self.arrow_batches,
+            # and the SQLite driver it wrote them through ("adbc": the Arrow
+            # columns bound in C, store/adbc_store.py; else "sqlite3")
+            "process_drivers": sorted(self.process_drivers),
         }
 
     def run_facts(self, spider: Any) -> RunFacts:

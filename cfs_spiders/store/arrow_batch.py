@@ -19,9 +19,9 @@ again as the raw text, in the pipe and in both processes' memory).
 A batch that would not convert exactly gives ``None`` and goes as JSON texts
 (``store/process.py``): a record whose text does not read back (``exact``
 false), a value of another type than its column's SQLite affinity takes as the
-same stored value (a number in a text column, a list). Nothing here loads the ADBC driver: the writer still
-writes with ``sqlite3`` (see ``arrow_reader.py`` on why the two must not share
-a process).
+same stored value (a number in a text column, a list). Nothing here loads the
+ADBC driver; the writer process's store binds the columns it keeps as Arrow
+through it (``adbc_store.py``, ``ids.CallColumns.table``).
 """
 
 from __future__ import annotations
@@ -194,9 +194,12 @@ def encode_table(
 
 class ColumnBatch:
     """A batch read back: the filled record columns as lists of Python values
-    (a column of one value: ``consts``), the raw texts and change hashes."""
+    (a column of one value: ``consts``), the raw texts and change hashes.
+    Decoded for a store that binds Arrow (``arrays``: ``adbc_store.py``), the
+    record columns stay Arrow arrays and only those the writer looks at are
+    lists too (``_PY_COLUMNS``)."""
 
-    __slots__ = ("columns", "consts", "raw_texts", "hashes", "n")
+    __slots__ = ("columns", "consts", "raw_texts", "hashes", "n", "arrays")
 
     def __init__(
         self,
@@ -204,32 +207,48 @@ class ColumnBatch:
         consts: dict[str, Any],
         raw_texts: list[str],
         hashes: list[bytes],
+        arrays: dict[str, Any] | None = None,
     ) -> None:
         self.columns, self.consts = columns, consts
         self.raw_texts, self.hashes = raw_texts, hashes
         self.n = len(raw_texts)
+        self.arrays = arrays
 
 
-def decode_batch(data: bytes) -> ColumnBatch:
-    """``encode_batch``'s stream as columns of Python values."""
-    return decode_table(pa.ipc.open_stream(pa.py_buffer(data)).read_all())
+# the columns the writer reads as Python values even when it binds the rest
+# from Arrow: the keys it looks up or maps, and the sightings' times
+_PY_COLUMNS = frozenset({"feed_id", "record_key", "fetched_at", "run_id", "source_url"})
 
 
-def decode_file(path: str) -> ColumnBatch:
+def decode_batch(data: bytes, arrow: bool = False) -> ColumnBatch:
+    """``encode_batch``'s stream as columns of Python values (``arrow``: see
+    ``decode_table``)."""
+    table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    return decode_table(table, arrow)
+
+
+def decode_file(path: str, arrow: bool = False) -> ColumnBatch:
     """``decode_batch`` of a stream ``batch_files.BatchFiles`` wrote (the file
     is deleted)."""
-    return read_file(path, decode_table)
+    return read_file(path, lambda table: decode_table(table, arrow))
 
 
-def decode_table(table: pa.Table) -> ColumnBatch:
-    """``encode_table``'s table as columns of Python values."""
+def decode_table(table: pa.Table, arrow: bool = False) -> ColumnBatch:
+    """``encode_table``'s table as columns of Python values; ``arrow``: the
+    record columns kept as Arrow arrays too (``ColumnBatch.arrays``), only
+    ``_PY_COLUMNS`` and the change hashes converted."""
     columns: dict[str, list[Any]] = {}
+    arrays: dict[str, Any] | None = {} if arrow else None
     for name, column in zip(table.column_names, table.columns, strict=True):
+        if arrays is not None and name != RAW_TEXT:
+            arrays[name] = column
+            if name not in _PY_COLUMNS and name != RAW_HASH:
+                continue
         columns[name] = column.to_pylist()
     consts = orjson.loads((table.schema.metadata or {}).get(_CONSTS, b"{}"))
     raw_texts = columns.pop(RAW_TEXT)
     hashes = columns.pop(RAW_HASH)
-    return ColumnBatch(columns, consts, raw_texts, hashes)
+    return ColumnBatch(columns, consts, raw_texts, hashes, arrays)
 
 
 def write_columns(store: RecordWriter, batch: ColumnBatch) -> tuple[int, int]:
@@ -244,8 +263,13 @@ def write_columns(store: RecordWriter, batch: ColumnBatch) -> tuple[int, int]:
     if not n:
         return 0, 0
     columns: dict[str, Any] = dict(batch.columns)
+    arrays = batch.arrays
     for name, value in batch.consts.items():
         columns[name] = repeat(value)
+    if arrays is not None:  # the columns bound from Arrow, not read as values
+        for name in arrays:
+            if name != RAW_HASH:
+                columns.setdefault(name, None)
     feed = columns["feed_id"]
     feeds = {next(feed)} if isinstance(feed, repeat) else set(feed)
     if len(feeds) != 1:
@@ -271,5 +295,14 @@ def write_columns(store: RecordWriter, batch: ColumnBatch) -> tuple[int, int]:
     sightings = list(
         map(Sighting, columns["record_key"], fetched, run, values, batch.raw_texts)
     )
-    calls = CallColumns(filled, [*cols, fetched, fetched, values], n)
+    bound = None
+    if arrays is not None and getattr(store, "binds_arrow", False):
+        at_time = arrays.get("fetched_at")
+        bound = [arrays.get(c) for c in filled] + [at_time, at_time, arrays[RAW_HASH]]
+    elif arrays is not None:  # a store that binds values: every column as them
+        cols = [
+            arrays[c].to_pylist() if col is None else col
+            for c, col in zip(filled, cols, strict=True)
+        ]
+    calls = CallColumns(filled, [*cols, fetched, fetched, values], n, bound)
     return store.write_rows(feed_id, filled, calls, sightings)

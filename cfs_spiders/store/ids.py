@@ -144,18 +144,20 @@ class StoreKeys:
         rows: CallColumns,
         at: int,
         state: dict[str, tuple[bytes, str, int]],
-    ) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
+    ) -> tuple[dict[str, int], Any]:
         """``_keys_of_rows`` of a batch as columns: the new calls' keys by
-        record key, and the rows as tuples, each ending with its call key."""
+        record key, and the rows as tuples, each ending with its call key (as
+        an Arrow table when the batch has its Arrow columns: ``table``)."""
         keys = rows.cols[at]
         new: dict[str, int] = dict.fromkeys(k for k in keys if k not in state)
         given = self._new_call_keys(cur, len(new))
+        made = rows.rows if rows.arrow is None else rows.table
         if len(new) == rows.n:  # every call new, each once (a backfill's batch)
             new = dict(zip(keys, given, strict=True))
-            return new, rows.rows(given)
+            return new, made(given)
         new = dict(zip(new, given, strict=True))
         column = [new[k] if k in new else state[k][2] for k in keys]
-        return new, rows.rows(column)
+        return new, made(column)
 
     def _new_call_keys(self, cur: Any, n: int) -> list[int]:
         """``n`` call keys no call has, rising: after the largest (the batch's
@@ -202,12 +204,21 @@ class CallColumns:
     ``_bind_keys`` and ``_keys_of_rows`` do to rows, done here once per
     column (the keys of a column's distinct ids, a call key column), then
     the rows zipped as tuples (``rows``): no list per row to change in
-    place."""
+    place. ``arrow``, for a store that binds Arrow: the same columns as Arrow
+    arrays (``None`` where the column is the Python values: a column of one
+    value, or one whose ids were replaced by keys), and ``table`` instead of
+    ``rows``."""
 
-    __slots__ = ("filled", "cols", "n")
+    __slots__ = ("filled", "cols", "n", "arrow")
 
-    def __init__(self, filled: tuple[str, ...], cols: list[Any], n: int) -> None:
-        self.filled, self.cols, self.n = filled, cols, n
+    def __init__(
+        self,
+        filled: tuple[str, ...],
+        cols: list[Any],
+        n: int,
+        arrow: list[Any] | None = None,
+    ) -> None:
+        self.filled, self.cols, self.n, self.arrow = filled, cols, n, arrow
 
     def __len__(self) -> int:
         return self.n
@@ -222,6 +233,8 @@ class CallColumns:
         else:
             found = keys(set(col))
             self.cols[at] = list(map(found.__getitem__, col))
+        if self.arrow is not None:
+            self.arrow[at] = None  # the keys, not the ids
 
     def bind_keys(
         self,
@@ -229,7 +242,10 @@ class CallColumns:
         runs: dict[str | None, int | None],
         sources: Callable[[set[Any]], dict[Any, Any]] | None,
     ) -> None:
-        self.cols[self.filled.index("feed_id")] = repeat(feed)
+        at = self.filled.index("feed_id")
+        self.cols[at] = repeat(feed)
+        if self.arrow is not None:
+            self.arrow[at] = None
         if "run_id" in self.filled:
             self._map("run_id", lambda ids: runs)
         if sources is not None:
@@ -237,3 +253,41 @@ class CallColumns:
 
     def rows(self, call_keys: list[int]) -> list[tuple[Any, ...]]:
         return list(zip(*self.cols, call_keys, strict=False))
+
+    def table(self, call_keys: list[int]) -> Any:
+        """The rows as one Arrow table (columns named by position), each row
+        ending with its call key: for ``Cursor.execute_arrow``."""
+        import pyarrow as pa
+
+        assert self.arrow is not None
+        n = self.n
+        arrays = []
+        for col, array in zip(self.cols, self.arrow, strict=True):
+            if array is None:
+                if isinstance(col, repeat):
+                    value = next(col)
+                    array = pa.nulls(n) if value is None else pa.repeat(value, n)
+                else:
+                    array = pa.array(col)
+            arrays.append(array)
+        arrays.append(pa.array(call_keys, pa.int64()))
+        return pa.Table.from_arrays(arrays, names=[str(i) for i in range(len(arrays))])
+
+    def split(
+        self,
+        table: Any,
+        state: dict[str, Any],
+        repeated: set[str],
+        at: int,
+    ) -> tuple[Any, Any, Any]:
+        """``table``'s rows (``table``) of calls new to the store, of calls it
+        holds (``state``), and of calls more than once in the batch
+        (``repeated``), each in the batch's order; ``at``: the record key's
+        column."""
+        import pyarrow as pa
+
+        keys = self.cols[at]
+        twice = [k in repeated for k in keys]
+        known = [k in state and not t for k, t in zip(keys, twice, strict=True)]
+        new = [not (a or b) for a, b in zip(known, twice, strict=True)]
+        return tuple(table.filter(pa.array(m)) for m in (new, known, twice))

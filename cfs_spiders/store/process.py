@@ -82,10 +82,13 @@ AHEAD = 1
 _END = object()
 
 
-def _receive(requests: Any, ahead: queue.Queue, parent: Any) -> None:
+def _receive(
+    requests: Any, ahead: queue.Queue, parent: Any, arrow: bool = False
+) -> None:
     """The child's receiving thread: each message, decoded when it came as
     columns, into ``ahead`` as (kind, body, whole, decoded or the decoding's
-    exception); ``_END`` when the crawl sent its last or is gone."""
+    exception); ``_END`` when the crawl sent its last or is gone. ``arrow``:
+    the columns the store binds from Arrow stay Arrow (``decode_table``)."""
     from .arrow_batch import decode_batch, decode_file
 
     try:
@@ -103,7 +106,7 @@ def _receive(requests: Any, ahead: queue.Queue, parent: Any) -> None:
             if kind in ("arrow", "arrow-file"):  # columns: no record read back
                 try:
                     decode = decode_file if kind == "arrow-file" else decode_batch
-                    decoded = decode(body)
+                    decoded = decode(body, arrow)
                 except Exception as exc:  # noqa: BLE001 - answered in order
                     decoded = exc
                 kind, body = "arrow", None  # the decoded columns only
@@ -115,6 +118,18 @@ def _receive(requests: Any, ahead: queue.Queue, parent: Any) -> None:
         ahead.put(_END)
 
 
+def _open(database_url: str | None) -> Any:
+    """The writer's store: through SQLite's ADBC driver where it is installed
+    (``adbc_store.py``), else ``sqlite3``."""
+    from . import adbc_store
+    from .connect import open_store
+
+    kind, target = store_target(database_url)
+    if kind == "sqlite" and adbc_store.available():
+        return adbc_store.AdbcStore(Path(target))
+    return open_store(database_url)
+
+
 def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
     """The child: write each batch received, answer with its counts or error.
     A thread receives and decodes the next batch (``_receive``) while this one
@@ -124,19 +139,18 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
     import orjson
 
     from .arrow_batch import write_columns
-    from .connect import open_store
 
     gc.disable()  # batches of acyclic dicts (see records/gcpause.py)
     parent = multiprocessing.parent_process()
     store = None
     try:
-        store = open_store(database_url)
+        store = _open(database_url)
         answers.send(("ready",))
         loads = orjson.loads
         ahead: queue.Queue = queue.Queue(maxsize=AHEAD)
         threading.Thread(
             target=_receive,
-            args=(requests, ahead, parent),
+            args=(requests, ahead, parent, store.binds_arrow),
             name="cfs-store-receive",
             daemon=True,
         ).start()
@@ -163,7 +177,7 @@ def _serve(requests: Any, answers: Any, database_url: str | None) -> None:
             except Exception as exc:  # noqa: BLE001 - raised in the crawl
                 answers.send(("error", _picklable(exc)))
             else:
-                answers.send(("ok", new_calls, new_obs, path))
+                answers.send(("ok", new_calls, new_obs, path, store.driver))
             finally:
                 # the crawl asks about a listing's keys itself when it closes
                 # the run (``ingest/pipelines.KeySpool``)
@@ -232,8 +246,9 @@ class StoreProcess:
                     done = self._waiting.popleft()
                 if answer[0] == "ok":
                     self.written += 1
-                    # (new calls, new versions, writer, how the batch came)
-                    done.set_result((answer[1], answer[2], self.name, answer[3]))
+                    # (new calls, new versions, writer, how the batch came,
+                    # the driver that wrote it)
+                    done.set_result((*answer[1:3], self.name, *answer[3:]))
                 else:
                     done.set_exception(answer[1])
         except BaseException as exc:  # noqa: BLE001 - every waiting batch fails

@@ -58,6 +58,10 @@ class Store(RecordWriter, ListingLifecycle, FeedState, RawStore):
 
     placeholder = "?"
     dialect = "sqlite"
+    # whether ``_insert_many`` may bind an Arrow table's columns in C (the
+    # writer process's ADBC connection, ``adbc_store.py``), and which driver
+    driver = "sqlite3"
+    binds_arrow = False
     _readers: ArrowReaders | None = None  # the batch readers, started on demand
 
     def __init__(

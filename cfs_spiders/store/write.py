@@ -313,8 +313,9 @@ class RecordWriter(StoreKeys):
         times = {s.t for s in sightings} if board else ()
         before = {t: self._listing_before(cur, feed, t) for t in times}
         at = columns.index("record_key")
-        if isinstance(rows, CallColumns):  # by columns: the rows made here
-            call_keys, rows = self._keys_of_columns(cur, rows, at, state)
+        by_columns = rows if isinstance(rows, CallColumns) else None
+        if by_columns is not None:  # the rows made here (or an Arrow table)
+            call_keys, rows = self._keys_of_columns(cur, by_columns, at, state)
         else:
             call_keys = self._keys_of_rows(cur, rows, at, state)
         versions, ext_versions, spans, ext_spans, slow = [], [], [], [], []
@@ -343,7 +344,10 @@ class RecordWriter(StoreKeys):
                 continue  # the same sighting again
             else:
                 slow.append(s)
-        if state or repeated:  # calls held already: upserted
+        if (state or repeated) and not isinstance(rows, list):  # an Arrow table
+            assert by_columns is not None
+            new_rows, known_rows, twice = by_columns.split(rows, state, repeated, at)
+        elif state or repeated:  # calls held already: upserted
             new_rows, known_rows, twice = [], [], []
             for r in rows:
                 key = r[at]
@@ -357,8 +361,8 @@ class RecordWriter(StoreKeys):
             new_rows, known_rows, twice = rows, [], []
         self._insert_many(cur, self._call_insert_sql(columns), new_rows)
         self._insert_many(cur, self._upsert_sql(columns), known_rows)
-        if twice:  # a call twice in one batch: its rows one after another
-            cur.executemany(self._upsert_sql(columns), twice)
+        if len(twice):  # a call twice in one batch: its rows one after another
+            self._each_row(cur, self._upsert_sql(columns), twice)
         # the history rows in call key order (each call once here, so the
         # order changes nothing stored): their primary keys lead with the call
         # key, so the new calls' rows are appended, and the rows of calls held
@@ -390,8 +394,18 @@ class RecordWriter(StoreKeys):
         bulk: ``executemany`` here (SQLite); PostgreSQL ``COPY``s the rows to a
         staging table and inserts them in one statement. The rows' keys must be
         distinct (an upsert may not touch one row twice in a statement)."""
-        if rows:
-            cur.executemany(sql, rows)
+        self._each_row(cur, sql, rows)
+
+    @staticmethod
+    def _each_row(cur: Any, sql: str, rows: Any) -> None:
+        """``sql`` run for each row, in order: ``rows`` a list of rows, or an
+        Arrow table (``CallColumns.table``) bound in C by a store that binds
+        Arrow (``adbc_conn.Cursor.execute_arrow``)."""
+        if isinstance(rows, list):
+            if rows:
+                cur.executemany(sql, rows)
+        elif len(rows):
+            cur.execute_arrow(sql, rows)
 
     def _call_states(
         self, cur: Any, feed: int, keys: Iterable[str]
