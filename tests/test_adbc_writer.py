@@ -113,7 +113,9 @@ def test_a_column_of_mixed_types_is_bound_as_sqlite3_binds_it(conn) -> None:
         "INSERT INTO t VALUES (?, ?, ?, ?)",
         [(1, 1, 1, b"x"), (2, 2.5, None, None), (3, True, 2.5, b"")],
     )
-    assert got == ref.execute("SELECT k, v, typeof(v), r, b FROM t ORDER BY k").fetchall()
+    assert (
+        got == ref.execute("SELECT k, v, typeof(v), r, b FROM t ORDER BY k").fetchall()
+    )
 
 
 def test_errors_are_sqlite3_errors_and_leave_nothing_bound(conn) -> None:

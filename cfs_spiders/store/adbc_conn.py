@@ -23,6 +23,7 @@ it uses (``cursor``, ``execute``, ``executemany``, ``fetchone``, ``fetchall``,
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import weakref
 from collections.abc import Iterable, Sequence
@@ -78,10 +79,8 @@ class Cursor:
     def _failed(self, exc: Exception) -> Exception:
         """A fresh driver cursor (the failed statement's parameters stay bound
         to the old one) and the error to raise."""
-        try:
+        with contextlib.suppress(adbc_driver_manager.Error):
             self._cur.close()
-        except adbc_driver_manager.Error:
-            pass
         self._cur = self._conn.cursor()
         return _as_sqlite3(exc)
 
@@ -131,10 +130,8 @@ class Cursor:
         self._cur.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing at collection
             self._cur.close()
-        except Exception:  # noqa: BLE001, S110 - closing at collection
-            pass
 
 
 class Connection:
@@ -157,9 +154,7 @@ class Connection:
 
     def close(self) -> None:
         for cur in list(self._cursors):
-            try:
+            with contextlib.suppress(adbc_driver_manager.Error):
                 cur.close()
-            except adbc_driver_manager.Error:
-                pass
         self._cursors.clear()
         self._conn.close()
