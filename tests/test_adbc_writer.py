@@ -5,47 +5,22 @@ capture; and the connection's own rules on synthetic values (named as such)."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("adbc_driver_sqlite")
 
-from tests.conftest import ROOT, run_cfs  # noqa: E402
-from tests.test_store_arrow import _REPORT_SKIP, ENV, registered, reports  # noqa: E402
+from tests.test_store_arrow import crawl_alike, registered  # noqa: E402
 
 
 def test_every_capture_stores_the_same_through_adbc(tmp_path: Path) -> None:
     """Every bundled capture crawled with every batch from the writer process,
     once writing through ``sqlite3`` (``CFS_WRITER_ADBC=0``) and once through
-    ADBC: the same calls, versions, presence, listings, runs, calls.csv and
-    JSON Lines (``bench/compare_outputs.py``), and each run's report names the
-    driver that wrote its batches."""
-    outs = {}
-    for mode in ("0", "1"):
-        db, out = tmp_path / f"adbc{mode}.sqlite", tmp_path / f"out{mode}"
-        env = {**ENV, "CFS_WRITER_ADBC": mode}
-        common = ("--db", str(db), "--output", str(out))
-        run_cfs(*common, "crawl", "--all", "--replay", env=env, timeout=900)
-        run_cfs(*common, "export")
-        outs[mode] = (db, out)
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "compare_outputs.py")]
-        + [str(p) for p in (*outs["0"], *outs["1"])],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    old, new = reports(outs["0"][0]), reports(outs["1"][0])
-    assert len(old) == len(new) > 50
-    for a, b in zip(old, new, strict=True):
-        assert {k: v for k, v in a.items() if k not in _REPORT_SKIP} == {
-            k: v for k, v in b.items() if k not in _REPORT_SKIP
-        }
+    ADBC: the same stores, outputs and reports (``crawl_alike``), and each
+    run's report names the driver that wrote its batches."""
+    got = crawl_alike(tmp_path, {f"adbc{m}": {"CFS_WRITER_ADBC": m} for m in "01"})
+    old, new = got["adbc0"], got["adbc1"]
     written = [r for r in new if r["records"]]
     assert written and all(r["store_writer"]["process"] for r in written)
     assert {d for r in written for d in r["store_writer"]["process_drivers"]} == {

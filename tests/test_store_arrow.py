@@ -97,36 +97,50 @@ def reports(db: Path) -> list[dict[str, Any]]:
         conn.close()
 
 
-def test_every_capture_stores_the_same_through_arrow(tmp_path: Path) -> None:
-    """Every bundled capture crawled into a store with the writer process taking
-    its batches as Arrow, and as JSON texts (``CFS_STORE_ARROW=off``): the same
-    calls, versions with their raw records and hashes, presence, listings, runs
-    and their reports, calls.csv and JSON Lines (``bench/compare_outputs.py``);
-    and the reports say the Arrow path wrote."""
+def crawl_alike(
+    tmp_path: Path, envs: dict[str, dict[str, str]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every bundled capture crawled and exported once per entry of ``envs``
+    (``ENV`` with its settings), each into a store of its own; asserts that
+    the two give the same calls, versions with their raw records and hashes,
+    presence, listings, runs, calls.csv and JSON Lines
+    (``bench/compare_outputs.py``) and the same run reports but for the run
+    id, times and the writer. Returns each store's run reports."""
     outs = {}
-    for mode in ("off", "on"):
+    for mode, settings in envs.items():
         db, out = tmp_path / f"{mode}.sqlite", tmp_path / mode
-        env = {**ENV, "CFS_STORE_ARROW": mode}
         common = ("--db", str(db), "--output", str(out))
+        env = {**ENV, **settings}
         run_cfs(*common, "crawl", "--all", "--replay", env=env, timeout=900)
         run_cfs(*common, "export")
         outs[mode] = (db, out)
+    (a_db, a_out), (b_db, b_out) = outs.values()
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "compare_outputs.py")]
-        + [str(p) for p in (*outs["off"], *outs["on"])],
+        + [str(p) for p in (a_db, a_out, b_db, b_out)],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    off, on = reports(outs["off"][0]), reports(outs["on"][0])
-    assert len(off) == len(on) > 50
-    # the reports agree but for the run id, times and the writer
-    for a, b in zip(off, on, strict=True):
-        assert {k: v for k, v in a.items() if k not in _REPORT_SKIP} == {
-            k: v for k, v in b.items() if k not in _REPORT_SKIP
+    got = {mode: reports(db) for mode, (db, _) in outs.items()}
+    a, b = got.values()
+    assert len(a) == len(b) > 50
+    for x, y in zip(a, b, strict=True):
+        assert {k: v for k, v in x.items() if k not in _REPORT_SKIP} == {
+            k: v for k, v in y.items() if k not in _REPORT_SKIP
         }
+    return got
+
+
+def test_every_capture_stores_the_same_through_arrow(tmp_path: Path) -> None:
+    """Every bundled capture crawled into a store with the writer process taking
+    its batches as Arrow, and as JSON texts (``CFS_STORE_ARROW=off``): the same
+    stores, outputs and reports (``crawl_alike``); and the reports say the
+    Arrow path wrote."""
+    got = crawl_alike(tmp_path, {m: {"CFS_STORE_ARROW": m} for m in ("off", "on")})
+    off, on = got["off"], got["on"]
     # every batch from the process: by Arrow when on, never when off
     assert all(r["store_writer"]["process"] for r in on + off if r["records"])
     assert sum(r["store_writer"]["arrow_batches"] for r in off) == 0

@@ -296,7 +296,7 @@ def write_columns(store: RecordWriter, batch: ColumnBatch) -> tuple[int, int]:
         map(Sighting, columns["record_key"], fetched, run, values, batch.raw_texts)
     )
     bound = None
-    if arrays is not None and getattr(store, "binds_arrow", False):
+    if arrays is not None and store.binds_arrow:
         at_time = arrays.get("fetched_at")
         bound = [arrays.get(c) for c in filled] + [at_time, at_time, arrays[RAW_HASH]]
     elif arrays is not None:  # a store that binds values: every column as them

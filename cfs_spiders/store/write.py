@@ -47,6 +47,7 @@ class RecordWriter(StoreKeys):
 
     placeholder: str
     dialect: str
+    binds_arrow: bool  # ``_each_row`` may be given an Arrow table (sqlite.py)
 
     # ------------------------------------------------------------ statements
     def _call_insert_sql(self, columns: tuple[str, ...] = _CALL_COLUMNS) -> str:
