@@ -45,7 +45,9 @@ def main() -> None:
     threads: Counter[str] = Counter()
     incl: Counter[str] = Counter()
     self_: Counter[str] = Counter()
-    for line in open(args.profile, encoding="utf-8", errors="replace"):
+    with open(args.profile, encoding="utf-8", errors="replace") as handle:
+        lines = handle.readlines()
+    for line in lines:
         stack, _, count = line.rstrip("\n").rpartition(" ")
         if not stack:
             continue

@@ -32,7 +32,14 @@ BATCH = 5000
 
 
 def settings(text: str) -> dict[str, str]:
-    out = {"page": "16384", "cache": "64", "tx": "1", "drop": "", "ckpt": "1000", "fk": "1"}
+    out = {
+        "page": "16384",
+        "cache": "64",
+        "tx": "1",
+        "drop": "",
+        "ckpt": "1000",
+        "fk": "1",
+    }
     out["sync"] = "NORMAL"
     if text != "base":
         for part in text.split(","):
