@@ -26,11 +26,10 @@ from collections import Counter
 from collections.abc import Container, Iterable
 from typing import Any
 
-import orjson
-
 from ..records.encoding import change_digest, raw_json, record_json
 from .base import RECORD_COLUMNS, STORED_AS, STORED_COLUMNS, db_value
 from .batch_parts import BatchCompressor, filled_columns
+from .call_states import call_states
 from .history import Span, Version, add_presence, add_version, present_at
 from .ids import CallColumns, Sighting, StoreKeys
 
@@ -413,47 +412,8 @@ class RecordWriter(StoreKeys):
     def _call_states(
         self, cur: Any, feed: int, keys: Iterable[str]
     ) -> dict[str, tuple[bytes, str, int]]:
-        """(values_hash, last_seen, call_key) of the calls of ``keys`` already
-        stored (of the feed whose key is ``feed``).
-
-        On SQLite the keys are bound once, as one JSON array walked by
-        ``json_each``: bound as 500 parameters a statement, the ADBC driver's
-        conversion of each statement's parameters into Arrow cost the writer
-        process more than the rest of a backfill's batch (py-spy, 200,000
-        records: 5.8 of its 15 s)."""
-        found: dict[str, tuple[bytes, str, int]] = {}
-        ordered = list(keys)
-        ph = self.placeholder
-        if self.dialect == "sqlite":
-            if ordered:
-                cur.execute(
-                    "SELECT c.record_key, c.values_hash, c.last_seen, c.call_key "
-                    # CROSS JOIN: the keys outside, each looked up in the
-                    # calls' unique index (a plain JOIN lets SQLite 3.40 walk
-                    # the feed's calls instead)
-                    "FROM json_each(?) AS k CROSS JOIN calls AS c "
-                    "ON c.feed_key = ? AND c.record_key = k.value",
-                    (orjson.dumps(ordered).decode(), feed),
-                )
-                rows = cur.fetchall()
-            else:
-                rows = []
-        else:
-            rows = []
-            for i in range(0, len(ordered), 500):
-                chunk = ordered[i : i + 500]
-                marks = ", ".join([ph] * len(chunk))
-                cur.execute(
-                    self._sql(
-                        "SELECT record_key, values_hash, last_seen, call_key FROM "
-                        f"calls WHERE feed_key = {ph} AND record_key IN ({marks})"
-                    ),
-                    (feed, *chunk),
-                )
-                rows += cur.fetchall()
-        for key, value, last, call_key in rows:
-            found[key] = (bytes(value), last, call_key)
-        return found
+        """See ``call_states.call_states``."""
+        return call_states(cur, self.dialect, self.placeholder, self._sql, feed, keys)
 
     def _listing_before(self, cur: Any, feed: int, t: str) -> str | None:
         cur.execute(
