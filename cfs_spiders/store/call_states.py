@@ -47,10 +47,10 @@ def call_states(
         if plain:
             cur.execute(_BY_JSON, (orjson.dumps(plain).decode(), feed))
             rows = cur.fetchall()
-        if len(plain) < len(ordered):
-            ordered = [k for k in ordered if "\x00" in k]
-        else:
-            ordered = []
+        # by parameter below: only the keys the JSON array could not carry
+        ordered = (
+            [k for k in ordered if "\x00" in k] if len(plain) < len(ordered) else []
+        )
     for i in range(0, len(ordered), _CHUNK):
         chunk = ordered[i : i + _CHUNK]
         marks = ", ".join([placeholder] * len(chunk))

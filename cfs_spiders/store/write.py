@@ -29,7 +29,7 @@ from typing import Any
 from ..records.encoding import change_digest, raw_json, record_json
 from .base import RECORD_COLUMNS, STORED_AS, STORED_COLUMNS, db_value
 from .batch_parts import BatchCompressor, filled_columns
-from .call_states import call_states
+from .call_states import State, call_states
 from .history import Span, Version, add_presence, add_version, present_at
 from .ids import CallColumns, Sighting, StoreKeys
 
@@ -411,8 +411,8 @@ class RecordWriter(StoreKeys):
 
     def _call_states(
         self, cur: Any, feed: int, keys: Iterable[str]
-    ) -> dict[str, tuple[bytes, str, int]]:
-        """See ``call_states.call_states``."""
+    ) -> dict[str, State]:
+        """``call_states.call_states`` with this store's dialect."""
         return call_states(cur, self.dialect, self.placeholder, self._sql, feed, keys)
 
     def _listing_before(self, cur: Any, feed: int, t: str) -> str | None:
